@@ -1,0 +1,53 @@
+"""Cholesky helpers shared by the families with dense (full / tied) covariances."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import linalg
+
+Array = NDArray[np.float64]
+
+
+def precision_factor(cov: Array) -> Array | None:
+    """Upper-triangular ``U`` with ``inv(cov) = U Uᵀ``, or ``None`` if ``cov`` is not PD."""
+    if not np.all(np.isfinite(cov)):
+        return None
+    try:
+        low = linalg.cholesky(cov, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    diag = np.diagonal(low)
+    if not np.all(diag > 0):
+        return None
+    d = cov.shape[0]
+    inv_low = linalg.solve_triangular(low, np.eye(d), lower=True, check_finite=False)
+    factor = np.ascontiguousarray(inv_low.T)
+    if not np.all(np.isfinite(factor)):
+        return None
+    return factor
+
+
+def factor_from_precision(precision: Array) -> Array:
+    """The upper-triangular ``U`` with ``precision = U Uᵀ`` (reverse-order Cholesky)."""
+    flipped = precision[::-1, ::-1]
+    low = linalg.cholesky(flipped, lower=True, check_finite=False)
+    return np.ascontiguousarray(low[::-1, ::-1])
+
+
+def is_positive_definite(matrix: Array) -> bool:
+    """True when ``matrix`` is symmetric and admits a Cholesky factorisation."""
+    if not np.allclose(matrix, matrix.T, rtol=1e-8, atol=0.0):
+        return False
+    try:
+        linalg.cholesky(matrix, lower=True, check_finite=False)
+    except linalg.LinAlgError:
+        return False
+    return True
+
+
+def symmetric_from_factor(factor: Array) -> Array:
+    """``inv(U Uᵀ)`` computed stably as ``inv(U)ᵀ inv(U)``."""
+    d = factor.shape[0]
+    inv = linalg.solve_triangular(factor, np.eye(d), lower=False, check_finite=False)
+    return inv.T @ inv

@@ -1,0 +1,214 @@
+"""The EM driver and its convergence monitor: pure functions, no estimator state.
+
+One EM iteration is one :func:`~gaussmix.engine.mixture_pass` (E-step and statistics, fused)
+followed by :func:`m_step`.  Degenerate components (collapsed weight, singular covariance) are
+re-seeded at the worst-explained rows; :class:`DegenerateMixtureError` is raised only when that
+cannot help.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .covariance import CovarianceFamily
+from .engine import Frame, Params, mixture_pass
+from .stats import SuffStats
+
+Array = NDArray[np.float64]
+
+#: a component whose share of the total weight falls below this is considered collapsed
+COLLAPSE_SHARE = 1e-10
+
+
+class DegenerateMixtureError(ValueError):
+    """A component could not be estimated and could not be re-seeded."""
+
+
+@dataclass
+class ConvergenceMonitor:
+    """Stops EM when the mean log-likelihood per sample changes by less than ``tol``.
+
+    Attributes
+    ----------
+    tol : float
+        Threshold on ``|ll_t - ll_{t-1}|`` (mean log-likelihood per unit of sample weight).
+    max_iter : int
+        Largest number of iterations.
+    history : list of float
+        Mean log-likelihood computed in each iteration's E-step.
+    previous : float
+        The value the first change is measured against (``-inf`` for a fresh start).
+    """
+
+    tol: float
+    max_iter: int
+    history: list[float] = field(default_factory=list)
+    previous: float = -np.inf
+    converged: bool = False
+
+    @property
+    def n_iter(self) -> int:
+        return len(self.history)
+
+    @property
+    def done(self) -> bool:
+        return self.converged or self.n_iter >= self.max_iter
+
+    def report(self, log_likelihood: float) -> bool:
+        """Record one iteration's log-likelihood; return True once converged."""
+        last = self.history[-1] if self.history else self.previous
+        self.history.append(float(log_likelihood))
+        self.converged = bool(abs(log_likelihood - last) < self.tol)
+        return self.converged
+
+
+@dataclass
+class EMState:
+    """A run of EM that can be continued: parameters, monitor and re-seed log."""
+
+    params: Params
+    monitor: ConvergenceMonitor
+    reseeds: list[tuple[int, int]] = field(default_factory=list)  # (iteration, component)
+
+    @property
+    def lower_bound(self) -> float:
+        return self.monitor.history[-1] if self.monitor.history else -np.inf
+
+
+def params_from_stats(
+    stats: SuffStats, family: CovarianceFamily, reg_covar: float
+) -> tuple[Params, NDArray[np.bool_]]:
+    """The M-step: parameters from statistics, and a mask of degenerate components."""
+    nk = stats.N
+    total = nk.sum()
+    k = nk.shape[0]
+    weights = nk / total if total > 0 else np.full(k, 1.0 / k)
+    means = stats.means()
+    covariances = family.estimate(stats.scatter(), nk, reg_covar)
+    chol, bad_cov = family.precisions_cholesky(covariances)
+    bad = np.broadcast_to(bad_cov, (k,)) | (nk <= COLLAPSE_SHARE * total)
+    bad |= ~np.isfinite(means).all(axis=1)
+    return Params(weights, means, covariances, chol), bad
+
+
+def reseed(
+    params: Params,
+    bad: NDArray[np.bool_],
+    candidates: Array,
+    family: CovarianceFamily,
+) -> tuple[Params, list[int]]:
+    """Move each degenerate component onto a candidate row (worst-explained first).
+
+    The component gets the weighted average covariance of the healthy components (for
+    ``tied`` the shared one) and weight ``1/k`` before renormalisation.
+
+    Raises
+    ------
+    DegenerateMixtureError
+        If no healthy component or no candidate is left, or the result is still degenerate.
+    """
+    k = params.n_components
+    bad_idx = [int(j) for j in np.flatnonzero(bad)]
+    good = ~bad
+    if not good.any() or len(candidates) < len(bad_idx):
+        raise _degenerate_error(bad_idx[0], family)
+    weights = params.weights.copy()
+    weights[bad] = 0.0
+    means = params.means.copy()
+    cov = params.covariances
+    for n, j in enumerate(bad_idx):
+        means[j] = candidates[n]
+        cov = family.reseed_covariance(cov, j, weights)
+    weights[bad] = 1.0 / k
+    weights /= weights.sum()
+    chol, still_bad = family.precisions_cholesky(cov)
+    still = np.broadcast_to(still_bad, (k,))
+    if still.any():
+        raise _degenerate_error(int(np.flatnonzero(still)[0]), family)
+    return Params(weights, means, cov, chol), bad_idx
+
+
+def _degenerate_error(j: int, family: CovarianceFamily) -> DegenerateMixtureError:
+    return DegenerateMixtureError(
+        f"Component {j} of the {family.name!r} mixture became degenerate (its weight collapsed "
+        "or its covariance is not positive-definite) and could not be re-seeded. Try to "
+        "decrease n_components, increase reg_covar, use a more constrained covariance_type, "
+        "or scale the input data."
+    )
+
+
+def run_em(
+    X: NDArray[np.floating],
+    state: EMState,
+    family: CovarianceFamily,
+    frame: Frame,
+    *,
+    reg_covar: float,
+    sample_weight: Array | None = None,
+    chunk_size: int | None = None,
+    max_reseeds: int | None = None,
+    verbose: int = 0,
+    callback: Callable[[int, Params, float], None] | None = None,
+) -> EMState:
+    """Run EM from ``state`` until its monitor converges or reaches ``max_iter``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated data in the caller's units.
+    state : EMState
+        Start parameters (internal frame) and a monitor; continued in place and returned.
+    family, frame
+        Covariance family and internal frame.
+    reg_covar : float
+        Regularisation in the internal frame's units.
+    sample_weight : ndarray of shape (n_samples,), optional
+    chunk_size : int, optional
+    max_reseeds : int, optional
+        Largest number of re-seeds in this run (default ``2 * n_components + 5``).
+    verbose : int
+        Print one line per iteration when ``>= 2``.
+    callback : callable, optional
+        ``callback(iteration, params, mean_log_likelihood)`` after each iteration's E-step,
+        with the parameters that produced it.
+    """
+    k = state.params.n_components
+    limit = 2 * k + 5 if max_reseeds is None else max_reseeds
+    monitor = state.monitor
+    while not monitor.done:
+        result = mixture_pass(
+            X,
+            state.params,
+            family,
+            frame,
+            sample_weight=sample_weight,
+            chunk_size=chunk_size,
+            n_worst=k,
+        )
+        assert result.stats is not None
+        ll = result.stats.mean_log_likelihood()
+        if callback is not None:
+            callback(monitor.n_iter + 1, state.params, ll)
+        params, bad = params_from_stats(result.stats, family, reg_covar)
+        if bad.any():
+            if len(state.reseeds) + int(bad.sum()) > limit:
+                raise _degenerate_error(int(np.flatnonzero(bad)[0]), family)
+            candidates = frame.to_internal(np.asarray(X[result.worst_rows]))
+            params, fixed = reseed(params, bad, candidates, family)
+            state.reseeds.extend((monitor.n_iter + 1, j) for j in fixed)
+        state.params = params
+        converged = monitor.report(ll)
+        if verbose >= 2:
+            change = ll - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
+            print(
+                f"  Iteration {monitor.n_iter}\t log-likelihood {ll:.6f}\t change {change:.3e}",
+                file=sys.stdout,
+            )
+        if converged:
+            break
+    return state

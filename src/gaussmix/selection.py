@@ -1,0 +1,192 @@
+"""Model selection: fit a grid of ``n_components`` x covariance types, compare by BIC / AIC."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _validation as v
+from .covariance import COVARIANCE_TYPES, get_family
+from .em import DegenerateMixtureError
+from .mixture import GaussianMixture
+
+_COLUMNS = (
+    "n_components",
+    "covariance_type",
+    "log_likelihood",
+    "n_parameters",
+    "bic",
+    "aic",
+    "converged",
+    "seconds",
+)
+
+
+@dataclass
+class SelectionResult:
+    """The table of a model sweep and the chosen model.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per fitted candidate with keys ``n_components, covariance_type, log_likelihood``
+        (total, under the final parameters), ``n_parameters, bic, aic, converged, seconds``
+        and ``error`` (``None``, or why the candidate could not be fitted).
+    criterion : str
+        ``"bic"`` or ``"aic"``; lower is better (scikit-learn's sign convention; mclust
+        reports ``-BIC``).
+    best_index : int
+        Index in ``rows`` of the chosen model.
+    best_model : GaussianMixture
+        The chosen model, fitted.
+    """
+
+    rows: list[dict[str, Any]]
+    criterion: str
+    best_index: int
+    best_model: GaussianMixture
+    models: list[GaussianMixture | None] = field(default_factory=list, repr=False)
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The row of the chosen model."""
+        return self.rows[self.best_index]
+
+    def to_string(self) -> str:
+        """The table as aligned text, the chosen model marked with ``*``."""
+        header = ["", "k", "covariance", "log-lik", "params", "BIC", "AIC", "conv", "sec"]
+        lines = [header]
+        for i, r in enumerate(self.rows):
+            failed = r["error"] is not None
+            lines.append(
+                [
+                    "*" if i == self.best_index else "",
+                    str(r["n_components"]),
+                    r["covariance_type"],
+                    "failed" if failed else f"{r['log_likelihood']:.3f}",
+                    str(r["n_parameters"]),
+                    "" if failed else f"{r['bic']:.3f}",
+                    "" if failed else f"{r['aic']:.3f}",
+                    "" if failed else ("yes" if r["converged"] else "no"),
+                    f"{r['seconds']:.2f}",
+                ]
+            )
+        widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
+        return "\n".join(
+            "  ".join(cell.rjust(w) if c > 2 else cell.ljust(w) for c, (cell, w) in
+                      enumerate(zip(line, widths))).rstrip()
+            for line in lines
+        )  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+
+def _components(n_components: int | Iterable[int]) -> list[int]:
+    values = [n_components] if isinstance(n_components, (int, np.integer)) else n_components
+    out = []
+    for k in values:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"n_components must hold positive integers; got {k!r}.")
+        out.append(int(k))
+    if not out:
+        raise ValueError("n_components is empty; pass at least one number of components.")
+    return out
+
+
+def select_model(
+    X: ArrayLike,
+    n_components: int | Iterable[int] = range(1, 10),
+    covariance_types: str | Iterable[str] = "all",
+    *,
+    criterion: str = "bic",
+    sample_weight: ArrayLike | None = None,
+    **params: Any,
+) -> SelectionResult:
+    """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : int or iterable of int, default=range(1, 10)
+    covariance_types : str or iterable of str, default="all"
+        ``"all"`` means every registered type.
+    criterion : {"bic", "aic"}, default="bic"
+    sample_weight : array-like of shape (n_samples,), optional
+        Row weights; ``n`` in the BIC penalty is their sum.
+    **params
+        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...).
+
+    Returns
+    -------
+    SelectionResult
+        Candidates that cannot be fitted (more components than rows, degenerate) are kept in
+        the table with their ``error`` and never chosen.
+    """
+    if criterion not in ("bic", "aic"):
+        raise ValueError(f"criterion must be 'bic' or 'aic'; got {criterion!r}.")
+    ks = _components(n_components)
+    if isinstance(covariance_types, str):
+        types = list(COVARIANCE_TYPES) if covariance_types == "all" else [covariance_types]
+    else:
+        types = list(covariance_types)
+    for t in types:
+        get_family(t)
+    v.precheck_X(X)
+    Xa = np.asarray(X)
+    n = Xa.shape[0] if Xa.ndim == 2 else 0
+    sw = v.check_sample_weight(sample_weight, n)
+    n_eff = float(n if sw is None else sw.sum())
+
+    rows: list[dict[str, Any]] = []
+    models: list[GaussianMixture | None] = []
+    for cov in types:
+        for k in ks:
+            row: dict[str, Any] = dict.fromkeys(_COLUMNS)
+            row.update(n_components=k, covariance_type=cov, error=None)
+            model = GaussianMixture(k, covariance_type=cov, **params)
+            start = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    model.fit(X, sample_weight=sw)
+            except DegenerateMixtureError as exc:
+                row["error"] = str(exc)
+            except ValueError as exc:
+                if "n_samples >= n_components" not in str(exc):
+                    raise
+                row["error"] = str(exc)
+            row["seconds"] = time.perf_counter() - start
+            d = Xa.shape[1]
+            row["n_parameters"] = get_family(cov).n_parameters(k, d) + k * d + k - 1
+            if row["error"] is None:
+                logd = model.score_samples(X).astype(np.float64)
+                ll = float(logd.sum() if sw is None else sw @ logd)
+                p = row["n_parameters"]
+                row.update(
+                    log_likelihood=ll,
+                    bic=-2.0 * ll + p * np.log(n_eff),
+                    aic=-2.0 * ll + 2.0 * p,
+                    converged=bool(model.converged_),
+                )
+                models.append(model)
+            else:
+                models.append(None)
+            rows.append(row)
+
+    scores = [r[criterion] if r["error"] is None else np.inf for r in rows]
+    if not np.isfinite(scores).any():
+        raise ValueError(
+            "No candidate model could be fitted: " + "; ".join(str(r["error"]) for r in rows)
+        )
+    best = int(np.argmin(scores))
+    model_best = models[best]
+    assert model_best is not None
+    return SelectionResult(rows, criterion, best, model_best, models)

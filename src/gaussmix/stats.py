@@ -1,0 +1,113 @@
+"""Sufficient statistics of a Gaussian mixture that add across chunks, batches and workers.
+
+One :class:`SuffStats` summarises a set of rows under fixed responsibilities: per component the
+weight ``N``, the weighted sum ``S1`` and the weighted second moment ``S2`` of the rows about a
+per-component *reference point* ``ref``, plus the log-likelihood of the rows under the
+parameters that produced the responsibilities.  Keeping the moments about a reference close to
+the component means (rather than raw moments about the origin) avoids the cancellation of
+``E[x xᵀ] - μ μᵀ``; two statistics about different references are merged by the parallel-axis
+shift, the generalisation of Chan et al.'s pairwise update.
+
+All quantities are float64 and in the engine's internal frame (see :class:`gaussmix.engine.Frame`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._moments import MomentKind
+
+Array = NDArray[np.float64]
+
+
+@dataclass
+class SuffStats:
+    """Additive sufficient statistics of a Gaussian mixture.
+
+    Attributes
+    ----------
+    moments : MomentKind
+        Layout of ``S2``: full ``(k, d, d)`` matrices or ``(k, d)`` diagonals.
+    ref : ndarray of shape (k, d)
+        Reference point of each component's moments.
+    N : ndarray of shape (k,)
+        Sum of responsibilities times sample weights.
+    S1 : ndarray of shape (k, d)
+        Weighted sum of ``x - ref``.
+    S2 : ndarray of shape (k, d, d) or (k, d)
+        Weighted sum of ``(x - ref)(x - ref)ᵀ`` (or its diagonal).
+    log_likelihood : float
+        Weighted sum of the rows' log-densities under the parameters of the pass.
+    weight : float
+        Sum of the sample weights.
+    n_rows : int
+        Number of rows summarised.
+    """
+
+    moments: MomentKind
+    ref: Array
+    N: Array
+    S1: Array
+    S2: Array
+    log_likelihood: float = 0.0
+    weight: float = 0.0
+    n_rows: int = 0
+
+    @classmethod
+    def zeros(cls, moments: MomentKind, ref: Array) -> SuffStats:
+        """Empty statistics about ``ref`` (k, d)."""
+        k, d = ref.shape
+        s2_shape = (k, d, d) if moments.name == "full" else (k, d)
+        return cls(moments, ref.copy(), np.zeros(k), np.zeros((k, d)), np.zeros(s2_shape))
+
+    def shifted(self, ref: Array) -> SuffStats:
+        """The same statistics expressed about another reference point."""
+        delta = self.ref - ref
+        n = self.N[:, None]
+        s1 = self.S1 + n * delta
+        outer = self.moments.outer
+        nd = self.N.reshape((-1,) + (1,) * (self.S2.ndim - 1))
+        s2 = self.S2 + outer(self.S1, delta) + outer(delta, self.S1) + nd * outer(delta, delta)
+        return SuffStats(
+            self.moments, ref.copy(), self.N.copy(), s1, s2,
+            self.log_likelihood, self.weight, self.n_rows,
+        )  # fmt: skip
+
+    def __add__(self, other: SuffStats) -> SuffStats:
+        if not isinstance(other, SuffStats):
+            return NotImplemented
+        if other.moments is not self.moments or other.S2.shape != self.S2.shape:
+            raise ValueError("Cannot merge statistics of different shapes or moment layouts.")
+        if not np.array_equal(other.ref, self.ref):
+            other = other.shifted(self.ref)
+        return SuffStats(
+            self.moments,
+            self.ref.copy(),
+            self.N + other.N,
+            self.S1 + other.S1,
+            self.S2 + other.S2,
+            self.log_likelihood + other.log_likelihood,
+            self.weight + other.weight,
+            self.n_rows + other.n_rows,
+        )
+
+    def means(self) -> Array:
+        """Weighted mean of each component, shape (k, d)."""
+        return self.ref + self.S1 / self._safe_n()[:, None]
+
+    def scatter(self) -> Array:
+        """Weighted covariance of each component about its mean (no regularisation)."""
+        n = self._safe_n()
+        nd = n.reshape((-1,) + (1,) * (self.S2.ndim - 1))
+        m = self.S1 / n[:, None]
+        return self.S2 / nd - self.moments.outer(m, m)
+
+    def mean_log_likelihood(self) -> float:
+        """Log-likelihood per unit of sample weight."""
+        return self.log_likelihood / self.weight if self.weight > 0 else -np.inf
+
+    def _safe_n(self) -> Array:
+        return np.maximum(self.N, np.finfo(np.float64).tiny)
