@@ -37,20 +37,28 @@ def run_demo(seed: int = 0, max_components: int = 6, out: TextIO | None = None) 
     cov = family.dense(np.asarray(model.covariances_), model.n_components, X.shape[1])
     for j in range(model.n_components):
         lines.append(f"Component {j}: weight {model.weights_[j]:.4f}")
-        lines.append("  mean       " + "  ".join(f"{c}={m:.4f}" for c, m in zip(columns, model.means_[j])))
+        lines.append(
+            "  mean       "
+            + "  ".join(f"{c}={m:.4f}" for c, m in zip(columns, model.means_[j], strict=True))
+        )
         lines.append("  covariance")
         lines.append(_matrix(cov[j], "    "))
     proba = model.predict_proba(X)
     labels = proba.argmax(axis=1)
     lines += ["", "A few eruptions and their membership probabilities:"]
-    head = "  row  " + "  ".join(f"{c:>9}" for c in columns) + "  " + "  ".join(
-        f"  P(c{j})" for j in range(model.n_components)
+    head = (
+        "  row  "
+        + "  ".join(f"{c:>9}" for c in columns)
+        + "  "
+        + "  ".join(f"  P(c{j})" for j in range(model.n_components))
     )
     lines.append(head)
     uncertain = np.argsort(proba.max(axis=1))[:3]
     for i in list(range(3)) + [int(u) for u in uncertain]:
         lines.append(
-            f"  {i:3d}  " + "  ".join(f"{x:9.3f}" for x in X[i]) + "  "
+            f"  {i:3d}  "
+            + "  ".join(f"{x:9.3f}" for x in X[i])
+            + "  "
             + "  ".join(f"{p:7.3f}" for p in proba[i])
             + ("   <- least certain" if i in uncertain else "")
         )
@@ -59,7 +67,8 @@ def run_demo(seed: int = 0, max_components: int = 6, out: TextIO | None = None) 
     lines += ["", "Most anomalous eruptions (lowest log-density):"]
     for i in worst:
         lines.append(
-            f"  row {i:3d}  " + "  ".join(f"{c}={x:.3f}" for c, x in zip(columns, X[i]))
+            f"  row {i:3d}  "
+            + "  ".join(f"{c}={x:.3f}" for c, x in zip(columns, X[i], strict=True))
             + f"  log-density {logd[i]:.3f}  (component {labels[i]})"
         )
     text = "\n".join(lines) + "\n"

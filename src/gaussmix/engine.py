@@ -55,7 +55,10 @@ _CHUNK_BYTES = 4 * 2**20
 
 @dataclass(frozen=True)
 class Frame:
-    """The internal coordinate frame ``z = (x - centre) / scale``."""
+    """The internal coordinate frame ``z = (x - centre) / scale``.
+
+    ``scale`` is a power of two, so scaling adds no rounding error.
+    """
 
     centre: Array
     scale: float
@@ -78,8 +81,13 @@ class Frame:
         X: NDArray[np.floating],
         sample_weight: Array | None = None,
         chunk_size: int | None = None,
+        min_scale: float = 0.0,
     ) -> Frame:
-        """Weighted mean as centre, root-mean-square deviation as scale."""
+        """Weighted mean as centre, root-mean-square deviation as scale.
+
+        ``min_scale`` bounds the scale from below; with ``sqrt(reg_covar)`` it keeps the
+        regularisation representable in the internal frame when the data's spread is tiny.
+        """
         n, d = X.shape
         step = chunk_size or auto_chunk_size(d, d, 1)
         total_w = 0.0
@@ -105,9 +113,7 @@ class Frame:
                 sq = np.einsum("ij,ij->i", zc, zc)
                 spread += float(sq.sum() if sample_weight is None else sample_weight[sl] @ sq)
         scale = amax * float(np.sqrt(spread / (total_w * d))) if total_w > 0 else 0.0
-        if not (np.isfinite(scale) and scale > 0):
-            scale = 1.0
-        return cls(centre, scale)
+        return cls(centre, _power_of_two(max(scale, min_scale)))
 
     @classmethod
     def from_means(cls, weights: Array, means: Array, mean_variance: float) -> Frame:
@@ -116,10 +122,14 @@ class Frame:
         mu = np.asarray(means, dtype=np.float64)
         centre = (w / w.sum()) @ mu
         spread = float(w @ np.mean((mu - centre) ** 2, axis=1)) / w.sum()
-        scale = float(np.sqrt(spread + mean_variance))
-        if not (np.isfinite(scale) and scale > 0):
-            scale = 1.0
-        return cls(centre, scale)
+        return cls(centre, _power_of_two(float(np.sqrt(spread + mean_variance))))
+
+
+def _power_of_two(scale: float) -> float:
+    """The power of two nearest ``scale`` (1.0 if unusable): dividing by it is exact."""
+    if not (np.isfinite(scale) and scale > 0):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.round(np.log2(scale)))))
 
 
 @dataclass
@@ -199,19 +209,30 @@ class _Prepared:
             self.W = np.vstack([pm.T, self.moments.quad_weights(precision)])
             self.b = self.base - 0.5 * risk
         elif kernel == "direct":
-            self.n_cols = d
+            self.n_cols = 0
+            # component means in the caller's units: differences x - mu are then formed
+            # before any rounding of the frame, exact for rows close to their component
+            self.means_user = frame.centre + frame.scale * params.means
+            self.scale = frame.scale
         else:
             raise ValueError(f"Unknown kernel {kernel!r}; use 'auto', 'expanded' or 'direct'.")
 
 
-def _log_prob_chunk(prep: _Prepared, phi: Array, z: Array, out: Array) -> None:
+def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
+    """``z - m_j`` of a chunk, formed as ``(x - mu_j) / scale`` in the caller's units."""
+    diff = np.subtract(x, prep.means_user[j], dtype=np.float64)
+    diff /= prep.scale
+    return diff
+
+
+def _log_prob_chunk(prep: _Prepared, phi: Array, x: NDArray[np.floating], out: Array) -> None:
     """Weighted log-densities ``log w_j + log N(x | j)`` of a chunk into ``out`` (n_c, k)."""
     if prep.kernel == "expanded":
         np.matmul(phi, prep.W, out=out)
         out += prep.b
     else:
         for j in range(prep.k):
-            diff = z - prep.means[j]
+            diff = _centred(prep, x, j)
             out[:, j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
 
 
@@ -299,10 +320,11 @@ def mixture_pass(
         m = sl.stop - sl.start
         ph = phi[:m]
         lp = logp[:m]
-        z = frame.to_internal(X[sl], out=ph[:, :d])
+        x = X[sl]
         if prep.kernel == "expanded":
+            frame.to_internal(x, out=ph[:, :d])
             moments.fill_quad(ph, d)
-        _log_prob_chunk(prep, ph, z, lp)
+        _log_prob_chunk(prep, ph, x, lp)
         if out_labels is not None:
             out_labels[sl] = lp.argmax(axis=1)
         lse = _normalise(lp)  # lp now holds responsibilities
@@ -328,7 +350,7 @@ def mixture_pass(
                 s2 += acc[d:]
             else:
                 for j in range(k):
-                    diff = z - prep.means[j]
+                    diff = _centred(prep, x, j)
                     s1[j] += rw[:, j] @ diff
                     s2[j] += moments.weighted_second(diff, rw[:, j])
 

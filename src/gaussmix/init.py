@@ -98,7 +98,7 @@ def _random_from_data(
         idx = rng.choice(n, k, replace=False)
     else:
         p = sw / sw.sum()
-        idx = rng.choice(n, k, replace=np.count_nonzero(p) < k, p=p)
+        idx = rng.choice(n, k, replace=bool(np.count_nonzero(p) < k), p=p)
     centres = frame.to_internal(X[np.sort(idx)])
     return nearest(centres), centres
 

@@ -1,0 +1,218 @@
+"""EM as a whole: monotonicity, recovery, weighting, restarts, sampling, selection, demo."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import linear_sum_assignment
+from sklearn.exceptions import ConvergenceWarning
+
+from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
+from gaussmix.covariance import get_family
+from tests._data import make_blobs
+
+
+def assert_monotone(history, rtol=1e-12):
+    h = np.asarray(history)
+    drops = h[:-1] - h[1:]
+    assert np.all(drops <= rtol * np.abs(h[:-1]) + 1e-12), f"log-likelihood decreased: {h}"
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init", ["k-means++", "kmeans", "random", "random_from_data"])
+def test_log_likelihood_never_decreases(rng, cov, init):
+    X, _, _ = make_blobs(rng, n=600, d=3, k=4, spread=2.0)
+    gm = GaussianMixture(
+        4, covariance_type=cov, init_params=init, tol=1e-10, max_iter=60, n_init=1,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+    assert not gm.reseeds_
+    assert len(gm.history_) == gm.n_iter_ >= 2
+    assert_monotone(gm.history_)
+    assert gm.lower_bound_ == gm.history_[-1]
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_recovers_known_parameters(rng, cov):
+    k, d, n = 3, 2, 6000
+    means = np.array([[0.0, 0.0], [8.0, 1.0], [2.0, 9.0]])
+    weights = np.array([0.5, 0.3, 0.2])
+    family = get_family(cov)
+    base = {
+        "full": np.array(
+            [[[2.0, 0.6], [0.6, 1.0]], [[1.0, -0.3], [-0.3, 0.5]], [[0.6, 0.0], [0.0, 1.5]]]
+        ),
+        "tied": np.array([[1.2, 0.4], [0.4, 0.8]]),
+        "diag": np.array([[1.5, 0.5], [0.4, 1.0], [1.0, 2.0]]),
+        "spherical": np.array([1.0, 0.5, 2.0]),
+    }[cov]
+    truth = GaussianMixture(k, covariance_type=cov)
+    truth.weights_, truth.means_, truth.covariances_ = weights, means, base
+    truth.precisions_cholesky_ = family.precisions_cholesky(base)[0]
+    X, labels = truth.sample(n, random_state=7)
+    assert X.shape == (n, d) and labels.shape == (n,)
+    gm = GaussianMixture(k, covariance_type=cov, random_state=0).fit(X)
+    # match fitted components to the true ones by mean distance
+    cost = ((gm.means_[:, None, :] - means[None]) ** 2).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    order = rows[np.argsort(cols)]
+    np.testing.assert_allclose(gm.weights_[order], weights, atol=0.03)
+    np.testing.assert_allclose(gm.means_[order], means, atol=0.12)
+    fitted = gm.covariances_ if cov == "tied" else gm.covariances_[order]
+    np.testing.assert_allclose(fitted, base, atol=0.15, rtol=0.1)
+    assert gm.converged_
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_integer_sample_weight_equals_repeated_rows(rng, cov):
+    X, _, _ = make_blobs(rng, n=200, d=3, k=3, spread=3.0)
+    counts = rng.integers(0, 4, size=X.shape[0])
+    means0 = X[rng.choice(X.shape[0], 3, replace=False)]
+    params = dict(covariance_type=cov, means_init=means0, tol=1e-12, max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = GaussianMixture(3, **params).fit(X, sample_weight=counts)
+        b = GaussianMixture(3, **params).fit(np.repeat(X, counts, axis=0))
+    np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-9)
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.history_, b.history_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_fit_predict_equals_fit_then_predict(rng, cov):
+    X, _, _ = make_blobs(rng, n=300, d=2, k=3)
+    a = GaussianMixture(3, covariance_type=cov, random_state=3).fit_predict(X)
+    b = GaussianMixture(3, covariance_type=cov, random_state=3).fit(X).predict(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_result_does_not_depend_on_chunk_size(rng, cov):
+    X, _, _ = make_blobs(rng, n=700, d=3, k=3, spread=3.0)
+    fits = [
+        GaussianMixture(3, covariance_type=cov, random_state=5, chunk_size=c, init_params=init).fit(
+            X
+        )
+        for c in (None, 13, 256)
+        for init in ("random",)
+    ]
+    for other in fits[1:]:
+        np.testing.assert_allclose(other.means_, fits[0].means_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(other.covariances_, fits[0].covariances_, rtol=1e-8)
+        np.testing.assert_allclose(other.score_samples(X), fits[0].score_samples(X), rtol=1e-10)
+
+
+def test_short_run_restarts_keep_best(rng):
+    X, _, _ = make_blobs(rng, n=800, d=2, k=6, spread=4.0)
+    gm = GaussianMixture(6, n_init=6, init_iter=3, random_state=0).fit(X)
+    assert len(gm.start_lower_bounds_) == 6
+    best_start = max(gm.start_lower_bounds_)
+    # the retained start's history passes through the best short-run value
+    assert best_start in gm.history_
+    assert gm.lower_bound_ >= best_start - 1e-12
+    single = GaussianMixture(6, n_init=1, random_state=0).fit(X)
+    assert len(single.start_lower_bounds_) == 1
+
+
+def test_full_restarts_when_init_iter_is_none(rng):
+    X, _, _ = make_blobs(rng, n=300, d=2, k=3)
+    gm = GaussianMixture(3, n_init=3, init_iter=None, random_state=0).fit(X)
+    assert gm.lower_bound_ == pytest.approx(max(gm.start_lower_bounds_))
+
+
+def test_warm_start_continues(rng):
+    X, _, _ = make_blobs(rng, n=500, d=2, k=3, spread=1.5)
+    gm = GaussianMixture(3, warm_start=True, max_iter=2, tol=0, n_init=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm.fit(X)
+        first = list(gm.history_)
+        gm.fit(X)
+    assert gm.history_[0] >= first[-1] - 1e-12
+    assert_monotone(first + gm.history_)
+
+
+def test_convergence_warning_when_best_start_did_not_converge(rng):
+    X, _, _ = make_blobs(rng, n=300, d=2, k=3, spread=1.0)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        gm = GaussianMixture(3, max_iter=2, tol=0, random_state=0).fit(X)
+    assert not gm.converged_ and gm.n_iter_ == 2
+
+
+def test_max_iter_zero_returns_initial_parameters(rng):
+    X, _, _ = make_blobs(rng, n=200, d=2, k=2)
+    means0 = X[:2]
+    gm = GaussianMixture(2, max_iter=0, means_init=means0).fit(X)
+    np.testing.assert_allclose(gm.means_, means0)
+    assert gm.n_iter_ == 0 and gm.history_ == []
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_sample_is_shuffled_reproducible_and_matches_the_model(rng, cov):
+    X, _, _ = make_blobs(rng, n=400, d=2, k=2)
+    gm = GaussianMixture(2, covariance_type=cov, random_state=0).fit(X)
+    a, la = gm.sample(20000, random_state=1)
+    b, lb = gm.sample(20000, random_state=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(la, lb)
+    assert not np.all(np.diff(la) >= 0), "labels should be shuffled, not grouped"
+    c, _ = gm.sample(20000, random_state=2)
+    assert not np.array_equal(a, c)
+    mixture_mean = gm.weights_ @ gm.means_
+    np.testing.assert_allclose(a.mean(axis=0), mixture_mean, atol=0.1)
+    for j in range(2):
+        np.testing.assert_allclose(a[la == j].mean(axis=0), gm.means_[j], atol=0.1)
+    np.testing.assert_allclose(np.bincount(la) / la.size, gm.weights_, atol=0.02)
+
+
+def test_bic_aic_definitions(rng):
+    X, _, _ = make_blobs(rng, n=300, d=2, k=2)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    ll = gm.score_samples(X).sum()
+    p = 2 * 3 + 2 * 2 + 1  # two full 2x2 covariances, two means, one free weight
+    assert gm.n_parameters() == p
+    assert gm.bic(X) == pytest.approx(-2 * ll + p * np.log(300), rel=1e-12)
+    assert gm.aic(X) == pytest.approx(-2 * ll + 2 * p, rel=1e-12)
+
+
+def test_select_model_table_and_choice(rng):
+    X, _, _ = make_blobs(rng, n=600, d=2, k=3, spread=6.0)
+    result = select_model(X, range(1, 5), ["full", "spherical"], random_state=0)
+    assert len(result.rows) == 8
+    bics = [r["bic"] for r in result.rows]
+    assert result.best["bic"] == min(bics)
+    assert result.best["n_components"] == 3
+    assert result.best_model.n_components == 3
+    for r in result.rows:
+        assert set(r) >= {"log_likelihood", "n_parameters", "bic", "aic", "converged", "seconds"}
+        model = GaussianMixture(r["n_components"], covariance_type=r["covariance_type"])
+        assert (
+            r["n_parameters"]
+            == get_family(r["covariance_type"]).n_parameters(r["n_components"], 2)
+            + 3 * r["n_components"]
+            - 1
+        )
+        del model
+    text = result.to_string()
+    assert "*" in text and "spherical" in text
+
+
+def test_select_model_records_unfittable_candidates(rng):
+    X = rng.normal(size=(4, 2))
+    result = select_model(X, [1, 2, 6], "diag", random_state=0)
+    assert result.rows[2]["error"] is not None
+    assert result.best["n_components"] in (1, 2)
+
+
+def test_demo_prints_a_summary():
+    from gaussmix.demo import run_demo
+
+    text = run_demo(seed=0, max_components=3)
+    for expected in ("Chosen model", "BIC", "weight", "covariance", "anomalous", "P(c0)"):
+        assert expected in text

@@ -1,0 +1,186 @@
+"""The chunked pass: log-densities, the two kernels, statistics and their merging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from gaussmix import COVARIANCE_TYPES, SuffStats
+from gaussmix.covariance import get_family
+from gaussmix.em import params_from_stats
+from gaussmix.engine import Frame, Params, mixture_pass
+
+
+def random_params(rng, cov, k, d, spread=2.0, far=0.0, var_scale=1.0):
+    """Random valid parameters in the caller's units, plus dense covariances for scipy."""
+    family = get_family(cov)
+    weights = rng.dirichlet(np.ones(k))
+    means = rng.normal(scale=spread, size=(k, d)) + far
+    a = rng.normal(size=(k, d, d)) * 0.5 + np.eye(d)
+    dense_full = np.einsum("kab,kcb->kac", a, a) * var_scale
+    by_type = {
+        "full": dense_full,
+        "tied": dense_full[0],
+        "diag": np.diagonal(dense_full, axis1=1, axis2=2).copy(),
+        "spherical": np.diagonal(dense_full, axis1=1, axis2=2).mean(axis=1),
+    }
+    covariances = by_type[cov]
+    chol, bad = family.precisions_cholesky(covariances)
+    assert not bad.any()
+    return family, weights, means, covariances, chol
+
+
+def to_internal(frame, weights, means, covariances, chol):
+    s = frame.scale
+    return Params(weights, (means - frame.centre) / s, covariances / s**2, chol * s)
+
+
+def scipy_logpdf(X, family, weights, means, covariances):
+    k, d = means.shape
+    dense = family.dense(covariances, k, d)
+    comp = np.stack(
+        [sps.multivariate_normal(means[j], dense[j]).logpdf(X).reshape(-1) for j in range(k)],
+        axis=1,
+    )
+    return np.logaddexp.reduce(comp + np.log(weights), axis=1), comp
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kernel", ["expanded", "direct", "auto"])
+@pytest.mark.parametrize(("k", "d"), [(3, 4), (1, 1), (2, 1), (1, 3)])
+def test_log_density_matches_scipy(rng, cov, kernel, k, d):
+    family, w, mu, c, chol = random_params(rng, cov, k, d)
+    X = rng.normal(scale=3.0, size=(257, d)) + 1.0
+    frame = Frame.from_data(X)
+    res = mixture_pass(
+        X, to_internal(frame, w, mu, c, chol), family, frame,
+        log_density=True, resp=True, labels=True, kernel=kernel, chunk_size=50,
+    )  # fmt: skip
+    expected, comp = scipy_logpdf(X, family, w, mu, c)
+    np.testing.assert_allclose(res.log_density, expected, rtol=1e-10, atol=1e-10)
+    post = np.exp(comp + np.log(w) - expected[:, None])
+    np.testing.assert_allclose(res.resp, post, atol=1e-10)
+    np.testing.assert_array_equal(res.labels, (comp + np.log(w)).argmax(axis=1))
+    np.testing.assert_allclose(res.log_likelihood, expected.sum(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_auto_kernel_exact_far_from_origin_tiny_variance(rng, cov):
+    """Components 1e6 apart with variances 1e-6: the expansion would cancel catastrophically."""
+    family, w, mu, c, chol = random_params(rng, cov, 2, 3, spread=1.0, var_scale=1e-6)
+    mu = mu + np.array([[0.0], [1e6]])
+    X = np.vstack(
+        [mu[0] + 1e-3 * rng.normal(size=(50, 3)), mu[1] + 1e-3 * rng.normal(size=(50, 3))]
+    )
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    res = mixture_pass(X, p, family, frame, log_density=True)
+    assert res.kernel == "direct"
+    expected, _ = scipy_logpdf(X, family, w, mu, c)
+    # The rows hold ~7 significant digits of their deviation from the mean (1e-3 at 1e6);
+    # mapping the means into the frame and back costs one rounding of 1e6, i.e. ~1e-7 of
+    # the deviation, so agreement to 1e-5 is what float64 allows.
+    np.testing.assert_allclose(res.log_density, expected, rtol=1e-5)
+    fast = mixture_pass(X, p, family, frame, log_density=True, kernel="expanded")
+    assert np.abs(fast.log_density - expected).max() > 1.0  # why "auto" avoids the expansion
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_kernels_give_the_same_statistics(rng, cov):
+    family, w, mu, c, chol = random_params(rng, cov, 4, 5, far=30.0)
+    X = rng.normal(scale=2.0, size=(1000, 5)) + 30.0
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    reg = 1e-6 / frame.scale**2
+    results = {}
+    for kernel in ("expanded", "direct"):
+        res = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=333)
+        results[kernel] = params_from_stats(res.stats, family, reg)[0], res.log_likelihood
+    (pe, lle), (pd_, lld) = results["expanded"], results["direct"]
+    np.testing.assert_allclose(lle, lld, rtol=1e-12)
+    np.testing.assert_allclose(pe.weights, pd_.weights, rtol=1e-10)
+    np.testing.assert_allclose(pe.means, pd_.means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pe.covariances, pd_.covariances, rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_statistics_match_closed_form(rng, cov):
+    """N, means and scatter against the weighted formulas written out with numpy."""
+    family, w, mu, c, chol = random_params(rng, cov, 3, 3)
+    X = rng.normal(scale=2.0, size=(300, 3))
+    sw = rng.uniform(0.0, 3.0, size=300)
+    frame = Frame(np.zeros(3), 1.0)
+    res = mixture_pass(
+        X, to_internal(frame, w, mu, c, chol), family, frame, sample_weight=sw, resp=True
+    )
+    r = res.resp * sw[:, None]
+    nk = r.sum(axis=0)
+    means = (r.T @ X) / nk[:, None]
+    np.testing.assert_allclose(res.stats.N, nk, rtol=1e-12)
+    np.testing.assert_allclose(res.stats.means(), means, rtol=1e-10)
+    scatter = res.stats.scatter()
+    for j in range(3):
+        diff = X - means[j]
+        full = (diff * r[:, j : j + 1]).T @ diff / nk[j]
+        want = full if scatter.ndim == 3 else np.diag(full)
+        np.testing.assert_allclose(scatter[j], want, rtol=1e-9, atol=1e-12)
+    assert res.stats.weight == pytest.approx(sw.sum())
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kernel", ["expanded", "direct"])
+def test_statistics_do_not_depend_on_chunk_size(rng, cov, kernel):
+    family, w, mu, c, chol = random_params(rng, cov, 3, 4)
+    X = rng.normal(scale=2.0, size=(1001, 4))
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    ref = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=1001)
+    for size in (1, 64, 1000):
+        other = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=size)
+        np.testing.assert_allclose(other.stats.N, ref.stats.N, rtol=1e-12)
+        np.testing.assert_allclose(other.stats.S1, ref.stats.S1, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(other.stats.S2, ref.stats.S2, rtol=1e-10, atol=1e-10)
+        assert other.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-12)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_merged_statistics_equal_whole(rng, cov):
+    """Statistics of two halves about different references add up to those of the whole."""
+    family, w, mu, c, chol = random_params(rng, cov, 3, 3)
+    X = rng.normal(scale=2.0, size=(600, 3)) + 5.0
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    whole = mixture_pass(X, p, family, frame, kernel="direct").stats
+    a = mixture_pass(X[:250], p, family, frame, kernel="expanded").stats
+    b = mixture_pass(X[250:], p, family, frame, kernel="direct").stats
+    assert not np.array_equal(a.ref, b.ref)
+    merged = a + b
+    np.testing.assert_allclose(merged.means(), whole.means(), rtol=1e-10)
+    np.testing.assert_allclose(merged.scatter(), whole.scatter(), rtol=1e-9, atol=1e-12)
+    assert merged.n_rows == 600
+    assert merged.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
+    zero = SuffStats.zeros(family.moments, whole.ref)
+    np.testing.assert_allclose((zero + whole).S2, whole.S2)
+
+
+def test_frame_survives_extreme_scales(rng):
+    base = rng.normal(size=(100, 3))
+    for factor in (1e-150, 1e150):
+        frame = Frame.from_data(base * factor)
+        z = frame.to_internal(base * factor)
+        assert np.isfinite(z).all()
+        rms = np.sqrt(np.mean(z**2))
+        assert 0.7 < rms < 1.5  # scale is the power of two nearest the RMS deviation
+        assert np.log2(frame.scale) == np.round(np.log2(frame.scale))
+    frame = Frame.from_data(np.ones((5, 2)) * 7.0)
+    assert frame.scale == 1.0 and np.allclose(frame.centre, 7.0)
+
+
+def test_responsibilities_only_when_asked(rng):
+    family, w, mu, c, chol = random_params(rng, "full", 3, 2)
+    X = rng.normal(size=(100, 2))
+    frame = Frame.from_data(X)
+    res = mixture_pass(X, to_internal(frame, w, mu, c, chol), family, frame)
+    assert res.resp is None and res.log_density is None and res.labels is None
+    assert res.stats is not None
