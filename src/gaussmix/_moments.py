@@ -38,7 +38,10 @@ class MomentKind(ABC):
 
     @abstractmethod
     def fill_quad(self, phi: Array, d: int) -> None:
-        """Fill ``phi[:, d:]`` with the quadratic features of ``z = phi[:, :d]`` in place."""
+        """Fill ``phi[d:]`` with the quadratic features of ``z = phi[:d]`` in place.
+
+        ``phi`` is feature-major: shape (n_cols, rows).
+        """
 
     @abstractmethod
     def precision(self, factors: Array) -> Array:
@@ -96,7 +99,7 @@ class FullMoments(MomentKind):
         col = d
         for a in range(d):
             width = d - a
-            np.multiply(phi[:, a : a + 1], phi[:, a:d], out=phi[:, col : col + width])
+            np.multiply(phi[a : a + 1], phi[a:d], out=phi[col : col + width])
             col += width
 
     def precision(self, factors: Array) -> Array:
@@ -139,7 +142,7 @@ class DiagMoments(MomentKind):
         return d
 
     def fill_quad(self, phi: Array, d: int) -> None:
-        np.multiply(phi[:, :d], phi[:, :d], out=phi[:, d : 2 * d])
+        np.multiply(phi[:d], phi[:d], out=phi[d : 2 * d])
 
     def precision(self, factors: Array) -> Array:
         return factors * factors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy import linalg
+from scipy.linalg import lapack
 
 Array = NDArray[np.float64]
 
@@ -20,8 +21,9 @@ def precision_factor(cov: Array) -> Array | None:
     diag = np.diagonal(low)
     if not np.all(diag > 0):
         return None
-    d = cov.shape[0]
-    inv_low = linalg.solve_triangular(low, np.eye(d), lower=True, check_finite=False)
+    inv_low, info = lapack.dtrtri(low, lower=1)
+    if info != 0:
+        return None
     factor = np.ascontiguousarray(inv_low.T)
     if not np.all(np.isfinite(factor)):
         return None
@@ -48,6 +50,7 @@ def is_positive_definite(matrix: Array) -> bool:
 
 def symmetric_from_factor(factor: Array) -> Array:
     """``inv(U Uᵀ)`` computed stably as ``inv(U)ᵀ inv(U)``."""
-    d = factor.shape[0]
-    inv = linalg.solve_triangular(factor, np.eye(d), lower=False, check_finite=False)
-    return inv.T @ inv
+    inv, info = lapack.dtrtri(np.asarray(factor, dtype=np.float64), lower=0)
+    if info != 0:
+        raise linalg.LinAlgError("singular precision Cholesky factor")
+    return np.asarray(inv.T @ inv)
