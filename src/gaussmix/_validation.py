@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
+from sklearn.utils import check_random_state
 
 Array = NDArray[np.float64]
 
@@ -38,15 +39,22 @@ def precheck_X(X: Any, what: str = "X") -> None:
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(X, "columns"):  # pandas-like frame: name the columns
         bad = [
-            str(c)
-            for c, t in zip(X.columns, dtypes)
-            if not (np.issubdtype(np.dtype(t), np.number) or np.dtype(t) == np.bool_)
-            and np.dtype(t) != object
+            str(c) for c, t in zip(X.columns, dtypes, strict=True) if not _maybe_numeric_dtype(t)
         ]
         if bad:
             raise TypeError(
                 f"{what} has non-numeric columns {bad}; gaussmix models numeric features only. "
                 "Drop or encode those columns first."
+            )
+        isna = getattr(X, "isna", None)
+        missing = np.asarray(isna(), dtype=bool) if callable(isna) else None
+        if missing is not None and missing.ndim == 2 and missing.any():
+            rows = missing.any(axis=1)
+            raise ValueError(
+                f"Input {what} contains missing values (NaN or NA) in {int(rows.sum())} of "
+                f"{rows.shape[0]} rows (first: row {int(np.flatnonzero(rows)[0])}). gaussmix "
+                "does not handle missing or infinite values yet; drop those rows first, "
+                f"e.g. {what} = {what}.dropna()."
             )
     arr = X if isinstance(X, np.ndarray) else None
     if arr is None and not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
@@ -62,30 +70,36 @@ def precheck_X(X: Any, what: str = "X") -> None:
                 f"{what} could not be read as a 2-D array ({exc}). Pass rows of equal length."
             ) from None
     kind = arr.dtype.kind
+    if kind in "SU":
+        raise ValueError(
+            f"{what} holds strings (dtype {arr.dtype}), but gaussmix models numeric features "
+            f"only. Convert the data to numbers explicitly (e.g. {what}.astype(np.float64) "
+            "if the strings are numbers), or drop or encode non-numeric columns first."
+        )
     if kind == "c":
         raise ValueError(
             f"Complex data not supported: {what} has complex values. Pass the real part "
             f"({what}.real) or split real and imaginary parts into separate columns."
         )
-    if kind in "USOV":
+    if kind in "OV":
+        converted = None
         if kind == "O":
             try:
                 converted = arr.astype(np.float64)
             except (TypeError, ValueError):
                 pass
-            else:
-                if converted.ndim == 2 and not np.isfinite(converted).all():
-                    _raise_not_finite(converted, what)
-                return
-        index, value = _first_bad_value(arr)
-        where = f" at index {index}" if index else ""
-        msg = (
-            f"{what} must hold numbers, but it contains {value!r}{where}. "
-            "Convert the data to numeric values, or drop or encode non-numeric columns first."
-        )
-        if isinstance(value, (str, bytes)) or kind in "USV":
-            raise ValueError(msg)
-        raise TypeError(msg + " (float() argument must be a string or a real number.)")
+        if converted is None:
+            index, value = _first_bad_value(arr)
+            where = f" at index {index}" if index else ""
+            shown = repr(value) if index else f"values of dtype {arr.dtype}"
+            msg = (
+                f"{what} must hold numbers, but it contains {shown}{where}. Convert the data "
+                "to numeric values, or drop or encode non-numeric columns first."
+            )
+            if isinstance(value, (str, bytes)) or kind == "V":
+                raise ValueError(msg)
+            raise TypeError(msg + " (float() argument must be a string or a real number.)")
+        arr, kind = converted, "f"
     if kind in "mM":
         raise TypeError(
             f"{what} holds dates or durations ({arr.dtype}); convert them to numbers first."
@@ -106,8 +120,32 @@ def precheck_X(X: Any, what: str = "X") -> None:
             f"Expected a 2-D array of shape (n_samples, n_features), got a {arr.ndim}-D array "
             f"of shape {shape}. {hint}"
         )
+    n, d = arr.shape
+    if n == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is "
+            f"required. {what} is empty: pass at least one row (two to fit a mixture)."
+        )
+    if d == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
+            f"required. {what} has no columns: pass at least one numeric feature."
+        )
     if kind == "f" and not np.isfinite(arr).all():
         _raise_not_finite(arr, what)
+
+
+def _maybe_numeric_dtype(dtype: Any) -> bool:
+    """False for a column dtype that cannot hold numbers (strings, categories, dates).
+
+    NumPy ``object`` columns pass: their values are inspected later.  pandas extension
+    dtypes (``Int64``, ``string``, ``category``, ...) are judged by their ``kind``, since
+    ``np.dtype`` cannot interpret them.
+    """
+    kind = getattr(dtype, "kind", "O")
+    if kind in "biuf":
+        return True
+    return isinstance(dtype, np.dtype) and kind == "O"
 
 
 def _raise_not_finite(arr: NDArray[Any], what: str) -> None:
@@ -130,26 +168,44 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
     if sample_weight is None:
         return None
     if sparse.issparse(sample_weight):
-        raise TypeError("sample_weight must be a dense 1-D array, got a sparse matrix.")
+        raise TypeError(
+            "sample_weight must be a dense 1-D array, got a sparse matrix; convert it with "
+            "sample_weight.toarray().ravel()."
+        )
     if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
         sw = np.full(n_samples, float(sample_weight))  # type: ignore[arg-type]
     else:
         try:
             sw = np.array(sample_weight, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError("sample_weight must be an array of numbers.") from None
+            raise TypeError(
+                f"sample_weight must be an array of numbers, got {type(sample_weight).__name__}; "
+                "pass one non-negative number per row of X."
+            ) from None
     if sw.ndim != 1 or sw.shape[0] != n_samples:
         raise ValueError(
-            f"sample_weight must have shape ({n_samples},) to match X, got {sw.shape}."
+            f"sample_weight must have shape ({n_samples},) to match X, got {sw.shape}; "
+            "pass one weight per row of X as a 1-D array."
         )
     if not np.isfinite(sw).all():
-        raise ValueError("sample_weight contains NaN or infinite values; pass finite weights.")
+        raise ValueError(
+            f"sample_weight contains {int((~np.isfinite(sw)).sum())} NaN or infinite values; "
+            "pass finite weights (give rows to leave out weight 0)."
+        )
     if (sw < 0).any():
         raise ValueError(
-            f"sample_weight has {int((sw < 0).sum())} negative values; weights must be >= 0."
+            f"sample_weight has {int((sw < 0).sum())} negative values; weights must be >= 0 "
+            "(give rows to leave out weight 0)."
         )
-    if sw.sum() <= 0:
-        raise ValueError("sample_weight sums to zero; at least one row needs a positive weight.")
+    with np.errstate(over="ignore"):
+        total = sw.sum()
+    if not total > 0:
+        raise ValueError("sample_weight sums to zero; give at least one row a positive weight.")
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight sums to infinity; rescale the weights (only their ratios matter "
+            "to the fitted parameters)."
+        )
     return sw
 
 
@@ -175,7 +231,7 @@ def _real(low: float) -> Check:
     def check(name: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise _param_error(name, value, f"a real number >= {low}")
-        if not np.isfinite(value) or value < low:
+        if not np.isfinite(float(value)) or value < low:
             raise _param_error(name, value, f"a finite real number >= {low}")
 
     return check
@@ -189,11 +245,27 @@ def _bool(name: str, value: Any) -> None:
 def _random_state(name: str, value: Any) -> None:
     ok = (
         value is None
-        or (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0)
+        or (
+            isinstance(value, numbers.Integral)
+            and not isinstance(value, bool)
+            and 0 <= int(value) < 2**32
+        )
         or isinstance(value, (np.random.RandomState, np.random.Generator))
     )
     if not ok:
-        raise _param_error(name, value, "None, a non-negative int, or a numpy random generator")
+        raise _param_error(
+            name,
+            value,
+            "None, an int in [0, 2**32 - 1], a numpy RandomState or a numpy Generator",
+        )
+
+
+def as_random_state(value: Any) -> np.random.RandomState:
+    """A ``RandomState`` from a validated ``random_state`` (a ``Generator`` seeds a new one)."""
+    if isinstance(value, np.random.Generator):
+        return np.random.RandomState(int(value.integers(np.iinfo(np.int32).max)))
+    state: np.random.RandomState = check_random_state(value)
+    return state
 
 
 def _any(name: str, value: Any) -> None:
@@ -218,24 +290,46 @@ unchecked = _any
 
 
 def check_init_array(
-    value: Any, shape: tuple[int, ...], name: str, dtype: np.dtype[Any] = np.dtype(np.float64)
+    value: Any,
+    shape: tuple[int, ...],
+    name: str,
+    dtype: np.dtype[Any] | None = None,
+    hint: str = "",
 ) -> Array:
-    """A user-given initial array as float64, with its shape checked."""
+    """A user-given initial array as float64, with its shape checked.
+
+    ``hint`` names the expected layout in words, for the error message.
+    """
+    if sparse.issparse(value):
+        raise TypeError(f"{name} must be a dense array, got a sparse matrix; pass .toarray().")
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be an array of numbers.") from None
+        raise TypeError(
+            f"{name} must be an array of numbers, got {type(value).__name__}; pass an array "
+            f"of shape {shape}{' ' + hint if hint else ''}."
+        ) from None
     if arr.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}.")
+        raise ValueError(
+            f"{name} must have shape {shape}{' ' + hint if hint else ''}, got {arr.shape}; "
+            f"pass an array of that shape, or leave {name}=None."
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values; pass finite numbers.")
     return arr
 
 
 def check_weights_init(value: Any, n_components: int) -> Array:
-    w = check_init_array(value, (n_components,), "weights_init")
+    """Validated ``weights_init``: non-negative, summing to one (renormalised exactly)."""
+    w = check_init_array(value, (n_components,), "weights_init", hint="(n_components,)")
     if (w < 0).any() or (w > 1).any():
-        raise ValueError("weights_init must lie in [0, 1].")
+        raise ValueError(
+            f"weights_init must lie in [0, 1], got values in [{w.min():.6g}, {w.max():.6g}]; "
+            "pass the component proportions (non-negative, summing to 1)."
+        )
     if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-        raise ValueError(f"weights_init must sum to 1, but they sum to {w.sum():.6g}.")
+        raise ValueError(
+            f"weights_init must sum to 1, but they sum to {w.sum():.6g}; "
+            "normalise them, e.g. weights_init / weights_init.sum()."
+        )
     return w / w.sum()

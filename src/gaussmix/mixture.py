@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
@@ -38,7 +37,7 @@ def _init_array(name: str, value: Any) -> None:
         raise ValueError(f"The {name!r} parameter must be None or array-like; got {value!r}.")
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
+class GaussianMixture(DensityMixin, BaseEstimator):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same parameters and
@@ -118,7 +117,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     ``benchmarks/README.md`` for the measured log-likelihood and time.
     """
 
-    _parameter_table: dict[str, v.Check] = {
+    _parameter_table: ClassVar[dict[str, v.Check]] = {
         "n_components": v.int_at_least(1),
         "covariance_type": _choice(COVARIANCE_TYPES),
         "tol": v.real_at_least(0.0),
@@ -178,6 +177,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     def _validate_X(self, X: Any, *, reset: bool) -> NDArray[np.floating]:
         v.precheck_X(X)
+        expected = getattr(self, "n_features_in_", None)
+        if not reset and expected is not None and np.shape(X)[1] != expected:
+            raise ValueError(
+                f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input. Pass rows with the same {expected} columns "
+                "as the data the model was fitted on."
+            )
         X = validate_data(
             self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
         )
@@ -186,7 +192,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
     def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any]:
         v.check_params(self, self._parameter_table)
         X = self._validate_X(X, reset=True)
-        n, d = X.shape
+        n = X.shape[0]
         if n < 2:
             raise ValueError(
                 f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
@@ -206,10 +212,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         if self.weights_init is not None:
             out["weights"] = v.check_weights_init(self.weights_init, k)
         if self.means_init is not None:
-            out["means"] = v.check_init_array(self.means_init, (k, d), "means_init")
+            out["means"] = v.check_init_array(
+                self.means_init, (k, d), "means_init", hint="(n_components, n_features)"
+            )
         if self.precisions_init is not None:
             prec = v.check_init_array(
-                self.precisions_init, family.shape(k, d), "precisions_init"
+                self.precisions_init,
+                family.shape(k, d),
+                "precisions_init",
+                hint=f"for covariance_type={family.name!r}",
             )
             family.check_precisions(prec, k, d)
             out["precisions"] = prec
@@ -234,13 +245,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """
         X, sw = self._validate_fit(X, sample_weight)
         family = self._family()
-        n, d = X.shape
+        d = X.shape[1]
         k = self.n_components
         inits = self._user_inits(family, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
-        frame = self._prediction_frame() if warm else Frame.from_data(X, sw, self.chunk_size)
-        reg = float(self.reg_covar) / frame.scale**2
-        rs = check_random_state(self.random_state)
+        if warm:
+            self._check_warm_start(family, k, d)
+            frame = self._prediction_frame()
+        else:
+            floor = float(np.sqrt(self.reg_covar))
+            frame = Frame.from_data(X, sw, self.chunk_size, min_scale=floor)
+        reg = float(self.reg_covar) / frame.scale**2 if self.reg_covar > 0 else 0.0
+        rs = v.as_random_state(self.random_state)
         opts: dict[str, Any] = {
             "reg_covar": reg,
             "sample_weight": sw,
@@ -287,17 +303,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         self.start_lower_bounds_ = starts
         return self
 
+    def _check_warm_start(self, family: CovarianceFamily, k: int, d: int) -> None:
+        """Refuse to continue a previous fit whose shape no longer matches the parameters."""
+        old_k, old_d = np.shape(self.means_)
+        old_shape = np.shape(self.covariances_)
+        if (old_k, old_d) != (k, d) or old_shape != family.shape(k, d):
+            raise ValueError(
+                "warm_start=True continues the previous fit, which had "
+                f"n_components={old_k}, n_features={old_d} and covariances of shape "
+                f"{old_shape}, but now n_components={k}, n_features={d} and "
+                f"covariance_type={self.covariance_type!r} (shape {family.shape(k, d)}). "
+                "Set warm_start=False to start afresh, or keep the same settings and columns."
+            )
+
     def _set_fitted(
         self, state: EMState, family: CovarianceFamily, frame: Frame, dtype: np.dtype[Any]
     ) -> None:
         p, s = state.params, frame.scale
         chol = p.precisions_cholesky / s
+        fitted = {
+            "weights_": p.weights,
+            "means_": frame.centre + s * p.means,
+            "covariances_": p.covariances * s**2,
+            "precisions_cholesky_": chol,
+            "precisions_": family.precisions(chol),
+        }
+        for name, value in fitted.items():
+            value = value.astype(dtype)
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fitted {name} are not representable in {np.dtype(dtype).name} "
+                    f"(the data's spread, about {s:.1e}, is too small or too large). Rescale "
+                    "the data (e.g. sklearn.preprocessing.StandardScaler) or increase reg_covar."
+                )
+            fitted[name] = value
         self._frame = frame
-        self.weights_ = p.weights.astype(dtype)
-        self.means_ = (frame.centre + s * p.means).astype(dtype)
-        self.covariances_ = (p.covariances * s**2).astype(dtype)
-        self.precisions_cholesky_ = chol.astype(dtype)
-        self.precisions_ = family.precisions(chol).astype(dtype)
+        for name, value in fitted.items():
+            setattr(self, name, value)
         self.converged_ = state.monitor.converged
         self.n_iter_ = state.monitor.n_iter
         self.lower_bound_ = state.lower_bound
@@ -306,7 +348,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     def _internal_params(self, frame: Frame | None = None) -> Params:
         """The fitted attributes expressed in the internal frame."""
-        family = self._family()
         frame = frame or self._prediction_frame()
         s = frame.scale
         means = (np.asarray(self.means_, np.float64) - frame.centre) / s
@@ -335,7 +376,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ inference
 
-    def _pass(self, X: ArrayLike, **what: bool) -> Any:
+    def _pass(self, X: ArrayLike, **what: Any) -> Any:
         check_is_fitted(self)
         Xv = self._validate_X(X, reset=False)
         return mixture_pass(
@@ -397,13 +438,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
+        mean_ll = self.score(X)  # validates X first
         n = np.shape(X)[0]
-        return float(-2.0 * self.score(X) * n + self.n_parameters() * np.log(n))
+        return float(-2.0 * mean_ll * n + self.n_parameters() * np.log(n))
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
+        mean_ll = self.score(X)  # validates X first
         n = np.shape(X)[0]
-        return float(-2.0 * self.score(X) * n + 2 * self.n_parameters())
+        return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
 
     def sample(
         self, n_samples: int = 1, random_state: int | np.random.Generator | None = None
@@ -426,12 +469,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):  # type: ignore[misc]
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+            raise ValueError(
+                f"n_samples must be a positive integer; got {n_samples!r}. "
+                "Pass the number of rows to draw, e.g. n_samples=100."
+            )
         if n_samples < 1:
             raise ValueError(
                 f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample."
+                "least one sample: pass n_samples >= 1."
             )
+        v.random_state("random_state", random_state)
         if isinstance(random_state, np.random.RandomState):
             rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
         else:

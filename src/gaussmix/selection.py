@@ -81,7 +81,7 @@ class SelectionResult:
         widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
         return "\n".join(
             "  ".join(cell.rjust(w) if c > 2 else cell.ljust(w) for c, (cell, w) in
-                      enumerate(zip(line, widths))).rstrip()
+                      enumerate(zip(line, widths, strict=True))).rstrip()
             for line in lines
         )  # fmt: skip
 

@@ -74,9 +74,7 @@ class CovarianceFamily(ABC):
         """Precision Cholesky factors from (validated) precisions."""
 
     @abstractmethod
-    def factors(
-        self, precisions_cholesky: Array, n_components: int, n_features: int
-    ) -> Array:
+    def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         """Per-component factors for the engine: (k, d, d) upper or (k, d)."""
 
     @abstractmethod

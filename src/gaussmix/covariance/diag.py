@@ -29,7 +29,7 @@ class Diag(CovarianceFamily):
         safe = np.where(ok, covariances, 1.0)
         chol = 1.0 / np.sqrt(safe)
         bad = ~(ok.reshape(ok.shape[0], -1).all(axis=1) & np.isfinite(chol).all(axis=-1))
-        return chol, bad
+        return chol, np.asarray(bad, dtype=bool)
 
     def covariances_from_cholesky(self, precisions_cholesky: Array) -> Array:
         return 1.0 / (precisions_cholesky * precisions_cholesky)
@@ -40,9 +40,7 @@ class Diag(CovarianceFamily):
     def cholesky_from_precisions(self, precisions: Array) -> Array:
         return np.sqrt(precisions)
 
-    def factors(
-        self, precisions_cholesky: Array, n_components: int, n_features: int
-    ) -> Array:
+    def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         return precisions_cholesky
 
     def dense(self, covariances: Array, n_components: int, n_features: int) -> Array:

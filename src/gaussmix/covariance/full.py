@@ -54,9 +54,7 @@ class Full(CovarianceFamily):
     def cholesky_from_precisions(self, precisions: Array) -> Array:
         return np.stack([factor_from_precision(p) for p in precisions])
 
-    def factors(
-        self, precisions_cholesky: Array, n_components: int, n_features: int
-    ) -> Array:
+    def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         return precisions_cholesky
 
     def dense(self, covariances: Array, n_components: int, n_features: int) -> Array:

@@ -38,9 +38,7 @@ class Spherical(CovarianceFamily):
     def cholesky_from_precisions(self, precisions: Array) -> Array:
         return np.sqrt(precisions)
 
-    def factors(
-        self, precisions_cholesky: Array, n_components: int, n_features: int
-    ) -> Array:
+    def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         return np.repeat(precisions_cholesky[:, None], n_features, axis=1)
 
     def dense(self, covariances: Array, n_components: int, n_features: int) -> Array:

@@ -50,9 +50,7 @@ class Tied(CovarianceFamily):
     def cholesky_from_precisions(self, precisions: Array) -> Array:
         return factor_from_precision(precisions)
 
-    def factors(
-        self, precisions_cholesky: Array, n_components: int, n_features: int
-    ) -> Array:
+    def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         d = precisions_cholesky.shape[0]
         return np.broadcast_to(precisions_cholesky, (n_components, d, d))
 
