@@ -17,8 +17,9 @@ def random_params(rng, cov, k, d, spread=2.0, far=0.0, var_scale=1.0):
     family = get_family(cov)
     weights = rng.dirichlet(np.ones(k))
     means = rng.normal(scale=spread, size=(k, d)) + far
-    a = rng.normal(size=(k, d, d)) * 0.5 + np.eye(d)
-    dense_full = np.einsum("kab,kcb->kac", a, a) * var_scale
+    a = rng.normal(size=(k, d, d)) * 0.5
+    # well-conditioned (cond < ~50): the tests are about formulas, not ill-conditioning
+    dense_full = (np.einsum("kab,kcb->kac", a, a) + 0.5 * np.eye(d)) * var_scale
     by_type = {
         "full": dense_full,
         "tied": dense_full[0],
@@ -156,7 +157,7 @@ def test_merged_statistics_equal_whole(rng, cov):
     b = mixture_pass(X[250:], p, family, frame, kernel="direct").stats
     assert not np.array_equal(a.ref, b.ref)
     merged = a + b
-    np.testing.assert_allclose(merged.means(), whole.means(), rtol=1e-10)
+    np.testing.assert_allclose(merged.means(), whole.means(), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(merged.scatter(), whole.scatter(), rtol=1e-9, atol=1e-12)
     assert merged.n_rows == 600
     assert merged.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
@@ -184,3 +185,37 @@ def test_responsibilities_only_when_asked(rng):
     res = mixture_pass(X, to_internal(frame, w, mu, c, chol), family, frame)
     assert res.resp is None and res.log_density is None and res.labels is None
     assert res.stats is not None
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kernel", ["expanded", "direct"])
+def test_threads_do_not_change_results(rng, cov, kernel):
+    family, w, mu, c, chol = random_params(rng, cov, 3, 4)
+    X = rng.normal(scale=2.0, size=(5000, 4))
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    one = mixture_pass(X, p, family, frame, chunk_size=300, n_threads=1, resp=True, n_worst=3)
+    two = mixture_pass(X, p, family, frame, chunk_size=300, n_threads=3, resp=True, n_worst=3)
+    np.testing.assert_array_equal(one.resp, two.resp)
+    np.testing.assert_allclose(two.stats.S2, one.stats.S2, rtol=1e-12, atol=1e-12)
+    assert two.log_likelihood == pytest.approx(one.log_likelihood, rel=1e-13)
+    np.testing.assert_array_equal(np.sort(one.worst_rows), np.sort(two.worst_rows))
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("kernel", ["expanded", "direct"])
+def test_rows_beyond_float64_squares(rng, cov, kernel):
+    """Rows ~1e160 away overflow squared distances: -inf log-density, one-hot posterior."""
+    family, w, mu, c, chol = random_params(rng, cov, 2, 2)
+    X = np.array([[0.0, 0.0], [1e10, -1e10], [1e160, 0.0], [1e200, -1e200], [1.7e308, 0.0]])
+    frame = Frame(np.zeros(2), 1.0)
+    res = mixture_pass(
+        X, to_internal(frame, w, mu, c, chol), family, frame,
+        kernel=kernel, resp=True, log_density=True, labels=True,
+    )  # fmt: skip
+    expected, _ = scipy_logpdf(X[:2], family, w, mu, c)
+    np.testing.assert_allclose(res.log_density[:2], expected, rtol=1e-9)
+    assert np.all(res.log_density[2:] == -np.inf)
+    assert np.isfinite(res.resp).all()
+    np.testing.assert_allclose(res.resp.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(res.labels, res.resp.argmax(axis=1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -212,3 +213,72 @@ def run_em(
         if converged:
             break
     return state
+
+
+#: the short runs over several starts use a random subsample of at most
+#: ``max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)`` rows
+SHORT_RUN_ROWS = 20_000
+SHORT_RUN_ROWS_PER_COMPONENT = 500
+
+StartFactory = Callable[[NDArray[np.floating], "Array | None", np.random.Generator], Params]
+
+
+def fit_multistart(
+    X: NDArray[np.floating],
+    family: CovarianceFamily,
+    frame: Frame,
+    start: StartFactory,
+    *,
+    n_components: int,
+    n_init: int,
+    init_iter: int | None,
+    max_iter: int,
+    tol: float,
+    reg_covar: float,
+    rng: np.random.Generator,
+    sample_weight: Array | None = None,
+    chunk_size: int | None = None,
+    verbose: int = 0,
+    short_run_rows: int | None = None,
+) -> tuple[EMState, list[float]]:
+    """EM from ``n_init`` starts; return the retained run and each start's log-likelihood.
+
+    ``start(X, sample_weight, rng)`` builds one start's parameters.  With ``init_iter=None``
+    (or a single start) every start runs to convergence on all rows and the best is kept.
+    Otherwise each start runs ``init_iter`` iterations (short-run EM) — on a random subsample
+    of ``short_run_rows`` rows (default :data:`SHORT_RUN_ROWS`, or 500 per component if
+    more) when ``X`` is larger — and only the best is continued on all
+    rows, with a fresh monitor: ``history`` then holds the iterations on all rows only.
+    """
+    n = X.shape[0]
+    opts: dict[str, Any] = {"reg_covar": reg_covar, "chunk_size": chunk_size}
+    short = init_iter if n_init > 1 else None
+    Xs, ws = X, sample_weight
+    if short_run_rows is None:
+        short_run_rows = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)
+    if short is not None and n > short_run_rows:
+        rows = np.sort(rng.choice(n, short_run_rows, replace=False))
+        Xs = X[rows]
+        ws = None if sample_weight is None else sample_weight[rows]
+        if ws is not None and not (ws.sum() > 0):
+            Xs, ws = X, sample_weight
+    runs: list[EMState] = []
+    for s in range(n_init):
+        params = start(Xs, ws, np.random.default_rng(rng.integers(2**63)))
+        budget = max_iter if short is None else min(short, max_iter)
+        state = EMState(params, ConvergenceMonitor(tol, budget))
+        runs.append(run_em(Xs, state, family, frame, sample_weight=ws, verbose=verbose, **opts))
+        if verbose:
+            print(f"Start {s}: log-likelihood {runs[-1].lower_bound:.6f}", file=sys.stdout)
+    scores = [r.lower_bound for r in runs]
+    best = runs[int(np.argmax(scores))] if max_iter > 0 else runs[0]
+    if short is None or max_iter == 0:
+        return best, scores
+    if Xs is not X:
+        best = EMState(best.params, ConvergenceMonitor(tol, max_iter))
+    elif best.monitor.converged:
+        return best, scores
+    best.monitor.max_iter = max_iter
+    return run_em(
+        X, best, family, frame, sample_weight=sample_weight, verbose=verbose, **opts
+    ), scores

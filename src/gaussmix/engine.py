@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,8 +52,10 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 #: largest ``mᵀ P m`` for which the expanded kernel is used by ``kernel="auto"``
 EXPANDED_RISK_LIMIT = 1e5
 
-#: target size in bytes of the largest per-chunk buffer when ``chunk_size`` is ``None``
-_CHUNK_BYTES = 4 * 2**20
+#: target size in bytes of the largest per-chunk buffer when ``chunk_size`` is ``None``;
+#: large enough that per-chunk Python overhead is negligible and worker threads scale,
+#: small enough that the buffers stay a fraction of a large input
+_CHUNK_BYTES = 8 * 2**20
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:
 def auto_chunk_size(n_features: int, n_components: int, n_feature_cols: int) -> int:
     """Rows per chunk so that the largest chunk buffer stays near :data:`_CHUNK_BYTES`."""
     width = max(n_feature_cols + n_components, n_features, 1)
-    return int(np.clip(_CHUNK_BYTES // (8 * width), 256, 65536))
+    return int(np.clip(_CHUNK_BYTES // (8 * width), 1024, 65536))
 
 
 class _Prepared:
@@ -204,6 +206,10 @@ class _Prepared:
         self.base = (
             log_w - 0.5 * d * LOG_2PI + self.moments.log_det(self.factors) - d * np.log(frame.scale)
         )
+        # component means in the caller's units: the direct kernel forms x - mu before any
+        # rounding of the frame, exact for rows close to their component
+        self.means_user = frame.centre + frame.scale * params.means
+        self.scale = frame.scale
         if kernel == "auto":
             kernel = "expanded" if float(risk.max(initial=0.0)) <= EXPANDED_RISK_LIMIT else "direct"
         self.kernel = kernel
@@ -216,10 +222,6 @@ class _Prepared:
             self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
         elif kernel == "direct":
             self.n_cols = 0
-            # component means in the caller's units: differences x - mu are then formed
-            # before any rounding of the frame, exact for rows close to their component
-            self.means_user = frame.centre + frame.scale * params.means
-            self.scale = frame.scale
         else:
             raise ValueError(f"Unknown kernel {kernel!r}; use 'auto', 'expanded' or 'direct'.")
 
@@ -231,9 +233,37 @@ def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
     return diff
 
 
-def _normalise(logp: Array) -> Array:
-    """Turn log-densities (k, m) into responsibilities in place; return the log-sum-exp (m,)."""
-    top = logp.max(axis=0)
+def _far_rows(prep: _Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[np.bool_]]:
+    """Log-densities (k, r) of rows so far from every component that the fast path overflowed.
+
+    Differences are scaled per row before the quadratic form, so the form itself cannot
+    overflow; the log-density is then ``-inf`` only where it lies below the float64 range.
+    Those rows are returned as ``hopeless``; their log-densities hold 0 for the component
+    that is least far (in Mahalanobis terms) and ``-inf`` elsewhere, so that they normalise
+    to a one-hot assignment.
+    """
+    k = prep.k
+    diffs = [np.subtract(x, prep.means_user[j], dtype=np.float64) for j in range(k)]
+    f0 = np.max([np.abs(dj).max(axis=1) for dj in diffs], axis=0)
+    f0[f0 == 0] = 1.0
+    quad = np.stack(
+        [prep.moments.mahalanobis(dj / f0[:, None], prep.factors[j]) for j, dj in enumerate(diffs)]
+    )
+    with np.errstate(over="ignore"):
+        reach = (f0 / prep.scale) ** 2
+        logp = prep.base[:, None] - 0.5 * quad * reach
+    hopeless = ~np.isfinite(logp.max(axis=0))
+    if hopeless.any():
+        nearest = quad[:, hopeless].argmin(axis=0)
+        logp[:, hopeless] = np.where(np.arange(k)[:, None] == nearest, 0.0, -np.inf)
+    return logp, hopeless
+
+
+def _normalise(logp: Array, top: Array) -> Array:
+    """Turn log-densities (k, m) into responsibilities in place; return the log-sum-exp (m,).
+
+    ``top`` is the per-row maximum of ``logp``.
+    """
     logp -= top
     np.exp(logp, out=logp)
     total = logp.sum(axis=0)
@@ -313,22 +343,38 @@ def mixture_pass(
         if workers == 1:
             work(0)
         else:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(work, range(workers)))
+            list(_pool(workers).map(work, range(workers)))
     for other in accs[1:]:
         accs[0].merge(other)
     return accs[0].result(n, out)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool per worker count (creating threads per pass costs ~1 ms)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "gaussmix"))
+    return pool
 
 
 def _default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+_BLAS_CONTROLLER: list[Any] = []
+
+
 @contextmanager
 def _single_threaded_blas() -> Iterator[None]:
-    from threadpoolctl import threadpool_limits
+    """Limit BLAS to one thread; the library scan is done once and reused (it costs ms)."""
+    if not _BLAS_CONTROLLER:
+        from threadpoolctl import ThreadpoolController
 
-    with threadpool_limits(limits=1, user_api="blas"):
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    with _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas"):
         yield
 
 
@@ -373,25 +419,39 @@ class _Accumulator:
         ph = self.phi[:, :m]
         lp = self.logp[:, :m]
         x = X[sl]
-        if prep.kernel == "expanded":
-            np.subtract(x.T, prep.centre_col, out=ph[:d], casting="unsafe")
-            ph[:d] *= prep.inv_scale
-            prep.moments.fill_quad(ph, d)
-            np.matmul(prep.WT, ph, out=lp)
-            lp += prep.b_col
-        else:
-            for j in range(prep.k):
-                diff = _centred(prep, x, j)
-                lp[j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
+        with np.errstate(over="ignore", invalid="ignore"):
+            if prep.kernel == "expanded":
+                np.subtract(x.T, prep.centre_col, out=ph[:d], casting="unsafe")
+                ph[:d] *= prep.inv_scale
+                prep.moments.fill_quad(ph, d)
+                np.matmul(prep.WT, ph, out=lp)
+                lp += prep.b_col
+            else:
+                for j in range(prep.k):
+                    diff = _centred(prep, x, j)
+                    lp[j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
+            top = lp.max(axis=0)
+        far = ~np.isfinite(top)
+        hopeless = None
+        if far.any():  # rows beyond ~1e154 scales: recompute them safely (rare)
+            lp[:, far], lost = _far_rows(prep, x[far])
+            top[far] = lp[:, far].max(axis=0)
+            if prep.kernel == "expanded":
+                ph[:, far] = 0.0  # their (overflowed) features must not reach the statistics
+            if lost.any():
+                hopeless = np.flatnonzero(far)[lost]
         if out.labels is not None:
             out.labels[sl] = lp.argmax(axis=0)
-        lse = _normalise(lp)  # lp now holds the responsibilities (k, m)
+        lse = _normalise(lp, top)  # lp now holds the responsibilities (k, m)
         w = None if sample_weight is None else sample_weight[sl]
+        if hopeless is not None:
+            lse[hopeless] = -np.inf  # log-density below the float64 range
         if w is None:
             self.loglik += float(lse.sum())
             self.weight += m
         else:
-            self.loglik += float(w @ lse)
+            used = (w > 0) if hopeless is not None else slice(None)
+            self.loglik += float(w[used] @ lse[used])
             self.weight += float(w.sum())
         if out.resp is not None:
             out.resp[sl] = lp.T
@@ -410,6 +470,8 @@ class _Accumulator:
             self.s1 += acc[:d].T
             self.s2 += acc[d:]
         else:
+            if far.any():
+                x, rw = x[~far], rw[:, ~far]
             for j in range(prep.k):
                 diff = _centred(prep, x, j)
                 self.s1[j] += rw[j] @ diff
@@ -484,6 +546,7 @@ def stats_pass(
     ``resp_source(rows, z)`` receives the chunk's row slice and its internal coordinates and
     returns the responsibilities (n_c, k).  Used by initialisation (hard labels, random
     responsibilities); statistics are taken about ``ref`` (k, d) with the direct form.
+    Rows of zero weight are left out (they may lie anywhere, even beyond float64 squares).
     """
     n, d = X.shape
     k = ref.shape[0]
@@ -491,10 +554,20 @@ def stats_pass(
     total = SuffStats.zeros(moments, ref)
     buf = np.empty((min(step, n), d))
     for sl in iter_chunks(n, step):
-        z = frame.to_internal(X[sl], out=buf[: sl.stop - sl.start])
-        r = resp_source(sl, z)
-        if sample_weight is not None:
-            r = r * sample_weight[sl][:, None]
+        x = X[sl]
+        w = None if sample_weight is None else sample_weight[sl]
+        if w is not None and not (w > 0).all():
+            x, w = x[w > 0], w[w > 0]
+        z = frame.to_internal(x, out=buf[: x.shape[0]])
+        r = resp_source(sl, z) if w is None or x.shape[0] == sl.stop - sl.start else None
+        if r is None:  # the source answers for whole chunks: ask, then drop zero-weight rows
+            assert sample_weight is not None
+            keep = sample_weight[sl] > 0
+            full = np.zeros((sl.stop - sl.start, d))
+            full[keep] = z
+            r = resp_source(sl, full)[keep]
+        if w is not None:
+            r = r * w[:, None]
         total.N += r.sum(axis=0)
         for j in range(k):
             if not r[:, j].any():

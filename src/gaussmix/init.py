@@ -23,6 +23,7 @@ nearest given means, so the start is deterministic.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -61,19 +62,31 @@ def nearest(centres: Array) -> RespSource:
     return source
 
 
+def _positive(
+    X: NDArray[np.floating], sw: Array | None
+) -> tuple[NDArray[np.floating], Array | None]:
+    """The rows with positive weight (zero-weight rows must not influence the start)."""
+    if sw is None or (sw > 0).all():
+        return X, sw
+    keep = sw > 0
+    return X[keep], sw[keep]
+
+
 def _kmeans(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
 ) -> tuple[RespSource, Array]:
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
+    Xp, wp = _positive(X, sw)
     seed = int(rng.integers(2**31 - 1))
-    km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(X, sample_weight=sw)
-    labels = km.labels_.astype(np.intp)
-
-    def source(rows: slice, z: Array) -> Array:
-        return _one_hot(labels[rows], k)
-
-    return source, frame.to_internal(km.cluster_centers_)
+    with warnings.catch_warnings():
+        # fewer distinct points than clusters: empty clusters are re-seeded by our M-step
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
+    # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
+    centres = frame.to_internal(km.cluster_centers_)
+    return nearest(centres), centres
 
 
 def _kmeans_plusplus(
@@ -81,10 +94,11 @@ def _kmeans_plusplus(
 ) -> tuple[RespSource, Array]:
     from sklearn.cluster import kmeans_plusplus
 
-    n = X.shape[0]
+    Xp, wp = _positive(X, sw)
+    n = Xp.shape[0]
     rows = np.sort(rng.choice(n, SEED_SAMPLE, replace=False)) if n > SEED_SAMPLE else None
-    sample = frame.to_internal(X if rows is None else X[rows])
-    weights = None if sw is None else (sw if rows is None else sw[rows])
+    sample = frame.to_internal(Xp if rows is None else Xp[rows])
+    weights = None if wp is None else (wp if rows is None else wp[rows])
     seed = int(rng.integers(2**31 - 1))
     centres, _ = kmeans_plusplus(sample, k, sample_weight=weights, random_state=seed)
     return nearest(centres), centres
