@@ -242,3 +242,26 @@ def test_short_runs_on_a_subsample_for_large_data(rng):
     assert_monotone(gm.history_)
     cost = ((gm.means_[:, None, :] - means[None]) ** 2).sum(-1)
     assert cost.min(axis=0).max() < 0.1
+
+
+def test_callback_reports_every_iteration_in_user_units(rng):
+    X, _, _ = make_blobs(rng, n=500, d=2, k=3, spread=5.0)
+    X = X * 1e3 + 5e4  # user units far from the internal frame's
+    events = []
+    gm = GaussianMixture(3, n_init=3, init_iter=2, random_state=0, tol=1e-8, max_iter=50)
+    gm.fit(X, callback=events.append)
+    short = [e for e in events if e.phase == "short"]
+    full = [e for e in events if e.phase == "full"]
+    assert [e.start for e in short] == [0, 0, 1, 1, 2, 2]
+    assert [e.iteration for e in short] == [1, 2] * 3
+    # the continuation of the best start (on all rows: n <= the subsample size)
+    assert len(set(e.start for e in full)) == 1
+    assert full[0].start == int(np.argmax(gm.start_lower_bounds_))
+    assert [e.log_likelihood for e in full] == gm.history_[2:]
+    last = full[-1]
+    assert last.means.shape == (3, 2) and last.covariances.shape == (3, 2, 2)
+    # the event's parameters are those whose log-likelihood it reports, in user units
+    probe = GaussianMixture(3, covariance_type="full")
+    probe.weights_, probe.means_, probe.covariances_ = last.weights, last.means, last.covariances
+    probe.precisions_cholesky_ = get_family("full").precisions_cholesky(last.covariances)[0]
+    assert probe.score(X) == pytest.approx(last.log_likelihood, rel=1e-10)

@@ -183,13 +183,7 @@ def run_em(
     monitor = state.monitor
     while not monitor.done:
         result = mixture_pass(
-            X,
-            state.params,
-            family,
-            frame,
-            sample_weight=sample_weight,
-            chunk_size=chunk_size,
-            n_worst=k,
+            X, state.params, family, frame, sample_weight=sample_weight, chunk_size=chunk_size
         )
         assert result.stats is not None
         ll = result.stats.mean_log_likelihood()
@@ -199,7 +193,12 @@ def run_em(
         if bad.any():
             if len(state.reseeds) + int(bad.sum()) > limit:
                 raise _degenerate_error(int(np.flatnonzero(bad)[0]), family)
-            candidates = frame.to_internal(np.asarray(X[result.worst_rows]))
+            # rare: one more pass finds the rows the current parameters explain worst
+            worst = mixture_pass(
+                X, state.params, family, frame, sample_weight=sample_weight,
+                chunk_size=chunk_size, stats=False, n_worst=k,
+            ).worst_rows  # fmt: skip
+            candidates = frame.to_internal(np.asarray(X[worst]))
             params, fixed = reseed(params, bad, candidates, family)
             state.reseeds.extend((monitor.n_iter + 1, j) for j in fixed)
         state.params = params
@@ -213,6 +212,43 @@ def run_em(
         if converged:
             break
     return state
+
+
+@dataclass(frozen=True)
+class FitEvent:
+    """What :func:`fit_multistart` reports to its callback after every EM iteration.
+
+    Attributes
+    ----------
+    start : int
+        Index of the start (``0 .. n_starts - 1``).
+    n_starts : int
+    phase : {"short", "full"}
+        ``"short"``: a short run (possibly on a subsample); ``"full"``: a run on all rows
+        (a single start, a start run to convergence, or the continuation of the best start).
+    iteration : int
+        1-based iteration within this phase of this start.
+    log_likelihood : float
+        Mean log-likelihood per unit weight of the rows of this phase under ``weights``,
+        ``means`` and ``covariances`` (the parameters *before* this iteration's M-step).
+    n_rows : int
+        Rows this phase runs on.
+    weights, means, covariances : ndarray
+        Those parameters, in the caller's units.
+    """
+
+    start: int
+    n_starts: int
+    phase: str
+    iteration: int
+    log_likelihood: float
+    n_rows: int
+    weights: Array
+    means: Array
+    covariances: Array
+
+
+FitCallback = Callable[[FitEvent], None]
 
 
 #: the short runs over several starts use a random subsample of at most
@@ -240,6 +276,8 @@ def fit_multistart(
     chunk_size: int | None = None,
     verbose: int = 0,
     short_run_rows: int | None = None,
+    callback: FitCallback | None = None,
+    previous: float = -np.inf,
 ) -> tuple[EMState, list[float]]:
     """EM from ``n_init`` starts; return the retained run and each start's log-likelihood.
 
@@ -249,7 +287,21 @@ def fit_multistart(
     of ``short_run_rows`` rows (default :data:`SHORT_RUN_ROWS`, or 500 per component if
     more) when ``X`` is larger — and only the best is continued on all
     rows, with a fresh monitor: ``history`` then holds the iterations on all rows only.
+    ``callback`` receives a :class:`FitEvent` after every iteration's E-step.  ``previous``
+    is the log-likelihood the first change is measured against (a warm start's last value).
     """
+
+    def reporter(start: int, phase: str, rows: int) -> Callable[[int, Params, float], None] | None:
+        if callback is None:
+            return None
+        cb = callback
+
+        def report(iteration: int, params: Params, ll: float) -> None:
+            weights, means, covariances, _ = frame.to_user(params)
+            cb(FitEvent(start, n_init, phase, iteration, ll, rows, weights, means, covariances))
+
+        return report
+
     n = X.shape[0]
     opts: dict[str, Any] = {"reg_covar": reg_covar, "chunk_size": chunk_size}
     short = init_iter if n_init > 1 else None
@@ -263,22 +315,32 @@ def fit_multistart(
         if ws is not None and not (ws.sum() > 0):
             Xs, ws = X, sample_weight
     runs: list[EMState] = []
+    phase = "full" if short is None else "short"
     for s in range(n_init):
         params = start(Xs, ws, np.random.default_rng(rng.integers(2**63)))
         budget = max_iter if short is None else min(short, max_iter)
-        state = EMState(params, ConvergenceMonitor(tol, budget))
-        runs.append(run_em(Xs, state, family, frame, sample_weight=ws, verbose=verbose, **opts))
+        state = EMState(params, ConvergenceMonitor(tol, budget, previous=previous))
+        report = reporter(s, phase, Xs.shape[0])
+        runs.append(
+            run_em(
+                Xs, state, family, frame, sample_weight=ws, verbose=verbose, callback=report, **opts
+            )
+        )
         if verbose:
             print(f"Start {s}: log-likelihood {runs[-1].lower_bound:.6f}", file=sys.stdout)
     scores = [r.lower_bound for r in runs]
     best = runs[int(np.argmax(scores))] if max_iter > 0 else runs[0]
     if short is None or max_iter == 0:
         return best, scores
+    index = int(np.argmax(scores))
     if Xs is not X:
         best = EMState(best.params, ConvergenceMonitor(tol, max_iter))
     elif best.monitor.converged:
         return best, scores
     best.monitor.max_iter = max_iter
-    return run_em(
-        X, best, family, frame, sample_weight=sample_weight, verbose=verbose, **opts
-    ), scores
+    report = reporter(index, "full", n)
+    best = run_em(
+        X, best, family, frame, sample_weight=sample_weight, verbose=verbose, callback=report,
+        **opts,
+    )  # fmt: skip
+    return best, scores

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
-from .em import ConvergenceMonitor, EMState, fit_multistart, run_em
+from .em import EMState, FitCallback, fit_multistart
 from .engine import Frame, Params, mixture_pass
 from .init import INITIALIZERS, initialize
 
@@ -231,7 +231,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> Any:
+    def fit(
+        self,
+        X: ArrayLike,
+        y: Any = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        callback: FitCallback | None = None,
+    ) -> Any:
         """Estimate the parameters with EM.
 
         Parameters
@@ -241,6 +248,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights; integer weights are equivalent to repeating rows.
+        callback : callable, optional
+            Called with a :class:`gaussmix.em.FitEvent` after every EM iteration of every
+            start (progress bars, the HTML report's EM animation).
 
         Returns
         -------
@@ -263,11 +273,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         opts: dict[str, Any] = {"reg_covar": reg, "chunk_size": self.chunk_size}
 
         if warm:
-            params = self._internal_params(frame)
-            monitor = ConvergenceMonitor(self.tol, self.max_iter, previous=self.lower_bound_)
-            state = EMState(params, monitor)
-            best = run_em(X, state, family, frame, sample_weight=sw, verbose=self.verbose, **opts)
-            starts = [best.lower_bound]
+            warm_params = self._internal_params(frame)
+
+            def start(Xs: Any, ws: Array | None, rng: np.random.Generator) -> Params:
+                return warm_params
+
         else:
 
             def start(Xs: Any, ws: Array | None, rng: np.random.Generator) -> Params:
@@ -278,15 +288,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     precisions_init=inits["precisions"], **opts,
                 )  # fmt: skip
 
-            deterministic = inits["means"] is not None
-            best, starts = fit_multistart(
-                X, family, frame, start,
-                n_components=k, n_init=1 if deterministic else self.n_init,
-                init_iter=self.init_iter,
-                max_iter=self.max_iter, tol=self.tol,
-                rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
-                sample_weight=sw, verbose=self.verbose, **opts,
-            )  # fmt: skip
+        deterministic = warm or inits["means"] is not None
+        best, starts = fit_multistart(
+            X, family, frame, start,
+            n_components=k, n_init=1 if deterministic else self.n_init,
+            init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
+            rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
+            sample_weight=sw, verbose=self.verbose, callback=callback,
+            previous=self.lower_bound_ if warm else -np.inf, **opts,
+        )  # fmt: skip
 
         if self.max_iter > 0 and not best.monitor.converged:
             warnings.warn(
@@ -315,15 +325,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _set_fitted(
         self, state: EMState, family: CovarianceFamily, frame: Frame, dtype: np.dtype[Any]
     ) -> None:
-        p, s = state.params, frame.scale
+        s = frame.scale
+        weights, means, covariances, chol = frame.to_user(state.params)
         with np.errstate(over="ignore", under="ignore"):
-            chol = p.precisions_cholesky / s
             fitted = {
                 name: value.astype(dtype)
                 for name, value in (
-                    ("weights_", p.weights),
-                    ("means_", frame.centre + s * p.means),
-                    ("covariances_", p.covariances * s * s),
+                    ("weights_", weights),
+                    ("means_", means),
+                    ("covariances_", covariances),
                     ("precisions_cholesky_", chol),
                     ("precisions_", family.precisions(chol)),
                 )
@@ -368,10 +378,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return frame
 
     def fit_predict(
-        self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None
+        self,
+        X: ArrayLike,
+        y: Any = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        callback: FitCallback | None = None,
     ) -> NDArray[np.intp]:
         """Fit, then return the most probable component of each row of ``X``."""
-        return self.fit(X, sample_weight=sample_weight).predict(X)
+        return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
 
     # ------------------------------------------------------------------ inference
 
