@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
+# Debian's Chromium, for the HTML report's browser tests
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint typecheck pytest bench install install-test clean
+.PHONY: demo test lint typecheck pytest bench chromium install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -12,33 +14,40 @@ $(PY):
 
 # Stamp files record what was installed; they are rebuilt when pyproject.toml changes.
 $(VENV)/.installed: $(PY) pyproject.toml
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[all]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[all,test]'
 	touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium (needed by the report's browser tests)"; \
+	  SUDO=$$(command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM)
+
 demo: $(VENV)/.installed
 	$(PY) -m gaussmix demo
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 typecheck: $(VENV)/.installed-test
 	$(VENV)/bin/mypy
 
-pytest: $(VENV)/.installed-test
-	$(PY) -m pytest
+pytest: $(VENV)/.installed-test chromium
+	GAUSSMIX_CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 test: lint typecheck pytest
 
 bench: $(VENV)/.installed-test
-	$(PIP) install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_em.py
 
 clean:

@@ -1,0 +1,198 @@
+#!/usr/bin/env python
+"""How close gaussmix's EM pass comes to the machine, and how its cost grows with ``n``.
+
+Three measurements, in one run on one machine:
+
+1. **Matmul peak**: square float64 / float32 GEMMs (2000 x 2000) with numpy's BLAS and its
+   default threads — the machine's practical ceiling for dense arithmetic.
+2. **Achieved GFLOP/s of the full-covariance pass**: one EM iteration (E-step, statistics,
+   M-step) at the given sizes, counting the two GEMMs' useful flops (``2 n F k`` each,
+   ``F = d + d(d+1)/2``), printed next to the peak.
+3. **n-scaling**: seconds per EM iteration for n = 1e4 .. 1e7 rows (d=10, k=10, full), with a
+   log-log PNG; the cost is linear when time/n is flat.
+4. **Default fit breakdown**: share of a default ``fit`` spent before the first iteration on
+   all rows (seeding and short runs), from the fit callback.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_scaling.py                 # everything, a few minutes
+    .venv/bin/python benchmarks/bench_scaling.py --max-n 1000000 --write-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.exceptions import ConvergenceWarning
+
+from gaussmix import GaussianMixture
+from gaussmix.em import FitEvent
+
+HERE = Path(__file__).resolve().parent
+START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def matmul_peak(dtype: type[np.floating], size: int = 2000) -> float:
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size)).astype(dtype)
+    b = rng.random((size, size)).astype(dtype)
+    return 2.0 * size**3 / best_time(lambda: a @ b) / 1e9
+
+
+def blobs(n: int, d: int, k: int, seed: int = 0) -> NDArray[np.float64]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(k, d))
+    labels = rng.integers(k, size=n)
+    return centres[labels] + rng.normal(size=(n, d))
+
+
+def iteration_seconds(X: NDArray[np.floating], k: int, cov: str = "full") -> float:
+    """Seconds per EM iteration: (t(4 iterations) - t(1 iteration)) / 3, same start."""
+    start = GaussianMixture(k, covariance_type=cov, n_init=1, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start.fit(X[: min(len(X), 20_000)])
+        init = {
+            "weights_init": start.weights_,
+            "means_init": start.means_,
+            "precisions_init": start.precisions_,
+        }
+
+        def fit(iters: int) -> Callable[[], object]:
+            return lambda: GaussianMixture(
+                k, covariance_type=cov, max_iter=iters, tol=0, **init
+            ).fit(X)
+
+        repeat = 3 if len(X) <= 1_000_000 else 1
+        return (best_time(fit(4), repeat) - best_time(fit(1), repeat)) / 3
+
+
+def pass_flops(n: int, d: int, k: int) -> float:
+    f = d + d * (d + 1) // 2
+    return 2 * (2.0 * n * f * k)
+
+
+def default_fit_breakdown(X: NDArray[np.floating], k: int) -> tuple[float, float, int]:
+    """(total seconds, seconds before the first iteration on all rows, iterations)."""
+    first_full: list[float] = []
+
+    def callback(event: FitEvent) -> None:
+        if event.phase == "full" and not first_full:
+            first_full.append(time.perf_counter())
+
+    t = time.perf_counter()
+    gm = GaussianMixture(k, random_state=0).fit(X, callback=callback)
+    total = time.perf_counter() - t
+    # the first full-phase event fires after that iteration's E-step: subtract one iteration
+    per_iter = total / max(gm.n_iter_, 1)
+    init = (first_full[0] - t) - per_iter if first_full else total
+    return total, max(init, 0.0), gm.n_iter_
+
+
+def scaling_png(ns: Sequence[int], secs: Sequence[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    ax1.loglog(ns, secs, "o-", label="gaussmix")
+    ref = np.array(ns, dtype=float) * secs[-1] / ns[-1]
+    ax1.loglog(ns, ref, "--", color="grey", label="linear")
+    ax1.set_xlabel("rows n")
+    ax1.set_ylabel("seconds per EM iteration")
+    ax1.set_title("full covariance, d=10, k=10")
+    ax1.legend()
+    ax2.semilogx(ns, np.array(secs) / np.array(ns) * 1e9, "o-")
+    ax2.set_xlabel("rows n")
+    ax2.set_ylabel("ns per row per iteration")
+    ax2.set_ylim(bottom=0)
+    ax2.set_title("time per row (flat = linear)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-n", type=int, default=10_000_000, help="largest n of the curve")
+    parser.add_argument("--write-readme", action="store_true", help="update README.md")
+    args = parser.parse_args(argv)
+
+    lines: list[str] = []
+
+    def out(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    peak64, peak32 = matmul_peak(np.float64), matmul_peak(np.float32)
+    out(f"Matmul peak (2000x2000, numpy BLAS, default threads): {peak64:.1f} GFLOP/s float64, "
+        f"{peak32:.1f} GFLOP/s float32.")  # fmt: skip
+    out()
+    out("| n | d | k | s / iteration | GEMM GFLOP/s | % of float64 peak |")
+    out("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, d, k in [(200_000, 10, 10), (1_000_000, 16, 8), (100_000, 32, 16)]:
+        sec = iteration_seconds(blobs(n, d, k), k)
+        gf = pass_flops(n, d, k) / sec / 1e9
+        out(f"| {n:,} | {d} | {k} | {sec:.3f} | {gf:.1f} | {100 * gf / peak64:.0f} % |")
+    out()
+
+    ns = [
+        n for n in (10**4, 3 * 10**4, 10**5, 3 * 10**5, 10**6, 3 * 10**6, 10**7) if n <= args.max_n
+    ]
+    secs = []
+    out("| n | s / iteration | ns / row |")
+    out("| ---: | ---: | ---: |")
+    X_big = blobs(max(ns), 10, 10)
+    for n in ns:
+        sec = iteration_seconds(X_big[:n], 10)
+        secs.append(sec)
+        out(f"| {n:,} | {sec:.4f} | {sec / n * 1e9:.0f} |")
+    del X_big
+    png = HERE / "scaling.png"
+    scaling_png(ns, secs, png)
+    out()
+    out(f"![cost against n]({png.name})")
+    out()
+
+    out("| default fit | n | d | k | total s | before first full iteration s | share | n_iter_ |")
+    out("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for n, d, k in [(200_000, 10, 10), (1_000_000, 16, 8)]:
+        total, init, iters = default_fit_breakdown(blobs(n, d, k, seed=1), k)
+        out(f"| gaussmix | {n:,} | {d} | {k} | {total:.2f} | {init:.2f} | "
+            f"{100 * init / total:.0f} % | {iters} |")  # fmt: skip
+
+    if args.write_readme:
+        readme = HERE / "README.md"
+        text = readme.read_text()
+        block = START + "\n" + "\n".join(lines) + "\n" + END
+        if START in text:
+            text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda m: block, text,
+                          flags=re.S)  # fmt: skip
+        else:
+            text = text.rstrip() + "\n\n## Machine limits and scaling\n\n" + block + "\n"
+        readme.write_text(text)
+        print(f"wrote {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
