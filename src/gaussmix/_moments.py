@@ -33,6 +33,10 @@ class MomentKind(ABC):
     name: str
 
     @abstractmethod
+    def second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        """Shape of ``k`` second moments: (k, d, d) or (k, d)."""
+
+    @abstractmethod
     def n_quad(self, d: int) -> int:
         """Number of quadratic features for ``d`` dimensions."""
 
@@ -92,6 +96,9 @@ class FullMoments(MomentKind):
 
     name = "full"
 
+    def second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k, d, d)
+
     def n_quad(self, d: int) -> int:
         return d * (d + 1) // 2
 
@@ -137,6 +144,9 @@ class DiagMoments(MomentKind):
     """Diagonal second moments only; quadratic features are ``z²``."""
 
     name = "diag"
+
+    def second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k, d)
 
     def n_quad(self, d: int) -> int:
         return d

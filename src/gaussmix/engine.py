@@ -434,7 +434,7 @@ class _Accumulator:
         if prep.kernel == "expanded":
             self.s2: Array = np.zeros((prep.moments.n_quad(d), k))
         else:
-            self.s2 = np.zeros((k, d, d) if prep.moments.name == "full" else (k, d))
+            self.s2 = np.zeros(prep.moments.second_shape(k, d))
         self.loglik = 0.0
         self.weight = 0.0
         self.worst_idx = np.empty(0, dtype=np.intp)

@@ -60,8 +60,8 @@ class SuffStats:
     def zeros(cls, moments: MomentKind, ref: Array) -> SuffStats:
         """Empty statistics about ``ref`` (k, d)."""
         k, d = ref.shape
-        s2_shape = (k, d, d) if moments.name == "full" else (k, d)
-        return cls(moments, ref.copy(), np.zeros(k), np.zeros((k, d)), np.zeros(s2_shape))
+        s2 = np.zeros(moments.second_shape(k, d))
+        return cls(moments, ref.copy(), np.zeros(k), np.zeros((k, d)), s2)
 
     def shifted(self, ref: Array) -> SuffStats:
         """The same statistics expressed about another reference point."""
