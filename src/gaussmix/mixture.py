@@ -116,8 +116,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     -----
     Default initialisation: ``n_init=16`` k-means++ seedings race in short EM runs on a
     subsample — 3 iterations each, the better 8 go on to 5, the better 4 to 10, the better 2
-    to 20 — and the winner is continued to convergence on all rows (short-run EM, Biernacki, Celeux &
-    Govaert 2003, with successive halving).  This costs a fixed amount whatever ``n`` and
+    to 20 — and the winner is continued to convergence on all rows (short-run EM, Biernacki,
+    Celeux & Govaert 2003, with successive halving).  This costs a fixed amount whatever ``n`` and
     discards starts headed for poor local optima, which reaches a higher log-likelihood than
     one k-means start (scikit-learn's default) in less time; ``benchmarks/README.md`` has the
     measurements.  ``history_`` then holds the iterations on all rows, and
