@@ -1,0 +1,361 @@
+"""Assemble the report: static HTML tables, the page template, its CSS, JS and JSON data."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import __version__
+from ..covariance import get_family
+from ._payload import ReportData, compute
+
+#: covariance matrices are shown in full up to this many features (the diagonal always)
+MAX_MATRIX_FEATURES = 12
+#: columns shown in the table of the most anomalous rows
+MAX_ROW_FEATURES = 12
+#: rows in the table of the most anomalous rows
+N_ANOMALOUS_ROWS = 10
+
+
+def _num(x: float) -> str:
+    """A table cell: four significant digits, a true minus sign."""
+    if not np.isfinite(x):
+        return "—"
+    return f"{x:.4g}".replace("-", "\u2212")
+
+
+def _total(x: float) -> str:
+    """A criterion or total log-likelihood: one decimal, thousands separators."""
+    if not np.isfinite(x):
+        return "—"
+    text = f"{x:,.1f}" if abs(x) < 1e12 else f"{x:.4e}"
+    return text.replace("-", "\u2212")
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
+    """An HTML table from already-escaped cells (first column is a row header)."""
+    out = [f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
+    out += [f"<th>{h}</th>" for h in head]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>" + f'<th scope="row">{row[0]}</th>')
+        out += [f"<td>{c}</td>" for c in row[1:]]
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _swatch(j: int) -> str:
+    return f'<span class="swatch" data-component="{j}"></span>c{j}'
+
+
+def parameter_tables(data: ReportData) -> str:
+    """Weights and means, per-feature variances and (small d) covariance matrices."""
+    model, names = data.model, [_esc(c) for c in data.names]
+    k, d = np.shape(model.means_)
+    weights = np.asarray(model.weights_, np.float64)
+    means = np.asarray(model.means_, np.float64)
+    dense = get_family(model.covariance_type).dense(
+        np.asarray(model.covariances_, np.float64), k, d
+    )
+    parts = [
+        "<h3>Weights and means</h3>",
+        _table(
+            ["component", "weight", *(f"mean of {c}" for c in names)],
+            ([_swatch(j), _num(weights[j]), *map(_num, means[j])] for j in range(k)),
+            "numeric",
+        ),
+        "<h3>Standard deviations (square roots of the covariance diagonals)</h3>",
+        _table(
+            ["component", *(f"sd of {c}" for c in names)],
+            (
+                [_swatch(j), *map(_num, np.sqrt(np.clip(np.diagonal(dense[j]), 0, None)))]
+                for j in range(k)
+            ),
+            "numeric",
+        ),
+    ]
+    if 2 <= d <= MAX_MATRIX_FEATURES:
+        parts.append('<h3>Covariance matrices</h3><div class="matrices">')
+        for j in range(k):
+            parts.append(f"<figure><figcaption>{_swatch(j)}</figcaption>")
+            parts.append(
+                _table(
+                    ["", *names],
+                    ([names[a], *map(_num, dense[j, a])] for a in range(d)),
+                    "numeric matrix",
+                )
+            )
+            parts.append("</figure>")
+        parts.append("</div>")
+    elif d > MAX_MATRIX_FEATURES:
+        parts.append(
+            f'<p class="note">Full covariance matrices are not shown for {d} features '
+            f"(more than {MAX_MATRIX_FEATURES}); <code>model.covariances_</code> has them.</p>"
+        )
+    return "".join(parts)
+
+
+def data_summary(data: ReportData) -> str:
+    """n, d and per-column mean, standard deviation, minimum and maximum."""
+    X = data.X
+    stats = zip(X.mean(0), X.std(0, ddof=1), X.min(0), X.max(0), strict=True)
+    return _table(
+        ["column", "mean", "std", "min", "max"],
+        ([_esc(c), *map(_num, s)] for c, s in zip(data.names, stats, strict=True)),
+        "numeric",
+    )
+
+
+def selection_table(data: ReportData) -> str:
+    """Every candidate of the model selection, the chosen one highlighted."""
+    res = data.result
+    out = [
+        '<table class="numeric selection"><thead><tr>',
+        "<th>k</th><th>covariance</th><th>log-likelihood</th><th>parameters</th>",
+        "<th>BIC</th><th>AIC</th><th>converged</th></tr></thead><tbody>",
+    ]
+    for i, r in enumerate(res.rows):
+        chosen = i == res.best_index
+        out.append('<tr class="chosen">' if chosen else "<tr>")
+        out.append(f"<th scope='row'>{r['n_components']}{' ★' if chosen else ''}</th>")
+        out.append(f"<td>{_esc(r['covariance_type'])}</td>")
+        if r["error"] is not None:
+            out.append(f'<td colspan="5" class="failed">not fitted: {_esc(r["error"])}</td>')
+        else:
+            out += [
+                f"<td>{_total(r['log_likelihood'])}</td>",
+                f"<td>{r['n_parameters']}</td>",
+                f"<td>{_total(r['bic'])}</td>",
+                f"<td>{_total(r['aic'])}</td>",
+                f"<td>{'yes' if r['converged'] else 'no'}</td>",
+            ]
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def anomalous_rows(data: ReportData) -> str:
+    """The rows of lowest log-density under the fitted model."""
+    order = np.argsort(data.scores, kind="stable")[:N_ANOMALOUS_ROWS]
+    labels = data.model.predict(data.X[order])
+    shown = data.names[:MAX_ROW_FEATURES]
+    head = ["row", *map(_esc, shown), "log-density", "component"]
+    rows = (
+        [
+            str(int(i)),
+            *map(_num, data.X[i, : len(shown)]),
+            _num(data.scores[i]),
+            _swatch(int(c)),
+        ]
+        for i, c in zip(order, labels, strict=True)
+    )
+    return _table(head, rows, "numeric")
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _json_for_script(payload: dict[str, Any]) -> str:
+    """JSON that is safe inside ``<script type="application/json">``."""
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _em_fact(payload: dict[str, Any]) -> str:
+    """How the kept start ran, for the header.
+
+    E.g. "converged: 9 short-run iterations on 20,000 rows, then 2 on all rows; best of 16
+    starts".
+    """
+    steps = payload["steps"]
+    short = [s for s in steps if s["phase"] == "short"]
+    full = [s for s in steps if s["phase"] == "full"]
+    n = payload["n"]
+    parts = []
+    if short:
+        rows = short[0]["rows"]
+        parts.append(
+            f"{len(short)} short-run iteration{'s' if len(short) != 1 else ''}"
+            + (f" on {rows:,} rows" if rows < n else "")
+        )
+    if full:
+        parts.append(f"{'then ' if short else ''}{len(full)} on all rows")
+    starts = payload["starts"]["n"]
+    state = "converged" if payload["chosen"]["converged"] else "not converged"
+    return f"{state}: {', '.join(parts) or 'no iterations'}; best of {starts} start" + (
+        "s" if starts != 1 else ""
+    )
+
+
+def render(data: ReportData) -> str:
+    """The page from the computed report data."""
+    payload = data.payload
+    chosen = data.result.best
+    k, ct = chosen["n_components"], chosen["covariance_type"]
+    components = f"{k} component{'s' if k != 1 else ''}"
+    title = payload["title"] or f"Gaussian mixture report: {components}, {ct} covariances"
+    payload["title"] = title
+    crit = data.result.criterion.upper()
+    plural = "s" if payload["d"] > 1 else ""
+    facts = [
+        ("data", f"{payload['n']:,} rows \u00d7 {payload['d']} column{plural}"),
+        ("chosen model", f"{components}, <code>{_esc(ct)}</code> covariances"),
+        (crit, _total(chosen[data.result.criterion])),
+        ("EM", _em_fact(payload)),
+        ("log-likelihood", f"{_total(chosen['log_likelihood'])} "
+                           f"(mean {_num(data.model.score(data.X))} per row)"),
+        ("random_state", str(payload["random_state"])),
+    ]  # fmt: skip
+    parts = {
+        "TITLE": _esc(title),
+        "CSS": _asset("report.css"),
+        "JS": _asset("report.js"),
+        "DATA": _json_for_script(payload),
+        "FACTS": "".join(f"<div><dt>{_esc(a)}</dt><dd>{b}</dd></div>" for a, b in facts),
+        "SELECTION_TABLE": selection_table(data),
+        "PARAMETERS": parameter_tables(data),
+        "SUMMARY": data_summary(data),
+        "ANOMALOUS": anomalous_rows(data),
+        "CRITERION": crit,
+        "VERSION": _esc(__version__),
+        "N_SHOWN": f"{len(payload['points']['x']):,}",
+    }
+    return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: parts[m.group(1)], _asset("template.html"))
+
+
+def build_report_html(
+    X: ArrayLike,
+    *,
+    n_components: int | Iterable[int] = range(1, 7),
+    covariance_types: str | Iterable[str] = "all",
+    columns: Sequence[str] | None = None,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
+    title: str | None = None,
+    max_points: int = 2000,
+    criterion: str = "bic",
+) -> str:
+    """The HTML report of a Gaussian mixture fit of ``X``, as a string.
+
+    See :func:`write_report` for the parameters and the page's content.
+
+    Returns
+    -------
+    str
+        One self-contained HTML document (inline CSS, JavaScript, SVG and data).
+    """
+    data = compute(
+        X,
+        n_components=n_components,
+        covariance_types=covariance_types,
+        columns=columns,
+        random_state=random_state,
+        title=title,
+        max_points=max_points,
+        criterion=criterion,
+    )
+    return render(data)
+
+
+def write_report(
+    X: ArrayLike,
+    path: str | os.PathLike[str],
+    *,
+    n_components: int | Iterable[int] = range(1, 7),
+    covariance_types: str | Iterable[str] = "all",
+    columns: Sequence[str] | None = None,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
+    title: str | None = None,
+    max_points: int = 2000,
+    criterion: str = "bic",
+) -> Path:
+    """Fit, select and write a self-contained interactive HTML report of ``X``.
+
+    The model is chosen with :func:`gaussmix.select_model` over ``n_components`` x
+    ``covariance_types``, then re-fitted with the same ``random_state`` while recording
+    every EM iteration of the start that was kept (its short run, then its run on all
+    rows). The page works offline (no network, no external files) and shows:
+
+    * the EM iterations on a slider with play/pause: points coloured by their most
+      probable component (opacity: its probability), one- and two-sigma ellipses of each
+      component (the density curves when ``X`` has one column);
+    * the log-likelihood per iteration of the kept start and of the other starts;
+    * BIC and AIC against the number of components, per covariance type;
+    * an anomaly threshold (0 to 10 % quantile of ``score_samples``) highlighting the
+      flagged points and counting the flagged rows;
+    * tables of the fitted parameters, the selection, the data's summary and the least
+      likely rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Numeric data (a data frame's column names are used unless ``columns`` is given).
+    path : str or path-like
+        Where to write the HTML file (written to a temporary file, then renamed).
+    n_components : int or iterable of int, default=range(1, 7)
+        Candidate numbers of components.
+    covariance_types : str or iterable of str, default="all"
+        Candidate covariance types (``"all"``: every registered type).
+    columns : sequence of str, optional
+        Feature names for axes and tables.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the fits (resolved once to an int, so that the recorded re-fit is the
+        selected model).
+    title : str, optional
+        Page title (default: names the chosen model).
+    max_points : int, default=2000
+        At most this many rows (a fixed-seed random subsample) are drawn; the file's size
+        grows with it times the number of EM iterations.
+    criterion : {"bic", "aic"}, default="bic"
+        Criterion of the model selection (lower is better).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Notes
+    -----
+    Two columns are drawn as they are; more are projected on the first two principal
+    components of ``X`` (means ``W mu``, covariances ``W S Wᵀ``, exact projections of each
+    component); one column is drawn as the value against the mixture's density, the points
+    in a jittered strip under the curves.
+    """
+    text = build_report_html(
+        X,
+        n_components=n_components,
+        covariance_types=covariance_types,
+        columns=columns,
+        random_state=random_state,
+        title=title,
+        max_points=max_points,
+        criterion=criterion,
+    )
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
