@@ -100,10 +100,18 @@ def hard_case(name, rng):
         means = np.array([[1e4, 0.0, 5.0], [1e4 + 4.0, 1.0, 3.0], [1e4 - 3.0, -2.0, 5.0]])
         X = np.vstack([m + rng.normal(size=(200, 3)) for m in means])
         return X, np.full(3, 1 / 3), means + 0.3, np.stack([np.eye(3) * 1.2] * 3)
+    if name == "d16":  # wide rows: the chunk is transposed by a GEMM (d >= 12)
+        means = rng.normal(scale=3.0, size=(3, 16)) + 50.0
+        a = rng.normal(size=(3, 16, 16)) * 0.2
+        cov = np.einsum("kab,kcb->kac", a, a) + np.eye(16)
+        X = np.vstack(
+            [rng.multivariate_normal(m, c, size=150) for m, c in zip(means, cov, strict=True)]
+        )
+        return X, np.full(3, 1 / 3), means + 0.2, cov
     raise AssertionError(name)
 
 
-CASES = ["far-tiny", "near-singular", "d1", "k1", "offset-1e4"]
+CASES = ["far-tiny", "near-singular", "d1", "k1", "offset-1e4", "d16"]
 
 
 @pytest.mark.parametrize("case", CASES)
