@@ -47,8 +47,11 @@ pytest: $(VENV)/.installed-test chromium
 
 test: lint typecheck pytest
 
+# The full benchmark (tens of minutes on 2 cores); rewrites benchmarks/README.md's results.
 bench: $(VENV)/.installed-test
-	$(PY) benchmarks/bench_em.py
+	$(PIP) install --quiet -e '.[bench]'
+	$(PY) benchmarks/bench_em.py --configs all --sk-iters 2 --float32 --write-readme
+	$(PY) benchmarks/bench_scaling.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .covariance import COVARIANCE_TYPES
 from .em import DegenerateMixtureError
+from .io import ModelFileError, load
 from .mixture import GaussianMixture
 from .selection import SelectionResult, select_model
 from .stats import SuffStats
@@ -14,8 +15,10 @@ __all__ = [
     "COVARIANCE_TYPES",
     "DegenerateMixtureError",
     "GaussianMixture",
+    "ModelFileError",
     "SelectionResult",
     "SuffStats",
     "__version__",
+    "load",
     "select_model",
 ]

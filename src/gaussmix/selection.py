@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, get_family
-from .em import DegenerateMixtureError
+from .em import DegenerateMixtureError, FitCallback
 from .mixture import GaussianMixture
 
 _COLUMNS = (
@@ -108,6 +108,7 @@ def select_model(
     *,
     criterion: str = "bic",
     sample_weight: ArrayLike | None = None,
+    callback: FitCallback | None = None,
     **params: Any,
 ) -> SelectionResult:
     """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
@@ -121,6 +122,8 @@ def select_model(
     criterion : {"bic", "aic"}, default="bic"
     sample_weight : array-like of shape (n_samples,), optional
         Row weights; ``n`` in the BIC penalty is their sum.
+    callback : callable, optional
+        Passed to every fit (see :meth:`GaussianMixture.fit`), e.g. for a progress bar.
     **params
         Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...).
 
@@ -156,7 +159,7 @@ def select_model(
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    model.fit(X, sample_weight=sw)
+                    model.fit(X, sample_weight=sw, callback=callback)
             except DegenerateMixtureError as exc:
                 row["error"] = str(exc)
             except ValueError as exc:

@@ -1,0 +1,881 @@
+"""Saved models: one documented, versioned file format that never executes code when read.
+
+:meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>` writes a fitted model and
+:func:`gaussmix.load` reads it back as a fitted :class:`~gaussmix.GaussianMixture` whose
+arrays are bit-for-bit those that were saved.  No pickle is involved: the file holds JSON and
+``.npy`` arrays read with ``np.load(..., allow_pickle=False)``, and everything is validated
+before a model is built.
+
+File format, version 1 (this docstring is the specification)
+------------------------------------------------------------
+A ZIP archive (members stored or deflated; the suggested file extension is ``.gmm``) holding
+exactly these members, and no others:
+
+``gaussmix.json``
+    UTF-8 JSON object (at most 64 MiB) with the keys
+
+    ``format``
+        the string ``"gaussmix-model"``.
+    ``format_version``
+        the integer ``1``.  A reader refuses any other version, naming both versions.
+    ``gaussmix_version``
+        the version of gaussmix that wrote the file (informative only).
+    ``covariance_type``
+        ``"full"``, ``"tied"``, ``"diag"`` or ``"spherical"``.
+    ``n_components``, ``n_features``
+        positive integers ``k`` and ``d``.
+    ``dtype``
+        ``"float32"`` or ``"float64"``: the dtype of the four fitted arrays.
+    ``feature_names``
+        ``null``, or a list of ``d`` strings (the estimator's ``feature_names_in_``).
+    ``params``
+        the estimator's constructor parameters (``get_params()``) that JSON can hold:
+        ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
+        init_iter, random_state, warm_start, verbose, chunk_size``.  ``random_state`` is an
+        integer or ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).  A
+        key missing from the object takes the constructor's default; an unknown key is an
+        error.  ``weights_init``, ``means_init`` and ``precisions_init`` are arrays (below).
+    ``fit``
+        the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
+        ``history`` (list of float), ``start_lower_bounds`` (list of float), ``reseeds``
+        (list of ``[iteration, component]`` integer pairs).
+    ``preprocessing``
+        ``null``, or ``{"standardize": {"mean": [d floats], "scale": [d positive floats]}}``
+        when the model was fitted on standardized rows ``(x - mean) / scale`` (``gaussmix fit
+        --standardize``).  Such a file is read with :func:`read_model`, which returns the
+        :class:`Standardization` with the model; :func:`load` refuses it, because the bare
+        model would silently give wrong answers on unstandardized rows.
+    ``arrays``
+        an object mapping each array name to ``{"sha256": <hex digest of its .npy member's
+        bytes>}``.  It names the four fitted arrays ``weights_, means_, covariances_,
+        precisions_cholesky_`` and, when set, ``weights_init, means_init, precisions_init``.
+
+    Floats are written with Python's shortest round-trip representation; non-finite floats
+    (a ``lower_bound`` of ``-inf`` after ``max_iter=0``, say) as the strings ``"inf"``,
+    ``"-inf"`` and ``"nan"``.
+
+``<name>.npy`` for every name in ``arrays``
+    a NumPy ``.npy`` file (little-endian, no object dtype) holding
+
+    ===========================  ===============================  ===========
+    array                        shape                            dtype
+    ===========================  ===============================  ===========
+    ``weights_``                 ``(k,)``                         ``dtype``
+    ``means_``                   ``(k, d)``                       ``dtype``
+    ``covariances_``             by covariance type (below)       ``dtype``
+    ``precisions_cholesky_``     as ``covariances_``              ``dtype``
+    ``weights_init``             ``(k,)``                         float64
+    ``means_init``               ``(k, d)``                       float64
+    ``precisions_init``          as ``covariances_``              float64
+    ===========================  ===============================  ===========
+
+    Covariance shapes: ``full`` ``(k, d, d)``, ``tied`` ``(d, d)``, ``diag`` ``(k, d)``,
+    ``spherical`` ``(k,)``.  ``precisions_cholesky_`` follows scikit-learn: upper-triangular
+    ``U`` with ``inv(covariance) = U @ U.T`` (full, tied), ``1 / sqrt(variance)`` (diag,
+    spherical).
+
+What a reader checks (any failure raises :class:`ModelFileError`, a ``ValueError``): the file
+is a ZIP archive with exactly the members above; the JSON's format name, version, keys and
+types; each member's SHA-256; each member's size, dtype and shape; that every array is
+finite; that the weights are non-negative and sum to one; that the covariances are
+symmetric positive-definite (variances positive); that ``precisions_cholesky_`` is
+triangular with a positive diagonal and is the factor of the covariances' inverse (to the
+accuracy the dtype and the covariances' condition number allow); that the parameters are
+valid for :class:`~gaussmix.GaussianMixture`.  The checksums detect corruption and edited
+arrays; they do not authenticate the file (anyone can recompute them), which is harmless
+since reading never executes code.
+
+The loaded model holds the saved arrays exactly, recomputes ``precisions_`` from
+``precisions_cholesky_``, and restores ``converged_, n_iter_, lower_bound_, history_,
+lower_bounds_, start_lower_bounds_, reseeds_, n_features_in_`` and ``feature_names_in_``.
+The internal coordinate frame of the fit is not stored: predictions of the loaded model use
+a frame derived from the parameters and agree with the original model's to rounding
+(about 1e-12 relative in float64).
+
+Writing is atomic: the archive is written to a temporary file in the target's directory,
+flushed and ``fsync``-ed, then moved over the target with :func:`os.replace`, so a crash
+leaves either the old file or the new one, never a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import secrets
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.utils.validation import check_is_fitted
+
+from . import _validation as v
+from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
+from .mixture import GaussianMixture
+
+FORMAT_NAME = "gaussmix-model"
+#: the version of the file format this module writes and reads
+FORMAT_VERSION = 1
+JSON_MEMBER = "gaussmix.json"
+
+FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
+#: constructor parameters stored in the JSON (the ``*_init`` arrays are members)
+JSON_PARAMS = (
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "init_iter",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "chunk_size",
+)
+_HEADER_KEYS = (
+    "format",
+    "format_version",
+    "gaussmix_version",
+    "covariance_type",
+    "n_components",
+    "n_features",
+    "dtype",
+    "feature_names",
+    "params",
+    "fit",
+    "preprocessing",
+    "arrays",
+)
+_FIT_KEYS = ("converged", "n_iter", "lower_bound", "history", "start_lower_bounds", "reseeds")
+_MAX_JSON_BYTES = 64 * 2**20
+_NPY_HEADER_ALLOWANCE = 64 * 2**10
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: same model, same bytes
+
+PathLike = str | os.PathLike[str]
+
+
+class ModelFileError(ValueError):
+    """A file is not a valid gaussmix model file (wrong format, version, or content)."""
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-feature standardization ``z = (x - mean) / scale`` applied before the model.
+
+    Attributes
+    ----------
+    mean : ndarray of shape (n_features,)
+    scale : ndarray of shape (n_features,)
+        Strictly positive.
+    """
+
+    mean: NDArray[np.float64]
+    scale: NDArray[np.float64]
+
+    @classmethod
+    def fit(cls, X: ArrayLike) -> Standardization:
+        """Column means and standard deviations of ``X`` (a constant column gets scale 1).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Standardization
+        """
+        Xa = np.asarray(X, dtype=np.float64)
+        mean = Xa.mean(axis=0)
+        scale = Xa.std(axis=0)
+        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
+        return cls(mean, scale)
+
+    def transform(self, X: NDArray[np.floating]) -> NDArray[np.floating]:
+        """Standardized rows, in the dtype of ``X`` (float32 stays float32).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_features)
+        """
+        Z = (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
+        return Z.astype(X.dtype if X.dtype == np.float32 else np.float64, copy=False)
+
+    def inverse_transform(self, Z: NDArray[np.floating]) -> NDArray[np.floating]:
+        """Rows in the original units.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        X = np.asarray(Z, dtype=np.float64) * self.scale + self.mean
+        return X.astype(Z.dtype if Z.dtype == np.float32 else np.float64, copy=False)
+
+    @property
+    def log_abs_det(self) -> float:
+        """``sum(log(scale))``: subtract it from a log-density of ``z`` to get that of ``x``."""
+        return float(np.sum(np.log(self.scale)))
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What :func:`read_model` returns.
+
+    Attributes
+    ----------
+    model : GaussianMixture
+        The fitted estimator.
+    standardization : Standardization or None
+        Set when the model was fitted on standardized rows: apply
+        ``standardization.transform`` to rows before ``model.predict`` and friends.
+    header : dict
+        The parsed ``gaussmix.json``.
+    """
+
+    model: GaussianMixture
+    standardization: Standardization | None
+    header: dict[str, Any]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _json_float(x: Any) -> float | str:
+    x = float(x)
+    if math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _npy_bytes(arr: NDArray[Any]) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _little_endian(arr: NDArray[Any]) -> NDArray[Any]:
+    return arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+
+
+def _header_and_members(
+    model: GaussianMixture, standardization: Standardization | None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    from . import __version__
+
+    params = model.get_params(deep=False)
+    family = get_family(params["covariance_type"])
+    means = np.asarray(model.means_)
+    k, d = means.shape
+    dtype = means.dtype
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"Cannot save a model with {dtype} parameters; expected float32/64.")
+    arrays: dict[str, NDArray[Any]] = {}
+    for name in FITTED_ARRAYS:
+        arrays[name] = _little_endian(np.asarray(getattr(model, name), dtype=dtype))
+    init_shapes = {
+        "weights_init": (k,),
+        "means_init": (k, d),
+        "precisions_init": family.shape(k, d),
+    }
+    for name in INIT_ARRAYS:
+        value = params[name]
+        if value is not None:
+            try:
+                arr = np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or arr.shape != init_shapes[name] or not np.isfinite(arr).all():
+                raise ValueError(
+                    f"Cannot save {name}: it must be a finite array of shape {init_shapes[name]} "
+                    "matching the fitted model; set it to None (set_params) to save the model."
+                )
+            arrays[name] = _little_endian(arr)
+
+    json_params: dict[str, Any] = {}
+    for name in JSON_PARAMS:
+        value = params[name]
+        if isinstance(value, (np.random.RandomState, np.random.Generator)):
+            value = None
+        elif isinstance(value, (bool, np.bool_)):
+            value = bool(value)
+        elif isinstance(value, (int, np.integer)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = _json_float(value)
+        json_params[name] = value
+
+    names = getattr(model, "feature_names_in_", None)
+    preprocessing = None
+    if standardization is not None:
+        mean = np.asarray(standardization.mean, dtype=np.float64)
+        scale = np.asarray(standardization.scale, dtype=np.float64)
+        if mean.shape != (d,) or scale.shape != (d,):
+            raise ValueError(f"The standardization must hold {d} means and {d} scales.")
+        preprocessing = {
+            "standardize": {
+                "mean": [_json_float(x) for x in mean],
+                "scale": [_json_float(x) for x in scale],
+            }
+        }
+    members = {f"{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
+    header: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "gaussmix_version": __version__,
+        "covariance_type": family.name,
+        "n_components": int(k),
+        "n_features": int(d),
+        "dtype": np.dtype(dtype).name,
+        "feature_names": None if names is None else [str(n) for n in names],
+        "params": json_params,
+        "fit": {
+            "converged": bool(model.converged_),
+            "n_iter": int(model.n_iter_),
+            "lower_bound": _json_float(model.lower_bound_),
+            "history": [_json_float(x) for x in getattr(model, "history_", [])],
+            "start_lower_bounds": [
+                _json_float(x) for x in getattr(model, "start_lower_bounds_", [])
+            ],
+            "reseeds": [[int(i), int(j)] for i, j in getattr(model, "reseeds_", [])],
+        },
+        "preprocessing": preprocessing,
+        "arrays": {
+            name: {"sha256": hashlib.sha256(members[f"{name}.npy"]).hexdigest()} for name in arrays
+        },
+    }
+    return header, members
+
+
+def _write_archive(fileobj: Any, header: dict[str, Any], members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        text = json.dumps(header, indent=2, allow_nan=False) + "\n"
+        zf.writestr(zipfile.ZipInfo(JSON_MEMBER, _ZIP_TIME), text.encode("utf-8"))
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _create_temporary(target: Path) -> tuple[int, Path]:
+    """A new file next to ``target``, created with the usual permissions (umask applies)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"Could not create a temporary file next to {target}.")
+
+
+def save_model(
+    model: GaussianMixture,
+    path: PathLike,
+    *,
+    standardization: Standardization | None = None,
+) -> Path:
+    """Write a fitted model to ``path`` atomically (see the module docstring for the format).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted estimator.
+    path : str or os.PathLike
+        Destination; an existing file is replaced only once the new one is complete.
+    standardization : Standardization, optional
+        Recorded when ``model`` was fitted on standardized rows.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``model`` is not fitted.
+    """
+    if not isinstance(model, GaussianMixture):
+        raise TypeError(f"Expected a GaussianMixture, got {type(model).__name__}.")
+    check_is_fitted(model)
+    header, members = _header_and_members(model, standardization)
+    target = Path(os.fspath(path))
+    directory = target.parent
+    fd, tmp = _create_temporary(target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write_archive(f, header, members)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_directory(directory)
+    return target
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Validation of one file, with error messages that name it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, problem: str) -> ModelFileError:
+        return ModelFileError(f"{self.path}: {problem}")
+
+    def not_a_model(self, why: str) -> ModelFileError:
+        return ModelFileError(f"{self.path} is not a gaussmix model file ({why}).")
+
+    # ---- archive
+
+    def open(self, f: Any) -> zipfile.ZipFile:
+        head = f.read(4)
+        f.seek(0)
+        try:
+            zf = zipfile.ZipFile(f)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+                why = (
+                    "it looks like a Python pickle, which gaussmix never loads because "
+                    "loading a pickle can run arbitrary code; refit the model and save it "
+                    "with GaussianMixture.save"
+                )
+            elif head.startswith(b"PK"):
+                why = "a damaged or truncated ZIP archive"
+            elif not head:
+                why = "the file is empty"
+            else:
+                why = "not a ZIP archive"
+            raise self.not_a_model(why) from None
+        return zf
+
+    def read_member(self, zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+        info = zf.getinfo(name)
+        if info.file_size > limit:
+            raise self.fail(
+                f"member {name} is {info.file_size} bytes, more than the {limit} its header "
+                "allows; the file is corrupted or was edited."
+            )
+        try:
+            with zf.open(info) as member:
+                data = member.read(limit + 1)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,
+                zlib.error, OSError, ValueError) as exc:  # fmt: skip
+            raise self.fail(
+                f"member {name} cannot be read ({exc}); the file is corrupted."
+            ) from None
+        if len(data) > limit:
+            raise self.fail(f"member {name} is larger than its header allows.")
+        return data
+
+    # ---- header
+
+    def header(self, zf: zipfile.ZipFile) -> dict[str, Any]:
+        names = zf.namelist()
+        if len(set(names)) != len(names):
+            raise self.fail("the archive holds duplicate members; the file was edited.")
+        if JSON_MEMBER not in names:
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise self.not_a_model(f"no {JSON_MEMBER} member; it holds {shown or 'nothing'}")
+        raw = self.read_member(zf, JSON_MEMBER, _MAX_JSON_BYTES)
+        try:
+            header = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self.fail(f"{JSON_MEMBER} is not valid JSON ({exc}).") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+            found = header.get("format") if isinstance(header, dict) else None
+            raise self.not_a_model(f"format {found!r} in {JSON_MEMBER}, not {FORMAT_NAME!r}")
+        version = header.get("format_version")
+        if version != FORMAT_VERSION or isinstance(version, bool):
+            from . import __version__
+
+            writer = header.get("gaussmix_version")
+            by = f" (written by gaussmix {writer})" if isinstance(writer, str) else ""
+            raise self.fail(
+                f"model file format version {version!r}{by}, but this gaussmix "
+                f"({__version__}) reads format version {FORMAT_VERSION} only. "
+                + (
+                    "Upgrade gaussmix to read it."
+                    if isinstance(version, int) and version > FORMAT_VERSION
+                    else "Re-save the model with a matching gaussmix version."
+                )
+            )
+        missing = [key for key in _HEADER_KEYS if key not in header]
+        unknown = [key for key in header if key not in _HEADER_KEYS]
+        if missing or unknown:
+            raise self.fail(
+                f"{JSON_MEMBER} "
+                + (f"lacks the keys {missing}" if missing else "")
+                + (" and " if missing and unknown else "")
+                + (f"has unknown keys {unknown}" if unknown else "")
+                + "; the file was edited or is damaged."
+            )
+        return header
+
+    def expect(self, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, float))
+        if not ok:
+            raise self.fail(f"{what} in {JSON_MEMBER} has the wrong type ({value!r}).")
+        return value
+
+    def number(self, value: Any, what: str) -> float:
+        if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+            return float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{what} in {JSON_MEMBER} is not a number ({value!r}).")
+        return float(value)
+
+    def positive_int(self, value: Any, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.fail(f"{what} in {JSON_MEMBER} must be a positive integer; got {value!r}.")
+        return value
+
+    # ---- arrays
+
+    def array(
+        self,
+        zf: zipfile.ZipFile,
+        name: str,
+        entry: Any,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+    ) -> NDArray[Any]:
+        member = f"{name}.npy"
+        if not isinstance(entry, dict) or set(entry) != {"sha256"}:
+            raise self.fail(f'arrays["{name}"] in {JSON_MEMBER} must be {{"sha256": ...}}.')
+        expected_sha = entry["sha256"]
+        size = math.prod(shape) * dtype.itemsize + _NPY_HEADER_ALLOWANCE
+        data = self.read_member(zf, member, size)
+        if hashlib.sha256(data).hexdigest() != expected_sha:
+            raise self.fail(
+                f"the checksum of {member} does not match the one recorded in {JSON_MEMBER}; "
+                "the file was edited or is corrupted."
+            )
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise self.fail(f"{member} is not a valid .npy array ({exc}).") from None
+        if not isinstance(arr, np.ndarray):
+            raise self.fail(f"{member} is not a single .npy array.")
+        if arr.dtype != dtype:
+            raise self.fail(f"{name} has dtype {arr.dtype.str}, expected {dtype.str}.")
+        if arr.shape != shape:
+            raise self.fail(f"{name} has shape {arr.shape}, expected {shape}.")
+        if not np.all(np.isfinite(arr)):
+            raise self.fail(f"{name} holds NaN or infinite values.")
+        return np.ascontiguousarray(arr)
+
+    def check_parameters(
+        self, family: CovarianceFamily, arrays: dict[str, NDArray[Any]], k: int, d: int
+    ) -> None:
+        weights = arrays["weights_"].astype(np.float64)
+        atol = 1e-6 if arrays["weights_"].dtype == np.float64 else 1e-4
+        if (weights < 0).any() or abs(weights.sum() - 1.0) > atol:
+            raise self.fail(
+                f"weights_ must be non-negative and sum to 1; they sum to {weights.sum():.9g}"
+                f" (smallest {weights.min():.3g})."
+            )
+        cov = arrays["covariances_"].astype(np.float64)
+        chol = arrays["precisions_cholesky_"].astype(np.float64)
+        eps = float(np.finfo(arrays["covariances_"].dtype).eps)
+        dense = family.dense(cov, k, d)
+        for j, c in enumerate(dense):
+            if not np.allclose(c, c.T, rtol=1e-12, atol=0.0):
+                raise self.fail(f"covariances_ of component {j} is not symmetric.")
+            eig = np.linalg.eigvalsh(c)
+            if not eig[0] > 0:
+                raise self.fail(
+                    f"covariances_ of component {j} is not positive-definite (smallest "
+                    f"eigenvalue {eig[0]:.3g})."
+                )
+        # the stored factor must be the one the covariances imply (same structure, any
+        # family); the rounding of either grows with the covariances' condition number
+        expected, bad = family.precisions_cholesky(cov)
+        if np.any(bad):
+            raise self.fail("covariances_ cannot be factorised (not positive-definite).")
+        eig = np.linalg.eigvalsh(dense)
+        cond = float((eig[:, -1] / eig[:, 0]).max())
+        err = float(np.max(np.abs(chol - expected)) / np.max(np.abs(expected)))
+        if not err <= 1e-6 + 256 * eps * cond:
+            raise self.fail(
+                "precisions_cholesky_ does not match covariances_ (relative difference "
+                f"{err:.3g}); the file was edited or is corrupted."
+            )
+
+    # ---- the model
+
+    def model(self, zf: zipfile.ZipFile) -> SavedModel:
+        header = self.header(zf)
+        cov_type = header["covariance_type"]
+        if cov_type not in COVARIANCE_TYPES:
+            raise self.fail(
+                f"unknown covariance_type {cov_type!r}; this gaussmix knows "
+                f"{', '.join(COVARIANCE_TYPES)}."
+            )
+        family = get_family(cov_type)
+        k = self.positive_int(header["n_components"], "n_components")
+        d = self.positive_int(header["n_features"], "n_features")
+        if header["dtype"] not in ("float32", "float64"):
+            raise self.fail(f"dtype must be 'float32' or 'float64'; got {header['dtype']!r}.")
+        dtype = np.dtype(header["dtype"]).newbyteorder("<")
+        f64 = np.dtype("<f8")
+
+        entries = self.expect(header["arrays"], dict, "arrays")
+        unknown = [n for n in entries if n not in FITTED_ARRAYS + INIT_ARRAYS]
+        missing = [n for n in FITTED_ARRAYS if n not in entries]
+        if unknown or missing:
+            raise self.fail(
+                f"arrays in {JSON_MEMBER} must name {', '.join(FITTED_ARRAYS)} (and optionally "
+                f"{', '.join(INIT_ARRAYS)}); "
+                + (f"missing {missing}" if missing else f"unknown {unknown}")
+                + "."
+            )
+        expected_members = {JSON_MEMBER} | {f"{n}.npy" for n in entries}
+        present = set(zf.namelist())
+        if present != expected_members:
+            lacking = sorted(expected_members - present)
+            extra = sorted(present - expected_members)
+            raise self.fail(
+                "the archive "
+                + (f"lacks the members {lacking}" if lacking else "")
+                + (" and " if lacking and extra else "")
+                + (f"holds unexpected members {extra}" if extra else "")
+                + "; the file is incomplete or was edited."
+            )
+        cov_shape = family.shape(k, d)
+        shapes = {
+            "weights_": (k,),
+            "means_": (k, d),
+            "covariances_": cov_shape,
+            "precisions_cholesky_": cov_shape,
+            "weights_init": (k,),
+            "means_init": (k, d),
+            "precisions_init": cov_shape,
+        }
+        arrays = {
+            name: self.array(zf, name, entry, shapes[name], f64 if name in INIT_ARRAYS else dtype)
+            for name, entry in entries.items()
+        }
+        self.check_parameters(family, arrays, k, d)
+
+        model = self.estimator(header, arrays, family, k, d)
+        standardization = self.preprocessing(header["preprocessing"], d)
+        return SavedModel(model, standardization, header)
+
+    def estimator(
+        self,
+        header: dict[str, Any],
+        arrays: dict[str, NDArray[Any]],
+        family: CovarianceFamily,
+        k: int,
+        d: int,
+    ) -> GaussianMixture:
+        params = dict(self.expect(header["params"], dict, "params"))
+        unknown = [p for p in params if p not in JSON_PARAMS]
+        if unknown:
+            raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
+        for name in ("tol", "reg_covar"):
+            if name in params:
+                params[name] = self.number(params[name], f"params.{name}")
+        if params.get("n_components", k) != k or params.get("covariance_type") not in (
+            None,
+            family.name,
+        ):
+            raise self.fail(
+                f"params in {JSON_MEMBER} disagree with n_components={k} / "
+                f"covariance_type={family.name!r}."
+            )
+        params["n_components"] = k
+        params["covariance_type"] = family.name
+        for name in INIT_ARRAYS:
+            params[name] = arrays.get(name)
+        model = GaussianMixture(**params)
+        try:
+            v.check_params(model, GaussianMixture._parameter_table)
+        except (TypeError, ValueError) as exc:
+            raise self.fail(f"invalid estimator parameter in {JSON_MEMBER}: {exc}") from None
+
+        fit = self.expect(header["fit"], dict, "fit")
+        if sorted(fit) != sorted(_FIT_KEYS):
+            raise self.fail(f"fit in {JSON_MEMBER} must have exactly the keys {_FIT_KEYS}.")
+        history = [
+            self.number(x, "fit.history") for x in self.expect(fit["history"], list, "fit.history")
+        ]
+        starts = self.expect(fit["start_lower_bounds"], list, "fit.start_lower_bounds")
+        reseeds = []
+        for pair in self.expect(fit["reseeds"], list, "fit.reseeds"):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not all(isinstance(i, int) and not isinstance(i, bool) for i in pair)
+            ):
+                raise self.fail(f"fit.reseeds in {JSON_MEMBER} must hold [iteration, component].")
+            reseeds.append((pair[0], pair[1]))
+        n_iter = fit["n_iter"]
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise self.fail(f"fit.n_iter in {JSON_MEMBER} must be a non-negative integer.")
+
+        names = header["feature_names"]
+        if names is not None:
+            if (
+                not isinstance(names, list)
+                or len(names) != d
+                or not all(isinstance(n, str) for n in names)
+            ):
+                raise self.fail(f"feature_names in {JSON_MEMBER} must be null or {d} strings.")
+
+        dtype = arrays["means_"].dtype
+        for name in FITTED_ARRAYS:
+            setattr(model, name, arrays[name].astype(dtype.newbyteorder("="), copy=False))
+        chol64 = arrays["precisions_cholesky_"].astype(np.float64)
+        model.precisions_ = family.precisions(chol64).astype(dtype.newbyteorder("="))
+        model.converged_ = self.expect(fit["converged"], bool, "fit.converged")
+        model.n_iter_ = n_iter
+        model.lower_bound_ = self.number(fit["lower_bound"], "fit.lower_bound")
+        model.history_ = history
+        model.lower_bounds_ = model.history_
+        model.start_lower_bounds_ = [self.number(x, "fit.start_lower_bounds") for x in starts]
+        model.reseeds_ = reseeds
+        model.n_features_in_ = d
+        if names is not None:
+            model.feature_names_in_ = np.asarray(names, dtype=object)
+        return model
+
+    def preprocessing(self, value: Any, d: int) -> Standardization | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"standardize"}:
+            raise self.fail(
+                f'preprocessing in {JSON_MEMBER} must be null or {{"standardize": ...}}.'
+            )
+        spec = value["standardize"]
+        if not isinstance(spec, dict) or set(spec) != {"mean", "scale"}:
+            raise self.fail("preprocessing.standardize needs exactly 'mean' and 'scale'.")
+        out = []
+        for key in ("mean", "scale"):
+            values = spec[key]
+            if not isinstance(values, list) or len(values) != d:
+                raise self.fail(f"preprocessing.standardize.{key} must hold {d} numbers.")
+            arr = np.array([self.number(x, f"preprocessing.standardize.{key}") for x in values])
+            if not np.isfinite(arr).all() or (key == "scale" and not (arr > 0).all()):
+                raise self.fail(
+                    f"preprocessing.standardize.{key} must be finite"
+                    + (" and positive." if key == "scale" else ".")
+                )
+            out.append(arr)
+        return Standardization(out[0], out[1])
+
+
+def read_model(path: PathLike) -> SavedModel:
+    """Read and validate a model file, with its standardization if it has one.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    SavedModel
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a valid gaussmix model file of a version this gaussmix reads
+        (the message says why).
+    OSError
+        If the file cannot be opened (missing, a directory, no permission).
+    """
+    target = Path(os.fspath(path))
+    reader = _Reader(target)
+    with open(target, "rb") as f:
+        with reader.open(f) as zf:
+            return reader.model(zf)
+
+
+def load(path: PathLike) -> GaussianMixture:
+    """Read a model written by :meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    GaussianMixture
+        A fitted estimator with exactly the saved parameters.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a valid gaussmix model file (a pickle, another format version,
+        edited or corrupted content), or if it holds a model of standardized data
+        (``gaussmix fit --standardize``; read those with :func:`read_model`).
+    OSError
+        If the file cannot be opened.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from gaussmix import GaussianMixture, load
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> gm = GaussianMixture(2, random_state=0).fit(X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.gmm")
+    >>> _ = gm.save(path)
+    >>> bool(np.array_equal(load(path).means_, gm.means_))
+    True
+    """
+    saved = read_model(path)
+    if saved.standardization is not None:
+        raise ModelFileError(
+            f"{os.fspath(path)} holds a model of standardized data (written by `gaussmix fit "
+            "--standardize`), which gives wrong answers on raw rows; read it with "
+            "gaussmix.io.read_model(path), which returns the model and its standardization."
+        )
+    return saved.model
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "SavedModel",
+    "Standardization",
+    "load",
+    "read_model",
+    "save_model",
+]
