@@ -6,6 +6,12 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests derandomized (the same examples every run); locally they explore.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SEED = int(os.environ.get("GAUSSMIX_TEST_SEED", "20261121"))
 

