@@ -271,3 +271,42 @@ def test_callback_reports_every_iteration_in_user_units(rng):
     probe.weights_, probe.means_, probe.covariances_ = last.weights, last.means, last.covariances
     probe.precisions_cholesky_ = get_family("full").precisions_cholesky(last.covariances)[0]
     assert probe.score(X) == pytest.approx(last.log_likelihood, rel=1e-10)
+
+
+def test_a_failing_start_does_not_end_the_fit(rng):
+    from gaussmix.em import DegenerateMixtureError, fit_multistart
+    from gaussmix.engine import Frame
+    from gaussmix.init import initialize
+
+    X, _, _ = make_blobs(rng, n=400, d=2, k=3)
+    family = get_family("full")
+    frame = Frame.from_data(X)
+    calls = []
+
+    def start(Xs, ws, r):
+        calls.append(1)
+        if len(calls) % 2:
+            raise DegenerateMixtureError("this start is degenerate")
+        return initialize(Xs, family, frame, 3, method="k-means++", rng=r, reg_covar=1e-6)
+
+    best, scores = fit_multistart(
+        X, family, frame, start, n_components=3, n_init=4, init_iter=4, max_iter=50,
+        tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert scores[0] == scores[2] == -np.inf
+    assert np.isfinite(best.lower_bound)
+
+    def always_bad(Xs, ws, r):
+        raise DegenerateMixtureError("every start is degenerate")
+
+    with pytest.raises(DegenerateMixtureError, match="every start"):
+        fit_multistart(
+            X, family, frame, always_bad, n_components=3, n_init=3, init_iter=4,
+            max_iter=50, tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
+        )  # fmt: skip
+
+
+def test_max_iter_zero_with_several_starts_runs_no_iteration(rng):
+    X, _, _ = make_blobs(rng, n=300, d=2, k=2)
+    gm = GaussianMixture(2, max_iter=0, n_init=4, random_state=0).fit(X)
+    assert gm.n_iter_ == 0 and gm.history_ == []

@@ -259,6 +259,11 @@ SHORT_RUN_ROWS_PER_COMPONENT = 500
 StartFactory = Callable[[NDArray[np.floating], "Array | None", np.random.Generator], Params]
 
 
+def _score(state: EMState | None) -> float:
+    """A start's log-likelihood; ``-inf`` for a start that failed."""
+    return -np.inf if state is None else state.lower_bound
+
+
 def _race_schedule(n_starts: int, budget: int) -> list[int]:
     """Cumulative iteration targets of the rounds of successive halving over the starts.
 
@@ -330,27 +335,47 @@ def fit_multistart(
         if ws is not None and not (ws.sum() > 0):
             Xs, ws = X, sample_weight
     phase = "full" if short is None else "short"
-    runs = [
-        EMState(
-            start(Xs, ws, np.random.default_rng(rng.integers(2**63))),
-            ConvergenceMonitor(tol, 0, previous=previous),
-        )
-        for _ in range(n_init)
-    ]
-    alive = list(range(n_init))
-    schedule = [max_iter] if short is None else _race_schedule(n_init, min(short, max_iter))
+    runs: list[EMState | None] = []
+    failure: DegenerateMixtureError | None = None
+    for _ in range(n_init):
+        try:
+            params = start(Xs, ws, np.random.default_rng(rng.integers(2**63)))
+        except DegenerateMixtureError as exc:  # one bad start does not end the fit
+            runs.append(None)
+            failure = exc
+            continue
+        runs.append(EMState(params, ConvergenceMonitor(tol, 0, previous=previous)))
+    alive = [s for s, r in enumerate(runs) if r is not None]
+    if short is None or max_iter == 0:
+        schedule = [max_iter]
+    else:
+        schedule = _race_schedule(n_init, min(short, max_iter))
     for target in schedule:
-        for s in alive:
-            runs[s].monitor.max_iter = target
+        for s in list(alive):
+            state = runs[s]
+            assert state is not None
+            state.monitor.max_iter = target
             report = reporter(s, phase, Xs.shape[0])
-            run_em(Xs, runs[s], family, frame, sample_weight=ws, verbose=verbose,
-                   callback=report, **opts)  # fmt: skip
+            try:
+                run_em(Xs, state, family, frame, sample_weight=ws, verbose=verbose,
+                       callback=report, **opts)  # fmt: skip
+            except DegenerateMixtureError as exc:
+                runs[s], failure = None, exc
+                alive.remove(s)
+                continue
             if verbose:
-                print(f"Start {s}: log-likelihood {runs[s].lower_bound:.6f}", file=sys.stdout)
+                print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+        if not alive:
+            assert failure is not None
+            raise failure
         # successive halving: the better half of the starts goes on to the next round
-        alive = sorted(alive, key=lambda s: -runs[s].lower_bound)[: max(1, -(-len(alive) // 2))]
-    scores = [r.lower_bound for r in runs]
+        alive = sorted(alive, key=lambda s: -_score(runs[s]))[: max(1, -(-len(alive) // 2))]
+    scores = [_score(r) for r in runs]
+    if not alive:
+        assert failure is not None
+        raise failure
     best = runs[alive[0]]
+    assert best is not None
     if short is None or max_iter == 0:
         return best, scores
     index = alive[0]
