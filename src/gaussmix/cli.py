@@ -915,27 +915,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated feature columns (for .npy: x0,x1 or 0,1); default: every column "
         "(of the model: the columns it was fitted on)",
     )
+    from .mixture import GaussianMixture
+
+    defaults = GaussianMixture().get_params()  # help texts follow the estimator's defaults
     model_opts = argparse.ArgumentParser(add_help=False)
     model_opts.add_argument(
         "--seed", type=_seed, default=0, help="random seed of the initialisation (default: 0)"
     )
     model_opts.add_argument(
-        "--n-init", type=_positive_int, metavar="N", help="starts per fit (default: 8)"
+        "--n-init",
+        type=_positive_int,
+        metavar="N",
+        help=f"starts per fit (default: {defaults['n_init']})",
     )
     model_opts.add_argument(
-        "--max-iter", type=_positive_int, metavar="N", help="most EM iterations (default: 100)"
+        "--max-iter",
+        type=_positive_int,
+        metavar="N",
+        help=f"most EM iterations (default: {defaults['max_iter']})",
     )
     model_opts.add_argument(
         "--tol",
         type=float,
         metavar="TOL",
-        help="convergence: change of the mean log-likelihood per row (default: 1e-3)",
+        help="convergence: change of the mean log-likelihood per row "
+        f"(default: {defaults['tol']:g})",
     )
     model_opts.add_argument(
         "--reg-covar",
         type=float,
         metavar="X",
-        help="added to the covariances' diagonal (default: 1e-6)",
+        help=f"added to the covariances' diagonal (default: {defaults['reg_covar']:g})",
     )
     model_opts.add_argument(
         "--standardize",
@@ -943,6 +953,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit on columns scaled to mean 0, standard deviation 1; the scaling is saved in "
         "the model and applied by predict, score, anomalies and sample",
     )
+
+    def add_candidates(p: argparse.ArgumentParser, default_covariance: str) -> None:
+        """``-k`` and ``--covariance``: the candidate models, compared by BIC when several."""
+        p.add_argument(
+            "-k",
+            "--components",
+            type=parse_components,
+            default=list(AUTO_COMPONENTS),
+            metavar="K",
+            help="number of components: 3, a range 1..9, a list 2,4,8, or auto (1..9); "
+            "several are compared by BIC (default: auto)",
+        )
+        p.add_argument(
+            "--covariance",
+            type=parse_covariance,
+            default=parse_covariance(default_covariance),
+            metavar="TYPE",
+            help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all; several "
+            f"are compared by BIC (default: {default_covariance})",
+        )
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
         p = sub.add_parser(name, formatter_class=_Formatter, **kw)
@@ -966,23 +996,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")
     fit.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
-    fit.add_argument(
-        "-k",
-        "--components",
-        type=parse_components,
-        default=list(AUTO_COMPONENTS),
-        metavar="K",
-        help="number of components: 3, a range 1..9, a list 2,4,8, or auto (1..9); "
-        "several are compared by BIC (default: auto)",
-    )
-    fit.add_argument(
-        "--covariance",
-        type=parse_covariance,
-        default=["full"],
-        metavar="TYPE",
-        help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all; several are "
-        "compared by BIC (default: full)",
-    )
+    add_candidates(fit, default_covariance="full")
 
     select = command(
         "select",
@@ -999,22 +1013,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     select.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
-    select.add_argument(
-        "-k",
-        "--components",
-        type=parse_components,
-        default=list(AUTO_COMPONENTS),
-        metavar="K",
-        help="numbers of components: a range 1..9, a list 2,4,8, a single 3, or auto (1..9) "
-        "(default: auto)",
-    )
-    select.add_argument(
-        "--covariance",
-        type=parse_covariance,
-        default=list(COVARIANCE_TYPES),
-        metavar="TYPE",
-        help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all (default: all)",
-    )
+    add_candidates(select, default_covariance="all")
     select.add_argument(
         "--criterion",
         choices=("bic", "aic"),
@@ -1124,22 +1123,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output", metavar="HTML", help="page to write (default: DATA-report.html)"
     )
-    report.add_argument(
-        "-k",
-        "--components",
-        type=parse_components,
-        default=list(AUTO_COMPONENTS),
-        metavar="K",
-        help="numbers of components: a range 1..9, a list, a single number, or auto (1..9) "
-        "(default: auto)",
-    )
-    report.add_argument(
-        "--covariance",
-        type=parse_covariance,
-        default=list(COVARIANCE_TYPES),
-        metavar="TYPE",
-        help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all (default: all)",
-    )
+    add_candidates(report, default_covariance="all")
     report.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     report.add_argument("--title", help="title of the page (default: from DATA)")
 
