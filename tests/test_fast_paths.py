@@ -108,10 +108,17 @@ def hard_case(name, rng):
             [rng.multivariate_normal(m, c, size=150) for m, c in zip(means, cov, strict=True)]
         )
         return X, np.full(3, 1 / 3), means + 0.2, cov
+    if name == "mixed":  # two ordinary components and one thin one far out: per-component kernels
+        means = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [100.0, -80.0, 60.0]])
+        cov = np.stack([np.eye(3), np.eye(3) * 0.5 + 0.2, np.eye(3) * 1e-6])
+        X = np.vstack(
+            [rng.multivariate_normal(m, c, size=150) for m, c in zip(means, cov, strict=True)]
+        )
+        return X, np.array([0.4, 0.4, 0.2]), means + 0.01, cov
     raise AssertionError(name)
 
 
-CASES = ["far-tiny", "near-singular", "d1", "k1", "offset-1e4", "d16"]
+CASES = ["far-tiny", "near-singular", "d1", "k1", "offset-1e4", "d16", "mixed"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -130,7 +137,9 @@ def test_engine_step_matches_reference(rng, case, cov_type, pass_kw):
     ll_ref, w_ref, m_ref, c_ref = reference_step(X, weights, means, start_dense, cov_type)
     ll, w, m, c, kernel = engine_step(X, weights, means, covariances, cov_type, **pass_kw)
     if case == "far-tiny" and "kernel" not in pass_kw:
-        assert kernel == "direct"  # "auto" refuses the expansion here
+        assert kernel != "expanded"  # "auto" refuses the expansion for the thin components
+    if case == "mixed" and "kernel" not in pass_kw and cov_type != "tied":
+        assert kernel == "mixed"  # the expansion for two components, direct for the thin one
     # Tolerances: float64 rounding of the inputs bounds what any two implementations can
     # agree on.  far-tiny: rows 1e6 from the origin hold ~10 significant digits of a 1e-3
     # deviation.  near-singular: covariances of condition ~1e9, so eps * cond ~ 2e-7 for

@@ -24,8 +24,10 @@ Two interchangeable kernels compute the same quantities:
     Per component, the centred differences ``z - m_j`` are formed first: exact for components
     far from the centre with tiny variances, and the plain reference implementation.
 
-``kernel="auto"`` picks ``"expanded"`` unless some component's ``mᵀ P m`` exceeds
-:data:`EXPANDED_RISK_LIMIT`, which bounds the expansion's relative error near 1e-10.
+``kernel="auto"`` chooses per component: the expansion (one GEMM for all of them) for every
+component whose ``mᵀ P m`` stays within :data:`EXPANDED_RISK_LIMIT` — which bounds the
+expansion's relative error of log-densities and covariances near ``eps * 1e6 ~ 2e-10`` — and
+the direct form for the others (``PassResult.kernel`` is then ``"mixed"``).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ Kernel = Literal["auto", "expanded", "direct"]
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 #: largest ``mᵀ P m`` for which the expanded kernel is used by ``kernel="auto"``
-EXPANDED_RISK_LIMIT = 1e5
+EXPANDED_RISK_LIMIT = 1e6
 
 #: target size in bytes of the largest per-chunk buffer when ``chunk_size`` is ``None``;
 #: large enough that per-chunk Python overhead is negligible and worker threads scale,
@@ -232,23 +234,30 @@ class _Prepared:
         # rounding of the frame, exact for rows close to their component
         self.means_user = frame.centre + frame.scale * params.means
         self.scale = frame.scale
-        if kernel == "auto":
-            kernel = "expanded" if float(risk.max(initial=0.0)) <= EXPANDED_RISK_LIMIT else "direct"
-        self.kernel = kernel
-        if kernel == "expanded":
+        if kernel == "auto":  # per component: the expansion only where it is accurate
+            risky = risk > EXPANDED_RISK_LIMIT
+        elif kernel in ("expanded", "direct"):
+            risky = np.full(k, kernel == "direct")
+        else:
+            raise ValueError(f"Unknown kernel {kernel!r}; use 'auto', 'expanded' or 'direct'.")
+        self.direct: list[int] = [int(j) for j in np.flatnonzero(risky)]
+        self.expanded = np.flatnonzero(~risky)
+        self.all_expanded = not self.direct
+        self.kernel = (
+            "expanded" if self.all_expanded else "mixed" if self.expanded.size else "direct"
+        )
+        self.n_cols = 0
+        if self.expanded.size:
+            e = self.expanded
             self.n_cols = d + self.moments.n_quad(d)
-            W = np.vstack([pm.T, self.moments.quad_weights(precision)])
+            W = np.vstack([pm[e].T, self.moments.quad_weights(precision[e])])
             self.WT = np.ascontiguousarray(W.T)
-            self.b_col = (self.base - 0.5 * risk)[:, None]
+            self.b_col = (self.base[e] - 0.5 * risk[e])[:, None]
             self.centre_col = frame.centre[:, None]
             self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
             # x / scale by a product with (1 / scale) I: every term but one is an exact zero
             self.scaler = np.eye(d) * self.inv_scale if d >= _GEMM_TRANSPOSE_MIN_D else None
             self.centre_scaled = self.centre_col * self.inv_scale
-        elif kernel == "direct":
-            self.n_cols = 0
-        else:
-            raise ValueError(f"Unknown kernel {kernel!r}; use 'auto', 'expanded' or 'direct'.")
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -437,10 +446,11 @@ class _Accumulator:
         self.n_worst = n_worst
         self.total_n = np.zeros(k)
         self.s1 = np.zeros((k, d))
-        if prep.kernel == "expanded":
-            self.s2: Array = np.zeros((prep.moments.n_quad(d), k))
-        else:
-            self.s2 = np.zeros(prep.moments.second_shape(k, d))
+        # second moments: packed quadratic sums of the expanded components, and the
+        # per-component (centred) moments of the direct ones
+        self.s2q = np.zeros((prep.moments.n_quad(d), prep.expanded.size))
+        self.s2d = np.zeros(prep.moments.second_shape(len(prep.direct), d))
+        self.lp_expanded = None if prep.all_expanded else np.empty((prep.expanded.size, rows))
         self.loglik = 0.0
         self.weight = 0.0
         self.worst_idx = np.empty(0, dtype=np.intp)
@@ -456,7 +466,7 @@ class _Accumulator:
         lp = self.logp[:, :m]
         x = X[sl]
         with np.errstate(over="ignore", invalid="ignore"):
-            if prep.kernel == "expanded":
+            if prep.expanded.size:
                 if prep.scaler is None:  # small d: numpy's transposing subtract is fastest
                     np.subtract(x.T, prep.centre_col, out=ph[:d], casting="unsafe")
                     ph[:d] *= prep.inv_scale
@@ -464,19 +474,25 @@ class _Accumulator:
                     np.matmul(prep.scaler, np.asarray(x, dtype=np.float64).T, out=ph[:d])
                     ph[:d] -= prep.centre_scaled
                 prep.moments.fill_quad(ph, d)
-                np.matmul(prep.WT, ph, out=lp)
-                lp += prep.b_col
-            else:
-                for j in range(prep.k):
-                    diff = _centred(prep, x, j)
-                    lp[j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
+                if prep.all_expanded:
+                    np.matmul(prep.WT, ph, out=lp)
+                    lp += prep.b_col
+                else:
+                    assert self.lp_expanded is not None
+                    le = self.lp_expanded[:, :m]
+                    np.matmul(prep.WT, ph, out=le)
+                    le += prep.b_col
+                    lp[prep.expanded] = le
+            for j in prep.direct:
+                diff = _centred(prep, x, j)
+                lp[j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
             top = lp.max(axis=0)
         far = ~np.isfinite(top)
         hopeless = None
         if far.any():  # rows beyond ~1e154 scales: recompute them safely (rare)
             lp[:, far], lost = _far_rows(prep, x[far])
             top[far] = lp[:, far].max(axis=0)
-            if prep.kernel == "expanded":
+            if prep.expanded.size:
                 ph[:, far] = 0.0  # their (overflowed) features must not reach the statistics
             if lost.any():
                 hopeless = np.flatnonzero(far)[lost]
@@ -505,23 +521,24 @@ class _Accumulator:
             return
         rw = lp if w is None else lp * w
         self.total_n += rw.sum(axis=1)
-        if prep.kernel == "expanded":
-            acc = ph @ rw.T
-            self.s1 += acc[:d].T
-            self.s2 += acc[d:]
-        else:
+        if prep.expanded.size:
+            acc = ph @ (rw.T if prep.all_expanded else rw[prep.expanded].T)
+            self.s1[prep.expanded] += acc[:d].T
+            self.s2q += acc[d:]
+        if prep.direct:
             if far.any():
                 x, rw = x[~far], rw[:, ~far]
-            for j in range(prep.k):
+            for i, j in enumerate(prep.direct):
                 diff = _centred(prep, x, j)
                 self.s1[j] += rw[j] @ diff
-                self.s2[j] += prep.moments.weighted_second(diff, rw[j])
+                self.s2d[i] += prep.moments.weighted_second(diff, rw[j])
 
     def merge(self, other: _Accumulator) -> None:
         """Add another worker's sums (same parameters, disjoint rows)."""
         self.total_n += other.total_n
         self.s1 += other.s1
-        self.s2 += other.s2
+        self.s2q += other.s2q
+        self.s2d += other.s2d
         self.loglik += other.loglik
         self.weight += other.weight
         if self.n_worst:
@@ -536,11 +553,15 @@ class _Accumulator:
         k, d = prep.k, prep.d
         suff = None
         if self.stats:
-            if prep.kernel == "expanded":
-                s2 = prep.moments.unpack(self.s2, d)
-                suff = SuffStats(prep.moments, np.zeros((k, d)), self.total_n, self.s1, s2)
-            else:
-                suff = SuffStats(prep.moments, prep.means.copy(), self.total_n, self.s1, self.s2)
+            # expanded components: moments about the frame's centre (internal origin);
+            # direct components: about their own mean
+            ref = np.zeros((k, d))
+            ref[prep.direct] = prep.means[prep.direct]
+            s2 = np.zeros(prep.moments.second_shape(k, d))
+            if prep.expanded.size:
+                s2[prep.expanded] = prep.moments.unpack(self.s2q, d)
+            s2[prep.direct] = self.s2d
+            suff = SuffStats(prep.moments, ref, self.total_n, self.s1, s2)
             suff.log_likelihood, suff.weight, suff.n_rows = self.loglik, self.weight, n
         return PassResult(
             stats=suff,
