@@ -617,13 +617,13 @@ def stats_pass(
     for sl in iter_chunks(n, step):
         x = X[sl]
         w = None if sample_weight is None else sample_weight[sl]
-        if w is not None and not (w > 0).all():
-            x, w = x[w > 0], w[w > 0]
+        keep = None if w is None or (w > 0).all() else w > 0
+        if keep is not None and w is not None:
+            x, w = x[keep], w[keep]
         z = frame.to_internal(x, out=buf[: x.shape[0]])
-        r = resp_source(sl, z) if w is None or x.shape[0] == sl.stop - sl.start else None
-        if r is None:  # the source answers for whole chunks: ask, then drop zero-weight rows
-            assert sample_weight is not None
-            keep = sample_weight[sl] > 0
+        if keep is None:
+            r = resp_source(sl, z)
+        else:  # the source answers for whole chunks: zero-weight rows get a placeholder
             full = np.zeros((sl.stop - sl.start, d))
             full[keep] = z
             r = resp_source(sl, full)[keep]
