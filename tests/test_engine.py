@@ -106,6 +106,31 @@ def test_kernels_give_the_same_statistics(rng, cov):
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_mixed_kernels_give_the_same_statistics(rng, cov):
+    """Expanded components beside a direct one (2000 units out) sum into the same moments.
+
+    This exercises every layout's assembly of expanded and direct parts, the pooled (tied)
+    one included, where both kinds of component add into one matrix.
+    """
+    family, _, mu, c, chol = random_params(rng, cov, 3, 3, spread=1.0)
+    w = np.array([0.45, 0.45, 0.1])
+    mu[2] += 2000.0
+    X = np.vstack([mu[j] + rng.normal(size=(n, 3)) for j, n in enumerate([450, 450, 100])])
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    reg = 1e-6 / frame.scale**2
+    mixed = mixture_pass(X, p, family, frame, chunk_size=256)
+    direct = mixture_pass(X, p, family, frame, chunk_size=256, kernel="direct")
+    assert mixed.kernel == "mixed"
+    pm, pd_ = (params_from_stats(r.stats, family, reg)[0] for r in (mixed, direct))
+    # the expansion's error bound is eps * EXPANDED_RISK_LIMIT ~ 2e-10
+    np.testing.assert_allclose(mixed.log_likelihood, direct.log_likelihood, rtol=2e-10)
+    np.testing.assert_allclose(pm.weights, pd_.weights, rtol=1e-10)
+    np.testing.assert_allclose(pm.means, pd_.means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(pm.covariances, pd_.covariances, rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
 def test_statistics_match_closed_form(rng, cov):
     """N, means and scatter against the weighted formulas written out with numpy."""
     family, w, mu, c, chol = random_params(rng, cov, 3, 3)
@@ -120,12 +145,16 @@ def test_statistics_match_closed_form(rng, cov):
     means = (r.T @ X) / nk[:, None]
     np.testing.assert_allclose(res.stats.N, nk, rtol=1e-12)
     np.testing.assert_allclose(res.stats.means(), means, rtol=1e-10)
-    scatter = res.stats.scatter()
-    for j in range(3):
-        diff = X - means[j]
-        full = (diff * r[:, j : j + 1]).T @ diff / nk[j]
-        want = full if scatter.ndim == 3 else np.diag(full)
-        np.testing.assert_allclose(scatter[j], want, rtol=1e-9, atol=1e-12)
+    per_component = np.stack(
+        [((X - means[j]) * r[:, j : j + 1]).T @ (X - means[j]) / nk[j] for j in range(3)]
+    )
+    want = {
+        "full": per_component,
+        "tied": np.tensordot(nk / nk.sum(), per_component, axes=1),  # pooled
+        "diag": np.diagonal(per_component, axis1=1, axis2=2),
+        "spherical": np.trace(per_component, axis1=1, axis2=2) / 3,  # mean variance
+    }[cov]
+    np.testing.assert_allclose(res.stats.scatter(), want, rtol=1e-9, atol=1e-12)
     assert res.stats.weight == pytest.approx(sw.sum())
 
 

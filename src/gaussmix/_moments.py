@@ -1,19 +1,24 @@
 """Second-moment layouts shared by the covariance families.
 
-Every covariance family needs, per component, either the full weighted second-moment matrix
-(``full``, ``tied``) or only its diagonal (``diag``, ``spherical``).  A :class:`MomentKind` owns
+Each covariance family needs only part of the weighted second moments of its components: the
+full matrix per component (``full``), their sum over components (``tied``: the pooled scatter),
+the diagonal per component (``diag``) or its mean (``spherical``).  A :class:`MomentKind` owns
 everything that depends on that choice and nothing that depends on the family:
 
-* the *expanded feature map* ``phi(z) = [z, q(z)]`` where ``q`` is the packed upper triangle of
-  ``z zᵀ`` (full) or ``z²`` (diag).  The log-density of every component is linear in
-  ``phi(z)``, so the E-step of all components is one GEMM ``phi @ W``, and the statistics of the
-  M-step are one GEMM ``phiᵀ @ R``;
+* the *expanded feature map* ``phi(z) = [z, q(z)]``.  The log-density of every component is
+  linear in ``phi(z)``, so the E-step of all components is one GEMM ``phi @ W``, and the
+  statistics of the M-step are one GEMM ``phiᵀ @ R``.  ``q`` is as small as the layout allows:
+  the packed upper triangle of ``z zᵀ`` (full, ``d(d+1)/2`` columns), ``z²`` (diag, ``d``), the
+  mean of ``z²`` (spherical, 1) or ``zᵀ P z`` under the shared precision (tied, 1; its pooled
+  second moment is then one ``d x d`` product per chunk);
 * the *direct* (per-component, centred) forms of the same quantities, which are exact for data
   far from the reference point and serve as the reference implementation;
-* packing, unpacking and re-centring of second moments.
+* packing, unpacking and re-centring of second moments, and the scatter the M-step needs.
 
 Per-component precision *factors* are ``(k, d, d)`` upper-triangular matrices ``U`` with
-``P = U Uᵀ`` (full kind) or ``(k, d)`` vectors ``u`` with ``P = diag(u²)`` (diag kind).
+``P = U Uᵀ`` (full and tied kinds; equal for every component in the tied kind) or ``(k, d)``
+vectors ``u`` with ``P = diag(u²)`` (diag and spherical kinds; all entries of a row equal in
+the spherical kind).
 """
 
 from __future__ import annotations
@@ -34,17 +39,18 @@ class MomentKind(ABC):
 
     @abstractmethod
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
-        """Shape of ``k`` second moments: (k, d, d) or (k, d)."""
+        """Shape of the second moments of ``k`` components: (k, d, d), (d, d), (k, d) or (k,)."""
 
     @abstractmethod
     def n_quad(self, d: int) -> int:
         """Number of quadratic features for ``d`` dimensions."""
 
     @abstractmethod
-    def fill_quad(self, phi: Array, d: int) -> None:
+    def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         """Fill ``phi[d:]`` with the quadratic features of ``z = phi[:d]`` in place.
 
-        ``phi`` is feature-major: shape (n_cols, rows).
+        ``phi`` is feature-major: shape (n_cols, rows).  ``factors`` are the pass's precision
+        factors (only the tied kind's features depend on them).
         """
 
     @abstractmethod
@@ -59,9 +65,37 @@ class MomentKind(ABC):
     def matvec(self, precision: Array, m: Array) -> Array:
         """``P_j m_j`` for every component, shape (k, d)."""
 
+    def expanded_second(self, phi: Array, rw: Array, acc: Array, d: int) -> Array:
+        """A chunk's packed second moments, given ``acc = phi @ rwᵀ`` (n_cols, k)."""
+        return acc[d:]
+
+    def packed_shape(self, k: int, d: int) -> tuple[int, ...]:
+        """Shape of the packed second moments of ``k`` expanded components."""
+        return (self.n_quad(d), k)
+
     @abstractmethod
     def unpack(self, packed: Array, d: int) -> Array:
-        """Packed quadratic sums (n_quad, k) -> second moments (k, d, d) or (k, d)."""
+        """Packed quadratic sums -> second moments in the layout of :meth:`second_shape`."""
+
+    def assemble(
+        self,
+        k: int,
+        d: int,
+        expanded: NDArray[np.intp],
+        packed: Array,
+        direct: list[int],
+        second_direct: Array,
+    ) -> Array:
+        """Second moments of all ``k`` components from the expanded and the direct ones."""
+        out = np.zeros(self.second_shape(k, d))
+        if expanded.size:
+            out[expanded] = self.unpack(packed, d)
+        out[direct] = second_direct
+        return out
+
+    def add_component(self, second: Array, i: int, value: Array) -> None:
+        """Add one component's ``weighted_second`` into slot ``i`` of ``second``."""
+        second[i] += value
 
     @abstractmethod
     def mahalanobis(self, diff: Array, factor: Array) -> Array:
@@ -73,7 +107,25 @@ class MomentKind(ABC):
 
     @abstractmethod
     def outer(self, a: Array, b: Array) -> Array:
-        """Per-component ``a_j b_jᵀ`` (k, d, d) or ``a_j * b_j`` (k, d)."""
+        """Per-component products ``a_j b_jᵀ`` in the layout of :meth:`second_shape`."""
+
+    def shift(self, second: Array, n: Array, s1: Array, delta: Array) -> Array:
+        """Second moments about ``ref - delta`` from those about ``ref`` (parallel axes).
+
+        ``n`` (k,) and ``s1`` (k, d) are the weights and first moments about ``ref``.
+        """
+        nd = n.reshape((-1,) + (1,) * (second.ndim - 1))
+        outer = self.outer
+        return second + outer(s1, delta) + outer(delta, s1) + nd * outer(delta, delta)
+
+    def scatter(self, second: Array, n: Array, s1: Array) -> Array:
+        """Weighted covariance about the means, from moments about any reference.
+
+        ``n`` must be positive (the caller floors it).
+        """
+        nd = n.reshape((-1,) + (1,) * (second.ndim - 1))
+        m = s1 / n[:, None]
+        return second / nd - self.outer(m, m)
 
     def log_det(self, factors: Array) -> Array:
         """``log det U_j`` = half the log-determinant of each precision, shape (k,)."""
@@ -102,7 +154,7 @@ class FullMoments(MomentKind):
     def n_quad(self, d: int) -> int:
         return d * (d + 1) // 2
 
-    def fill_quad(self, phi: Array, d: int) -> None:
+    def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         col = d
         for a in range(d):
             width = d - a
@@ -151,7 +203,7 @@ class DiagMoments(MomentKind):
     def n_quad(self, d: int) -> int:
         return d
 
-    def fill_quad(self, phi: Array, d: int) -> None:
+    def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         np.multiply(phi[:d], phi[:d], out=phi[d : 2 * d])
 
     def precision(self, factors: Array) -> Array:
@@ -180,5 +232,102 @@ class DiagMoments(MomentKind):
         return factors
 
 
+class PooledMoments(FullMoments):
+    """One second-moment matrix summed over components (``tied``).
+
+    The components share one precision ``P = U Uᵀ``, so the only quadratic feature is
+    ``zᵀ P z = |Uᵀ z|²`` (one column instead of ``d(d+1)/2``), and the M-step needs only the
+    pooled moment ``sum_j sum_i r_ij (z_i - ref_j)(z_i - ref_j)ᵀ``: for expanded components one
+    ``d x d`` product per chunk, with each row weighted by its total responsibility.
+    """
+
+    name = "pooled"
+
+    def second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (d, d)
+
+    def n_quad(self, d: int) -> int:
+        return 1
+
+    def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
+        y = factors[0].T @ phi[:d]
+        np.einsum("ij,ij->j", y, y, out=phi[d])
+
+    def quad_weights(self, precision: Array) -> Array:
+        return np.full((1, precision.shape[0]), -0.5)
+
+    def expanded_second(self, phi: Array, rw: Array, acc: Array, d: int) -> Array:
+        z = phi[:d]
+        return np.asarray((z * rw.sum(axis=0)) @ z.T)
+
+    def packed_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (d, d)
+
+    def unpack(self, packed: Array, d: int) -> Array:
+        return packed.copy()
+
+    def assemble(
+        self,
+        k: int,
+        d: int,
+        expanded: NDArray[np.intp],
+        packed: Array,
+        direct: list[int],
+        second_direct: Array,
+    ) -> Array:
+        return packed + second_direct
+
+    def add_component(self, second: Array, i: int, value: Array) -> None:
+        second += value
+
+    def outer(self, a: Array, b: Array) -> Array:
+        return np.asarray(a.T @ b)
+
+    def shift(self, second: Array, n: Array, s1: Array, delta: Array) -> Array:
+        return second + self.outer(s1, delta) + self.outer(delta, s1) + (delta.T * n) @ delta
+
+    def scatter(self, second: Array, n: Array, s1: Array) -> Array:
+        """The pooled within-component covariance ``sum_j N_j cov_j / sum_j N_j`` (d, d)."""
+        within = second - (s1.T / n) @ s1
+        return np.asarray(within / n.sum())
+
+
+class MeanSquareMoments(DiagMoments):
+    """The mean over features of each component's second moments (``spherical``).
+
+    Second moments are ``sum_i r_ij |z_i - ref_j|² / d`` (k,); the only quadratic feature is
+    the mean of ``z²`` (one column instead of ``d``).  ``outer`` is the mean of the products, a
+    bilinear form, so shifting and scatter follow the generic formulas.
+    """
+
+    name = "mean-square"
+
+    def second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k,)
+
+    def n_quad(self, d: int) -> int:
+        return 1
+
+    def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
+        z = phi[:d]
+        np.einsum("ij,ij->j", z, z, out=phi[d])
+        phi[d] /= d
+
+    def quad_weights(self, precision: Array) -> Array:
+        d = precision.shape[1]
+        return np.ascontiguousarray(-0.5 * d * precision[:, :1].T)
+
+    def unpack(self, packed: Array, d: int) -> Array:
+        return np.ascontiguousarray(packed[0])
+
+    def weighted_second(self, diff: Array, r: Array) -> Array:
+        return np.asarray(r @ np.einsum("ij,ij->i", diff, diff) / diff.shape[1])
+
+    def outer(self, a: Array, b: Array) -> Array:
+        return np.asarray(np.mean(a * b, axis=-1))
+
+
 FULL = FullMoments()
 DIAG = DiagMoments()
+POOLED = PooledMoments()
+MEAN_SQUARE = MeanSquareMoments()

@@ -30,15 +30,16 @@ class SuffStats:
     Attributes
     ----------
     moments : MomentKind
-        Layout of ``S2``: full ``(k, d, d)`` matrices or ``(k, d)`` diagonals.
+        Layout of ``S2`` (see :mod:`gaussmix._moments`).
     ref : ndarray of shape (k, d)
         Reference point of each component's moments.
     N : ndarray of shape (k,)
         Sum of responsibilities times sample weights.
     S1 : ndarray of shape (k, d)
         Weighted sum of ``x - ref``.
-    S2 : ndarray of shape (k, d, d) or (k, d)
-        Weighted sum of ``(x - ref)(x - ref)ᵀ`` (or its diagonal).
+    S2 : ndarray of shape (k, d, d), (d, d), (k, d) or (k,)
+        Weighted sum of ``(x - ref)(x - ref)ᵀ``, or the part of it the layout keeps (summed
+        over components, the diagonal, or the diagonal's mean).
     log_likelihood : float
         Weighted sum of the rows' log-densities under the parameters of the pass.
     weight : float
@@ -66,11 +67,8 @@ class SuffStats:
     def shifted(self, ref: Array) -> SuffStats:
         """The same statistics expressed about another reference point."""
         delta = self.ref - ref
-        n = self.N[:, None]
-        s1 = self.S1 + n * delta
-        outer = self.moments.outer
-        nd = self.N.reshape((-1,) + (1,) * (self.S2.ndim - 1))
-        s2 = self.S2 + outer(self.S1, delta) + outer(delta, self.S1) + nd * outer(delta, delta)
+        s1 = self.S1 + self.N[:, None] * delta
+        s2 = self.moments.shift(self.S2, self.N, self.S1, delta)
         return SuffStats(
             self.moments, ref.copy(), self.N.copy(), s1, s2,
             self.log_likelihood, self.weight, self.n_rows,
@@ -99,11 +97,12 @@ class SuffStats:
         return self.ref + self.S1 / self._safe_n()[:, None]
 
     def scatter(self) -> Array:
-        """Weighted covariance of each component about its mean (no regularisation)."""
-        n = self._safe_n()
-        nd = n.reshape((-1,) + (1,) * (self.S2.ndim - 1))
-        m = self.S1 / n[:, None]
-        return self.S2 / nd - self.moments.outer(m, m)
+        """Weighted covariance about the means (no regularisation), in the moments' layout.
+
+        Per component (k, d, d), (k, d) or (k,) (mean variance over features), or pooled over
+        components (d, d) (see :mod:`gaussmix._moments`).
+        """
+        return self.moments.scatter(self.S2, self._safe_n(), self.S1)
 
     def mean_log_likelihood(self) -> float:
         """Log-likelihood per unit of sample weight."""

@@ -44,9 +44,9 @@ class CovarianceFamily(ABC):
 
         Parameters
         ----------
-        scatter : ndarray of shape (k, d, d) or (k, d)
-            Weighted covariance of each component about its new mean (no regularisation),
-            in the layout of :attr:`moments`.
+        scatter : ndarray
+            Weighted covariance about the new means (no regularisation) in the layout of
+            :attr:`moments`: per component (k, d, d), (k, d) or (k,), or pooled (d, d).
         nk : ndarray of shape (k,)
             Weight of each component.
         reg_covar : float

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .._moments import DIAG
+from .._moments import MEAN_SQUARE
 from .base import Array, CovarianceFamily
 
 
@@ -13,7 +13,7 @@ class Spherical(CovarianceFamily):
     """One variance per component."""
 
     name = "spherical"
-    moments = DIAG
+    moments = MEAN_SQUARE
 
     def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_components,)
@@ -22,7 +22,8 @@ class Spherical(CovarianceFamily):
         return n_components
 
     def estimate(self, scatter: Array, nk: Array, reg_covar: float) -> Array:
-        return np.asarray(scatter.mean(axis=1) + reg_covar)
+        # the mean-square layout's scatter is already the mean variance over features
+        return np.asarray(scatter + reg_covar)
 
     def precisions_cholesky(self, covariances: Array) -> tuple[Array, NDArray[np.bool_]]:
         ok = np.isfinite(covariances) & (covariances > 0)

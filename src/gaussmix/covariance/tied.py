@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .._moments import FULL
+from .._moments import POOLED
 from ._dense import (
     factor_from_precision,
     is_positive_definite,
@@ -19,7 +19,7 @@ class Tied(CovarianceFamily):
     """A single ``(d, d)`` covariance matrix shared by every component."""
 
     name = "tied"
-    moments = FULL
+    moments = POOLED
 
     def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
         return (n_features, n_features)
@@ -28,8 +28,8 @@ class Tied(CovarianceFamily):
         return n_features * (n_features + 1) // 2
 
     def estimate(self, scatter: Array, nk: Array, reg_covar: float) -> Array:
-        total = nk.sum()
-        cov = np.tensordot(nk / total, scatter, axes=1) if total > 0 else scatter.mean(axis=0)
+        # the pooled layout's scatter is already the weighted mean over components
+        cov = np.array(scatter, dtype=np.float64)
         d = cov.shape[-1]
         cov[np.arange(d), np.arange(d)] += reg_covar
         return np.asarray(cov)
