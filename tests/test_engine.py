@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -229,6 +231,29 @@ def test_threads_do_not_change_results(rng, cov, kernel):
     np.testing.assert_allclose(two.stats.S2, one.stats.S2, rtol=1e-12, atol=1e-12)
     assert two.log_likelihood == pytest.approx(one.log_likelihood, rel=1e-13)
     np.testing.assert_array_equal(np.sort(one.worst_rows), np.sort(two.worst_rows))
+
+
+def test_concurrent_passes_from_several_threads_do_not_share_buffers(rng):
+    """Chunk buffers are kept between passes; passes of different shapes, run at once from
+    several caller threads, must each get the result of running alone."""
+    jobs = []
+    for cov, k, d in [("full", 5, 6), ("diag", 2, 3), ("tied", 7, 2), ("spherical", 3, 9)]:
+        family, w, mu, c, chol = random_params(rng, cov, k, d)
+        X = rng.normal(scale=2.0, size=(4000, d))
+        frame = Frame.from_data(X)
+        jobs.append((X, to_internal(frame, w, mu, c, chol), family, frame))
+
+    def run(job):
+        X, p, family, frame = job
+        return mixture_pass(X, p, family, frame, chunk_size=250, resp=True)
+
+    alone = [run(job) for job in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(run, jobs * 3))
+    for i, res in enumerate(together):
+        want = alone[i % len(jobs)]
+        np.testing.assert_array_equal(res.resp, want.resp)
+        np.testing.assert_array_equal(res.stats.S2, want.stats.S2)
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
