@@ -11,7 +11,7 @@ from scipy import stats as sps
 from gaussmix import COVARIANCE_TYPES, SuffStats
 from gaussmix.covariance import get_family
 from gaussmix.em import params_from_stats
-from gaussmix.engine import Frame, Params, mixture_pass
+from gaussmix.engine import Frame, Params, mixture_pass, stats_pass
 
 
 def random_params(rng, cov, k, d, spread=2.0, far=0.0, var_scale=1.0):
@@ -273,3 +273,31 @@ def test_rows_beyond_float64_squares(rng, cov, kernel):
     assert np.isfinite(res.resp).all()
     np.testing.assert_allclose(res.resp.sum(axis=1), 1.0)
     np.testing.assert_array_equal(res.labels, res.resp.argmax(axis=1))
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov):
+    """stats_pass sums hard labels per component's own rows; one-hot rows must agree."""
+    family = get_family(cov)
+    X = rng.normal(size=(700, 3)) * [1.0, 5.0, 0.2] + 40.0
+    sw = rng.uniform(0.0, 2.0, size=700)
+    sw[::7] = 0.0  # zero-weight rows are left out
+    labels = rng.integers(0, 4, size=700)
+    labels[labels == 3] = 2  # an empty component
+    frame = Frame.from_data(X)
+    ref = rng.normal(size=(4, 3))
+
+    def hard(rows, z):
+        return labels[rows]
+
+    def one_hot(rows, z):
+        return np.eye(4)[labels[rows]]
+
+    a, b = (
+        stats_pass(X, src, family.moments, frame, ref, sample_weight=sw, chunk_size=128)
+        for src in (hard, one_hot)
+    )
+    for name in ("N", "S1", "S2"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9)
+    assert a.N[3] == 0.0
+    np.testing.assert_allclose(a.N[0], sw[labels == 0].sum(), rtol=1e-12)

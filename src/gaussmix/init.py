@@ -8,8 +8,9 @@ initial weights, means and covariances through the same M-step EM uses.
     Labels of scikit-learn's :class:`~sklearn.cluster.KMeans` (one run) on all rows.
 ``"k-means++"``
     k-means++ seeds (:func:`sklearn.cluster.kmeans_plusplus`) drawn from a random subsample of
-    at most :data:`SEED_SAMPLE` rows, then every row assigned to its nearest seed.  Cheap: the
-    default, used with several short EM runs (see :class:`gaussmix.GaussianMixture`).
+    :data:`SEED_SAMPLE` rows (200 per component if more), then every row assigned to its
+    nearest seed.  Cheap: the default, used with several short EM runs (see
+    :class:`gaussmix.GaussianMixture`).
 ``"random"``
     Uniform random responsibilities, normalised per row (as scikit-learn).  They are drawn in
     fixed blocks of rows, so the start does not depend on ``chunk_size``.
@@ -35,8 +36,11 @@ from .engine import Frame, Params, RespSource, stats_pass
 
 Array = NDArray[np.float64]
 
-#: largest number of rows k-means++ seeds are drawn from
-SEED_SAMPLE = 50_000
+#: k-means++ seeds are drawn from a subsample of at most
+#: ``max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)`` rows (the seeding costs
+#: ``O(rows * k * log k)``; the short EM runs that follow refine the seeds on more rows)
+SEED_SAMPLE = 5_000
+SEED_SAMPLE_PER_COMPONENT = 200
 _BLOCK = 4096
 
 Strategy = Callable[
@@ -45,19 +49,13 @@ Strategy = Callable[
 ]
 
 
-def _one_hot(labels: NDArray[np.intp], k: int) -> Array:
-    out = np.zeros((labels.shape[0], k))
-    out[np.arange(labels.shape[0]), labels] = 1.0
-    return out
-
-
 def nearest(centres: Array) -> RespSource:
     """Hard assignment of each row to its nearest centre (internal frame)."""
     sq = np.einsum("kd,kd->k", centres, centres)
 
-    def source(rows: slice, z: Array) -> Array:
+    def source(rows: slice, z: Array) -> NDArray[np.intp]:
         dist = sq - 2.0 * (z @ centres.T)
-        return _one_hot(dist.argmin(axis=1), centres.shape[0])
+        return np.asarray(dist.argmin(axis=1))
 
     return source
 
@@ -96,7 +94,8 @@ def _kmeans_plusplus(
 
     Xp, wp = _positive(X, sw)
     n = Xp.shape[0]
-    rows = np.sort(rng.choice(n, SEED_SAMPLE, replace=False)) if n > SEED_SAMPLE else None
+    size = max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)
+    rows = np.sort(rng.choice(n, size, replace=False)) if n > size else None
     sample = frame.to_internal(Xp if rows is None else Xp[rows])
     weights = None if wp is None else (wp if rows is None else wp[rows])
     seed = int(rng.integers(2**31 - 1))

@@ -59,7 +59,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Largest number of EM iterations of the retained start (short-run iterations included).
     n_init : int, default=16
         Number of starts.  With ``init_iter`` set, the starts race in short EM runs (on a
-        random subsample of 20 000 rows, or 500 per component, when ``X`` is larger): after
+        random subsample of 10 000 rows, or 500 per component, when ``X`` is larger): after
         each round the worse half is dropped, and the winner, after ``init_iter``
         iterations, is continued on all rows.
     init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'

@@ -180,7 +180,7 @@ def _json_for_script(payload: dict[str, Any]) -> str:
 def _em_fact(payload: dict[str, Any]) -> str:
     """How the kept start ran, for the header.
 
-    E.g. "converged: 9 short-run iterations on 20,000 rows, then 2 on all rows; best of 16
+    E.g. "converged: 9 short-run iterations on 10,000 rows, then 2 on all rows; best of 16
     starts".
     """
     steps = payload["steps"]
