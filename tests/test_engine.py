@@ -301,3 +301,12 @@ def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9)
     assert a.N[3] == 0.0
     np.testing.assert_allclose(a.N[0], sw[labels == 0].sum(), rtol=1e-12)
+
+
+def test_frame_centre_of_values_whose_sum_overflows(rng):
+    """Rows near the float64 limit: the centre is still their mean, not a fallback."""
+    big = np.finfo(np.float64).max / 4
+    X = big * (1.0 + 0.1 * rng.uniform(size=(50, 2)))
+    frame = Frame.from_data(X, chunk_size=16)
+    np.testing.assert_allclose(frame.centre, big * (X / big).mean(axis=0), rtol=1e-14)
+    assert np.isfinite(frame.scale) and frame.scale > 0

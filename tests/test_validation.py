@@ -11,6 +11,7 @@ from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
+from gaussmix import _validation as v
 
 from ._data import make_blobs
 
@@ -40,6 +41,20 @@ def test_fit_rejects_non_finite(X: np.ndarray, bad: float) -> None:
     X[3, 1] = bad
     with pytest.raises(ValueError, match=r"missing or infinite values yet.*drop those rows"):
         GaussianMixture(2).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_finite_values_whose_sum_overflows_are_accepted(dtype: type) -> None:
+    """The finiteness check sums first; a sum that overflows must not reject finite data."""
+    big = float(np.finfo(dtype).max) / 4
+    X = big * np.array([[1.0, 1.0], [1.1, 0.9], [0.9, 1.2], [1.05, 0.95], [0.95, 1.05]])
+    X = X.astype(dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(X.sum())
+    v.precheck_X(X)  # accepted
+    X[4, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN in 1 of 5 rows"):
+        v.precheck_X(X)
 
 
 @pytest.mark.parametrize("method", PREDICT_METHODS)

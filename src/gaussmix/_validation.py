@@ -131,8 +131,13 @@ def precheck_X(X: Any, what: str = "X") -> None:
             f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is "
             f"required. {what} has no columns: pass at least one numeric feature."
         )
-    if kind == "f" and not np.isfinite(arr).all():
-        _raise_not_finite(arr, what)
+    # a finite sum proves every entry finite, without an n x d mask; an infinite or NaN sum
+    # may also come from finite values overflowing, so it is followed by the exact test
+    if kind == "f":
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = arr.sum()
+        if not np.isfinite(total) and not np.isfinite(arr).all():
+            _raise_not_finite(arr, what)
 
 
 def _maybe_numeric_dtype(dtype: Any) -> bool:

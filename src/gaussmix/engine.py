@@ -110,19 +110,31 @@ class Frame:
         n, d = X.shape
         step = chunk_size or auto_chunk_size(d, d, 1, n)
         total_w = 0.0
-        sums = np.zeros(d)
         amax = 0.0
-        for sl in iter_chunks(n, step):
-            xc = np.asarray(X[sl], dtype=np.float64)
-            w = None if sample_weight is None else sample_weight[sl]
-            if w is None:
-                total_w += xc.shape[0]
-                sums += xc.sum(axis=0)
-            else:
-                total_w += float(w.sum())
-                sums += w @ xc
-            amax = max(amax, float(np.abs(xc).max(initial=0.0)))
-        centre = sums / total_w if total_w > 0 else np.zeros(d)
+        unit = 1.0
+        for attempt in range(2):
+            # values near the float64 limit overflow the sums: then they are summed again in
+            # units of 2**64 (exact scaling)
+            sums = np.zeros(d)
+            total_w = 0.0
+            with np.errstate(over="ignore", invalid="ignore"):
+                for sl in iter_chunks(n, step):
+                    xc = np.asarray(X[sl], dtype=np.float64)
+                    if unit != 1.0:
+                        xc = xc / unit
+                    w = None if sample_weight is None else sample_weight[sl]
+                    if w is None:
+                        total_w += xc.shape[0]
+                        sums += xc.sum(axis=0)
+                    else:
+                        total_w += float(w.sum())
+                        sums += w @ xc
+                    if attempt == 0:
+                        amax = max(amax, float(np.abs(xc).max(initial=0.0)))
+            if np.all(np.isfinite(sums)):
+                break
+            unit = 2.0**64
+        centre = sums / total_w * unit if total_w > 0 else np.zeros(d)
         if not np.all(np.isfinite(centre)):
             centre = np.zeros(d)
         spread = 0.0

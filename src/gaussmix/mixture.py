@@ -191,8 +191,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"{expected} features as input. Pass rows with the same {expected} columns "
                 "as the data the model was fitted on."
             )
+        # precheck_X has already rejected NaN and inf with a clearer message
         X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+            ensure_all_finite=False,
         )
         return np.asarray(X)
 
