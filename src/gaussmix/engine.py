@@ -315,8 +315,10 @@ _GEMM_TRANSPOSE_MIN_D = 12
 _FLOOR = -700.0
 
 
-def _normalise(logp: Array, top: Array) -> Array:
+def _normalise(logp: Array, top: Array, divide: bool = True) -> Array:
     """Turn log-densities (k, m) into responsibilities in place; return the log-sum-exp (m,).
+
+    With ``divide=False`` the rows are left unnormalised (when only the log-sum-exp is used).
 
     ``top`` is the per-row maximum of ``logp``.  Relative log-responsibilities are floored
     at -700, so that no responsibility falls below ``exp(-700)`` (~1e-304) into the subnormal
@@ -327,7 +329,8 @@ def _normalise(logp: Array, top: Array) -> Array:
     np.maximum(logp, _FLOOR, out=logp)
     np.exp(logp, out=logp)
     total = logp.sum(axis=0)
-    logp /= total
+    if divide:
+        logp /= total
     return np.asarray(top + np.log(total))
 
 
@@ -344,6 +347,7 @@ def mixture_pass(
     log_density: bool = False,
     labels: bool = False,
     n_worst: int = 0,
+    log_likelihood: bool = True,
     kernel: Kernel = "auto",
     out_dtype: type[np.floating] | np.dtype[np.floating] = np.float64,
     n_threads: int | None = None,
@@ -368,6 +372,9 @@ def mixture_pass(
     n_worst : int
         Also return the indices of the ``n_worst`` rows with the lowest density
         (used to re-seed degenerate components).
+    log_likelihood : bool
+        Compute the log-likelihood (``PassResult.log_likelihood``; NaN otherwise).  A pass
+        that wants labels only skips the normalisation entirely.
     kernel : {"auto", "expanded", "direct"}
     out_dtype : dtype
         dtype of the per-row outputs.
@@ -392,6 +399,8 @@ def mixture_pass(
     workers = max(1, min(n_threads if n_threads is not None else _default_threads(), len(chunks)))
     rows = min(step, n)
     accs = [_Accumulator(prep, rows, stats, n_worst, _workspace(t)) for t in range(workers)]
+    for acc in accs:
+        acc.needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
 
     def work(t: int) -> None:
         for sl in chunks[t::workers]:
@@ -502,6 +511,7 @@ class _Accumulator:
         self.logp = buf[prep.n_cols * rows : (prep.n_cols + k) * rows].reshape(k, rows)
         self.stats = stats
         self.n_worst = n_worst
+        self.needs_lse = True
         self.total_n = np.zeros(k)
         self.s1 = np.zeros((k, d))
         # second moments: packed quadratic sums of the expanded components, and the
@@ -558,8 +568,12 @@ class _Accumulator:
                 hopeless = np.flatnonzero(far)[lost]
         if out.labels is not None:
             out.labels[sl] = lp.argmax(axis=0)
-        lse = _normalise(lp, top)  # lp now holds the responsibilities (k, m)
         w = None if sample_weight is None else sample_weight[sl]
+        if not self.needs_lse:
+            self.weight += m if w is None else float(w.sum())
+            return
+        # lp now holds the responsibilities (k, m) (unnormalised if no one reads them)
+        lse = _normalise(lp, top, divide=self.stats or out.resp is not None)
         if hopeless is not None:
             lse[hopeless] = -np.inf  # log-density below the float64 range
         if w is None:
@@ -623,7 +637,7 @@ class _Accumulator:
             suff.log_likelihood, suff.weight, suff.n_rows = self.loglik, self.weight, n
         return PassResult(
             stats=suff,
-            log_likelihood=self.loglik,
+            log_likelihood=self.loglik if self.needs_lse else float("nan"),
             weight=self.weight,
             resp=out.resp,
             log_density=out.log_density,

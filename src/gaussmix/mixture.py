@@ -425,7 +425,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        labels: NDArray[np.intp] = self._pass(X, labels=True).labels
+        labels: NDArray[np.intp] = self._pass(X, labels=True, log_likelihood=False).labels
         return labels
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
