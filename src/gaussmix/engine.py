@@ -109,7 +109,6 @@ class Frame:
         """
         n, d = X.shape
         step = chunk_size or auto_chunk_size(d, d, 1, n)
-        total_w = 0.0
         amax = 0.0
         unit = 1.0
         for attempt in range(2):
@@ -398,9 +397,10 @@ def mixture_pass(
     chunks = list(iter_chunks(n, step))
     workers = max(1, min(n_threads if n_threads is not None else _default_threads(), len(chunks)))
     rows = min(step, n)
-    accs = [_Accumulator(prep, rows, stats, n_worst, _workspace(t)) for t in range(workers)]
-    for acc in accs:
-        acc.needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
+    needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
+    accs = [
+        _Accumulator(prep, rows, stats, n_worst, needs_lse, _workspace(t)) for t in range(workers)
+    ]
 
     def work(t: int) -> None:
         for sl in chunks[t::workers]:
@@ -501,7 +501,13 @@ class _Accumulator:
     """
 
     def __init__(
-        self, prep: _Prepared, rows: int, stats: bool, n_worst: int, workspace: _Workspace
+        self,
+        prep: _Prepared,
+        rows: int,
+        stats: bool,
+        n_worst: int,
+        needs_lse: bool,
+        workspace: _Workspace,
     ):
         k, d = prep.k, prep.d
         self.prep = prep
@@ -511,7 +517,8 @@ class _Accumulator:
         self.logp = buf[prep.n_cols * rows : (prep.n_cols + k) * rows].reshape(k, rows)
         self.stats = stats
         self.n_worst = n_worst
-        self.needs_lse = True
+        # whether the log-sum-exp is needed at all (not for labels alone)
+        self.needs_lse = needs_lse
         self.total_n = np.zeros(k)
         self.s1 = np.zeros((k, d))
         # second moments: packed quadratic sums of the expanded components, and the
@@ -706,13 +713,9 @@ def stats_pass(
             continue
         if w is not None:
             r = r * w[:, None]
-        total.N += r.sum(axis=0)
         for j in range(k):
-            if not r[:, j].any():
-                continue
-            diff = z - ref[j]
-            total.S1[j] += r[:, j] @ diff
-            moments.add_component(total.S2, j, moments.weighted_second(diff, r[:, j]))
+            if r[:, j].any():
+                _add_component(total, moments, j, z, r[:, j])
     total.weight = float(n if sample_weight is None else sample_weight.sum())
     total.n_rows = n
     return total
@@ -727,10 +730,13 @@ def _add_hard(
     bounds = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=k))])
     for j in range(k):
         rows = order[bounds[j] : bounds[j + 1]]
-        if rows.size == 0:
-            continue
-        rj = np.ones(rows.size) if w is None else w[rows]
-        diff = z[rows] - total.ref[j]
-        total.N[j] += rj.sum()
-        total.S1[j] += rj @ diff
-        moments.add_component(total.S2, j, moments.weighted_second(diff, rj))
+        if rows.size:
+            _add_component(total, moments, j, z[rows], np.ones(rows.size) if w is None else w[rows])
+
+
+def _add_component(total: SuffStats, moments: MomentKind, j: int, z: Array, r: Array) -> None:
+    """Add rows ``z`` with weights ``r`` to component ``j``'s statistics (about its ref)."""
+    diff = z - total.ref[j]
+    total.N[j] += r.sum()
+    total.S1[j] += r @ diff
+    moments.add_component(total.S2, j, moments.weighted_second(diff, r))
