@@ -313,3 +313,33 @@ def test_max_iter_zero_with_several_starts_runs_no_iteration(rng):
     X, _, _ = make_blobs(rng, n=300, d=2, k=2)
     gm = GaussianMixture(2, max_iter=0, n_init=4, random_state=0).fit(X)
     assert gm.n_iter_ == 0 and gm.history_ == []
+
+
+def test_kmeans_plusplus_seeds_one_per_separated_cluster(rng):
+    from gaussmix.init import kmeans_plusplus_seeds
+
+    k = 6
+    centres = rng.normal(scale=1e4, size=(k, 3))
+    labels = np.repeat(np.arange(k), 300)
+    Z = centres[labels] + rng.normal(size=(labels.size, 3))
+    Z -= Z.mean(axis=0)
+    for seed in range(10):
+        seeds = kmeans_plusplus_seeds(Z, k, np.random.default_rng(seed))
+        # D² sampling: a second seed inside a covered cluster has probability ~1e-8
+        assert sorted(labels[seeds]) == list(range(k))
+    again = kmeans_plusplus_seeds(Z, k, np.random.default_rng(3))
+    np.testing.assert_array_equal(again, kmeans_plusplus_seeds(Z, k, np.random.default_rng(3)))
+
+
+def test_kmeans_plusplus_seeds_respect_weights_and_duplicates(rng):
+    from gaussmix.init import kmeans_plusplus_seeds
+
+    Z = rng.normal(size=(500, 2))
+    w = np.ones(500)
+    w[:250] = 0.0  # these rows must never be drawn
+    for seed in range(10):
+        seeds = kmeans_plusplus_seeds(Z, 8, np.random.default_rng(seed), w)
+        assert (seeds >= 250).all() and len(set(seeds.tolist())) == 8
+    # all rows equal: every potential is zero, the draw falls back to the weights
+    same = kmeans_plusplus_seeds(np.zeros((50, 2)), 4, np.random.default_rng(0), w[:50] + 1)
+    assert same.shape == (4,) and ((0 <= same) & (same < 50)).all()

@@ -327,3 +327,22 @@ def test_labels_only_pass_skips_the_likelihood_but_not_the_labels(rng, cov):
     assert np.isnan(only.log_likelihood) and only.weight == 900
     _, comp = scipy_logpdf(X, family, w, mu, c)
     np.testing.assert_array_equal(only.labels, (comp + np.log(w)).argmax(axis=1))
+
+
+def test_frame_of_many_rows_from_a_strided_sample(rng):
+    from gaussmix.engine import FRAME_SAMPLE
+
+    n = 2 * FRAME_SAMPLE + 1001
+    X = rng.normal(loc=1e6, scale=3.0, size=(n, 2))
+    frame = Frame.from_data(X)
+    # a centre within a few standard errors of the mean, a power of two near the spread
+    np.testing.assert_allclose(frame.centre, X.mean(axis=0), atol=0.2)
+    assert frame.scale in (2.0, 4.0)
+    # weight only where the sample does not look: the frame falls back to all rows
+    w = np.zeros(n)
+    w[1::2] = 1.0
+    X[1::2] += 1e3
+    step = n // FRAME_SAMPLE
+    assert step == 2 and not w[::step].any()
+    weighted = Frame.from_data(X, sample_weight=w)
+    np.testing.assert_allclose(weighted.centre, np.average(X, axis=0, weights=w), rtol=1e-12)

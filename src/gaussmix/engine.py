@@ -55,6 +55,9 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 #: largest ``mᵀ P m`` for which the expanded kernel is used by ``kernel="auto"``
 EXPANDED_RISK_LIMIT = 1e6
 
+#: rows beyond which :meth:`Frame.from_data` works on an evenly strided sample
+FRAME_SAMPLE = 32_768
+
 #: target size in bytes of the largest per-chunk buffer when ``chunk_size`` is ``None``;
 #: large enough that per-chunk Python overhead is negligible and worker threads scale,
 #: small enough that the buffers stay a fraction of a large input
@@ -106,7 +109,29 @@ class Frame:
 
         ``min_scale`` bounds the scale from below; with ``sqrt(reg_covar)`` it keeps the
         regularisation representable in the internal frame when the data's spread is tiny.
+
+        Beyond ``2 * FRAME_SAMPLE`` rows both are taken from every ``n // FRAME_SAMPLE``-th
+        row: the frame needs a centre near the data and a scale within a small factor of the
+        spread, not exact moments, and the sample is what makes the frame 5-10x cheaper than
+        two passes over all rows (it was a fifth of the seeding at n=200 000).  Rows the
+        sample misses stay exact: nothing in the engine assumes the centre is the mean.
         """
+        n = X.shape[0]
+        if n > 2 * FRAME_SAMPLE:
+            step = n // FRAME_SAMPLE
+            ws = None if sample_weight is None else sample_weight[::step]
+            if ws is None or ws.sum() > 0:
+                return cls._from_rows(X[::step], ws, chunk_size, min_scale)
+        return cls._from_rows(X, sample_weight, chunk_size, min_scale)
+
+    @classmethod
+    def _from_rows(
+        cls,
+        X: NDArray[np.floating],
+        sample_weight: Array | None,
+        chunk_size: int | None,
+        min_scale: float,
+    ) -> Frame:
         n, d = X.shape
         step = chunk_size or auto_chunk_size(d, d, 1, n)
         amax = 0.0
@@ -701,7 +726,7 @@ def stats_pass(
     """
     n, d = X.shape
     k = ref.shape[0]
-    step = chunk_size or auto_chunk_size(d, k, d, n)
+    step = chunk_size or auto_chunk_size(d, k, d)  # one thread: no share per worker
     total = SuffStats.zeros(moments, ref)
     buf = np.empty((min(step, n), d))
     for sl in iter_chunks(n, step):
@@ -735,7 +760,9 @@ def _add_hard(
 ) -> None:
     """Add a chunk's statistics under hard labels: each component over its own rows."""
     k = total.N.shape[0]
-    order = np.argsort(labels, kind="stable")
+    # small integers sort by radix (5x faster than a merge sort of intp at 5,000 rows)
+    small = labels.astype(np.int16) if k <= np.iinfo(np.int16).max else labels
+    order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=k))])
     for j in range(k):
         rows = order[bounds[j] : bounds[j + 1]]

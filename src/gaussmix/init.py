@@ -1,16 +1,17 @@
 """Initialisation strategies, looked up by name in :data:`INITIALIZERS`.
 
 Each strategy returns a *responsibility source* (hard or soft assignments, produced chunk by
-chunk) and reference points; one :func:`~gaussmix.engine.stats_pass` then turns them into
-initial weights, means and covariances through the same M-step EM uses.
+chunk), reference points and the rows to take statistics of (``None``: all rows); one
+:func:`~gaussmix.engine.stats_pass` then turns them into initial weights, means and
+covariances through the same M-step EM uses.
 
 ``"kmeans"``
     Labels of scikit-learn's :class:`~sklearn.cluster.KMeans` (one run) on all rows.
 ``"k-means++"``
-    k-means++ seeds (:func:`sklearn.cluster.kmeans_plusplus`) drawn from a random subsample of
-    :data:`SEED_SAMPLE` rows (200 per component if more), then every row assigned to its
-    nearest seed.  Cheap: the default, used with several short EM runs (see
-    :class:`gaussmix.GaussianMixture`).
+    Greedy k-means++ seeds (:func:`kmeans_plusplus_seeds`) drawn from a random subsample of
+    :data:`SEED_SAMPLE` rows (200 per component if more), then every row of that subsample
+    assigned to its nearest seed.  Cheap: the default, used with several short EM runs that
+    refine the start on more rows (see :class:`gaussmix.GaussianMixture`).
 ``"random"``
     Uniform random responsibilities, normalised per row (as scikit-learn).  They are drawn in
     fixed blocks of rows, so the start does not depend on ``chunk_size``.
@@ -39,13 +40,16 @@ Array = NDArray[np.float64]
 #: k-means++ seeds are drawn from a subsample of at most
 #: ``max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)`` rows (the seeding costs
 #: ``O(rows * k * log k)``; the short EM runs that follow refine the seeds on more rows)
-SEED_SAMPLE = 5_000
+SEED_SAMPLE = 2_500
 SEED_SAMPLE_PER_COMPONENT = 200
 _BLOCK = 4096
 
+#: a strategy's answer: responsibility source, reference points, rows for the statistics
+Start = tuple[RespSource, Array, "NDArray[np.intp] | None"]
+
 Strategy = Callable[
     [NDArray[np.floating], Frame, int, np.random.Generator, "Array | None"],
-    tuple[RespSource, Array],
+    Start,
 ]
 
 
@@ -70,9 +74,16 @@ def _positive(
     return X[keep], sw[keep]
 
 
+def _positive_rows(sw: Array | None) -> NDArray[np.intp] | None:
+    """Indices of the rows with positive weight (``None``: all rows)."""
+    if sw is None or (sw > 0).all():
+        return None
+    return np.flatnonzero(sw > 0)
+
+
 def _kmeans(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> tuple[RespSource, Array]:
+) -> Start:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
@@ -84,28 +95,72 @@ def _kmeans(
         km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
     # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
     centres = frame.to_internal(km.cluster_centers_)
-    return nearest(centres), centres
+    return nearest(centres), centres, None
+
+
+def kmeans_plusplus_seeds(
+    Z: Array, k: int, rng: np.random.Generator, sample_weight: Array | None = None
+) -> NDArray[np.intp]:
+    """Indices of ``k`` seed rows of ``Z`` by greedy k-means++ (D² sampling).
+
+    The first seed is drawn with probability proportional to the row weights; each further
+    seed is the best of ``2 + ln k`` candidates drawn with probability proportional to
+    weight times the squared distance to the nearest seed so far, "best" meaning the lowest
+    total weighted squared distance once it is added (Arthur and Vassilvitskii, 2007, with
+    the local trials of scikit-learn's ``kmeans_plusplus``).  Rows of zero weight are never
+    drawn.  ``Z`` should be centred (the internal frame): distances are expanded as
+    ``|z|² - 2 zᵀc + |c|²``.
+
+    Written here rather than calling scikit-learn's: at the 16 seedings of a default fit on
+    5,000 rows, its per-call validation made seeding 10x slower than the arithmetic.
+    """
+    n = Z.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    ZT = np.ascontiguousarray(Z.T)  # np.dot with a contiguous transpose: 2x faster here
+    trials = 2 + int(np.log(k))
+    seeds = np.empty(k, dtype=np.intp)
+    cum = np.cumsum(w)
+    seeds[0] = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), n - 1)
+    closest = np.maximum(sq - 2.0 * (Z @ Z[seeds[0]]) + sq[seeds[0]], 0.0)
+    for c in range(1, k):
+        cum = np.cumsum(w * closest)
+        if not cum[-1] > 0:  # every row sits on a seed: fall back to weighted draws
+            cum = np.cumsum(w)
+        picks = np.searchsorted(cum, rng.random(trials) * cum[-1], side="right")
+        cand = np.minimum(picks, n - 1)
+        dist = np.dot(Z[cand], ZT)
+        dist *= -2.0
+        dist += sq[None, :]
+        dist += sq[cand][:, None]
+        np.maximum(dist, 0.0, out=dist)
+        np.minimum(dist, closest, out=dist)
+        best = int(np.argmin(dist @ w))
+        seeds[c] = cand[best]
+        closest = dist[best]
+    return seeds
 
 
 def _kmeans_plusplus(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> tuple[RespSource, Array]:
-    from sklearn.cluster import kmeans_plusplus
-
-    Xp, wp = _positive(X, sw)
-    n = Xp.shape[0]
+) -> Start:
+    rows = _positive_rows(sw)
+    n = X.shape[0] if rows is None else rows.shape[0]
     size = max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)
-    rows = np.sort(rng.choice(n, size, replace=False)) if n > size else None
-    sample = frame.to_internal(Xp if rows is None else Xp[rows])
-    weights = None if wp is None else (wp if rows is None else wp[rows])
-    seed = int(rng.integers(2**31 - 1))
-    centres, _ = kmeans_plusplus(sample, k, sample_weight=weights, random_state=seed)
-    return nearest(centres), centres
+    if n > size:
+        pick = np.sort(rng.choice(n, size, replace=False))
+        rows = pick if rows is None else rows[pick]
+    sample = frame.to_internal(X if rows is None else X[rows])
+    weights = None if sw is None else (sw if rows is None else sw[rows])
+    centres = sample[kmeans_plusplus_seeds(sample, k, rng, weights)]
+    # the start's statistics come from the same subsample (the short EM runs that follow
+    # refine it on more rows)
+    return nearest(centres), centres, rows
 
 
 def _random_from_data(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> tuple[RespSource, Array]:
+) -> Start:
     n = X.shape[0]
     if sw is None:
         idx = rng.choice(n, k, replace=False)
@@ -113,12 +168,12 @@ def _random_from_data(
         p = sw / sw.sum()
         idx = rng.choice(n, k, replace=bool(np.count_nonzero(p) < k), p=p)
     centres = frame.to_internal(X[np.sort(idx)])
-    return nearest(centres), centres
+    return nearest(centres), centres, None
 
 
 def _random(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> tuple[RespSource, Array]:
+) -> Start:
     seed = int(rng.integers(2**31 - 1))
 
     def source(rows: slice, z: Array) -> Array:
@@ -130,7 +185,7 @@ def _random(
         out /= out.sum(axis=1, keepdims=True)
         return out
 
-    return source, np.zeros((k, X.shape[1]))
+    return source, np.zeros((k, X.shape[1])), None
 
 
 INITIALIZERS: dict[str, Strategy] = {
@@ -184,12 +239,16 @@ def initialize(
         cov_z = family.covariances_from_cholesky(chol_z)
         return Params(np.asarray(weights_init, float).copy(), means_z, cov_z, chol_z)
 
+    rows: NDArray[np.intp] | None = None
     if means_z is not None:
         source, ref = nearest(means_z), means_z
     else:
-        source, ref = get_initializer(method)(X, frame, k, rng, sample_weight)
+        source, ref, rows = get_initializer(method)(X, frame, k, rng, sample_weight)
+    Xs, ws = X, sample_weight
+    if rows is not None:
+        Xs, ws = X[rows], None if sample_weight is None else sample_weight[rows]
     stats = stats_pass(
-        X, source, family.moments, frame, ref, sample_weight=sample_weight, chunk_size=chunk_size
+        Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
     )
     params, bad = params_from_stats(stats, family, reg_covar)
     if bad.any():
