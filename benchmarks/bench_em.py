@@ -359,6 +359,53 @@ def common_rel_diff(a: Mixture, b: Mixture) -> float:
     return rel_diff(la[m - 1], lb[m - 1])
 
 
+@dataclass(frozen=True)
+class Floor:
+    """Seconds of the work no implementation on BLAS and numpy can skip (see engine_floor)."""
+
+    em: float
+    proba: float
+    score: float
+
+
+def engine_floor(model: Any, X: NDArray[np.floating]) -> Floor:
+    """Lower bounds on gaussmix's time per EM iteration, ``predict_proba`` and ``score_samples``.
+
+    For the fitted model's own expanded features (``F`` columns) and chunk size ``m``, one
+    chunk's E-step GEMM ``(k x F) @ (F x m)``, statistics GEMM ``(F x m) @ (m x k)`` and
+    ``exp`` of ``k x m`` values are timed alone on one core and scaled to all rows, divided by
+    the number of worker threads as if they scaled perfectly; ``predict_proba`` adds writing
+    a fresh ``n x k`` result.  Filling the features, the rest of the normalisation, the
+    frame transposition, validation and Python overhead are left out, so the real pass can
+    only be slower: a target above ``sklearn time / floor`` is out of reach for this design
+    (BLAS GEMMs and numpy element-wise work), whatever else is tuned.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from gaussmix.engine import _default_threads, _Prepared, auto_chunk_size
+
+    prep = _Prepared(
+        model._internal_params(), model._family(), model._prediction_frame(), "expanded"
+    )
+    n, d = X.shape
+    k, cols = prep.k, prep.n_cols
+    m = min(n, auto_chunk_size(d, k, cols, n))
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((cols, m))
+    resp = rng.random((k, m))
+    logp = -10.0 * rng.random((k, m))
+    out = np.empty((k, m))
+    with threadpool_limits(1, user_api="blas"):
+        e_gemm = timed_call(lambda: np.dot(prep.WT, phi, out=out), 7)
+        m_gemm = timed_call(lambda: np.dot(phi, resp.T), 7)
+    exp = timed_call(lambda: np.exp(logp, out=out), 7)
+    fresh = timed_call(lambda: np.ones((n, k), dtype=X.dtype), 3)
+    per_row = 1.0 / (m * _default_threads())
+    em = n * per_row * (e_gemm + m_gemm + exp)
+    score = n * per_row * (e_gemm + exp)
+    return Floor(em, score + fresh, score)
+
+
 @dataclass
 class Row:
     data: str
@@ -371,6 +418,9 @@ class Row:
     gm_mem: float
     proba_speedup: float
     score_speedup: float
+    sk_proba: float = 0.0
+    sk_score: float = 0.0
+    floor: Floor | None = None
     gm32: IterTiming | None = None
     rel_dll32: float | None = None
 
@@ -395,13 +445,13 @@ def bench_case(
     rel = common_rel_diff(gm.model, sk.model)
 
     sk_model, gm_model = sk.model, gm.model
-    proba = timed_call(lambda: sk_model.predict_proba(X), args.repeat) / timed_call(
-        lambda: gm_model.predict_proba(X), args.repeat
-    )
-    score = timed_call(lambda: sk_model.score_samples(X), args.repeat) / timed_call(
-        lambda: gm_model.score_samples(X), args.repeat
-    )
+    sk_proba = timed_call(lambda: sk_model.predict_proba(X), args.repeat)
+    proba = sk_proba / timed_call(lambda: gm_model.predict_proba(X), args.repeat)
+    sk_score = timed_call(lambda: sk_model.score_samples(X), args.repeat)
+    score = sk_score / timed_call(lambda: gm_model.score_samples(X), args.repeat)
     row = Row(data, cfg, covariance_type, sk, gm, rel, sk_mem, gm_mem, proba, score)
+    row.sk_proba, row.sk_score = sk_proba, sk_score
+    row.floor = engine_floor(gm_model, X)
     if X32 is not None:
         row.gm32 = iteration_timing(gm_make, X32, args.iters, args.repeat)
         row.rel_dll32 = common_rel_diff(row.gm32.model, gm.model)
@@ -497,7 +547,9 @@ def _fmt_time(seconds: float) -> str:
         return f"{seconds:.1f}"
     if seconds >= 0.1:
         return f"{seconds:.2f}"
-    return f"{seconds:.3f}"
+    if seconds >= 0.01:
+        return f"{seconds:.3f}"
+    return f"{seconds:.4f}"
 
 
 def _fmt_ratio(x: float | None) -> str:
@@ -551,6 +603,29 @@ def results_table(rows: Sequence[Row], float32: bool) -> str:
     return markdown_table(header, body)
 
 
+def ceiling_table(rows: Sequence[Row]) -> str:
+    """Each cell's speedup next to the most the design allows (see :func:`engine_floor`)."""
+    header = [
+        "data", "n", "d", "k", "type",
+        "EM floor s", "EM speedup", "EM ceiling",
+        "proba floor s", "predict_proba speedup", "proba ceiling",
+        "score_samples speedup", "score ceiling",
+    ]  # fmt: skip
+    body = []
+    for r in rows:
+        f = r.floor
+        if f is None:
+            continue
+        speedup = r.sk.per_iter / r.gm.per_iter if r.gm.per_iter > 0 else None
+        body.append([
+            r.data, f"{r.cfg.n:,}", str(r.cfg.d), str(r.cfg.k), r.covariance_type,
+            _fmt_time(f.em), _fmt_ratio(speedup), _fmt_ratio(r.sk.per_iter / f.em),
+            _fmt_time(f.proba), _fmt_ratio(r.proba_speedup), _fmt_ratio(r.sk_proba / f.proba),
+            _fmt_ratio(r.score_speedup), _fmt_ratio(r.sk_score / f.score),
+        ])  # fmt: skip
+    return markdown_table(header, body)
+
+
 def default_fit_table(default: Sequence[tuple[str, Config, Sequence[DefaultFit]]]) -> str:
     header = ["library", "data", "n", "d", "k", "fit s", "speedup", "n_iter_", "converged_",
               "score(X)", "score - sklearn"]  # fmt: skip
@@ -584,6 +659,14 @@ def report(
         "Speedups are scikit-learn time / gaussmix time.",
         "",
         results_table(rows, args.float32),
+        "",
+        "Ceilings: the speedup gaussmix would have if a pass cost only its GEMMs and `exp` "
+        "(timed alone on one core for the model's own feature count and chunk size, scaled to "
+        "all rows and divided by the worker threads as if they scaled perfectly; "
+        "`predict_proba` adds writing a fresh n x k array). A target above the ceiling is "
+        "out of reach for a design built on BLAS GEMMs and numpy element-wise work.",
+        "",
+        ceiling_table(rows),
     ]
     if default:
         parts += [
