@@ -301,9 +301,6 @@ class _Prepared:
             self.WT = np.ascontiguousarray(W.T)
             self.centre_col = frame.centre[:, None]
             self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
-            # x / scale by a product with (1 / scale) I: every term but one is an exact zero
-            self.scaler = np.eye(d) * self.inv_scale if d >= _GEMM_TRANSPOSE_MIN_D else None
-            self.centre_scaled = self.centre_col * self.inv_scale
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -339,8 +336,11 @@ def _far_rows(prep: _Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[
     return logp, hopeless
 
 
-#: from this many features on, rows are transposed into the chunk buffer by a GEMM
-_GEMM_TRANSPOSE_MIN_D = 12
+#: rows are transposed into the feature-major buffer this many at a time: a block's rows
+#: stay in cache while they are read column by column (measured: 2.6x faster than one
+#: transposing subtract over a 35 000-row chunk at d=10, 1.3x faster than a GEMM with the
+#: identity at d=32)
+_TRANSPOSE_BLOCK = 4096
 
 #: floor of log-responsibilities relative to the row's best component (see _normalise)
 _FLOOR = -700.0
@@ -574,12 +574,11 @@ class _Accumulator:
         x = X[sl]
         with np.errstate(over="ignore", invalid="ignore"):
             if prep.expanded.size:
-                if prep.scaler is None:  # small d: numpy's transposing subtract is fastest
-                    np.subtract(x.T, prep.centre_col, out=ph[:d], casting="unsafe")
-                    ph[:d] *= prep.inv_scale
-                else:  # larger d: BLAS transposes faster (2-3x at d >= 16); still exact
-                    np.matmul(prep.scaler, np.asarray(x, dtype=np.float64).T, out=ph[:d])
-                    ph[:d] -= prep.centre_scaled
+                for b in range(0, m, _TRANSPOSE_BLOCK):
+                    block = ph[:d, b : b + _TRANSPOSE_BLOCK]
+                    rows = x[b : b + _TRANSPOSE_BLOCK].T
+                    np.subtract(rows, prep.centre_col, out=block, casting="unsafe")
+                    block *= prep.inv_scale
                 prep.moments.fill_quad(ph, d, prep.factors)
                 ph[-1] = 1.0
                 # np.dot, not np.matmul: matmul keeps the GIL on some of these shapes
