@@ -346,3 +346,19 @@ def test_frame_of_many_rows_from_a_strided_sample(rng):
     assert step == 2 and not w[::step].any()
     weighted = Frame.from_data(X, sample_weight=w)
     np.testing.assert_allclose(weighted.centre, np.average(X, axis=0, weights=w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_chunks_come_in_equal_rounds_over_the_workers(monkeypatch, workers):
+    from gaussmix import engine
+
+    monkeypatch.setattr(engine, "_default_threads", lambda: workers)
+    for d, k, cols, n in [(32, 16, 34, 100_000), (10, 10, 21, 200_000), (16, 8, 153, 10**6)]:
+        rows = engine.auto_chunk_size(d, k, cols, n)
+        bound = engine.auto_chunk_size(d, k, cols)  # the buffer-size bound alone
+        chunks = -(-n // rows)
+        rounds = -(-n // (workers * bound))  # the fewest rounds the bound allows
+        assert rows <= bound
+        # as many chunks as fill those rounds (before: 5 chunks of the bound on 2 workers,
+        # the fifth a round of its own)
+        assert workers * (rounds - 1) < chunks <= workers * rounds

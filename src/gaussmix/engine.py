@@ -245,10 +245,15 @@ def auto_chunk_size(
     slower).
     """
     width = max(n_feature_cols + n_components, n_features, 1)
-    rows = _CHUNK_BYTES // (8 * width)
-    if n_rows is not None:
-        rows = min(rows, -(-n_rows // _default_threads()))
-    return int(np.clip(rows, 256, 65536))
+    rows = int(np.clip(_CHUNK_BYTES // (8 * width), 256, 65536))
+    if n_rows is not None and n_rows > 0:
+        # equal chunks in whole rounds over the workers, so none waits for a last straggler
+        # (measured at n=100 000, d=32, k=16 spherical: 5 chunks on 2 workers took as long
+        # as 6)
+        workers = _default_threads()
+        rounds = -(-n_rows // (workers * rows))
+        rows = max(256, -(-n_rows // (workers * rounds)))
+    return rows
 
 
 class _Prepared:
