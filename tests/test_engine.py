@@ -358,7 +358,9 @@ def test_chunks_come_in_equal_rounds_over_the_workers(monkeypatch, workers):
         bound = engine.auto_chunk_size(d, k, cols)  # the buffer-size bound alone
         chunks = -(-n // rows)
         rounds = -(-n // (workers * bound))  # the fewest rounds the bound allows
-        assert rows <= bound
-        # as many chunks as fill those rounds (before: 5 chunks of the bound on 2 workers,
-        # the fifth a round of its own)
-        assert workers * (rounds - 1) < chunks <= workers * rounds
+        assert rows <= bound and chunks <= workers * rounds
+        # worker t takes chunks t, t + workers, ...: every worker gets an equal share, to a
+        # row per round (before: 5 chunks of the bound on 2 workers, loads 62 913 and 37 087)
+        sizes = np.minimum(rows, n - rows * np.arange(chunks))
+        loads = [sizes[t::workers].sum() for t in range(workers)]
+        assert max(loads) <= n / workers + rounds
