@@ -68,10 +68,10 @@ def _positive(
     X: NDArray[np.floating], sw: Array | None
 ) -> tuple[NDArray[np.floating], Array | None]:
     """The rows with positive weight (zero-weight rows must not influence the start)."""
-    if sw is None or (sw > 0).all():
+    rows = _positive_rows(sw)
+    if rows is None or sw is None:
         return X, sw
-    keep = sw > 0
-    return X[keep], sw[keep]
+    return X[rows], sw[rows]
 
 
 def _positive_rows(sw: Array | None) -> NDArray[np.intp] | None:
