@@ -373,10 +373,7 @@ def fit_multistart(
         # successive halving: the better half of the starts goes on to the next round
         alive = sorted(alive, key=lambda s: -_score(runs[s]))[: max(1, -(-len(alive) // 2))]
     scores = [_score(r) for r in runs]
-    if not alive:
-        assert failure is not None
-        raise failure
-    best = runs[alive[0]]
+    best = runs[alive[0]]  # the schedule has at least one round, which raised if none was left
     assert best is not None
     if short is None or max_iter == 0:
         return best, scores
