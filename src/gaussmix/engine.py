@@ -28,6 +28,16 @@ Two interchangeable kernels compute the same quantities:
 component whose ``mᵀ P m`` stays within :data:`EXPANDED_RISK_LIMIT` — which bounds the
 expansion's relative error of log-densities and covariances near ``eps * 1e6 ~ 2e-10`` — and
 the direct form for the others (``PassResult.kernel`` is then ``"mixed"``).
+
+The fused kernel
+----------------
+Passes that gather no statistics (prediction, scoring) of ``diag`` and ``spherical`` models
+need neither features nor GEMMs: each log-density is ``d`` multiply-adds of the centred
+differences.  With ``kernel="auto"`` they run in the C extension ``gaussmix._kernels``
+where it was built (``PassResult.kernel`` is then ``"fused"``): per block of a few rows it
+forms all log-densities in registers, in the direct form, and normalises them while they
+are in cache, with the GIL released.  The extension is optional; :func:`compiled_kernels`
+says whether it is in use, and :func:`numpy_kernels` switches it off for a block of code.
 """
 
 from __future__ import annotations
@@ -47,6 +57,11 @@ from ._moments import MomentKind
 from .covariance import CovarianceFamily
 from .stats import SuffStats
 
+try:  # the optional C extension (setup.py); without it the same passes run in numpy
+    from . import _kernels as _compiled
+except ImportError:  # pragma: no cover - depends on the build
+    _compiled = None
+
 Array = NDArray[np.float64]
 Kernel = Literal["auto", "expanded", "direct"]
 
@@ -57,6 +72,29 @@ EXPANDED_RISK_LIMIT = 1e6
 
 #: rows beyond which :meth:`Frame.from_data` works on an evenly strided sample
 FRAME_SAMPLE = 32_768
+
+_USE_COMPILED = [_compiled is not None]
+
+
+def compiled_kernels() -> str | None:
+    """The instruction set of the compiled kernels in use (e.g. ``"avx2"``), or ``None``.
+
+    ``None`` where ``gaussmix._kernels`` was not built, or within :func:`numpy_kernels`.
+    """
+    return _compiled.target() if _compiled is not None and _USE_COMPILED[0] else None
+
+
+@contextmanager
+def numpy_kernels() -> Iterator[None]:
+    """Run the passes started within this block on numpy only (for tests and benchmarks
+    that compare the two paths; not meant for concurrent use)."""
+    saved = _USE_COMPILED[0]
+    _USE_COMPILED[0] = False
+    try:
+        yield
+    finally:
+        _USE_COMPILED[0] = saved
+
 
 #: target size in bytes of the largest per-chunk buffer when ``chunk_size`` is ``None``;
 #: large enough that per-chunk Python overhead is negligible and worker threads scale,
@@ -259,7 +297,14 @@ def auto_chunk_size(
 class _Prepared:
     """Per-pass constants derived from the parameters (independent of the data)."""
 
-    def __init__(self, params: Params, family: CovarianceFamily, frame: Frame, kernel: Kernel):
+    def __init__(
+        self,
+        params: Params,
+        family: CovarianceFamily,
+        frame: Frame,
+        kernel: Kernel,
+        fused: bool = False,
+    ):
         k, d = params.means.shape
         self.k, self.d = k, d
         self.moments: MomentKind = family.moments
@@ -306,6 +351,14 @@ class _Prepared:
             self.WT = np.ascontiguousarray(W.T)
             self.centre_col = frame.centre[:, None]
             self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
+        # the fused kernel's constants: means in units of the scale (exact, a power of two)
+        # and -1/2 the precisions, which are diagonal here
+        self.fused = fused
+        if fused:
+            self.kernel = "fused"
+            self.fused_means = np.ascontiguousarray(self.means_user / frame.scale)
+            self.fused_nhp = np.ascontiguousarray(-0.5 * precision)
+            self.fused_inv_scale = 1.0 / frame.scale
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -423,7 +476,15 @@ def mixture_pass(
     PassResult
     """
     n, d = X.shape
-    prep = _Prepared(params, family, frame, kernel)
+    fused = (
+        not stats
+        and kernel == "auto"
+        and _USE_COMPILED[0]
+        and family.moments.name in ("diag", "mean-square")
+        and X.dtype in (np.float32, np.float64)
+        and X.dtype.isnative
+    )
+    prep = _Prepared(params, family, frame, kernel, fused)
     k = prep.k
     step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
     out = _Outputs(
@@ -563,6 +624,7 @@ class _Accumulator:
         self.s2d = np.zeros(prep.moments.second_shape(len(prep.direct), d))
         self.loglik = 0.0
         self.weight = 0.0
+        self.lse = np.empty(rows) if prep.fused and needs_lse else None
         self.worst_idx = np.empty(0, dtype=np.intp)
         self.worst_val = np.empty(0)
 
@@ -572,6 +634,10 @@ class _Accumulator:
         prep = self.prep
         d = prep.d
         m = sl.stop - sl.start
+        w = None if sample_weight is None else sample_weight[sl]
+        if prep.fused and self._fused(X[sl], sl, out):
+            self._tally(None if self.lse is None else self.lse[:m], None, sl, w, out)
+            return
         # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
         n_cols, k = prep.n_cols, prep.k
         ph = self.buf[: n_cols * m].reshape(n_cols, m)
@@ -612,29 +678,14 @@ class _Accumulator:
                 hopeless = np.flatnonzero(far)[lost]
         if out.labels is not None:
             out.labels[sl] = lp.argmax(axis=0)
-        w = None if sample_weight is None else sample_weight[sl]
         if not self.needs_lse:
-            self.weight += m if w is None else float(w.sum())
+            self._tally(None, None, sl, w, out)
             return
         # lp now holds the responsibilities (k, m) (unnormalised if no one reads them)
         lse = _normalise(lp, top, divide=self.stats or out.resp is not None)
-        if hopeless is not None:
-            lse[hopeless] = -np.inf  # log-density below the float64 range
-        if w is None:
-            self.loglik += float(lse.sum())
-            self.weight += m
-        else:
-            used = (w > 0) if hopeless is not None else slice(None)
-            self.loglik += float(w[used] @ lse[used])
-            self.weight += float(w.sum())
         if out.resp is not None:
             np.copyto(out.resp[sl].T, lp, casting="same_kind")
-        if out.log_density is not None:
-            out.log_density[sl] = lse
-        if self.n_worst:
-            self.worst_idx, self.worst_val = _keep_worst(
-                self.worst_idx, self.worst_val, lse, sl.start, self.n_worst
-            )
+        self._tally(lse, hopeless, sl, w, out)
         if not self.stats:
             return
         rw = lp if w is None else lp * w
@@ -652,6 +703,52 @@ class _Accumulator:
                 self.total_n[j] += rw[j].sum()
                 self.s1[j] += rw[j] @ diff
                 prep.moments.add_component(self.s2d, i, prep.moments.weighted_second(diff, rw[j]))
+
+    def _fused(self, x: NDArray[np.floating], sl: slice, out: _Outputs) -> bool:
+        """The chunk's outputs by the fused kernel; False if the numpy path must redo it."""
+        prep = self.prep
+        assert _compiled is not None
+        return bool(
+            _compiled.diag_chunk(
+                x,
+                prep.fused_inv_scale,
+                prep.fused_means,
+                prep.fused_nhp,
+                prep.base,
+                None if self.lse is None else self.lse[: x.shape[0]],
+                None if out.resp is None else out.resp[sl],
+                None if out.labels is None else out.labels[sl],
+            )
+        )
+
+    def _tally(
+        self,
+        lse: Array | None,
+        hopeless: NDArray[np.intp] | None,
+        sl: slice,
+        w: Array | None,
+        out: _Outputs,
+    ) -> None:
+        """Add a chunk's log-sum-exp (None: not computed) to the totals and the outputs."""
+        m = sl.stop - sl.start
+        if lse is None:
+            self.weight += m if w is None else float(w.sum())
+            return
+        if hopeless is not None:
+            lse[hopeless] = -np.inf  # log-density below the float64 range
+        if w is None:
+            self.loglik += float(lse.sum())
+            self.weight += m
+        else:
+            used = (w > 0) if hopeless is not None else slice(None)
+            self.loglik += float(w[used] @ lse[used])
+            self.weight += float(w.sum())
+        if out.log_density is not None:
+            out.log_density[sl] = lse
+        if self.n_worst:
+            self.worst_idx, self.worst_val = _keep_worst(
+                self.worst_idx, self.worst_val, lse, sl.start, self.n_worst
+            )
 
     def merge(self, other: _Accumulator) -> None:
         """Add another worker's sums (same parameters, disjoint rows)."""

@@ -1,0 +1,372 @@
+/*
+ * gaussmix._kernels: the prediction pass of diagonal and spherical mixtures, fused.
+ *
+ * For these families the log-density of a row under component j is
+ *
+ *     log p_j(x) = base_j - 1/2 sum_a prec_ja (x_a - mu_ja)^2,
+ *
+ * d multiply-adds per row and component.  numpy can only reach it through a feature
+ * matrix [z, z^2, 1] and a GEMM, and then normalises with a dozen passes over memory.
+ * Here each block of a few rows is transposed into registers' reach, its k log-densities
+ * are formed in registers (several components and rows at a time), and its maxima,
+ * exponentials, log-sum-exp, responsibilities and labels are produced while the block is
+ * still in the first-level cache; nothing but the outputs is written to memory.  The GIL
+ * is released throughout, so the engine's worker threads run it in parallel.
+ *
+ * The differences x - mu are formed before any squaring, as engine.py's direct path
+ * does (in units of the frame's scale, a power of two, so that scaling is exact), and the
+ * result is exact for rows close to their component even far from the origin.  Only exp and log are our own (exp_nonpos, log_ge1: within a few ulp), so the
+ * results agree with the numpy path to rounding (tests/test_kernels.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* log-responsibilities relative to the row's best component are floored here (engine._FLOOR) */
+#define FLOOR (-700.0)
+
+static inline double exp_nonpos(double x) {
+    const double log2e = 1.4426950408889634;
+    const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double t = x * log2e + shifter;
+    double n = t - shifter;
+    double r = (x - n * ln2_hi) - n * ln2_lo;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* the low bits of t hold n in two's complement; shifted into the exponent field they
+       give 2^n (n >= -1010 here, so 2^n is a normal number) */
+    uint64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    bits = (bits << 52) + ((uint64_t)1023 << 52);
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+static inline double log_ge1(double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    uint64_t off = bits - 0x3fe6a09e667f3bcdULL; /* bits of sqrt(1/2) */
+    int64_t e = (int64_t)off >> 52;
+    uint64_t fbits = bits - (off & 0xfff0000000000000ULL);
+    double f;
+    memcpy(&f, &fbits, sizeof f);
+    double s = (f - 1.0) / (f + 1.0), s2 = s * s;
+    double p = 2.0 / 23.0;
+    p = p * s2 + 2.0 / 21.0;
+    p = p * s2 + 2.0 / 19.0;
+    p = p * s2 + 2.0 / 17.0;
+    p = p * s2 + 2.0 / 15.0;
+    p = p * s2 + 2.0 / 13.0;
+    p = p * s2 + 2.0 / 11.0;
+    p = p * s2 + 2.0 / 9.0;
+    p = p * s2 + 2.0 / 7.0;
+    p = p * s2 + 2.0 / 5.0;
+    p = p * s2 + 2.0 / 3.0;
+    p = p * s2 + 2.0;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    /* (double)e without an int64 conversion (AVX2 and AVX-512F have none, so the loop
+       would not vectorise): e + 1.5 * 2^52 in the bits of a double, minus 1.5 * 2^52 */
+    uint64_t ebits = (uint64_t)e + 0x4338000000000000ULL;
+    double ed;
+    memcpy(&ed, &ebits, sizeof ed);
+    ed -= 6755399441055744.0;
+    return ed * ln2_hi + (s * p + ed * ln2_lo);
+}
+
+/* ------------------------------------------------------------------ the kernel */
+
+typedef double v8d __attribute__((vector_size(64)));
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v8l __attribute__((vector_size(64)));
+typedef long long v4l __attribute__((vector_size(32)));
+
+/* lanes of a where the comparison mask m (all ones or zero, of integer vector type IT) is
+   set, else lanes of b */
+#define SELECT(IT, m, a, b) ((__typeof__(a))(((IT)(a) & (m)) | ((IT)(b) & ~(m))))
+
+/* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
+   float64 or float32; labels and lse may be NULL. */
+typedef struct {
+    const char *x;
+    int x_float32;
+    Py_ssize_t m, d, k, xs0, xs1;
+    double inv_scale;              /* a power of two: scaling by it is exact */
+    const double *mu, *nhp, *base; /* (k, d) in units of scale, (k, d) = -prec / 2, (k,) */
+    double *lse;
+    char *resp;
+    int resp_float32;
+    Py_ssize_t rs0, rs1;
+    int64_t *labels;
+} Chunk;
+
+/* One variant of the kernel per instruction set: VT a vector of L doubles, blocks of
+   R = L * H rows and up to 4 components, so that the 4 * H accumulators stay in registers
+   (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm). */
+#define COMPONENTS(NAME, C)                                                                        \
+    NAME##_components(xt, d, c->mu + j0 * d, c->nhp + j0 * d, c->base + j0, C, lpb + j0 * R)
+
+#define DEFINE_KERNEL(NAME, VT, IT, L, H, ATTR)                                                        \
+    ATTR static inline __attribute__((always_inline)) void NAME##_components(                      \
+        const double *restrict xt, Py_ssize_t d, const double *restrict mus,                       \
+        const double *restrict nhp, const double *restrict base, int C, double *restrict lpb) {    \
+        VT acc[4][H];                                                                              \
+        for (int j = 0; j < C; j++)                                                                \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT zero = {0};                                                                     \
+                acc[j][h] = zero + base[j];                                                        \
+            }                                                                                      \
+        for (Py_ssize_t a = 0; a < d; a++) {                                                       \
+            VT xv[H];                                                                              \
+            for (int h = 0; h < H; h++) memcpy(&xv[h], xt + a * L * H + L * h, sizeof(VT));        \
+            for (int j = 0; j < C; j++) {                                                          \
+                const double mu = mus[j * d + a], p = nhp[j * d + a];                              \
+                for (int h = 0; h < H; h++) {                                                      \
+                    VT t = xv[h] - mu;                                                             \
+                    acc[j][h] += t * t * p;                                                        \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int j = 0; j < C; j++)                                                                \
+            for (int h = 0; h < H; h++)                                                            \
+                memcpy(lpb + j * L * H + L * h, &acc[j][h], sizeof(VT));                           \
+    }                                                                                              \
+    ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb) {              \
+        enum { R = L * H };                                                                        \
+        const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);             \
+        const double s = c->inv_scale;                                                             \
+        /* float64 rows with unit stride: the common case gets a loop of its own */                \
+        const int contiguous =                                                                     \
+            !c->x_float32 && c->xs1 == sizeof(double) && c->xs0 % sizeof(double) == 0;             \
+        /* best holds component indices as doubles, so that the loop vectorises */                 \
+        double top[R], total[R], best[R], lse[R];                                                  \
+        for (Py_ssize_t b = 0; b < c->m; b += R) {                                                 \
+            const Py_ssize_t w = c->m - b < R ? c->m - b : R;                                      \
+            /* the block's rows, feature-major; a short last block repeats its last row */         \
+            if (w == R && contiguous) {                                                            \
+                const double *restrict xb = (const double *)(c->x + b * c->xs0);                   \
+                for (int i = 0; i < R; i++)                                                        \
+                    for (Py_ssize_t a = 0; a < d; a++) xt[a * R + i] = xb[i * ld + a] * s;         \
+            } else                                                                                 \
+                for (Py_ssize_t i = 0; i < R; i++) {                                               \
+                    const char *row = c->x + (b + (i < w ? i : w - 1)) * c->xs0;                   \
+                    if (c->x_float32)                                                              \
+                        for (Py_ssize_t a = 0; a < d; a++)                                         \
+                            xt[a * R + i] = *(const float *)(row + a * c->xs1) * s;                \
+                    else                                                                           \
+                        for (Py_ssize_t a = 0; a < d; a++)                                         \
+                            xt[a * R + i] = *(const double *)(row + a * c->xs1) * s;               \
+                }                                                                                  \
+            Py_ssize_t j0 = 0;                                                                     \
+            for (; j0 + 4 <= k; j0 += 4) COMPONENTS(NAME, 4);                                      \
+            switch (k - j0) {                                                                      \
+            case 3: COMPONENTS(NAME, 3); break;                                                    \
+            case 2: COMPONENTS(NAME, 2); break;                                                    \
+            case 1: COMPONENTS(NAME, 1); break;                                                    \
+            }                                                                                      \
+            /* row maxima and their first index, a vector of rows at a time */                     \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT t, bst = {0};                                                                   \
+                memcpy(&t, lpb + L * h, sizeof(VT));                                               \
+                for (Py_ssize_t j = 1; j < k; j++) {                                               \
+                    VT v;                                                                          \
+                    memcpy(&v, lpb + j * R + L * h, sizeof(VT));                                   \
+                    const IT better = v > t;                                                       \
+                    t = SELECT(IT, better, v, t);                                                  \
+                    bst = SELECT(IT, better, bst * 0.0 + (double)j, bst);                          \
+                }                                                                                  \
+                memcpy(top + L * h, &t, sizeof(VT));                                               \
+                memcpy(best + L * h, &bst, sizeof(VT));                                            \
+            }                                                                                      \
+            /* a maximum below the float64 range (or NaN): the numpy path redoes the chunk */      \
+            int bad = 0;                                                                           \
+            for (int i = 0; i < R; i++) bad |= !(top[i] >= -DBL_MAX);                              \
+            if (bad) return 0;                                                                     \
+            if (c->labels)                                                                         \
+                for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];            \
+            if (!c->lse) continue;                                                                 \
+            for (int i = 0; i < R; i++) total[i] = 0.0;                                            \
+            for (Py_ssize_t j = 0; j < k; j++)                                                     \
+                for (int i = 0; i < R; i++) {                                                      \
+                    double v = lpb[j * R + i] - top[i];                                            \
+                    v = v > FLOOR ? v : FLOOR;                                                     \
+                    v = exp_nonpos(v);                                                             \
+                    lpb[j * R + i] = v;                                                            \
+                    total[i] += v;                                                                 \
+                }                                                                                  \
+            for (int i = 0; i < R; i++) lse[i] = top[i] + log_ge1(total[i]);                       \
+            memcpy(c->lse + b, lse, (size_t)w * sizeof(double));                                   \
+            if (!c->resp) continue;                                                                \
+            /* a product with the reciprocal, as engine._normalise */                              \
+            for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];                                 \
+            for (Py_ssize_t i = 0; i < w; i++) {                                                   \
+                char *out = c->resp + (b + i) * c->rs0;                                            \
+                if (c->resp_float32)                                                               \
+                    for (Py_ssize_t j = 0; j < k; j++)                                             \
+                        *(float *)(out + j * c->rs1) = (float)(lpb[j * R + i] * total[i]);         \
+                else                                                                               \
+                    for (Py_ssize_t j = 0; j < k; j++)                                             \
+                        *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];                 \
+            }                                                                                      \
+        }                                                                                          \
+        return 1;                                                                                  \
+    }
+
+#define NO_ATTR
+DEFINE_KERNEL(kernel_baseline, v4d, v4l, 4, 2, NO_ATTR)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define X86_VARIANTS 1
+DEFINE_KERNEL(kernel_avx2, v4d, v4l, 4, 2, __attribute__((target("avx2,fma"))))
+DEFINE_KERNEL(kernel_avx512, v8d, v8l, 8, 2, __attribute__((target("avx512f"))))
+#endif
+
+/* the variant for this CPU, chosen when the module is imported */
+static int (*kernel)(const Chunk *, double *, double *) = kernel_baseline;
+static Py_ssize_t block_rows = 8;
+static const char *target_name = "baseline";
+
+static void choose_kernel(void) {
+#ifdef X86_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        kernel = kernel_avx512;
+        block_rows = 16;
+        target_name = "avx512f";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        kernel = kernel_avx2;
+        target_name = "avx2";
+    }
+#endif
+}
+
+/* ------------------------------------------------------------------ Python glue */
+
+enum { X, MU, NHP, BASE, LSE, RESP, LABELS, N_ARGS };
+
+typedef struct {
+    Py_buffer view[N_ARGS];
+    int held[N_ARGS];
+} Views;
+
+static void release(Views *v) {
+    for (int i = 0; i < N_ARGS; i++)
+        if (v->held[i]) PyBuffer_Release(&v->view[i]);
+}
+
+/* The buffer of argument i: ndim dimensions, of format fmt ("d", "f" or "q"; "df" accepts
+   either float), writable and C-contiguous if asked.  None is accepted where optional.
+   Sets a Python error and returns -1 otherwise. */
+static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, const char *fmt,
+                int writable, int contiguous, int optional) {
+    if (obj == Py_None && optional) return 0;
+    int flags = PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0) |
+                (contiguous ? PyBUF_C_CONTIGUOUS : PyBUF_STRIDES);
+    if (PyObject_GetBuffer(obj, &v->view[i], flags) < 0) return -1;
+    v->held[i] = 1;
+    const char *f = v->view[i].format ? v->view[i].format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    char code = f[0] == 'l' && v->view[i].itemsize == 8 ? 'q' : f[0];
+    if (v->view[i].ndim != ndim || f[1] != 0 || !strchr(fmt, code)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-D array of format '%s'", name, ndim, fmt);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_diag_chunk(PyObject *self, PyObject *args) {
+    PyObject *o[N_ARGS];
+    double inv_scale;
+    if (!PyArg_ParseTuple(args, "OdOOOOOO", &o[X], &inv_scale, &o[MU], &o[NHP], &o[BASE], &o[LSE],
+                          &o[RESP], &o[LABELS]))
+        return NULL;
+    Views v = {0};
+    if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
+        view(&v, MU, o[MU], "means", 2, "d", 0, 1, 0) < 0 ||
+        view(&v, NHP, o[NHP], "nhp", 2, "d", 0, 1, 0) < 0 ||
+        view(&v, BASE, o[BASE], "base", 1, "d", 0, 1, 0) < 0 ||
+        view(&v, LSE, o[LSE], "lse", 1, "d", 1, 1, 1) < 0 ||
+        view(&v, RESP, o[RESP], "resp", 2, "df", 1, 0, 1) < 0 ||
+        view(&v, LABELS, o[LABELS], "labels", 1, "q", 1, 1, 1) < 0) {
+        release(&v);
+        return NULL;
+    }
+    Py_buffer *b = v.view;
+    Chunk c = {
+        .x = b[X].buf, .x_float32 = b[X].itemsize == 4, .m = b[X].shape[0], .d = b[X].shape[1],
+        .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1], .inv_scale = inv_scale,
+        .mu = b[MU].buf, .nhp = b[NHP].buf, .base = b[BASE].buf,
+        .lse = v.held[LSE] ? b[LSE].buf : NULL,
+        .resp = v.held[RESP] ? b[RESP].buf : NULL,
+        .resp_float32 = v.held[RESP] && b[RESP].itemsize == 4,
+        .rs0 = v.held[RESP] ? b[RESP].strides[0] : 0,
+        .rs1 = v.held[RESP] ? b[RESP].strides[1] : 0,
+        .labels = v.held[LABELS] ? b[LABELS].buf : NULL,
+    };
+    int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
+                    b[NHP].shape[0] == c.k && b[NHP].shape[1] == c.d && b[BASE].shape[0] == c.k &&
+                    (!c.lse || b[LSE].shape[0] == c.m) &&
+                    (!c.resp || (c.lse && b[RESP].shape[0] == c.m && b[RESP].shape[1] == c.k)) &&
+                    (!c.labels || b[LABELS].shape[0] == c.m);
+    if (!shapes_ok) {
+        PyErr_SetString(PyExc_ValueError, "diag_chunk: shapes do not match (resp needs lse)");
+        release(&v);
+        return NULL;
+    }
+    double *work = PyMem_RawMalloc((size_t)(c.d + c.k) * (size_t)block_rows * sizeof(double));
+    if (!work) {
+        release(&v);
+        return PyErr_NoMemory();
+    }
+    int clean;
+    Py_BEGIN_ALLOW_THREADS
+    clean = kernel(&c, work, work + c.d * block_rows);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(work);
+    release(&v);
+    return PyBool_FromLong(clean);
+}
+
+static PyObject *py_target(PyObject *self, PyObject *unused) {
+    return PyUnicode_FromString(target_name);
+}
+
+static PyMethodDef methods[] = {
+    {"diag_chunk", py_diag_chunk, METH_VARARGS,
+     "diag_chunk(x, inv_scale, means, nhp, base, lse, resp, labels) -> bool\n\n"
+     "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
+     "diagonal mixture: with z = x * inv_scale (inv_scale a power of two),\n"
+     "log p_j(x) = base[j] + sum_a nhp[j, a] (z_a - means[j, a])^2.  Any of\n"
+     "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
+     "partly written, if some row's largest log-density is not finite."},
+    {"target", py_target, METH_NOARGS,
+     "target() -> str: the instruction set the kernel was chosen for."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "gaussmix._kernels",
+    "The fused prediction pass of diagonal and spherical mixtures (see engine.py).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) {
+    choose_kernel();
+    return PyModule_Create(&module);
+}
