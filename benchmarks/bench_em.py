@@ -45,7 +45,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import gaussmix
 from gaussmix import GaussianMixture as GmGaussianMixture
-from gaussmix.engine import release_workspaces
+from gaussmix.engine import compiled_kernels, release_workspaces
 
 Array = NDArray[np.float64]
 
@@ -539,6 +539,7 @@ def machine_info() -> list[str]:
         f"- numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn "
         f"{sklearn.__version__}, gaussmix {gaussmix.__version__}",
         *(f"- {line}" for line in blas_info()),
+        f"- gaussmix compiled kernel (diag/spherical prediction): {compiled_kernels() or 'none'}",
     ]
 
 

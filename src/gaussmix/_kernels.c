@@ -242,18 +242,34 @@ static int (*kernel)(const Chunk *, double *, double *) = kernel_baseline;
 static Py_ssize_t block_rows = 8;
 static const char *target_name = "baseline";
 
-static void choose_kernel(void) {
+/* Switch to the named variant if this CPU runs it; returns 0 if it does not. */
+static int use_target(const char *name) {
+    if (!strcmp(name, "baseline")) {
+        kernel = kernel_baseline;
+        block_rows = 8;
+        target_name = "baseline";
+        return 1;
+    }
 #ifdef X86_VARIANTS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (!strcmp(name, "avx512f") && __builtin_cpu_supports("avx512f")) {
         kernel = kernel_avx512;
         block_rows = 16;
         target_name = "avx512f";
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return 1;
+    }
+    if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         kernel = kernel_avx2;
+        block_rows = 8;
         target_name = "avx2";
+        return 1;
     }
 #endif
+    return 0;
+}
+
+static void choose_kernel(void) {
+    if (!use_target("avx512f") && !use_target("avx2")) use_target("baseline");
 }
 
 /* ------------------------------------------------------------------ Python glue */
@@ -347,6 +363,12 @@ static PyObject *py_target(PyObject *self, PyObject *unused) {
     return PyUnicode_FromString(target_name);
 }
 
+static PyObject *py_use_target(PyObject *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    return PyBool_FromLong(use_target(name));
+}
+
 static PyMethodDef methods[] = {
     {"diag_chunk", py_diag_chunk, METH_VARARGS,
      "diag_chunk(x, inv_scale, means, nhp, base, lse, resp, labels) -> bool\n\n"
@@ -356,7 +378,10 @@ static PyMethodDef methods[] = {
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written, if some row's largest log-density is not finite."},
     {"target", py_target, METH_NOARGS,
-     "target() -> str: the instruction set the kernel was chosen for."},
+     "target() -> str: the instruction set of the variant in use."},
+    {"use_target", py_use_target, METH_VARARGS,
+     "use_target(name) -> bool: switch to the variant for 'avx512f', 'avx2' or 'baseline'\n"
+     "(for tests; not thread-safe); False, changing nothing, if this CPU cannot run it."},
     {NULL, NULL, 0, NULL},
 };
 

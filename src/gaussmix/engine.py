@@ -60,7 +60,7 @@ from .stats import SuffStats
 try:  # the optional C extension (setup.py); without it the same passes run in numpy
     from . import _kernels as _compiled
 except ImportError:  # pragma: no cover - depends on the build
-    _compiled = None
+    _compiled = None  # type: ignore[assignment]
 
 Array = NDArray[np.float64]
 Kernel = Literal["auto", "expanded", "direct"]

@@ -1,0 +1,17 @@
+"""Type stub of the optional C extension (src/gaussmix/_kernels.c)."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+def diag_chunk(
+    x: NDArray[np.floating],
+    inv_scale: float,
+    means: NDArray[np.float64],
+    nhp: NDArray[np.float64],
+    base: NDArray[np.float64],
+    lse: NDArray[np.float64] | None,
+    resp: NDArray[np.floating] | None,
+    labels: NDArray[np.intp] | None,
+) -> bool: ...
+def target() -> str: ...
+def use_target(name: str) -> bool: ...

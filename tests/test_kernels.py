@@ -1,0 +1,217 @@
+"""The fused prediction kernel (``gaussmix._kernels``) agrees with independent references.
+
+For ``diag`` and ``spherical`` models, passes without statistics (prediction, scoring) run in
+the C extension when it is built.  Its log-densities are checked against scipy's
+``multivariate_normal`` and a log-sum-exp, and its outputs against the numpy engine's
+``direct`` kernel (the plain reference path), on the hard cases of test_fast_paths, in
+float64 and float32, for block and component tails, strided input and several threads,
+on each variant of the kernel (AVX-512, AVX2, baseline) that the CPU can run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.special import logsumexp
+
+from gaussmix import GaussianMixture
+from gaussmix.covariance import get_family
+from gaussmix.engine import Frame, Params, compiled_kernels, mixture_pass, numpy_kernels
+
+from .test_fast_paths import CASES, family_covariances, hard_case
+
+# make test sets this where a C compiler exists: there the extension must have been built
+REQUIRED = os.environ.get("GAUSSMIX_REQUIRE_KERNELS") == "1"
+needs_kernels = pytest.mark.skipif(
+    compiled_kernels() is None, reason="gaussmix._kernels was not built (no C compiler)"
+)
+
+
+@pytest.fixture(params=["avx512f", "avx2", "baseline"], autouse=True)
+def variant(request):
+    """Each test runs on every variant of the kernel that this CPU can run."""
+    if compiled_kernels() is None:
+        yield None
+        return
+    from gaussmix import _kernels
+
+    chosen = _kernels.target()
+    if not _kernels.use_target(request.param):
+        pytest.skip(f"this CPU cannot run the {request.param} variant")
+    yield request.param
+    _kernels.use_target(chosen)
+
+
+def test_extension_built_where_required():
+    if not REQUIRED and compiled_kernels() is None:
+        pytest.skip("no C compiler here: the numpy path runs instead")
+    assert compiled_kernels() in ("avx512f", "avx2", "baseline")
+
+
+def diag_model(cov_type, weights, means, dense):
+    """(family, frame, internal Params) of a diag/spherical model with these dense covariances."""
+    family = get_family(cov_type)
+    cov = family_covariances(cov_type, dense)
+    frame = Frame.from_means(weights, means, family.mean_variance(cov))
+    chol, bad = family.precisions_cholesky(cov)
+    assert not bad.any()
+    s = frame.scale
+    return family, frame, Params(weights, (means - frame.centre) / s, cov / s / s, chol * s)
+
+
+def reference_log_densities(X, weights, means, dense):
+    """Per-component log(w_j p_j(x)) (n, k) by scipy, in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.column_stack(
+        [
+            sps.multivariate_normal(means[j], dense[j]).logpdf(X).reshape(len(X))
+            + np.log(weights[j])
+            for j in range(len(weights))
+        ]
+    )
+
+
+def run(X, family, frame, p, **kw):
+    return mixture_pass(
+        X, p, family, frame, stats=False, resp=True, log_density=True, labels=True, **kw
+    )
+
+
+@needs_kernels
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("pass_kw", [{}, {"chunk_size": 37, "n_threads": 3}], ids=["auto", "37"])
+def test_fused_matches_scipy_and_direct(case, cov_type, dtype, pass_kw, rng):
+    X, weights, means, dense = hard_case(case, rng)
+    X = X.astype(dtype)
+    # the model's own covariances are made diagonal (spherical: isotropic) for this family
+    dense = get_family(cov_type).dense(
+        family_covariances(cov_type, dense), len(weights), X.shape[1]
+    )
+    family, frame, p = diag_model(cov_type, weights, means, dense)
+    fused = run(X, family, frame, p, **pass_kw)
+    direct = run(X, family, frame, p, kernel="direct", **pass_kw)
+    assert fused.kernel == "fused" and direct.kernel == "direct"
+
+    logp = reference_log_densities(X, weights, means, dense)
+    lse = logsumexp(logp, axis=1)
+    size = max(1.0, float(np.abs(lse).max()))
+    # float32 input is rounded before any arithmetic, so only its agreement with the float64
+    # reference is loose; the two gaussmix paths see the same rounded rows
+    tol_ref, tol_resp = (1e-9, 1e-9) if dtype == np.float64 else (1e-4, 1e-6)
+    np.testing.assert_allclose(fused.log_density, lse, rtol=0, atol=tol_ref * size)
+    np.testing.assert_allclose(fused.log_density, direct.log_density, rtol=0, atol=1e-10 * size)
+    np.testing.assert_allclose(fused.resp, direct.resp, rtol=0, atol=tol_resp)
+    np.testing.assert_allclose(fused.resp.sum(axis=1), 1.0, rtol=0, atol=tol_resp)
+    # labels: the reference argmax wherever the best two components are not tied
+    ordered = np.sort(np.column_stack([logp, np.full(len(X), -np.inf)]), axis=1)
+    clear = ordered[:, -1] - ordered[:, -2] > 1e-6 * size
+    np.testing.assert_array_equal(fused.labels[clear], logp.argmax(axis=1)[clear])
+    np.testing.assert_allclose(fused.log_likelihood, direct.log_likelihood, rtol=1e-12)
+
+
+@needs_kernels
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 33, 250])
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 7, 9])
+@pytest.mark.parametrize("d", [1, 3, 20])
+def test_block_and_component_tails(n, k, d, rng):
+    """Row counts around the block of 8 or 16 rows, components around the block of 4."""
+    means = rng.normal(scale=3.0, size=(k, d))
+    var = rng.uniform(0.3, 2.0, size=(k, d))
+    weights = rng.dirichlet(np.ones(k))
+    X = means[rng.integers(k, size=n)] + rng.normal(size=(n, d))
+    dense = np.stack([np.diag(v) for v in var])
+    family, frame, p = diag_model("diag", weights, means, dense)
+    res = run(X, family, frame, p, chunk_size=7 if n > 7 else None)
+    assert res.kernel == "fused"
+    logp = reference_log_densities(X, weights, means, dense)
+    lse = logsumexp(logp, axis=1)
+    np.testing.assert_allclose(res.log_density, lse, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(res.resp, np.exp(logp - lse[:, None]), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(res.labels, logp.argmax(axis=1))
+
+
+@needs_kernels
+def test_strided_input_and_float32_output(rng):
+    """A Fortran-ordered slice, and float32 outputs, give the contiguous float64 result."""
+    means = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
+    dense = np.stack([np.diag([1.0, 0.5, 2.0]), np.diag([0.3, 1.0, 1.0])])
+    family, frame, p = diag_model("diag", np.array([0.3, 0.7]), means, dense)
+    X = rng.normal(size=(301, 5)) * 2.0
+    base = run(np.ascontiguousarray(X[:, 1:4]), family, frame, p)
+    strided = run(np.asfortranarray(X)[::1, 1:4], family, frame, p)
+    np.testing.assert_array_equal(strided.log_density, base.log_density)
+    np.testing.assert_array_equal(strided.resp, base.resp)
+    half = run(X[:, 1:4].astype(np.float32), family, frame, p, out_dtype=np.float32)
+    assert half.resp.dtype == np.float32 and half.log_density.dtype == np.float32
+    np.testing.assert_allclose(half.resp, base.resp, atol=1e-6)
+
+
+@needs_kernels
+def test_rows_beyond_float64_fall_back_to_numpy(rng):
+    """Rows whose squared distance overflows are redone by the numpy path, which scales them."""
+    means = np.array([[0.0, 0.0], [5.0, 5.0]])
+    dense = np.stack([np.eye(2), np.eye(2) * 2.0])
+    family, frame, p = diag_model("diag", np.array([0.5, 0.5]), means, dense)
+    X = rng.normal(size=(100, 2))
+    X[[3, 60]] = [[1e200, 0.0], [-3e180, 1e170]]
+    fused = run(X, family, frame, p, chunk_size=50)
+    with numpy_kernels():
+        plain = run(X, family, frame, p, chunk_size=50)
+    assert plain.kernel != "fused"
+    np.testing.assert_array_equal(fused.log_density, plain.log_density)
+    np.testing.assert_array_equal(fused.resp, plain.resp)
+    np.testing.assert_array_equal(fused.labels, plain.labels)
+
+
+@needs_kernels
+def test_zero_weight_component(rng):
+    """A component of weight 0 gets responsibility 0 (below exp(-700)) and never a label."""
+    means = np.array([[0.0], [2.0], [1.0]])
+    dense = np.ones((3, 1, 1))
+    family, frame, p = diag_model("diag", np.array([0.5, 0.5, 0.0]), means, dense)
+    X = rng.normal(size=(40, 1)) + 1.0
+    res = run(X, family, frame, p)
+    assert res.kernel == "fused"
+    assert np.all(res.resp[:, 2] < 1e-300) and not np.any(res.labels == 2)
+    logp = reference_log_densities(X, np.array([0.5, 0.5]), means[:2], dense[:2])
+    np.testing.assert_allclose(res.log_density, logsumexp(logp, axis=1), rtol=1e-13)
+
+
+@needs_kernels
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+def test_estimator_outputs_match_numpy_path(cov_type, rng):
+    """Every prediction method of a fitted model agrees with the same model on numpy."""
+    X = np.vstack([rng.normal(size=(500, 4)), rng.normal(size=(300, 4)) * 0.5 + 3.0])
+    gm = GaussianMixture(3, covariance_type=cov_type, random_state=0).fit(X)
+    with numpy_kernels():
+        ref = [gm.predict_proba(X), gm.score_samples(X), gm.predict(X), gm.score(X)]
+    got = [gm.predict_proba(X), gm.score_samples(X), gm.predict(X), gm.score(X)]
+    np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
+    np.testing.assert_array_equal(got[2], ref[2])
+    assert got[3] == pytest.approx(ref[3], rel=1e-13)
+
+
+@needs_kernels
+def test_kernel_rejects_mismatched_arguments():
+    from gaussmix import _kernels
+
+    x, mu, nhp, base, lse = (
+        np.zeros((4, 2)),
+        np.zeros((3, 2)),
+        -np.ones((3, 2)),
+        np.zeros(3),
+        np.empty(4),
+    )
+    assert _kernels.diag_chunk(x, 1.0, mu, nhp, base, lse, None, None)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        _kernels.diag_chunk(x, 1.0, mu, nhp[:2], base, lse, None, None)
+    with pytest.raises(ValueError, match="shapes do not match"):  # responsibilities need lse
+        _kernels.diag_chunk(x, 1.0, mu, nhp, base, None, np.empty((4, 3)), None)
+    with pytest.raises(ValueError, match="format"):
+        _kernels.diag_chunk(x.astype(np.int64), 1.0, mu, nhp, base, lse, None, None)
