@@ -36,6 +36,9 @@ class MomentKind(ABC):
     """The layout of second moments: ``"full"`` matrices or their ``"diag"`` only."""
 
     name: str
+    #: whether precisions are diagonal (k, d): each log-density is then a sum over features,
+    #: which the fused prediction kernel evaluates without features (engine.py)
+    diagonal = False
 
     @abstractmethod
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
@@ -204,6 +207,7 @@ class DiagMoments(MomentKind):
     """Diagonal second moments only; quadratic features are ``z²``."""
 
     name = "diag"
+    diagonal = True
 
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
         return (k, d)

@@ -323,6 +323,7 @@ class _Prepared:
         # rounding of the frame, exact for rows close to their component
         self.means_user = frame.centre + frame.scale * params.means
         self.scale = frame.scale
+        self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
         if kernel == "auto":  # per component: the expansion only where it is accurate
             risky = risk > EXPANDED_RISK_LIMIT
         elif kernel in ("expanded", "direct"):
@@ -350,15 +351,13 @@ class _Prepared:
             )
             self.WT = np.ascontiguousarray(W.T)
             self.centre_col = frame.centre[:, None]
-            self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
         # the fused kernel's constants: means in units of the scale (exact, a power of two)
         # and -1/2 the precisions, which are diagonal here
         self.fused = fused
         if fused:
             self.kernel = "fused"
-            self.fused_means = np.ascontiguousarray(self.means_user / frame.scale)
+            self.fused_means = np.ascontiguousarray(self.means_user * self.inv_scale)
             self.fused_nhp = np.ascontiguousarray(-0.5 * precision)
-            self.fused_inv_scale = 1.0 / frame.scale
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -480,7 +479,7 @@ def mixture_pass(
         not stats
         and kernel == "auto"
         and _USE_COMPILED[0]
-        and family.moments.name in ("diag", "mean-square")
+        and family.moments.diagonal
         and X.dtype in (np.float32, np.float64)
         and X.dtype.isnative
     )
@@ -711,7 +710,7 @@ class _Accumulator:
         return bool(
             _compiled.diag_chunk(
                 x,
-                prep.fused_inv_scale,
+                prep.inv_scale,
                 prep.fused_means,
                 prep.fused_nhp,
                 prep.base,
