@@ -1,13 +1,13 @@
 """The fused prediction kernel against the numpy path and scikit-learn, in one run.
 
-For ``diag`` and ``spherical`` models, ``predict_proba`` and ``score_samples`` run in the C
-extension ``gaussmix._kernels`` where it was built.  This script times each call three ways
+``predict_proba`` and ``score_samples`` run in the C extension ``gaussmix._kernels`` where
+it was built.  This script times each call three ways
 on the same fitted parameters (the benchmark's blobs, the same initial parameters, two EM
 iterations): scikit-learn, gaussmix on its numpy path (``engine.numpy_kernels()``) and
 gaussmix with the kernel, and prints the ratios as a markdown table.  It also checks that
 the two gaussmix paths agree.
 
-    python benchmarks/bench_fused.py [--configs 200000x10x10,...] [--repeat 5]
+    python benchmarks/bench_fused.py [--configs 200000x10x10,...] [--types full,...] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="all", help="n x d x k list, or 'all'")
     parser.add_argument("--data", default="blobs", choices=["blobs", "aniso"])
+    parser.add_argument("--types", default="full,tied,diag,spherical")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     if compiled_kernels() is None:
@@ -38,7 +39,7 @@ def main() -> None:
     for cfg in B.parse_configs(args.configs):
         X = B.make_data(args.data, cfg)
         seeding = B.make_seeding(X, cfg.k, 0)
-        for cov_type in ["diag", "spherical"]:
+        for cov_type in args.types.split(","):
             init = B.initial_params(seeding, cov_type)
             sk = B.sk_factory(cfg.k, cov_type, init)(2)
             gm = B.gm_factory(cfg.k, cov_type, init)(2)

@@ -1,22 +1,25 @@
 /*
- * gaussmix._kernels: the prediction pass of diagonal and spherical mixtures, fused.
+ * gaussmix._kernels: the prediction pass of a Gaussian mixture, fused.
  *
- * For these families the log-density of a row under component j is
+ * The log-density of a row under component j is
  *
- *     log p_j(x) = base_j - 1/2 sum_a prec_ja (x_a - mu_ja)^2,
+ *     log p_j(x) = base_j - 1/2 |(z - mu_j) U_j|^2,
  *
- * d multiply-adds per row and component.  numpy can only reach it through a feature
- * matrix [z, z^2, 1] and a GEMM, and then normalises with a dozen passes over memory.
- * Here each block of a few rows is transposed into registers' reach, its k log-densities
- * are formed in registers (several components and rows at a time), and its maxima,
- * exponentials, log-sum-exp, responsibilities and labels are produced while the block is
- * still in the first-level cache; nothing but the outputs is written to memory.  The GIL
- * is released throughout, so the engine's worker threads run it in parallel.
+ * with U_j the upper-triangular Cholesky factor of the precision (full, tied), or its
+ * diagonal (diag, spherical): d(d+1)/2 or d multiply-adds per row and component.  numpy can
+ * only reach it through a feature matrix [z, upper(z z^T), 1] and a GEMM, or one product per
+ * component, and then normalises with a dozen passes over memory.  Here each block of a few
+ * rows is transposed into registers' reach, its k log-densities are formed in registers
+ * (several components, or several columns of (z - mu_j) U_j, and rows at a time), and its
+ * maxima, exponentials, log-sum-exp, responsibilities and labels are produced while the
+ * block is still in the first-level cache; nothing but the outputs is written to memory.
+ * The GIL is released throughout, so the engine's worker threads run it in parallel.
  *
- * The differences x - mu are formed before any squaring, as engine.py's direct path
- * does (in units of the frame's scale, a power of two, so that scaling is exact), and the
- * result is exact for rows close to their component even far from the origin.  Only exp and log are our own (exp_nonpos, log_ge1: within a few ulp), so the
- * results agree with the numpy path to rounding (tests/test_kernels.py).
+ * The differences x - mu are formed before any product, as engine.py's direct path does
+ * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
+ * is exact for rows close to their component even far from the origin.  Only exp and log
+ * are our own (exp_nonpos, log_ge1: within a few ulp), so the results agree with the numpy
+ * path to rounding (tests/test_kernels.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -103,13 +106,17 @@ typedef long long v4l __attribute__((vector_size(32)));
 #define SELECT(IT, m, a, b) ((__typeof__(a))(((IT)(a) & (m)) | ((IT)(b) & ~(m))))
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
-   float64 or float32; labels and lse may be NULL. */
+   float64 or float32; labels and lse may be NULL.  log p_j(x) = base_j - |(y - mu_j) U_j|^2 / 2
+   with U_j = diag(u_j) or the upper triangle of u_j, and y = z = x * inv_scale, or, with a
+   shared transform, y = (z - shift) T (T upper-triangular; diagonal factors only). */
 typedef struct {
     const char *x;
     int x_float32;
     Py_ssize_t m, d, k, xs0, xs1;
-    double inv_scale;              /* a power of two: scaling by it is exact */
-    const double *mu, *nhp, *base; /* (k, d) in units of scale, (k, d) = -prec / 2, (k,) */
+    double inv_scale;            /* a power of two: scaling by it is exact */
+    const double *mu, *u, *base; /* (k, d) in units of scale; factors; (k,) */
+    int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
+    const double *shift, *transform; /* diagonal factors only, optional: (d,), (d, d) upper */
     double *lse;
     char *resp;
     int resp_float32;
@@ -118,37 +125,100 @@ typedef struct {
 } Chunk;
 
 /* One variant of the kernel per instruction set: VT a vector of L doubles, blocks of
-   R = L * H rows and up to 4 components, so that the 4 * H accumulators stay in registers
-   (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm). */
-#define COMPONENTS(NAME, C)                                                                        \
-    NAME##_components(xt, d, c->mu + j0 * d, c->nhp + j0 * d, c->base + j0, C, lpb + j0 * R)
+   R = L * H rows, and up to 4 components (diag) or 4 columns of y (tri) at a time, so that
+   the 4 * H accumulators stay in registers (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm). */
+#define DIAG(NAME, C)                                                                              \
+    NAME##_diag(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, lpb + j0 * R)
 
-#define DEFINE_KERNEL(NAME, VT, IT, L, H, ATTR)                                                        \
-    ATTR static inline __attribute__((always_inline)) void NAME##_components(                      \
+#define DEFINE_KERNEL(NAME, VT, IT, L, H, ATTR)                                                    \
+    /* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */                    \
+    ATTR static inline __attribute__((always_inline)) void NAME##_diag(                            \
         const double *restrict xt, Py_ssize_t d, const double *restrict mus,                       \
-        const double *restrict nhp, const double *restrict base, int C, double *restrict lpb) {    \
+        const double *restrict us, const double *restrict base, int C, double *restrict lpb) {     \
         VT acc[4][H];                                                                              \
         for (int j = 0; j < C; j++)                                                                \
             for (int h = 0; h < H; h++) {                                                          \
                 VT zero = {0};                                                                     \
-                acc[j][h] = zero + base[j];                                                        \
+                acc[j][h] = zero;                                                                  \
             }                                                                                      \
         for (Py_ssize_t a = 0; a < d; a++) {                                                       \
             VT xv[H];                                                                              \
             for (int h = 0; h < H; h++) memcpy(&xv[h], xt + a * L * H + L * h, sizeof(VT));        \
             for (int j = 0; j < C; j++) {                                                          \
-                const double mu = mus[j * d + a], p = nhp[j * d + a];                              \
+                const double mu = mus[j * d + a], u = us[j * d + a];                               \
                 for (int h = 0; h < H; h++) {                                                      \
-                    VT t = xv[h] - mu;                                                             \
-                    acc[j][h] += t * t * p;                                                        \
+                    VT t = (xv[h] - mu) * u;                                                       \
+                    acc[j][h] += t * t;                                                            \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         for (int j = 0; j < C; j++)                                                                \
-            for (int h = 0; h < H; h++)                                                            \
-                memcpy(lpb + j * L * H + L * h, &acc[j][h], sizeof(VT));                           \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT v = acc[j][h] * -0.5 + base[j];                                                 \
+                memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));                                   \
+            }                                                                                      \
     }                                                                                              \
-    ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb) {              \
+    /* tri: columns b0 to b0 + C - 1 (C from 1 to 4) of y = (x - mu) U, their squares added        \
+       to sq, or, if y is given, stored there (feature-major); dt holds the block's                \
+       differences x - mu, feature-major */                                                        \
+    ATTR static inline __attribute__((always_inline)) void NAME##_columns(                         \
+        const double *restrict dt, const double *restrict U, Py_ssize_t d, Py_ssize_t b0,          \
+        int C, VT *restrict sq, double *restrict y) {                                              \
+        VT acc[4][H];                                                                              \
+        for (int c = 0; c < C; c++)                                                                \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT zero = {0};                                                                     \
+                acc[c][h] = zero;                                                                  \
+            }                                                                                      \
+        /* U is upper-triangular: rows below b0 + C - 1 add nothing to these columns */            \
+        for (Py_ssize_t a = 0; a < b0 + C; a++) {                                                  \
+            VT t[H];                                                                               \
+            for (int h = 0; h < H; h++) memcpy(&t[h], dt + a * L * H + L * h, sizeof(VT));         \
+            for (int c = 0; c < C; c++) {                                                          \
+                const double u = a <= b0 + c ? U[a * d + b0 + c] : 0.0;                            \
+                for (int h = 0; h < H; h++) acc[c][h] += t[h] * u;                                 \
+            }                                                                                      \
+        }                                                                                          \
+        for (int c = 0; c < C; c++)                                                                \
+            for (int h = 0; h < H; h++)                                                            \
+                if (y)                                                                             \
+                    memcpy(y + (b0 + c) * L * H + L * h, &acc[c][h], sizeof(VT));                  \
+                else                                                                               \
+                    sq[h] += acc[c][h] * acc[c][h];                                                \
+    }                                                                                              \
+    /* (x - mu) U for a block, U (d, d) upper-triangular: into y (feature-major; may be xt),       \
+       or, with y NULL, its squared norm added to sq */                                            \
+    ATTR static inline void NAME##_product(const double *xt, Py_ssize_t d,                         \
+                                           const double *restrict mu, const double *restrict U,    \
+                                           double *restrict dt, VT *restrict sq, double *y) {      \
+        enum { R = L * H };                                                                        \
+        for (Py_ssize_t a = 0; a < d; a++)                                                         \
+            for (int i = 0; i < R; i++) dt[a * R + i] = xt[a * R + i] - mu[a];                     \
+        Py_ssize_t b0 = 0;                                                                         \
+        for (; b0 + 4 <= d; b0 += 4) NAME##_columns(dt, U, d, b0, 4, sq, y);                       \
+        switch (d - b0) {                                                                          \
+        case 3: NAME##_columns(dt, U, d, b0, 3, sq, y); break;                                     \
+        case 2: NAME##_columns(dt, U, d, b0, 2, sq, y); break;                                     \
+        case 1: NAME##_columns(dt, U, d, b0, 1, sq, y); break;                                     \
+        }                                                                                          \
+    }                                                                                              \
+    /* tri: the log-density base - |(x - mu) U|^2 / 2 of a block under one component */            \
+    ATTR static inline void NAME##_tri(const double *restrict xt, Py_ssize_t d,                    \
+                                       const double *restrict mu, const double *restrict U,        \
+                                       double base, double *restrict dt, double *restrict lp) {    \
+        VT sq[H];                                                                                  \
+        for (int h = 0; h < H; h++) {                                                              \
+            VT zero = {0};                                                                         \
+            sq[h] = zero;                                                                          \
+        }                                                                                          \
+        NAME##_product(xt, d, mu, U, dt, sq, NULL);                                                \
+        for (int h = 0; h < H; h++) {                                                              \
+            VT v = sq[h] * -0.5 + base;                                                            \
+            memcpy(lp + L * h, &v, sizeof(VT));                                                    \
+        }                                                                                          \
+    }                                                                                              \
+    ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,                \
+                         double *restrict dt) {                                                    \
         enum { R = L * H };                                                                        \
         const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);             \
         const double s = c->inv_scale;                                                             \
@@ -174,12 +244,20 @@ typedef struct {
                         for (Py_ssize_t a = 0; a < d; a++)                                         \
                             xt[a * R + i] = *(const double *)(row + a * c->xs1) * s;               \
                 }                                                                                  \
-            Py_ssize_t j0 = 0;                                                                     \
-            for (; j0 + 4 <= k; j0 += 4) COMPONENTS(NAME, 4);                                      \
-            switch (k - j0) {                                                                      \
-            case 3: COMPONENTS(NAME, 3); break;                                                    \
-            case 2: COMPONENTS(NAME, 2); break;                                                    \
-            case 1: COMPONENTS(NAME, 1); break;                                                    \
+            if (c->tri)                                                                            \
+                for (Py_ssize_t j = 0; j < k; j++)                                                 \
+                    NAME##_tri(xt, d, c->mu + j * d, c->u + j * d * d, c->base[j], dt, lpb + j * R); \
+            else {                                                                                 \
+                /* a shared transform first: the block's rows become (z - shift) T, in xt */       \
+                VT unused[H];                                                                      \
+                if (c->transform) NAME##_product(xt, d, c->shift, c->transform, dt, unused, xt);   \
+                Py_ssize_t j0 = 0;                                                                 \
+                for (; j0 + 4 <= k; j0 += 4) DIAG(NAME, 4);                                        \
+                switch (k - j0) {                                                                  \
+                case 3: DIAG(NAME, 3); break;                                                      \
+                case 2: DIAG(NAME, 2); break;                                                      \
+                case 1: DIAG(NAME, 1); break;                                                      \
+                }                                                                                  \
             }                                                                                      \
             /* row maxima and their first index, a vector of rows at a time */                     \
             for (int h = 0; h < H; h++) {                                                          \
@@ -238,7 +316,7 @@ DEFINE_KERNEL(kernel_avx512, v8d, v8l, 8, 2, __attribute__((target("avx512f"))))
 #endif
 
 /* the variant for this CPU, chosen when the module is imported */
-static int (*kernel)(const Chunk *, double *, double *) = kernel_baseline;
+static int (*kernel)(const Chunk *, double *, double *, double *) = kernel_baseline;
 static Py_ssize_t block_rows = 8;
 static const char *target_name = "baseline";
 
@@ -274,7 +352,7 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, NHP, BASE, LSE, RESP, LABELS, N_ARGS };
+enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -286,7 +364,7 @@ static void release(Views *v) {
         if (v->held[i]) PyBuffer_Release(&v->view[i]);
 }
 
-/* The buffer of argument i: ndim dimensions, of format fmt ("d", "f" or "q"; "df" accepts
+/* The buffer of argument i: ndim dimensions (0: any), of format fmt ("d", "f" or "q"; "df" accepts
    either float), writable and C-contiguous if asked.  None is accepted where optional.
    Sets a Python error and returns -1 otherwise. */
 static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, const char *fmt,
@@ -299,27 +377,31 @@ static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, cons
     const char *f = v->view[i].format ? v->view[i].format : "B";
     if (*f == '<' || *f == '=' || *f == '@') f++;
     char code = f[0] == 'l' && v->view[i].itemsize == 8 ? 'q' : f[0];
-    if (v->view[i].ndim != ndim || f[1] != 0 || !strchr(fmt, code)) {
-        PyErr_Format(PyExc_ValueError, "%s: expected a %d-D array of format '%s'", name, ndim, fmt);
+    if ((ndim && v->view[i].ndim != ndim) || f[1] != 0 || !strchr(fmt, code)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a %d-D array of format '%s'", name,
+                     ndim ? ndim : v->view[i].ndim, fmt);
         return -1;
     }
     return 0;
 }
 
-static PyObject *py_diag_chunk(PyObject *self, PyObject *args) {
-    PyObject *o[N_ARGS];
+static PyObject *py_mixture_chunk(PyObject *self, PyObject *args) {
+    PyObject *o[N_ARGS] = {NULL};
+    o[SHIFT] = o[TRANSFORM] = Py_None;
     double inv_scale;
-    if (!PyArg_ParseTuple(args, "OdOOOOOO", &o[X], &inv_scale, &o[MU], &o[NHP], &o[BASE], &o[LSE],
-                          &o[RESP], &o[LABELS]))
+    if (!PyArg_ParseTuple(args, "OdOOOOOO|OO", &o[X], &inv_scale, &o[MU], &o[FACTORS], &o[BASE],
+                          &o[LSE], &o[RESP], &o[LABELS], &o[SHIFT], &o[TRANSFORM]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
         view(&v, MU, o[MU], "means", 2, "d", 0, 1, 0) < 0 ||
-        view(&v, NHP, o[NHP], "nhp", 2, "d", 0, 1, 0) < 0 ||
+        view(&v, FACTORS, o[FACTORS], "factors", 0, "d", 0, 1, 0) < 0 ||
         view(&v, BASE, o[BASE], "base", 1, "d", 0, 1, 0) < 0 ||
         view(&v, LSE, o[LSE], "lse", 1, "d", 1, 1, 1) < 0 ||
         view(&v, RESP, o[RESP], "resp", 2, "df", 1, 0, 1) < 0 ||
-        view(&v, LABELS, o[LABELS], "labels", 1, "q", 1, 1, 1) < 0) {
+        view(&v, LABELS, o[LABELS], "labels", 1, "q", 1, 1, 1) < 0 ||
+        view(&v, SHIFT, o[SHIFT], "shift", 1, "d", 0, 1, 1) < 0 ||
+        view(&v, TRANSFORM, o[TRANSFORM], "transform", 2, "d", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -327,32 +409,40 @@ static PyObject *py_diag_chunk(PyObject *self, PyObject *args) {
     Chunk c = {
         .x = b[X].buf, .x_float32 = b[X].itemsize == 4, .m = b[X].shape[0], .d = b[X].shape[1],
         .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1], .inv_scale = inv_scale,
-        .mu = b[MU].buf, .nhp = b[NHP].buf, .base = b[BASE].buf,
+        .mu = b[MU].buf, .u = b[FACTORS].buf, .tri = b[FACTORS].ndim == 3, .base = b[BASE].buf,
         .lse = v.held[LSE] ? b[LSE].buf : NULL,
         .resp = v.held[RESP] ? b[RESP].buf : NULL,
         .resp_float32 = v.held[RESP] && b[RESP].itemsize == 4,
         .rs0 = v.held[RESP] ? b[RESP].strides[0] : 0,
         .rs1 = v.held[RESP] ? b[RESP].strides[1] : 0,
         .labels = v.held[LABELS] ? b[LABELS].buf : NULL,
+        .shift = v.held[SHIFT] ? b[SHIFT].buf : NULL,
+        .transform = v.held[TRANSFORM] ? b[TRANSFORM].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
-                    b[NHP].shape[0] == c.k && b[NHP].shape[1] == c.d && b[BASE].shape[0] == c.k &&
+                    (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
+                    b[FACTORS].shape[1] == c.d && (!c.tri || b[FACTORS].shape[2] == c.d) &&
+                    b[BASE].shape[0] == c.k &&
                     (!c.lse || b[LSE].shape[0] == c.m) &&
                     (!c.resp || (c.lse && b[RESP].shape[0] == c.m && b[RESP].shape[1] == c.k)) &&
-                    (!c.labels || b[LABELS].shape[0] == c.m);
+                    (!c.labels || b[LABELS].shape[0] == c.m) && !c.shift == !c.transform &&
+                    (!c.shift || (!c.tri && b[SHIFT].shape[0] == c.d &&
+                                  b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d));
     if (!shapes_ok) {
-        PyErr_SetString(PyExc_ValueError, "diag_chunk: shapes do not match (resp needs lse)");
+        PyErr_SetString(PyExc_ValueError,
+                        "mixture_chunk: shapes do not match (resp needs lse; shift and "
+                        "transform go together, with diagonal factors)");
         release(&v);
         return NULL;
     }
-    double *work = PyMem_RawMalloc((size_t)(c.d + c.k) * (size_t)block_rows * sizeof(double));
+    double *work = PyMem_RawMalloc((size_t)(2 * c.d + c.k) * (size_t)block_rows * sizeof(double));
     if (!work) {
         release(&v);
         return PyErr_NoMemory();
     }
     int clean;
     Py_BEGIN_ALLOW_THREADS
-    clean = kernel(&c, work, work + c.d * block_rows);
+    clean = kernel(&c, work, work + c.d * block_rows, work + (c.d + c.k) * block_rows);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(work);
     release(&v);
@@ -370,11 +460,15 @@ static PyObject *py_use_target(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"diag_chunk", py_diag_chunk, METH_VARARGS,
-     "diag_chunk(x, inv_scale, means, nhp, base, lse, resp, labels) -> bool\n\n"
+    {"mixture_chunk", py_mixture_chunk, METH_VARARGS,
+     "mixture_chunk(x, inv_scale, means, factors, base, lse, resp, labels,\n"
+     "              shift=None, transform=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
-     "diagonal mixture: with z = x * inv_scale (inv_scale a power of two),\n"
-     "log p_j(x) = base[j] + sum_a nhp[j, a] (z_a - means[j, a])^2.  Any of\n"
+     "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
+     "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
+     "factors of shape (k, d) and the upper triangle of factors[j] for (k, d, d).  With\n"
+     "diagonal factors, a shift (d,) and an upper-triangular transform T (d, d) make\n"
+     "y = (x * inv_scale - shift) T, one product per row for all components.  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written, if some row's largest log-density is not finite."},
     {"target", py_target, METH_NOARGS,
@@ -387,7 +481,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gaussmix._kernels",
-    "The fused prediction pass of diagonal and spherical mixtures (see engine.py).", -1,
+    "The fused prediction pass of Gaussian mixtures (see engine.py).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -3,15 +3,17 @@
 import numpy as np
 from numpy.typing import NDArray
 
-def diag_chunk(
+def mixture_chunk(
     x: NDArray[np.floating],
     inv_scale: float,
     means: NDArray[np.float64],
-    nhp: NDArray[np.float64],
+    factors: NDArray[np.float64],
     base: NDArray[np.float64],
     lse: NDArray[np.float64] | None,
     resp: NDArray[np.floating] | None,
     labels: NDArray[np.intp] | None,
+    shift: NDArray[np.float64] | None = None,
+    transform: NDArray[np.float64] | None = None,
 ) -> bool: ...
 def target() -> str: ...
 def use_target(name: str) -> bool: ...

@@ -36,9 +36,9 @@ class MomentKind(ABC):
     """The layout of second moments: ``"full"`` matrices or their ``"diag"`` only."""
 
     name: str
-    #: whether precisions are diagonal (k, d): each log-density is then a sum over features,
-    #: which the fused prediction kernel evaluates without features (engine.py)
-    diagonal = False
+    #: whether all components share one precision factor (the fused kernel then transforms
+    #: each row once, engine.py)
+    shared_precision = False
 
     @abstractmethod
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
@@ -207,7 +207,6 @@ class DiagMoments(MomentKind):
     """Diagonal second moments only; quadratic features are ``z²``."""
 
     name = "diag"
-    diagonal = True
 
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
         return (k, d)
@@ -254,6 +253,7 @@ class PooledMoments(FullMoments):
     """
 
     name = "pooled"
+    shared_precision = True
 
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
         return (d, d)

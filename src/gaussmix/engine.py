@@ -31,13 +31,14 @@ the direct form for the others (``PassResult.kernel`` is then ``"mixed"``).
 
 The fused kernel
 ----------------
-Passes that gather no statistics (prediction, scoring) of ``diag`` and ``spherical`` models
-need neither features nor GEMMs: each log-density is ``d`` multiply-adds of the centred
-differences.  With ``kernel="auto"`` they run in the C extension ``gaussmix._kernels``
-where it was built (``PassResult.kernel`` is then ``"fused"``): per block of a few rows it
-forms all log-densities in registers, in the direct form, and normalises them while they
-are in cache, with the GIL released.  The extension is optional; :func:`compiled_kernels`
-says whether it is in use, and :func:`numpy_kernels` switches it off for a block of code.
+Passes that gather no statistics (prediction, scoring) need neither features nor GEMMs:
+each log-density is ``|(z - m_j) U_j|²``, ``d(d+1)/2`` multiply-adds of the centred
+differences with a triangular factor (``d`` with a diagonal one).  With ``kernel="auto"``
+they run in the C extension ``gaussmix._kernels`` where it was built (``PassResult.kernel``
+is then ``"fused"``): per block of a few rows it forms all log-densities in registers, in
+the direct form, and normalises them while they are in cache, with the GIL released.  The
+extension is optional; :func:`compiled_kernels` says whether it is in use, and
+:func:`numpy_kernels` switches it off for a block of code.
 """
 
 from __future__ import annotations
@@ -351,13 +352,25 @@ class _Prepared:
             )
             self.WT = np.ascontiguousarray(W.T)
             self.centre_col = frame.centre[:, None]
-        # the fused kernel's constants: means in units of the scale (exact, a power of two)
-        # and -1/2 the precisions, which are diagonal here
+        # the fused kernel's means: in units of the scale (exact, a power of two); it takes
+        # the factors as they are
         self.fused = fused
         if fused:
             self.kernel = "fused"
             self.fused_means = np.ascontiguousarray(self.means_user * self.inv_scale)
-            self.fused_nhp = np.ascontiguousarray(-0.5 * precision)
+            self.fused_factors = self.factors
+            self.fused_shift: Array | None = None
+            self.fused_transform: Array | None = None
+            if self.moments.shared_precision and risk.max() <= EXPANDED_RISK_LIMIT:
+                # one factor U for all: each row is transformed once, y = z U, and compared
+                # with every m_j U (d(d+1)/2 + 2kd operations per row instead of k d(d+1)/2);
+                # the cancellation costs about eps * sqrt(m_jᵀ P m_j), bounded as the
+                # expansion's is
+                u = self.factors[0]
+                self.fused_shift = np.ascontiguousarray(frame.centre * self.inv_scale)
+                self.fused_transform = np.ascontiguousarray(u)
+                self.fused_means = np.ascontiguousarray(params.means @ u)
+                self.fused_factors = np.ones((k, d))
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -479,7 +492,6 @@ def mixture_pass(
         not stats
         and kernel == "auto"
         and _USE_COMPILED[0]
-        and family.moments.diagonal
         and X.dtype in (np.float32, np.float64)
         and X.dtype.isnative
     )
@@ -708,15 +720,17 @@ class _Accumulator:
         prep = self.prep
         assert _compiled is not None
         return bool(
-            _compiled.diag_chunk(
+            _compiled.mixture_chunk(
                 x,
                 prep.inv_scale,
                 prep.fused_means,
-                prep.fused_nhp,
+                prep.fused_factors,
                 prep.base,
                 None if self.lse is None else self.lse[: x.shape[0]],
                 None if out.resp is None else out.resp[sl],
                 None if out.labels is None else out.labels[sl],
+                prep.fused_shift,
+                prep.fused_transform,
             )
         )
 
