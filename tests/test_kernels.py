@@ -20,6 +20,7 @@ from scipy.special import logsumexp
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture
 from gaussmix.covariance import get_family
+from gaussmix.em import params_from_stats
 from gaussmix.engine import (
     Frame,
     Params,
@@ -189,6 +190,58 @@ def test_rows_beyond_float64_fall_back_to_numpy(cov_type, rng):
     np.testing.assert_array_equal(fused.labels, plain.labels)
 
 
+def em_params(X, family, frame, p, sample_weight=None, **kw):
+    """One EM step's pass (statistics, log-likelihood) and the M-step's parameters."""
+    res = mixture_pass(X, p, family, frame, sample_weight=sample_weight, **kw)
+    new, bad = params_from_stats(res.stats, family, 1e-6 / frame.scale**2)
+    assert not bad.any()
+    return res, new
+
+
+@needs_kernels
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("case", ["offset-1e4", "mixed", "far-tiny"])
+def test_em_statistics_match_numpy_path(cov_type, case, rng):
+    """An EM pass through the kernel (its statistics for diag and spherical, numpy's from its
+    responsibilities otherwise) gives the numpy path's M-step, with weights and threads."""
+    X, weights, means, dense = hard_case(case, rng)
+    dense = get_family(cov_type).dense(family_covariances(cov_type, dense), *means.shape)
+    family, frame, p = model(cov_type, weights, means, dense)
+    sw = rng.uniform(0.0, 3.0, size=len(X))
+    kw = {"sample_weight": sw, "chunk_size": 61, "n_threads": 3}
+    fused, pf = em_params(X, family, frame, p, **kw)
+    with numpy_kernels():
+        plain, pn = em_params(X, family, frame, p, **kw)
+    assert fused.kernel.startswith("fused") and not plain.kernel.startswith("fused")
+    assert fused.kernel == "fused" or cov_type not in ("diag", "spherical")
+    np.testing.assert_allclose(fused.log_likelihood, plain.log_likelihood, rtol=1e-12)
+    # far-tiny: rows 1e6 out with deviations of 1e-3 (test_fast_paths' tolerance)
+    tol = 1e-6 if case == "far-tiny" else 1e-10
+    np.testing.assert_allclose(pf.weights, pn.weights, rtol=tol)
+    np.testing.assert_allclose(pf.means, pn.means, rtol=0, atol=tol * np.abs(pn.means).max())
+    np.testing.assert_allclose(pf.covariances, pn.covariances, rtol=tol)
+
+
+@needs_kernels
+@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+def test_em_chunks_redone_by_numpy_merge_with_the_kernels(cov_type, rng):
+    """A chunk with a row beyond float64 is redone by numpy (moments about other reference
+    points); its statistics merge with the kernel's into the numpy path's M-step."""
+    means = np.array([[0.0, 0.0], [5.0, 5.0]])
+    dense = np.stack([np.eye(2), np.eye(2) * 2.0])
+    family, frame, p = model(cov_type, np.array([0.5, 0.5]), means, dense)
+    X = means[rng.integers(2, size=400)] + rng.normal(size=(400, 2))
+    X[7] = [1e200, 0.0]
+    fused, pf = em_params(X, family, frame, p, chunk_size=50)
+    with numpy_kernels():
+        plain, pn = em_params(X, family, frame, p, chunk_size=50)
+    assert fused.kernel == "fused"
+    np.testing.assert_allclose(fused.log_likelihood, plain.log_likelihood, rtol=1e-12)
+    np.testing.assert_allclose(pf.weights, pn.weights, rtol=1e-12)
+    np.testing.assert_allclose(pf.means, pn.means, rtol=1e-10)
+    np.testing.assert_allclose(pf.covariances, pn.covariances, rtol=1e-10)
+
+
 @needs_kernels
 def test_zero_weight_component(rng):
     """A component of weight 0 gets responsibility 0 (below exp(-700)) and never a label."""
@@ -219,7 +272,7 @@ def test_estimator_outputs_match_numpy_path(cov_type, rng):
 
 
 @needs_kernels
-@pytest.mark.parametrize("form", ["diagonal", "triangular", "transform"])
+@pytest.mark.parametrize("form", ["diagonal", "triangular", "transform", "statistics"])
 def test_direct_call_follows_its_formula(form, rng):
     """mixture_chunk against its docstring's formula, written in numpy on random arguments."""
     from gaussmix import _kernels
@@ -227,8 +280,8 @@ def test_direct_call_follows_its_formula(form, rng):
     m, d, k = 45, 5, 6
     x, mu = rng.normal(size=(m, d)) * 3.0, rng.normal(size=(k, d))
     base, inv_scale = rng.normal(size=k), 0.5
-    y, extra = x * inv_scale, ()
-    if form == "diagonal":
+    y, extra = x * inv_scale, {}
+    if form in ("diagonal", "statistics"):
         factors = rng.uniform(0.5, 2.0, size=(k, d))
         quad = (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
     else:
@@ -243,13 +296,27 @@ def test_direct_call_follows_its_formula(form, rng):
             shift, factors = rng.normal(size=d), rng.uniform(0.5, 2.0, size=(k, d))
             y = (y - shift) @ upper
             quad = (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
-            extra = (shift, upper + np.tril(rng.normal(size=(d, d)), -1))
+            extra = {"shift": shift, "transform": upper + np.tril(rng.normal(size=(d, d)), -1)}
+    if form == "statistics":  # added to what the arrays hold
+        sw = rng.uniform(0.0, 2.0, size=m)
+        start = [rng.normal(size=k), rng.normal(size=(k, d)), rng.normal(size=(k, d))]
+        stats = [a.copy() for a in start]
+        extra = dict(zip(["nk", "s1", "s2"], stats, strict=True), sample_weight=sw)
     logp = base - 0.5 * quad
     lse, resp, labels = np.empty(m), np.empty((m, k)), np.empty(m, dtype=np.int64)
-    assert _kernels.mixture_chunk(x, inv_scale, mu, factors, base, lse, resp, labels, *extra)
+    assert _kernels.mixture_chunk(x, inv_scale, mu, factors, base, lse, resp, labels, **extra)
     np.testing.assert_allclose(lse, logsumexp(logp, axis=1), rtol=1e-13)
-    np.testing.assert_allclose(resp, np.exp(logp - lse[:, None]), rtol=0, atol=1e-13)
+    expected = np.exp(logp - lse[:, None])
+    np.testing.assert_allclose(resp, expected, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(labels, logp.argmax(axis=1))
+    if form == "statistics":
+        rw = expected * sw[:, None]
+        diff = y[:, None, :] - mu  # (m, k, d)
+        np.testing.assert_allclose(stats[0], start[0] + rw.sum(axis=0), rtol=1e-13)
+        s1 = start[1] + np.einsum("ik,ika->ka", rw, diff)
+        s2 = start[2] + np.einsum("ik,ika->ka", rw, diff**2)
+        np.testing.assert_allclose(stats[1], s1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(stats[2], s2, rtol=1e-12, atol=1e-12)
 
 
 @needs_kernels
@@ -284,20 +351,30 @@ def test_kernel_rejects_mismatched_arguments():
         np.empty(4),
     )
     tri, shift, transform = np.ones((3, 2, 2)), np.zeros(2), np.eye(2)
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, None, None)
-    assert _kernels.mixture_chunk(x, 1.0, mu, tri, base, lse, None, None)
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, None, None, shift, transform)
+    moved = {"shift": shift, "transform": transform}
+    stats = {"nk": np.zeros(3), "s1": np.zeros((3, 2)), "s2": np.zeros((3, 2))}
+    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse)
+    assert _kernels.mixture_chunk(x, 1.0, mu, tri, base, lse)
+    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **moved)
+    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **stats, sample_weight=np.ones(4))
     bad = [
-        (x, 1.0, mu, u[:2], base, lse, None, None),
-        (x, 1.0, mu, np.ones((3, 2, 1)), base, lse, None, None),
-        (x, 1.0, mu, tri[None], base, lse, None, None),  # 4-D factors
-        (x, 1.0, mu, u, base, None, np.empty((4, 3)), None),  # responsibilities need lse
-        (x, 1.0, mu, u, base, lse, None, None, shift),  # shift without transform
-        (x, 1.0, mu, tri, base, lse, None, None, shift, transform),  # transform: diagonal only
-        (x, 1.0, mu, u, base, lse, None, None, shift[:1], transform),
+        ((mu, u[:2], base, lse), {}),
+        ((mu, np.ones((3, 2, 1)), base, lse), {}),
+        ((mu, tri[None], base, lse), {}),  # 4-D factors
+        ((mu, u, base, None, np.empty((4, 3))), {}),  # responsibilities need lse
+        ((mu, u, base, lse), {"shift": shift}),  # shift without transform
+        ((mu, tri, base, lse), moved),  # a transform with diagonal factors only
+        ((mu, u, base, lse), {"shift": shift[:1], "transform": transform}),
+        ((mu, u, base, lse), {"nk": stats["nk"], "s1": stats["s1"]}),  # s2 missing
+        ((mu, u, base, None), stats),  # statistics need lse
+        ((mu, tri, base, lse), stats),  # and diagonal factors
+        ((mu, u, base, lse), {**stats, **moved}),  # and no transform
+        ((mu, u, base, lse), {**stats, "s2": np.zeros((2, 2))}),
+        ((mu, u, base, lse), {"sample_weight": np.ones(4)}),  # weights: for statistics
+        ((mu, u, base, lse), {**stats, "sample_weight": np.ones(3)}),
     ]
-    for args in bad:
+    for args, kwargs in bad:
         with pytest.raises(ValueError, match="shapes do not match"):
-            _kernels.mixture_chunk(*args)
+            _kernels.mixture_chunk(x, 1.0, *args, **kwargs)
     with pytest.raises(ValueError, match="format"):
-        _kernels.mixture_chunk(x.astype(np.int64), 1.0, mu, u, base, lse, None, None)
+        _kernels.mixture_chunk(x.astype(np.int64), 1.0, mu, u, base, lse)

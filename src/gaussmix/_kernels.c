@@ -122,6 +122,11 @@ typedef struct {
     int resp_float32;
     Py_ssize_t rs0, rs1;
     int64_t *labels;
+    /* statistics (diagonal factors without a transform): sums over rows of w_i r_ij,
+       w_i r_ij (z_i - mu_j) and w_i r_ij (z_i - mu_j)^2, added to nk (k,), s1 and s2 (k, d);
+       sw the sample weights (m,) or NULL */
+    const double *sw;
+    double *nk, *s1, *s2;
 } Chunk;
 
 /* One variant of the kernel per instruction set: VT a vector of L doubles, blocks of
@@ -217,8 +222,49 @@ typedef struct {
             memcpy(lp + L * h, &v, sizeof(VT));                                                    \
         }                                                                                          \
     }                                                                                              \
+    /* statistics of a block: its responsibilities are lpb (k, R) times inv_total (R,); the        \
+       sums go to lane-wise partial sums part (k + 2 k d vectors) */                               \
+    ATTR static inline void NAME##_stats(const Chunk *c, const double *restrict xt,                \
+                                         const double *restrict lpb,                               \
+                                         const double *restrict inv_total, Py_ssize_t b,           \
+                                         Py_ssize_t w, double *restrict part) {                    \
+        enum { R = L * H };                                                                        \
+        const Py_ssize_t d = c->d, k = c->k;                                                       \
+        double rw[R]; /* each row's weight; 0 for the repeated rows of a short block */            \
+        for (int i = 0; i < R; i++)                                                                \
+            rw[i] = i < w ? inv_total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;                     \
+        double *pn = part, *p1 = part + k * L, *p2 = part + (k + k * d) * L;                       \
+        for (Py_ssize_t j = 0; j < k; j++) {                                                       \
+            VT r[H], acc;                                                                          \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT q, v;                                                                           \
+                memcpy(&q, lpb + j * R + L * h, sizeof(VT));                                       \
+                memcpy(&v, rw + L * h, sizeof(VT));                                                \
+                r[h] = q * v;                                                                      \
+            }                                                                                      \
+            memcpy(&acc, pn + j * L, sizeof(VT));                                                  \
+            for (int h = 0; h < H; h++) acc += r[h];                                               \
+            memcpy(pn + j * L, &acc, sizeof(VT));                                                  \
+            for (Py_ssize_t a = 0; a < d; a++) {                                                   \
+                const double mu = c->mu[j * d + a];                                                \
+                VT a1, a2;                                                                         \
+                memcpy(&a1, p1 + (j * d + a) * L, sizeof(VT));                                     \
+                memcpy(&a2, p2 + (j * d + a) * L, sizeof(VT));                                     \
+                for (int h = 0; h < H; h++) {                                                      \
+                    VT t, rt;                                                                      \
+                    memcpy(&t, xt + a * R + L * h, sizeof(VT));                                    \
+                    t -= mu;                                                                       \
+                    rt = r[h] * t;                                                                 \
+                    a1 += rt;                                                                      \
+                    a2 += rt * t;                                                                  \
+                }                                                                                  \
+                memcpy(p1 + (j * d + a) * L, &a1, sizeof(VT));                                     \
+                memcpy(p2 + (j * d + a) * L, &a2, sizeof(VT));                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
     ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,                \
-                         double *restrict dt) {                                                    \
+                         double *restrict dt, double *restrict part) {                             \
         enum { R = L * H };                                                                        \
         const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);             \
         const double s = c->inv_scale;                                                             \
@@ -291,10 +337,11 @@ typedef struct {
                 }                                                                                  \
             for (int i = 0; i < R; i++) lse[i] = top[i] + log_ge1(total[i]);                       \
             memcpy(c->lse + b, lse, (size_t)w * sizeof(double));                                   \
-            if (!c->resp) continue;                                                                \
+            if (!c->resp && !c->nk) continue;                                                      \
             /* a product with the reciprocal, as engine._normalise */                              \
             for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];                                 \
-            for (Py_ssize_t i = 0; i < w; i++) {                                                   \
+            if (c->nk) NAME##_stats(c, xt, lpb, total, b, w, part);                                \
+            for (Py_ssize_t i = 0; c->resp && i < w; i++) {                                        \
                 char *out = c->resp + (b + i) * c->rs0;                                            \
                 if (c->resp_float32)                                                               \
                     for (Py_ssize_t j = 0; j < k; j++)                                             \
@@ -304,8 +351,18 @@ typedef struct {
                         *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];                 \
             }                                                                                      \
         }                                                                                          \
+        if (c->nk) { /* the partial sums, lane by lane, into the outputs */                        \
+            const Py_ssize_t n1 = k * c->d;                                                        \
+            for (int l = 0; l < L; l++) {                                                          \
+                for (Py_ssize_t j = 0; j < k; j++) c->nk[j] += part[j * L + l];                    \
+                for (Py_ssize_t q = 0; q < n1; q++) {                                              \
+                    c->s1[q] += part[(k + q) * L + l];                                             \
+                    c->s2[q] += part[(k + n1 + q) * L + l];                                        \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
         return 1;                                                                                  \
-    }
+    }                                                                                              \
 
 #define NO_ATTR
 DEFINE_KERNEL(kernel_baseline, v4d, v4l, 4, 2, NO_ATTR)
@@ -316,7 +373,7 @@ DEFINE_KERNEL(kernel_avx512, v8d, v8l, 8, 2, __attribute__((target("avx512f"))))
 #endif
 
 /* the variant for this CPU, chosen when the module is imported */
-static int (*kernel)(const Chunk *, double *, double *, double *) = kernel_baseline;
+static int (*kernel)(const Chunk *, double *, double *, double *, double *) = kernel_baseline;
 static Py_ssize_t block_rows = 8;
 static const char *target_name = "baseline";
 
@@ -352,7 +409,7 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, N_ARGS };
+enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -385,12 +442,16 @@ static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, cons
     return 0;
 }
 
-static PyObject *py_mixture_chunk(PyObject *self, PyObject *args) {
-    PyObject *o[N_ARGS] = {NULL};
-    o[SHIFT] = o[TRANSFORM] = Py_None;
+static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
+                            "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
+                            NULL};
+    PyObject *o[N_ARGS];
+    for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
-    if (!PyArg_ParseTuple(args, "OdOOOOOO|OO", &o[X], &inv_scale, &o[MU], &o[FACTORS], &o[BASE],
-                          &o[LSE], &o[RESP], &o[LABELS], &o[SHIFT], &o[TRANSFORM]))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOO", names, &o[X], &inv_scale,
+                                     &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP], &o[LABELS],
+                                     &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1], &o[S2]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -401,7 +462,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args) {
         view(&v, RESP, o[RESP], "resp", 2, "df", 1, 0, 1) < 0 ||
         view(&v, LABELS, o[LABELS], "labels", 1, "q", 1, 1, 1) < 0 ||
         view(&v, SHIFT, o[SHIFT], "shift", 1, "d", 0, 1, 1) < 0 ||
-        view(&v, TRANSFORM, o[TRANSFORM], "transform", 2, "d", 0, 1, 1) < 0) {
+        view(&v, TRANSFORM, o[TRANSFORM], "transform", 2, "d", 0, 1, 1) < 0 ||
+        view(&v, SW, o[SW], "sample_weight", 1, "d", 0, 1, 1) < 0 ||
+        view(&v, NK, o[NK], "nk", 1, "d", 1, 1, 1) < 0 ||
+        view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
+        view(&v, S2, o[S2], "s2", 2, "d", 1, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -418,6 +483,10 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args) {
         .labels = v.held[LABELS] ? b[LABELS].buf : NULL,
         .shift = v.held[SHIFT] ? b[SHIFT].buf : NULL,
         .transform = v.held[TRANSFORM] ? b[TRANSFORM].buf : NULL,
+        .sw = v.held[SW] ? b[SW].buf : NULL,
+        .nk = v.held[NK] ? b[NK].buf : NULL,
+        .s1 = v.held[S1] ? b[S1].buf : NULL,
+        .s2 = v.held[S2] ? b[S2].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
@@ -427,22 +496,33 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args) {
                     (!c.resp || (c.lse && b[RESP].shape[0] == c.m && b[RESP].shape[1] == c.k)) &&
                     (!c.labels || b[LABELS].shape[0] == c.m) && !c.shift == !c.transform &&
                     (!c.shift || (!c.tri && b[SHIFT].shape[0] == c.d &&
-                                  b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d));
+                                  b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d)) &&
+                    !c.nk == !c.s1 && !c.nk == !c.s2 &&
+                    (!c.nk || (c.lse && !c.tri && !c.shift && b[NK].shape[0] == c.k &&
+                               b[S1].shape[0] == c.k && b[S1].shape[1] == c.d &&
+                               b[S2].shape[0] == c.k && b[S2].shape[1] == c.d)) &&
+                    (!c.sw || (c.nk && b[SW].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
-                        "mixture_chunk: shapes do not match (resp needs lse; shift and "
-                        "transform go together, with diagonal factors)");
+                        "mixture_chunk: shapes do not match (resp and statistics need lse; "
+                        "shift and transform go together, with diagonal factors; statistics "
+                        "nk, s1 and s2 go together, with diagonal factors and no transform)");
         release(&v);
         return NULL;
     }
-    double *work = PyMem_RawMalloc((size_t)(2 * c.d + c.k) * (size_t)block_rows * sizeof(double));
+    /* block buffers (feature-major rows, log-densities, differences), then the statistics'
+       lane-wise partial sums */
+    const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows;
+    const size_t n_part = c.nk ? (size_t)(c.k + 2 * c.k * c.d) * 8 : 0;
+    double *work = PyMem_RawCalloc(n_block + n_part, sizeof(double));
     if (!work) {
         release(&v);
         return PyErr_NoMemory();
     }
     int clean;
     Py_BEGIN_ALLOW_THREADS
-    clean = kernel(&c, work, work + c.d * block_rows, work + (c.d + c.k) * block_rows);
+    clean = kernel(&c, work, work + c.d * block_rows, work + (c.d + c.k) * block_rows,
+                   work + n_block);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(work);
     release(&v);
@@ -460,17 +540,23 @@ static PyObject *py_use_target(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"mixture_chunk", py_mixture_chunk, METH_VARARGS,
-     "mixture_chunk(x, inv_scale, means, factors, base, lse, resp, labels,\n"
-     "              shift=None, transform=None) -> bool\n\n"
+    {"mixture_chunk", (PyCFunction)(void (*)(void))py_mixture_chunk,
+     METH_VARARGS | METH_KEYWORDS,
+     "mixture_chunk(x, inv_scale, means, factors, base, lse=None, resp=None, labels=None, *,\n"
+     "              shift=None, transform=None, sample_weight=None, nk=None, s1=None,\n"
+     "              s2=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
      "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
      "factors of shape (k, d) and the upper triangle of factors[j] for (k, d, d).  With\n"
      "diagonal factors, a shift (d,) and an upper-triangular transform T (d, d) make\n"
-     "y = (x * inv_scale - shift) T, one product per row for all components.  Any of\n"
+     "y = (x * inv_scale - shift) T, one product per row for all components.  With\n"
+     "diagonal factors and no transform, the statistics sum_i w_i r_ij, sum_i w_i r_ij\n"
+     "(y_i - means[j]) and sum_i w_i r_ij (y_i - means[j])^2 are added to nk (k,), s1 and\n"
+     "s2 (k, d) (r the responsibilities, w the sample weights or 1).  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
-     "partly written, if some row's largest log-density is not finite."},
+     "partly written (the statistics untouched), if some row's largest log-density is not\n"
+     "finite."},
     {"target", py_target, METH_NOARGS,
      "target() -> str: the instruction set of the variant in use."},
     {"use_target", py_use_target, METH_VARARGS,

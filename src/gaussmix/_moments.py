@@ -100,6 +100,11 @@ class MomentKind(ABC):
         """Add one component's ``weighted_second`` into slot ``i`` of ``second``."""
         second[i] += value
 
+    def from_diagonals(self, second: Array) -> Array:
+        """Second moments in this layout from each component's diagonal ones (k, d) (what
+        the fused kernel gathers; diagonal layouts only)."""
+        raise TypeError(f"{self.name} second moments are not diagonal")
+
     @abstractmethod
     def mahalanobis(self, diff: Array, factor: Array) -> Array:
         """Squared Mahalanobis norm of each row of ``diff`` under one component's factor."""
@@ -239,6 +244,9 @@ class DiagMoments(MomentKind):
     def outer(self, a: Array, b: Array) -> Array:
         return a * b
 
+    def from_diagonals(self, second: Array) -> Array:
+        return second
+
     def _diagonal(self, factors: Array) -> Array:
         return factors
 
@@ -337,6 +345,9 @@ class MeanSquareMoments(DiagMoments):
 
     def outer(self, a: Array, b: Array) -> Array:
         return np.asarray(np.mean(a * b, axis=-1))
+
+    def from_diagonals(self, second: Array) -> Array:
+        return np.asarray(second.mean(axis=-1))
 
 
 FULL = FullMoments()

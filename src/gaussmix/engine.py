@@ -31,12 +31,13 @@ the direct form for the others (``PassResult.kernel`` is then ``"mixed"``).
 
 The fused kernel
 ----------------
-Passes that gather no statistics (prediction, scoring) need neither features nor GEMMs:
-each log-density is ``|(z - m_j) U_j|²``, ``d(d+1)/2`` multiply-adds of the centred
-differences with a triangular factor (``d`` with a diagonal one).  With ``kernel="auto"``
-they run in the C extension ``gaussmix._kernels`` where it was built (``PassResult.kernel``
-is then ``"fused"``): per block of a few rows it forms all log-densities in registers, in
-the direct form, and normalises them while they are in cache, with the GIL released.  The
+The log-densities need neither features nor GEMMs: each is ``|(z - m_j) U_j|²``,
+``d(d+1)/2`` multiply-adds of the centred differences with a triangular factor (``d`` with a
+diagonal one).  With ``kernel="auto"`` they run in the C extension ``gaussmix._kernels``
+where it was built (``PassResult.kernel`` is then ``"fused"``, or ``"fused+expanded"`` and
+so on in a pass with statistics): per block of a few rows it forms all log-densities in
+registers, in the direct form, and normalises them while they are in cache, with the GIL
+released.  Statistics are then gathered from its responsibilities as above.  The
 extension is optional; :func:`compiled_kernels` says whether it is in use, and
 :func:`numpy_kernels` switches it off for a block of code.
 """
@@ -259,6 +260,9 @@ class PassResult:
     log_density: NDArray[np.floating] | None = None
     labels: NDArray[np.intp] | None = None
     worst_rows: NDArray[np.intp] = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+    #: the kernel of the statistics ("expanded", "mixed" or "direct"); "fused" where the
+    #: compiled kernel did everything, "fused+expanded" (and so on) where it computed the
+    #: log-densities and responsibilities and numpy the statistics
     kernel: str = ""
 
     def mean_log_likelihood(self) -> float:
@@ -356,7 +360,6 @@ class _Prepared:
         # the factors as they are
         self.fused = fused
         if fused:
-            self.kernel = "fused"
             self.fused_means = np.ascontiguousarray(self.means_user * self.inv_scale)
             self.fused_factors = self.factors
             self.fused_shift: Array | None = None
@@ -371,6 +374,9 @@ class _Prepared:
                 self.fused_transform = np.ascontiguousarray(u)
                 self.fused_means = np.ascontiguousarray(params.means @ u)
                 self.fused_factors = np.ones((k, d))
+            # with diagonal factors (and no transform) the kernel also gathers the
+            # statistics, about each component's mean; the others need the features
+            self.fused_stats = self.factors.ndim == 2 and self.fused_transform is None
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -489,8 +495,7 @@ def mixture_pass(
     """
     n, d = X.shape
     fused = (
-        not stats
-        and kernel == "auto"
+        kernel == "auto"
         and _USE_COMPILED[0]
         and X.dtype in (np.float32, np.float64)
         and X.dtype.isnative
@@ -636,6 +641,10 @@ class _Accumulator:
         self.loglik = 0.0
         self.weight = 0.0
         self.lse = np.empty(rows) if prep.fused and needs_lse else None
+        # statistics gathered by the fused kernel: per component, about its mean, diagonal
+        self.fused_stats = stats and prep.fused and prep.fused_stats
+        if self.fused_stats:
+            self.f_n, self.f_s1, self.f_s2 = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
         self.worst_idx = np.empty(0, dtype=np.intp)
         self.worst_val = np.empty(0)
 
@@ -643,26 +652,32 @@ class _Accumulator:
         self, X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: _Outputs
     ) -> None:
         prep = self.prep
-        d = prep.d
         m = sl.stop - sl.start
         w = None if sample_weight is None else sample_weight[sl]
-        if prep.fused and self._fused(X[sl], sl, out):
-            self._tally(None if self.lse is None else self.lse[:m], None, sl, w, out)
-            return
         # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
         n_cols, k = prep.n_cols, prep.k
         ph = self.buf[: n_cols * m].reshape(n_cols, m)
         lp = self.buf[n_cols * m : (n_cols + k) * m].reshape(k, m)
         x = X[sl]
+        labels = None if out.labels is None else out.labels[sl]
+        if prep.fused:
+            lse = None if self.lse is None else self.lse[:m]
+            # outputs are written in place; statistics not gathered by the kernel are
+            # computed from the responsibilities, kept in lp
+            own = self.stats and not self.fused_stats
+            resp = lp.T if own else None if out.resp is None else out.resp[sl]
+            if self._fused(x, lse, resp, labels, w):
+                if own and out.resp is not None:
+                    np.copyto(out.resp[sl].T, lp, casting="same_kind")
+                self._tally(lse, None, sl, w, out)
+                if own:
+                    if prep.expanded.size:
+                        self._features(x, ph)
+                    self._add_stats(x, lp if w is None else lp * w, ph, None)
+                return
         with np.errstate(over="ignore", invalid="ignore"):
             if prep.expanded.size:
-                for b in range(0, m, _TRANSPOSE_BLOCK):
-                    block = ph[:d, b : b + _TRANSPOSE_BLOCK]
-                    rows = x[b : b + _TRANSPOSE_BLOCK].T
-                    np.subtract(rows, prep.centre_col, out=block, casting="unsafe")
-                    block *= prep.inv_scale
-                prep.moments.fill_quad(ph, d, prep.factors)
-                ph[-1] = 1.0
+                self._features(x, ph)
                 # np.dot, not np.matmul: matmul keeps the GIL on some of these shapes
                 # (measured: no gain from a second thread at 20 x 4096 @ 4096 x 10)
                 if prep.all_expanded:
@@ -687,8 +702,8 @@ class _Accumulator:
                 ph[:-1, far] = 0.0
             if lost.any():
                 hopeless = np.flatnonzero(far)[lost]
-        if out.labels is not None:
-            out.labels[sl] = lp.argmax(axis=0)
+        if labels is not None:
+            labels[:] = lp.argmax(axis=0)
         if not self.needs_lse:
             self._tally(None, None, sl, w, out)
             return
@@ -697,9 +712,28 @@ class _Accumulator:
         if out.resp is not None:
             np.copyto(out.resp[sl].T, lp, casting="same_kind")
         self._tally(lse, hopeless, sl, w, out)
-        if not self.stats:
-            return
-        rw = lp if w is None else lp * w
+        if self.stats:
+            self._add_stats(x, lp if w is None else lp * w, ph, far if far.any() else None)
+
+    def _features(self, x: NDArray[np.floating], ph: Array) -> None:
+        """The expanded features ``[z, q(z), 1]`` of a chunk's rows into ``ph`` (n_cols, m)."""
+        prep = self.prep
+        d, m = prep.d, x.shape[0]
+        for b in range(0, m, _TRANSPOSE_BLOCK):
+            block = ph[:d, b : b + _TRANSPOSE_BLOCK]
+            rows = x[b : b + _TRANSPOSE_BLOCK].T
+            np.subtract(rows, prep.centre_col, out=block, casting="unsafe")
+            block *= prep.inv_scale
+        prep.moments.fill_quad(ph, d, prep.factors)
+        ph[-1] = 1.0
+
+    def _add_stats(
+        self, x: NDArray[np.floating], rw: Array, ph: Array, far: NDArray[np.bool_] | None
+    ) -> None:
+        """Add a chunk's statistics, given its weighted responsibilities ``rw`` (k, m) and,
+        for the expanded components, its features ``ph``; ``far`` rows have none."""
+        prep = self.prep
+        d = prep.d
         if prep.expanded.size:
             rwe = rw if prep.all_expanded else rw[prep.expanded]
             acc = np.dot(ph, rwe.T)
@@ -707,7 +741,7 @@ class _Accumulator:
             self.s1[prep.expanded] += acc[:d].T
             self.s2q += prep.moments.expanded_second(ph[:-1], rwe, acc[:-1], d)
         if prep.direct:
-            if far.any():
+            if far is not None:
                 x, rw = x[~far], rw[:, ~far]
             for i, j in enumerate(prep.direct):
                 diff = _centred(prep, x, j)
@@ -715,10 +749,23 @@ class _Accumulator:
                 self.s1[j] += rw[j] @ diff
                 prep.moments.add_component(self.s2d, i, prep.moments.weighted_second(diff, rw[j]))
 
-    def _fused(self, x: NDArray[np.floating], sl: slice, out: _Outputs) -> bool:
-        """The chunk's outputs by the fused kernel; False if the numpy path must redo it."""
+    def _fused(
+        self,
+        x: NDArray[np.floating],
+        lse: Array | None,
+        resp: NDArray[np.floating] | None,
+        labels: NDArray[np.intp] | None,
+        w: Array | None,
+    ) -> bool:
+        """The chunk's outputs (and statistics, if the kernel gathers them) by the fused
+        kernel; False, with no statistics added, if the numpy path must redo it."""
         prep = self.prep
         assert _compiled is not None
+        stats = {}
+        if self.fused_stats:
+            stats = {"nk": self.f_n, "s1": self.f_s1, "s2": self.f_s2}
+            if w is not None:
+                stats["sample_weight"] = np.ascontiguousarray(w, dtype=np.float64)
         return bool(
             _compiled.mixture_chunk(
                 x,
@@ -726,11 +773,12 @@ class _Accumulator:
                 prep.fused_means,
                 prep.fused_factors,
                 prep.base,
-                None if self.lse is None else self.lse[: x.shape[0]],
-                None if out.resp is None else out.resp[sl],
-                None if out.labels is None else out.labels[sl],
-                prep.fused_shift,
-                prep.fused_transform,
+                lse,
+                resp,
+                labels,
+                shift=prep.fused_shift,
+                transform=prep.fused_transform,
+                **stats,
             )
         )
 
@@ -769,6 +817,10 @@ class _Accumulator:
         self.s1 += other.s1
         self.s2q += other.s2q
         self.s2d += other.s2d
+        if self.fused_stats:
+            self.f_n += other.f_n
+            self.f_s1 += other.f_s1
+            self.f_s2 += other.f_s2
         self.loglik += other.loglik
         self.weight += other.weight
         if self.n_worst:
@@ -789,6 +841,9 @@ class _Accumulator:
             ref[prep.direct] = prep.means[prep.direct]
             s2 = prep.moments.assemble(k, d, prep.expanded, self.s2q, prep.direct, self.s2d)
             suff = SuffStats(prep.moments, ref, self.total_n, self.s1, s2)
+            if self.fused_stats:  # about the means: chunks redone by numpy are shifted there
+                s2f = prep.moments.from_diagonals(self.f_s2)
+                suff = SuffStats(prep.moments, prep.means, self.f_n, self.f_s1, s2f) + suff
             suff.log_likelihood, suff.weight, suff.n_rows = self.loglik, self.weight, n
         return PassResult(
             stats=suff,
@@ -798,7 +853,9 @@ class _Accumulator:
             log_density=out.log_density,
             labels=out.labels,
             worst_rows=self.worst_idx[np.argsort(self.worst_val, kind="stable")],
-            kernel=prep.kernel,
+            kernel=(f"fused+{prep.kernel}" if self.stats and not self.fused_stats else "fused")
+            if prep.fused
+            else prep.kernel,
         )
 
 
