@@ -19,6 +19,7 @@ from scipy import stats as sps
 from scipy.special import logsumexp
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture
+from gaussmix._moments import DIAG, FULL, MEAN_SQUARE, POOLED
 from gaussmix.covariance import get_family
 from gaussmix.em import params_from_stats
 from gaussmix.engine import (
@@ -190,6 +191,23 @@ def test_rows_beyond_float64_fall_back_to_numpy(cov_type, rng):
     np.testing.assert_array_equal(fused.labels, plain.labels)
 
 
+@pytest.mark.parametrize("kind", [FULL, POOLED, DIAG, MEAN_SQUARE], ids=lambda m: m.name)
+def test_second_moments_from_components(kind, rng):
+    """Each layout's moments from per-component ones (as the kernel gathers them) equal the
+    layout's own weighted_second summed as the direct path does."""
+    k, d, n = 3, 4, 50
+    diff, r = rng.normal(size=(k, n, d)), rng.uniform(size=(k, n))
+    diagonal = kind in (DIAG, MEAN_SQUARE)
+    per = np.stack(
+        [(r[j] * (diff[j] ** 2).T).sum(axis=1) if diagonal else (diff[j].T * r[j]) @ diff[j]
+         for j in range(k)]
+    )  # fmt: skip
+    second = np.zeros(kind.second_shape(len(per), d))
+    for j in range(k):
+        kind.add_component(second, j, kind.weighted_second(diff[j], r[j]))
+    np.testing.assert_allclose(kind.from_components(per), second, rtol=1e-12)
+
+
 def em_params(X, family, frame, p, sample_weight=None, **kw):
     """One EM step's pass (statistics, log-likelihood) and the M-step's parameters."""
     res = mixture_pass(X, p, family, frame, sample_weight=sample_weight, **kw)
@@ -202,8 +220,9 @@ def em_params(X, family, frame, p, sample_weight=None, **kw):
 @pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("case", ["offset-1e4", "mixed", "far-tiny"])
 def test_em_statistics_match_numpy_path(cov_type, case, rng):
-    """An EM pass through the kernel (its statistics for diag and spherical, numpy's from its
-    responsibilities otherwise) gives the numpy path's M-step, with weights and threads."""
+    """An EM pass through the kernel, which gathers the statistics about each component's
+    mean, gives the numpy path's M-step, with weights and threads.  tied: EM stays in numpy
+    (its pooled statistics are cheaper there)."""
     X, weights, means, dense = hard_case(case, rng)
     dense = get_family(cov_type).dense(family_covariances(cov_type, dense), *means.shape)
     family, frame, p = model(cov_type, weights, means, dense)
@@ -212,8 +231,7 @@ def test_em_statistics_match_numpy_path(cov_type, case, rng):
     fused, pf = em_params(X, family, frame, p, **kw)
     with numpy_kernels():
         plain, pn = em_params(X, family, frame, p, **kw)
-    assert fused.kernel.startswith("fused") and not plain.kernel.startswith("fused")
-    assert fused.kernel == "fused" or cov_type not in ("diag", "spherical")
+    assert (fused.kernel == "fused") == (cov_type != "tied") and plain.kernel != "fused"
     np.testing.assert_allclose(fused.log_likelihood, plain.log_likelihood, rtol=1e-12)
     # far-tiny: rows 1e6 out with deviations of 1e-3 (test_fast_paths' tolerance)
     tol = 1e-6 if case == "far-tiny" else 1e-10
@@ -223,12 +241,12 @@ def test_em_statistics_match_numpy_path(cov_type, case, rng):
 
 
 @needs_kernels
-@pytest.mark.parametrize("cov_type", ["diag", "spherical"])
+@pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])
 def test_em_chunks_redone_by_numpy_merge_with_the_kernels(cov_type, rng):
     """A chunk with a row beyond float64 is redone by numpy (moments about other reference
     points); its statistics merge with the kernel's into the numpy path's M-step."""
     means = np.array([[0.0, 0.0], [5.0, 5.0]])
-    dense = np.stack([np.eye(2), np.eye(2) * 2.0])
+    dense = np.stack([np.eye(2), np.eye(2) * 2.0]) + 0.3
     family, frame, p = model(cov_type, np.array([0.5, 0.5]), means, dense)
     X = means[rng.integers(2, size=400)] + rng.normal(size=(400, 2))
     X[7] = [1e200, 0.0]

@@ -122,9 +122,10 @@ typedef struct {
     int resp_float32;
     Py_ssize_t rs0, rs1;
     int64_t *labels;
-    /* statistics (diagonal factors without a transform): sums over rows of w_i r_ij,
-       w_i r_ij (z_i - mu_j) and w_i r_ij (z_i - mu_j)^2, added to nk (k,), s1 and s2 (k, d);
-       sw the sample weights (m,) or NULL */
+    /* statistics (without a transform): sums over rows of w_i r_ij, w_i r_ij (z_i - mu_j)
+       and w_i r_ij (z_i - mu_j)^2 (diagonal factors) or w_i r_ij (z_i - mu_j)(z_i - mu_j)^T
+       (triangular ones), added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d); sw the
+       sample weights (m,) or NULL */
     const double *sw;
     double *nk, *s1, *s2;
 } Chunk;
@@ -222,17 +223,58 @@ typedef struct {
             memcpy(lp + L * h, &v, sizeof(VT));                                                    \
         }                                                                                          \
     }                                                                                              \
+    ATTR static inline __attribute__((always_inline)) void NAME##_pair(                            \
+        double *restrict p, const VT *restrict ra, const VT *restrict t) {                         \
+        VT acc;                                                                                    \
+        memcpy(&acc, p, sizeof(VT));                                                               \
+        for (int h = 0; h < H; h++) acc += ra[h] * t[h];                                           \
+        memcpy(p, &acc, sizeof(VT));                                                               \
+    }                                                                                              \
+    /* tri statistics: the pairs (a, b) with a0 <= a < a0 + A (A from 1 to 4) and a <= b of        \
+       sum_i r_i dt_ia dt_ib, added to their lane-wise partial sums p2 (packed upper               \
+       triangle, row by row) */                                                                    \
+    ATTR static inline __attribute__((always_inline)) void NAME##_pairs(                           \
+        const double *restrict dt, const VT *restrict r, Py_ssize_t d, Py_ssize_t a0, int A,       \
+        double *restrict p2) {                                                                     \
+        enum { R = L * H };                                                                        \
+        VT ra[4][H];                                                                               \
+        for (int i = 0; i < A; i++)                                                                \
+            for (int h = 0; h < H; h++) {                                                          \
+                VT t;                                                                              \
+                memcpy(&t, dt + (a0 + i) * R + L * h, sizeof(VT));                                 \
+                ra[i][h] = r[h] * t;                                                               \
+            }                                                                                      \
+        /* row a of the packed triangle starts at pair a d - a (a - 1) / 2 */                      \
+        double *row[4];                                                                            \
+        for (int i = 0; i < A; i++) {                                                              \
+            const Py_ssize_t a = a0 + i;                                                           \
+            row[i] = p2 + (a * d - a * (a - 1) / 2 - a) * L;                                       \
+        }                                                                                          \
+        for (Py_ssize_t b = a0; b < d; b++) {                                                      \
+            VT t[H];                                                                               \
+            for (int h = 0; h < H; h++) memcpy(&t[h], dt + b * R + L * h, sizeof(VT));             \
+            /* rows a <= b only: a test in the corner, none past it (the common case) */           \
+            const int rows = b - a0 + 1 < A ? (int)(b - a0 + 1) : A;                               \
+            if (rows == A)                                                                         \
+                for (int i = 0; i < A; i++) NAME##_pair(row[i] + b * L, ra[i], t);                 \
+            else                                                                                   \
+                for (int i = 0; i < rows; i++) NAME##_pair(row[i] + b * L, ra[i], t);              \
+        }                                                                                          \
+    }                                                                                              \
     /* statistics of a block: its responsibilities are lpb (k, R) times inv_total (R,); the        \
-       sums go to lane-wise partial sums part (k + 2 k d vectors) */                               \
+       sums go to lane-wise partial sums part (k + k d + k n2 vectors, n2 = d for diagonal         \
+       factors, d (d + 1) / 2 for triangular ones) */                                              \
     ATTR static inline void NAME##_stats(const Chunk *c, const double *restrict xt,                \
                                          const double *restrict lpb,                               \
                                          const double *restrict inv_total, Py_ssize_t b,           \
-                                         Py_ssize_t w, double *restrict part) {                    \
+                                         Py_ssize_t w, double *restrict dt,                        \
+                                         double *restrict part) {                                  \
         enum { R = L * H };                                                                        \
         const Py_ssize_t d = c->d, k = c->k;                                                       \
         double rw[R]; /* each row's weight; 0 for the repeated rows of a short block */            \
         for (int i = 0; i < R; i++)                                                                \
             rw[i] = i < w ? inv_total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;                     \
+        const Py_ssize_t n2 = c->tri ? d * (d + 1) / 2 : d;                                        \
         double *pn = part, *p1 = part + k * L, *p2 = part + (k + k * d) * L;                       \
         for (Py_ssize_t j = 0; j < k; j++) {                                                       \
             VT r[H], acc;                                                                          \
@@ -245,6 +287,29 @@ typedef struct {
             memcpy(&acc, pn + j * L, sizeof(VT));                                                  \
             for (int h = 0; h < H; h++) acc += r[h];                                               \
             memcpy(pn + j * L, &acc, sizeof(VT));                                                  \
+            if (c->tri) {                                                                          \
+                for (Py_ssize_t a = 0; a < d; a++) {                                               \
+                    const double mu = c->mu[j * d + a];                                            \
+                    memcpy(&acc, p1 + (j * d + a) * L, sizeof(VT));                                \
+                    for (int h = 0; h < H; h++) {                                                  \
+                        VT t;                                                                      \
+                        memcpy(&t, xt + a * R + L * h, sizeof(VT));                                \
+                        t -= mu;                                                                   \
+                        memcpy(dt + a * R + L * h, &t, sizeof(VT));                                \
+                        acc += r[h] * t;                                                           \
+                    }                                                                              \
+                    memcpy(p1 + (j * d + a) * L, &acc, sizeof(VT));                                \
+                }                                                                                  \
+                double *pj = p2 + j * n2 * L;                                                      \
+                Py_ssize_t a0 = 0;                                                                 \
+                for (; a0 + 4 <= d; a0 += 4) NAME##_pairs(dt, r, d, a0, 4, pj);                    \
+                switch (d - a0) {                                                                  \
+                case 3: NAME##_pairs(dt, r, d, a0, 3, pj); break;                                  \
+                case 2: NAME##_pairs(dt, r, d, a0, 2, pj); break;                                  \
+                case 1: NAME##_pairs(dt, r, d, a0, 1, pj); break;                                  \
+                }                                                                                  \
+                continue;                                                                          \
+            }                                                                                      \
             for (Py_ssize_t a = 0; a < d; a++) {                                                   \
                 const double mu = c->mu[j * d + a];                                                \
                 VT a1, a2;                                                                         \
@@ -340,7 +405,7 @@ typedef struct {
             if (!c->resp && !c->nk) continue;                                                      \
             /* a product with the reciprocal, as engine._normalise */                              \
             for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];                                 \
-            if (c->nk) NAME##_stats(c, xt, lpb, total, b, w, part);                                \
+            if (c->nk) NAME##_stats(c, xt, lpb, total, b, w, dt, part);                            \
             for (Py_ssize_t i = 0; c->resp && i < w; i++) {                                        \
                 char *out = c->resp + (b + i) * c->rs0;                                            \
                 if (c->resp_float32)                                                               \
@@ -352,12 +417,23 @@ typedef struct {
             }                                                                                      \
         }                                                                                          \
         if (c->nk) { /* the partial sums, lane by lane, into the outputs */                        \
-            const Py_ssize_t n1 = k * c->d;                                                        \
+            const Py_ssize_t n1 = k * d, n2 = c->tri ? d * (d + 1) / 2 : d;                        \
+            const double *p2 = part + (k + n1) * L;                                                \
             for (int l = 0; l < L; l++) {                                                          \
                 for (Py_ssize_t j = 0; j < k; j++) c->nk[j] += part[j * L + l];                    \
-                for (Py_ssize_t q = 0; q < n1; q++) {                                              \
-                    c->s1[q] += part[(k + q) * L + l];                                             \
-                    c->s2[q] += part[(k + n1 + q) * L + l];                                        \
+                for (Py_ssize_t q = 0; q < n1; q++) c->s1[q] += part[(k + q) * L + l];             \
+                for (Py_ssize_t j = 0; j < k; j++) {                                               \
+                    if (!c->tri) {                                                                 \
+                        for (Py_ssize_t a = 0; a < d; a++) c->s2[j * d + a] += p2[(j * d + a) * L + l]; \
+                        continue;                                                                  \
+                    }                                                                              \
+                    double *s2 = c->s2 + j * d * d;                                                \
+                    for (Py_ssize_t a = 0, q = j * n2; a < d; a++)                                 \
+                        for (Py_ssize_t bb = a; bb < d; bb++, q++) {                               \
+                            const double v = p2[q * L + l];                                        \
+                            s2[a * d + bb] += v;                                                   \
+                            if (bb != a) s2[bb * d + a] += v;                                      \
+                        }                                                                          \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -466,7 +542,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         view(&v, SW, o[SW], "sample_weight", 1, "d", 0, 1, 1) < 0 ||
         view(&v, NK, o[NK], "nk", 1, "d", 1, 1, 1) < 0 ||
         view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
-        view(&v, S2, o[S2], "s2", 2, "d", 1, 1, 1) < 0) {
+        view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -498,22 +574,24 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                     (!c.shift || (!c.tri && b[SHIFT].shape[0] == c.d &&
                                   b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d)) &&
                     !c.nk == !c.s1 && !c.nk == !c.s2 &&
-                    (!c.nk || (c.lse && !c.tri && !c.shift && b[NK].shape[0] == c.k &&
+                    (!c.nk || (c.lse && !c.shift && b[NK].shape[0] == c.k &&
                                b[S1].shape[0] == c.k && b[S1].shape[1] == c.d &&
-                               b[S2].shape[0] == c.k && b[S2].shape[1] == c.d)) &&
+                               b[S2].ndim == b[FACTORS].ndim && b[S2].shape[0] == c.k &&
+                               b[S2].shape[1] == c.d && (!c.tri || b[S2].shape[2] == c.d))) &&
                     (!c.sw || (c.nk && b[SW].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: shapes do not match (resp and statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
-                        "nk, s1 and s2 go together, with diagonal factors and no transform)");
+                        "nk, s1 and s2 go together, without a transform)");
         release(&v);
         return NULL;
     }
     /* block buffers (feature-major rows, log-densities, differences), then the statistics'
        lane-wise partial sums */
     const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows;
-    const size_t n_part = c.nk ? (size_t)(c.k + 2 * c.k * c.d) * 8 : 0;
+    const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;
+    const size_t n_part = c.nk ? (size_t)(c.k + c.k * c.d + c.k * n2) * 8 : 0;
     double *work = PyMem_RawCalloc(n_block + n_part, sizeof(double));
     if (!work) {
         release(&v);
@@ -550,10 +628,11 @@ static PyMethodDef methods[] = {
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
      "factors of shape (k, d) and the upper triangle of factors[j] for (k, d, d).  With\n"
      "diagonal factors, a shift (d,) and an upper-triangular transform T (d, d) make\n"
-     "y = (x * inv_scale - shift) T, one product per row for all components.  With\n"
-     "diagonal factors and no transform, the statistics sum_i w_i r_ij, sum_i w_i r_ij\n"
-     "(y_i - means[j]) and sum_i w_i r_ij (y_i - means[j])^2 are added to nk (k,), s1 and\n"
-     "s2 (k, d) (r the responsibilities, w the sample weights or 1).  Any of\n"
+     "y = (x * inv_scale - shift) T, one product per row for all components.  Without a\n"
+     "transform, the statistics sum_i w_i r_ij, sum_i w_i r_ij (y_i - means[j]) and\n"
+     "sum_i w_i r_ij (y_i - means[j])^2 (diagonal factors; (y_i - means[j])(y_i - means[j])^T\n"
+     "with triangular ones) are added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d)\n"
+     "(r the responsibilities, w the sample weights or 1).  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},

@@ -100,10 +100,10 @@ class MomentKind(ABC):
         """Add one component's ``weighted_second`` into slot ``i`` of ``second``."""
         second[i] += value
 
-    def from_diagonals(self, second: Array) -> Array:
-        """Second moments in this layout from each component's diagonal ones (k, d) (what
-        the fused kernel gathers; diagonal layouts only)."""
-        raise TypeError(f"{self.name} second moments are not diagonal")
+    def from_components(self, second: Array) -> Array:
+        """Second moments in this layout from each component's own, as the fused kernel
+        gathers them: full matrices (k, d, d), or diagonals (k, d) in diagonal layouts."""
+        return second
 
     @abstractmethod
     def mahalanobis(self, diff: Array, factor: Array) -> Array:
@@ -244,9 +244,6 @@ class DiagMoments(MomentKind):
     def outer(self, a: Array, b: Array) -> Array:
         return a * b
 
-    def from_diagonals(self, second: Array) -> Array:
-        return second
-
     def _diagonal(self, factors: Array) -> Array:
         return factors
 
@@ -300,6 +297,9 @@ class PooledMoments(FullMoments):
     def add_component(self, second: Array, i: int, value: Array) -> None:
         second += value
 
+    def from_components(self, second: Array) -> Array:
+        return np.asarray(second.sum(axis=0))
+
     def outer(self, a: Array, b: Array) -> Array:
         return np.asarray(a.T @ b)
 
@@ -346,7 +346,7 @@ class MeanSquareMoments(DiagMoments):
     def outer(self, a: Array, b: Array) -> Array:
         return np.asarray(np.mean(a * b, axis=-1))
 
-    def from_diagonals(self, second: Array) -> Array:
+    def from_components(self, second: Array) -> Array:
         return np.asarray(second.mean(axis=-1))
 
 

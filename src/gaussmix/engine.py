@@ -34,10 +34,10 @@ The fused kernel
 The log-densities need neither features nor GEMMs: each is ``|(z - m_j) U_j|²``,
 ``d(d+1)/2`` multiply-adds of the centred differences with a triangular factor (``d`` with a
 diagonal one).  With ``kernel="auto"`` they run in the C extension ``gaussmix._kernels``
-where it was built (``PassResult.kernel`` is then ``"fused"``, or ``"fused+expanded"`` and
-so on in a pass with statistics): per block of a few rows it forms all log-densities in
-registers, in the direct form, and normalises them while they are in cache, with the GIL
-released.  Statistics are then gathered from its responsibilities as above.  The
+where it was built (``PassResult.kernel`` is then ``"fused"``): per block of a few rows it
+forms all log-densities in registers, in the direct form, and normalises them while they
+are in cache, with the GIL released.  In a pass with statistics it also gathers them, about
+each component's mean (as the direct form does), while the block is in cache.  The
 extension is optional; :func:`compiled_kernels` says whether it is in use, and
 :func:`numpy_kernels` switches it off for a block of code.
 """
@@ -260,9 +260,7 @@ class PassResult:
     log_density: NDArray[np.floating] | None = None
     labels: NDArray[np.intp] | None = None
     worst_rows: NDArray[np.intp] = field(default_factory=lambda: np.empty(0, dtype=np.intp))
-    #: the kernel of the statistics ("expanded", "mixed" or "direct"); "fused" where the
-    #: compiled kernel did everything, "fused+expanded" (and so on) where it computed the
-    #: log-densities and responsibilities and numpy the statistics
+    #: "expanded", "mixed" or "direct" (the numpy kernels), or "fused" (the compiled one)
     kernel: str = ""
 
     def mean_log_likelihood(self) -> float:
@@ -374,9 +372,6 @@ class _Prepared:
                 self.fused_transform = np.ascontiguousarray(u)
                 self.fused_means = np.ascontiguousarray(params.means @ u)
                 self.fused_factors = np.ones((k, d))
-            # with diagonal factors (and no transform) the kernel also gathers the
-            # statistics, about each component's mean; the others need the features
-            self.fused_stats = self.factors.ndim == 2 and self.fused_transform is None
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -499,6 +494,9 @@ def mixture_pass(
         and _USE_COMPILED[0]
         and X.dtype in (np.float32, np.float64)
         and X.dtype.isnative
+        # a shared precision's pooled statistics cost numpy one d x d product per chunk,
+        # the kernel k of them (measured: up to 4x slower at d=32, k=16)
+        and not (stats and family.moments.shared_precision)
     )
     prep = _Prepared(params, family, frame, kernel, fused)
     k = prep.k
@@ -641,10 +639,12 @@ class _Accumulator:
         self.loglik = 0.0
         self.weight = 0.0
         self.lse = np.empty(rows) if prep.fused and needs_lse else None
-        # statistics gathered by the fused kernel: per component, about its mean, diagonal
-        self.fused_stats = stats and prep.fused and prep.fused_stats
+        # statistics gathered by the fused kernel: per component, about its mean, in the
+        # factors' layout (diagonals (k, d) or matrices (k, d, d))
+        self.fused_stats = stats and prep.fused
         if self.fused_stats:
-            self.f_n, self.f_s1, self.f_s2 = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
+            self.f_n, self.f_s1 = np.zeros(k), np.zeros((k, d))
+            self.f_s2 = np.zeros(prep.factors.shape)
         self.worst_idx = np.empty(0, dtype=np.intp)
         self.worst_val = np.empty(0)
 
@@ -662,18 +662,9 @@ class _Accumulator:
         labels = None if out.labels is None else out.labels[sl]
         if prep.fused:
             lse = None if self.lse is None else self.lse[:m]
-            # outputs are written in place; statistics not gathered by the kernel are
-            # computed from the responsibilities, kept in lp
-            own = self.stats and not self.fused_stats
-            resp = lp.T if own else None if out.resp is None else out.resp[sl]
+            resp = None if out.resp is None else out.resp[sl]
             if self._fused(x, lse, resp, labels, w):
-                if own and out.resp is not None:
-                    np.copyto(out.resp[sl].T, lp, casting="same_kind")
                 self._tally(lse, None, sl, w, out)
-                if own:
-                    if prep.expanded.size:
-                        self._features(x, ph)
-                    self._add_stats(x, lp if w is None else lp * w, ph, None)
                 return
         with np.errstate(over="ignore", invalid="ignore"):
             if prep.expanded.size:
@@ -842,7 +833,7 @@ class _Accumulator:
             s2 = prep.moments.assemble(k, d, prep.expanded, self.s2q, prep.direct, self.s2d)
             suff = SuffStats(prep.moments, ref, self.total_n, self.s1, s2)
             if self.fused_stats:  # about the means: chunks redone by numpy are shifted there
-                s2f = prep.moments.from_diagonals(self.f_s2)
+                s2f = prep.moments.from_components(self.f_s2)
                 suff = SuffStats(prep.moments, prep.means, self.f_n, self.f_s1, s2f) + suff
             suff.log_likelihood, suff.weight, suff.n_rows = self.loglik, self.weight, n
         return PassResult(
@@ -853,9 +844,7 @@ class _Accumulator:
             log_density=out.log_density,
             labels=out.labels,
             worst_rows=self.worst_idx[np.argsort(self.worst_val, kind="stable")],
-            kernel=(f"fused+{prep.kernel}" if self.stats and not self.fused_stats else "fused")
-            if prep.fused
-            else prep.kernel,
+            kernel="fused" if prep.fused else prep.kernel,
         )
 
 
