@@ -539,7 +539,7 @@ def machine_info() -> list[str]:
         f"- numpy {np.__version__}, scipy {scipy.__version__}, scikit-learn "
         f"{sklearn.__version__}, gaussmix {gaussmix.__version__}",
         *(f"- {line}" for line in blas_info()),
-        f"- gaussmix compiled kernel (diag/spherical prediction): {compiled_kernels() or 'none'}",
+        f"- gaussmix compiled kernel (prediction; EM but tied): {compiled_kernels() or 'none'}",
     ]
 
 
