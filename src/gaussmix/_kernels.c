@@ -223,13 +223,6 @@ typedef struct {
             memcpy(lp + L * h, &v, sizeof(VT));                                                    \
         }                                                                                          \
     }                                                                                              \
-    ATTR static inline __attribute__((always_inline)) void NAME##_pair(                            \
-        double *restrict p, const VT *restrict ra, const VT *restrict t) {                         \
-        VT acc;                                                                                    \
-        memcpy(&acc, p, sizeof(VT));                                                               \
-        for (int h = 0; h < H; h++) acc += ra[h] * t[h];                                           \
-        memcpy(p, &acc, sizeof(VT));                                                               \
-    }                                                                                              \
     /* tri statistics: the pairs (a, b) with a0 <= a < a0 + A (A from 1 to 4) and a <= b of        \
        sum_i r_i dt_ia dt_ib, added to their lane-wise partial sums p2 (packed upper               \
        triangle, row by row) */                                                                    \
@@ -253,12 +246,13 @@ typedef struct {
         for (Py_ssize_t b = a0; b < d; b++) {                                                      \
             VT t[H];                                                                               \
             for (int h = 0; h < H; h++) memcpy(&t[h], dt + b * R + L * h, sizeof(VT));             \
-            /* rows a <= b only: a test in the corner, none past it (the common case) */           \
-            const int rows = b - a0 + 1 < A ? (int)(b - a0 + 1) : A;                               \
-            if (rows == A)                                                                         \
-                for (int i = 0; i < A; i++) NAME##_pair(row[i] + b * L, ra[i], t);                 \
-            else                                                                                   \
-                for (int i = 0; i < rows; i++) NAME##_pair(row[i] + b * L, ra[i], t);              \
+            for (int i = 0; i < A && a0 + i <= b; i++) {                                           \
+                double *p = row[i] + b * L;                                                        \
+                VT acc;                                                                            \
+                memcpy(&acc, p, sizeof(VT));                                                       \
+                for (int h = 0; h < H; h++) acc += ra[i][h] * t[h];                                \
+                memcpy(p, &acc, sizeof(VT));                                                       \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
     /* statistics of a block: its responsibilities are lpb (k, R) times inv_total (R,); the        \
