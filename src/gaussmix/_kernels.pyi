@@ -9,11 +9,16 @@ def mixture_chunk(
     means: NDArray[np.float64],
     factors: NDArray[np.float64],
     base: NDArray[np.float64],
-    lse: NDArray[np.float64] | None,
-    resp: NDArray[np.floating] | None,
-    labels: NDArray[np.intp] | None,
+    lse: NDArray[np.float64] | None = None,
+    resp: NDArray[np.floating] | None = None,
+    labels: NDArray[np.intp] | None = None,
+    *,
     shift: NDArray[np.float64] | None = None,
     transform: NDArray[np.float64] | None = None,
+    sample_weight: NDArray[np.float64] | None = None,
+    nk: NDArray[np.float64] | None = None,
+    s1: NDArray[np.float64] | None = None,
+    s2: NDArray[np.float64] | None = None,
 ) -> bool: ...
 def target() -> str: ...
 def use_target(name: str) -> bool: ...
