@@ -31,14 +31,16 @@
 /* log-responsibilities relative to the row's best component are floored here (engine._FLOOR) */
 #define FLOOR (-700.0)
 
+/* ln 2 split so that n * LN2_HI is exact for the integers n of exp_nonpos and log_ge1 */
+static const double LN2_HI = 6.93147180369123816490e-01;
+static const double LN2_LO = 1.90821492927058770002e-10;
+
 static inline double exp_nonpos(double x) {
     const double log2e = 1.4426950408889634;
     const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     double t = x * log2e + shifter;
     double n = t - shifter;
-    double r = (x - n * ln2_hi) - n * ln2_lo;
+    double r = (x - n * LN2_HI) - n * LN2_LO;
     double p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
     p = p * r + 1.0 / 39916800.0;
@@ -83,15 +85,13 @@ static inline double log_ge1(double x) {
     p = p * s2 + 2.0 / 5.0;
     p = p * s2 + 2.0 / 3.0;
     p = p * s2 + 2.0;
-    const double ln2_hi = 6.93147180369123816490e-01;
-    const double ln2_lo = 1.90821492927058770002e-10;
     /* (double)e without an int64 conversion (AVX2 and AVX-512F have none, so the loop
        would not vectorise): e + 1.5 * 2^52 in the bits of a double, minus 1.5 * 2^52 */
     uint64_t ebits = (uint64_t)e + 0x4338000000000000ULL;
     double ed;
     memcpy(&ed, &ebits, sizeof ed);
     ed -= 6755399441055744.0;
-    return ed * ln2_hi + (s * p + ed * ln2_lo);
+    return ed * LN2_HI + (s * p + ed * LN2_LO);
 }
 
 /* ------------------------------------------------------------------ the kernel */

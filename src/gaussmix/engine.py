@@ -624,7 +624,10 @@ class _Accumulator:
         k, d = prep.k, prep.d
         self.prep = prep
         n_exp = 0 if prep.all_expanded else prep.expanded.size
-        self.buf = workspace.get((prep.n_cols + k + n_exp) * rows)
+        # the numpy path's buffers, taken from the workspace when it runs (a fused pass
+        # needs them only for a chunk it hands back)
+        self.workspace = workspace
+        self.buf_size = (prep.n_cols + k + n_exp) * rows
         self.n_exp = n_exp
         self.stats = stats
         self.n_worst = n_worst
@@ -654,10 +657,6 @@ class _Accumulator:
         prep = self.prep
         m = sl.stop - sl.start
         w = None if sample_weight is None else sample_weight[sl]
-        # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
-        n_cols, k = prep.n_cols, prep.k
-        ph = self.buf[: n_cols * m].reshape(n_cols, m)
-        lp = self.buf[n_cols * m : (n_cols + k) * m].reshape(k, m)
         x = X[sl]
         labels = None if out.labels is None else out.labels[sl]
         if prep.fused:
@@ -666,6 +665,11 @@ class _Accumulator:
             if self._fused(x, lse, resp, labels, w):
                 self._tally(lse, None, sl, w, out)
                 return
+        # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
+        n_cols, k = prep.n_cols, prep.k
+        buf = self.workspace.get(self.buf_size)
+        ph = buf[: n_cols * m].reshape(n_cols, m)
+        lp = buf[n_cols * m : (n_cols + k) * m].reshape(k, m)
         with np.errstate(over="ignore", invalid="ignore"):
             if prep.expanded.size:
                 self._features(x, ph)
@@ -674,7 +678,7 @@ class _Accumulator:
                 if prep.all_expanded:
                     np.dot(prep.WT, ph, out=lp)
                 else:
-                    le = self.buf[(n_cols + k) * m : (n_cols + k + self.n_exp) * m]
+                    le = buf[(n_cols + k) * m : (n_cols + k + self.n_exp) * m]
                     le = le.reshape(self.n_exp, m)
                     np.dot(prep.WT, ph, out=le)
                     lp[prep.expanded] = le
