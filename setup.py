@@ -15,6 +15,7 @@ setup(
         Extension(
             "gaussmix._kernels",
             ["src/gaussmix/_kernels.c"],
+            depends=["src/gaussmix/_kernel_body.h"],
             extra_compile_args=["-O3", "-ffp-contract=fast"] if unix else [],
             optional=True,
         )

@@ -130,316 +130,51 @@ typedef struct {
     double *nk, *s1, *s2;
 } Chunk;
 
-/* One variant of the kernel per instruction set: VT a vector of L doubles, blocks of
-   R = L * H rows, and up to 4 components (diag) or 4 columns of y (tri) at a time, so that
-   the 4 * H accumulators stay in registers (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm). */
-#define DIAG(NAME, C)                                                                              \
-    NAME##_diag(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, lpb + j0 * R)
+/* One variant of the kernel per instruction set: _kernel_body.h, included once for each. */
+#define KERNEL_CAT_(a, b) a##b
+#define KERNEL_CAT(a, b) KERNEL_CAT_(a, b)
 
-#define DEFINE_KERNEL(NAME, VT, IT, L, H, ATTR)                                                    \
-    /* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */                    \
-    ATTR static inline __attribute__((always_inline)) void NAME##_diag(                            \
-        const double *restrict xt, Py_ssize_t d, const double *restrict mus,                       \
-        const double *restrict us, const double *restrict base, int C, double *restrict lpb) {     \
-        VT acc[4][H];                                                                              \
-        for (int j = 0; j < C; j++)                                                                \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT zero = {0};                                                                     \
-                acc[j][h] = zero;                                                                  \
-            }                                                                                      \
-        for (Py_ssize_t a = 0; a < d; a++) {                                                       \
-            VT xv[H];                                                                              \
-            for (int h = 0; h < H; h++) memcpy(&xv[h], xt + a * L * H + L * h, sizeof(VT));        \
-            for (int j = 0; j < C; j++) {                                                          \
-                const double mu = mus[j * d + a], u = us[j * d + a];                               \
-                for (int h = 0; h < H; h++) {                                                      \
-                    VT t = (xv[h] - mu) * u;                                                       \
-                    acc[j][h] += t * t;                                                            \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        for (int j = 0; j < C; j++)                                                                \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT v = acc[j][h] * -0.5 + base[j];                                                 \
-                memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));                                   \
-            }                                                                                      \
-    }                                                                                              \
-    /* tri: columns b0 to b0 + C - 1 (C from 1 to 4) of y = (x - mu) U, their squares added        \
-       to sq, or, if y is given, stored there (feature-major); dt holds the block's                \
-       differences x - mu, feature-major */                                                        \
-    ATTR static inline __attribute__((always_inline)) void NAME##_columns(                         \
-        const double *restrict dt, const double *restrict U, Py_ssize_t d, Py_ssize_t b0,          \
-        int C, VT *restrict sq, double *restrict y) {                                              \
-        VT acc[4][H];                                                                              \
-        for (int c = 0; c < C; c++)                                                                \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT zero = {0};                                                                     \
-                acc[c][h] = zero;                                                                  \
-            }                                                                                      \
-        /* U is upper-triangular: rows below b0 + C - 1 add nothing to these columns */            \
-        for (Py_ssize_t a = 0; a < b0 + C; a++) {                                                  \
-            VT t[H];                                                                               \
-            for (int h = 0; h < H; h++) memcpy(&t[h], dt + a * L * H + L * h, sizeof(VT));         \
-            for (int c = 0; c < C; c++) {                                                          \
-                const double u = a <= b0 + c ? U[a * d + b0 + c] : 0.0;                            \
-                for (int h = 0; h < H; h++) acc[c][h] += t[h] * u;                                 \
-            }                                                                                      \
-        }                                                                                          \
-        for (int c = 0; c < C; c++)                                                                \
-            for (int h = 0; h < H; h++)                                                            \
-                if (y)                                                                             \
-                    memcpy(y + (b0 + c) * L * H + L * h, &acc[c][h], sizeof(VT));                  \
-                else                                                                               \
-                    sq[h] += acc[c][h] * acc[c][h];                                                \
-    }                                                                                              \
-    /* (x - mu) U for a block, U (d, d) upper-triangular: into y (feature-major; may be xt),       \
-       or, with y NULL, its squared norm added to sq */                                            \
-    ATTR static inline void NAME##_product(const double *xt, Py_ssize_t d,                         \
-                                           const double *restrict mu, const double *restrict U,    \
-                                           double *restrict dt, VT *restrict sq, double *y) {      \
-        enum { R = L * H };                                                                        \
-        for (Py_ssize_t a = 0; a < d; a++)                                                         \
-            for (int i = 0; i < R; i++) dt[a * R + i] = xt[a * R + i] - mu[a];                     \
-        Py_ssize_t b0 = 0;                                                                         \
-        for (; b0 + 4 <= d; b0 += 4) NAME##_columns(dt, U, d, b0, 4, sq, y);                       \
-        switch (d - b0) {                                                                          \
-        case 3: NAME##_columns(dt, U, d, b0, 3, sq, y); break;                                     \
-        case 2: NAME##_columns(dt, U, d, b0, 2, sq, y); break;                                     \
-        case 1: NAME##_columns(dt, U, d, b0, 1, sq, y); break;                                     \
-        }                                                                                          \
-    }                                                                                              \
-    /* tri: the log-density base - |(x - mu) U|^2 / 2 of a block under one component */            \
-    ATTR static inline void NAME##_tri(const double *restrict xt, Py_ssize_t d,                    \
-                                       const double *restrict mu, const double *restrict U,        \
-                                       double base, double *restrict dt, double *restrict lp) {    \
-        VT sq[H];                                                                                  \
-        for (int h = 0; h < H; h++) {                                                              \
-            VT zero = {0};                                                                         \
-            sq[h] = zero;                                                                          \
-        }                                                                                          \
-        NAME##_product(xt, d, mu, U, dt, sq, NULL);                                                \
-        for (int h = 0; h < H; h++) {                                                              \
-            VT v = sq[h] * -0.5 + base;                                                            \
-            memcpy(lp + L * h, &v, sizeof(VT));                                                    \
-        }                                                                                          \
-    }                                                                                              \
-    /* tri statistics: the pairs (a, b) with a0 <= a < a0 + A (A from 1 to 4) and a <= b of        \
-       sum_i r_i dt_ia dt_ib, added to their lane-wise partial sums p2 (packed upper               \
-       triangle, row by row) */                                                                    \
-    ATTR static inline __attribute__((always_inline)) void NAME##_pairs(                           \
-        const double *restrict dt, const VT *restrict r, Py_ssize_t d, Py_ssize_t a0, int A,       \
-        double *restrict p2) {                                                                     \
-        enum { R = L * H };                                                                        \
-        VT ra[4][H];                                                                               \
-        for (int i = 0; i < A; i++)                                                                \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT t;                                                                              \
-                memcpy(&t, dt + (a0 + i) * R + L * h, sizeof(VT));                                 \
-                ra[i][h] = r[h] * t;                                                               \
-            }                                                                                      \
-        /* row a of the packed triangle starts at pair a d - a (a - 1) / 2 */                      \
-        double *row[4];                                                                            \
-        for (int i = 0; i < A; i++) {                                                              \
-            const Py_ssize_t a = a0 + i;                                                           \
-            row[i] = p2 + (a * d - a * (a - 1) / 2 - a) * L;                                       \
-        }                                                                                          \
-        for (Py_ssize_t b = a0; b < d; b++) {                                                      \
-            VT t[H];                                                                               \
-            for (int h = 0; h < H; h++) memcpy(&t[h], dt + b * R + L * h, sizeof(VT));             \
-            for (int i = 0; i < A && a0 + i <= b; i++) {                                           \
-                double *p = row[i] + b * L;                                                        \
-                VT acc;                                                                            \
-                memcpy(&acc, p, sizeof(VT));                                                       \
-                for (int h = 0; h < H; h++) acc += ra[i][h] * t[h];                                \
-                memcpy(p, &acc, sizeof(VT));                                                       \
-            }                                                                                      \
-        }                                                                                          \
-    }                                                                                              \
-    /* statistics of a block: its responsibilities are lpb (k, R) times inv_total (R,); the        \
-       sums go to lane-wise partial sums part (k + k d + k n2 vectors, n2 = d for diagonal         \
-       factors, d (d + 1) / 2 for triangular ones) */                                              \
-    ATTR static inline void NAME##_stats(const Chunk *c, const double *restrict xt,                \
-                                         const double *restrict lpb,                               \
-                                         const double *restrict inv_total, Py_ssize_t b,           \
-                                         Py_ssize_t w, double *restrict dt,                        \
-                                         double *restrict part) {                                  \
-        enum { R = L * H };                                                                        \
-        const Py_ssize_t d = c->d, k = c->k;                                                       \
-        double rw[R]; /* each row's weight; 0 for the repeated rows of a short block */            \
-        for (int i = 0; i < R; i++)                                                                \
-            rw[i] = i < w ? inv_total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;                     \
-        const Py_ssize_t n2 = c->tri ? d * (d + 1) / 2 : d;                                        \
-        double *pn = part, *p1 = part + k * L, *p2 = part + (k + k * d) * L;                       \
-        for (Py_ssize_t j = 0; j < k; j++) {                                                       \
-            VT r[H], acc;                                                                          \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT q, v;                                                                           \
-                memcpy(&q, lpb + j * R + L * h, sizeof(VT));                                       \
-                memcpy(&v, rw + L * h, sizeof(VT));                                                \
-                r[h] = q * v;                                                                      \
-            }                                                                                      \
-            memcpy(&acc, pn + j * L, sizeof(VT));                                                  \
-            for (int h = 0; h < H; h++) acc += r[h];                                               \
-            memcpy(pn + j * L, &acc, sizeof(VT));                                                  \
-            if (c->tri) {                                                                          \
-                for (Py_ssize_t a = 0; a < d; a++) {                                               \
-                    const double mu = c->mu[j * d + a];                                            \
-                    memcpy(&acc, p1 + (j * d + a) * L, sizeof(VT));                                \
-                    for (int h = 0; h < H; h++) {                                                  \
-                        VT t;                                                                      \
-                        memcpy(&t, xt + a * R + L * h, sizeof(VT));                                \
-                        t -= mu;                                                                   \
-                        memcpy(dt + a * R + L * h, &t, sizeof(VT));                                \
-                        acc += r[h] * t;                                                           \
-                    }                                                                              \
-                    memcpy(p1 + (j * d + a) * L, &acc, sizeof(VT));                                \
-                }                                                                                  \
-                double *pj = p2 + j * n2 * L;                                                      \
-                Py_ssize_t a0 = 0;                                                                 \
-                for (; a0 + 4 <= d; a0 += 4) NAME##_pairs(dt, r, d, a0, 4, pj);                    \
-                switch (d - a0) {                                                                  \
-                case 3: NAME##_pairs(dt, r, d, a0, 3, pj); break;                                  \
-                case 2: NAME##_pairs(dt, r, d, a0, 2, pj); break;                                  \
-                case 1: NAME##_pairs(dt, r, d, a0, 1, pj); break;                                  \
-                }                                                                                  \
-                continue;                                                                          \
-            }                                                                                      \
-            for (Py_ssize_t a = 0; a < d; a++) {                                                   \
-                const double mu = c->mu[j * d + a];                                                \
-                VT a1, a2;                                                                         \
-                memcpy(&a1, p1 + (j * d + a) * L, sizeof(VT));                                     \
-                memcpy(&a2, p2 + (j * d + a) * L, sizeof(VT));                                     \
-                for (int h = 0; h < H; h++) {                                                      \
-                    VT t, rt;                                                                      \
-                    memcpy(&t, xt + a * R + L * h, sizeof(VT));                                    \
-                    t -= mu;                                                                       \
-                    rt = r[h] * t;                                                                 \
-                    a1 += rt;                                                                      \
-                    a2 += rt * t;                                                                  \
-                }                                                                                  \
-                memcpy(p1 + (j * d + a) * L, &a1, sizeof(VT));                                     \
-                memcpy(p2 + (j * d + a) * L, &a2, sizeof(VT));                                     \
-            }                                                                                      \
-        }                                                                                          \
-    }                                                                                              \
-    ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,                \
-                         double *restrict dt, double *restrict part) {                             \
-        enum { R = L * H };                                                                        \
-        const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);             \
-        const double s = c->inv_scale;                                                             \
-        /* float64 rows with unit stride: the common case gets a loop of its own */                \
-        const int contiguous =                                                                     \
-            !c->x_float32 && c->xs1 == sizeof(double) && c->xs0 % sizeof(double) == 0;             \
-        /* best holds component indices as doubles, so that the loop vectorises */                 \
-        double top[R], total[R], best[R], lse[R];                                                  \
-        for (Py_ssize_t b = 0; b < c->m; b += R) {                                                 \
-            const Py_ssize_t w = c->m - b < R ? c->m - b : R;                                      \
-            /* the block's rows, feature-major; a short last block repeats its last row */         \
-            if (w == R && contiguous) {                                                            \
-                const double *restrict xb = (const double *)(c->x + b * c->xs0);                   \
-                for (int i = 0; i < R; i++)                                                        \
-                    for (Py_ssize_t a = 0; a < d; a++) xt[a * R + i] = xb[i * ld + a] * s;         \
-            } else                                                                                 \
-                for (Py_ssize_t i = 0; i < R; i++) {                                               \
-                    const char *row = c->x + (b + (i < w ? i : w - 1)) * c->xs0;                   \
-                    if (c->x_float32)                                                              \
-                        for (Py_ssize_t a = 0; a < d; a++)                                         \
-                            xt[a * R + i] = *(const float *)(row + a * c->xs1) * s;                \
-                    else                                                                           \
-                        for (Py_ssize_t a = 0; a < d; a++)                                         \
-                            xt[a * R + i] = *(const double *)(row + a * c->xs1) * s;               \
-                }                                                                                  \
-            if (c->tri)                                                                            \
-                for (Py_ssize_t j = 0; j < k; j++)                                                 \
-                    NAME##_tri(xt, d, c->mu + j * d, c->u + j * d * d, c->base[j], dt, lpb + j * R); \
-            else {                                                                                 \
-                /* a shared transform first: the block's rows become (z - shift) T, in xt */       \
-                VT unused[H];                                                                      \
-                if (c->transform) NAME##_product(xt, d, c->shift, c->transform, dt, unused, xt);   \
-                Py_ssize_t j0 = 0;                                                                 \
-                for (; j0 + 4 <= k; j0 += 4) DIAG(NAME, 4);                                        \
-                switch (k - j0) {                                                                  \
-                case 3: DIAG(NAME, 3); break;                                                      \
-                case 2: DIAG(NAME, 2); break;                                                      \
-                case 1: DIAG(NAME, 1); break;                                                      \
-                }                                                                                  \
-            }                                                                                      \
-            /* row maxima and their first index, a vector of rows at a time */                     \
-            for (int h = 0; h < H; h++) {                                                          \
-                VT t, bst = {0};                                                                   \
-                memcpy(&t, lpb + L * h, sizeof(VT));                                               \
-                for (Py_ssize_t j = 1; j < k; j++) {                                               \
-                    VT v;                                                                          \
-                    memcpy(&v, lpb + j * R + L * h, sizeof(VT));                                   \
-                    const IT better = v > t;                                                       \
-                    t = SELECT(IT, better, v, t);                                                  \
-                    bst = SELECT(IT, better, bst * 0.0 + (double)j, bst);                          \
-                }                                                                                  \
-                memcpy(top + L * h, &t, sizeof(VT));                                               \
-                memcpy(best + L * h, &bst, sizeof(VT));                                            \
-            }                                                                                      \
-            /* a maximum below the float64 range (or NaN): the numpy path redoes the chunk */      \
-            int bad = 0;                                                                           \
-            for (int i = 0; i < R; i++) bad |= !(top[i] >= -DBL_MAX);                              \
-            if (bad) return 0;                                                                     \
-            if (c->labels)                                                                         \
-                for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];            \
-            if (!c->lse) continue;                                                                 \
-            for (int i = 0; i < R; i++) total[i] = 0.0;                                            \
-            for (Py_ssize_t j = 0; j < k; j++)                                                     \
-                for (int i = 0; i < R; i++) {                                                      \
-                    double v = lpb[j * R + i] - top[i];                                            \
-                    v = v > FLOOR ? v : FLOOR;                                                     \
-                    v = exp_nonpos(v);                                                             \
-                    lpb[j * R + i] = v;                                                            \
-                    total[i] += v;                                                                 \
-                }                                                                                  \
-            for (int i = 0; i < R; i++) lse[i] = top[i] + log_ge1(total[i]);                       \
-            memcpy(c->lse + b, lse, (size_t)w * sizeof(double));                                   \
-            if (!c->resp && !c->nk) continue;                                                      \
-            /* a product with the reciprocal, as engine._normalise */                              \
-            for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];                                 \
-            if (c->nk) NAME##_stats(c, xt, lpb, total, b, w, dt, part);                            \
-            for (Py_ssize_t i = 0; c->resp && i < w; i++) {                                        \
-                char *out = c->resp + (b + i) * c->rs0;                                            \
-                if (c->resp_float32)                                                               \
-                    for (Py_ssize_t j = 0; j < k; j++)                                             \
-                        *(float *)(out + j * c->rs1) = (float)(lpb[j * R + i] * total[i]);         \
-                else                                                                               \
-                    for (Py_ssize_t j = 0; j < k; j++)                                             \
-                        *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];                 \
-            }                                                                                      \
-        }                                                                                          \
-        if (c->nk) { /* the partial sums, lane by lane, into the outputs */                        \
-            const Py_ssize_t n1 = k * d, n2 = c->tri ? d * (d + 1) / 2 : d;                        \
-            const double *p2 = part + (k + n1) * L;                                                \
-            for (int l = 0; l < L; l++) {                                                          \
-                for (Py_ssize_t j = 0; j < k; j++) c->nk[j] += part[j * L + l];                    \
-                for (Py_ssize_t q = 0; q < n1; q++) c->s1[q] += part[(k + q) * L + l];             \
-                for (Py_ssize_t j = 0; j < k; j++) {                                               \
-                    if (!c->tri) {                                                                 \
-                        for (Py_ssize_t a = 0; a < d; a++) c->s2[j * d + a] += p2[(j * d + a) * L + l]; \
-                        continue;                                                                  \
-                    }                                                                              \
-                    double *s2 = c->s2 + j * d * d;                                                \
-                    for (Py_ssize_t a = 0, q = j * n2; a < d; a++)                                 \
-                        for (Py_ssize_t bb = a; bb < d; bb++, q++) {                               \
-                            const double v = p2[q * L + l];                                        \
-                            s2[a * d + bb] += v;                                                   \
-                            if (bb != a) s2[bb * d + a] += v;                                      \
-                        }                                                                          \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        return 1;                                                                                  \
-    }                                                                                              \
-
-#define NO_ATTR
-DEFINE_KERNEL(kernel_baseline, v4d, v4l, 4, 2, NO_ATTR)
+#define NAME kernel_baseline
+#define VT v4d
+#define IT v4l
+#define L 4
+#define H 2
+#define ATTR
+#include "_kernel_body.h"
+#undef NAME
+#undef VT
+#undef IT
+#undef L
+#undef H
+#undef ATTR
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define X86_VARIANTS 1
-DEFINE_KERNEL(kernel_avx2, v4d, v4l, 4, 2, __attribute__((target("avx2,fma"))))
-DEFINE_KERNEL(kernel_avx512, v8d, v8l, 8, 2, __attribute__((target("avx512f"))))
+#define NAME kernel_avx2
+#define VT v4d
+#define IT v4l
+#define L 4
+#define H 2
+#define ATTR __attribute__((target("avx2,fma")))
+#include "_kernel_body.h"
+#undef NAME
+#undef VT
+#undef IT
+#undef L
+#undef H
+#undef ATTR
+#define NAME kernel_avx512
+#define VT v8d
+#define IT v8l
+#define L 8
+#define H 2
+#define ATTR __attribute__((target("avx512f")))
+#include "_kernel_body.h"
+#undef NAME
+#undef VT
+#undef IT
+#undef L
+#undef H
+#undef ATTR
 #endif
 
 /* the variant for this CPU, chosen when the module is imported */
