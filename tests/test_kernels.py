@@ -338,6 +338,38 @@ def test_direct_call_follows_its_formula(form, rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("m", [1, 17, 300])
+@pytest.mark.parametrize("d", [1, 5, 12, 13, 16, 32, 41])
+def test_triangular_statistics_follow_their_formula(m, d, rng):
+    """Full statistics from the kernel against numpy's sums: lane-wise partial sums up to
+    d = 12, a super-block of rows above (tiles of 4 rows by up to 4 vectors, zero-padded
+    columns); rows around the block and super-block sizes; the factors' lower part ignored."""
+    from gaussmix import _kernels
+
+    k, inv_scale = 3, 0.25
+    x, mu = rng.normal(size=(m, d)) * 4.0, rng.normal(size=(k, d))
+    upper = np.triu(rng.normal(size=(k, d, d)) * 0.2) + np.eye(d)
+    factors = upper + np.tril(rng.normal(size=(k, d, d)), -1)
+    base, sw = rng.normal(size=k), rng.uniform(0.0, 2.0, size=m)
+    diff = x[:, None, :] * inv_scale - mu  # (m, k, d)
+    logp = base - 0.5 * (np.einsum("ika,kab->ikb", diff, upper) ** 2).sum(axis=2)
+    start = [rng.normal(size=k), rng.normal(size=(k, d)), rng.normal(size=(k, d, d))]
+    stats = [a.copy() for a in start]
+    lse = np.empty(m)
+    assert _kernels.mixture_chunk(
+        x, inv_scale, mu, factors, base, lse, nk=stats[0], s1=stats[1], s2=stats[2],
+        sample_weight=sw,
+    )
+    rw = np.exp(logp - logsumexp(logp, axis=1, keepdims=True)) * sw[:, None]
+    np.testing.assert_allclose(lse, logsumexp(logp, axis=1), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(stats[0], start[0] + rw.sum(axis=0), rtol=1e-12)
+    s1 = start[1] + np.einsum("ik,ika->ka", rw, diff)
+    s2 = start[2] + np.einsum("ik,ika,ikb->kab", rw, diff, diff)
+    np.testing.assert_allclose(stats[1], s1, rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(stats[2], s2, rtol=1e-12, atol=1e-11)
+
+
+@needs_kernels
 @pytest.mark.parametrize("spread", [1.0, 1e5])
 def test_tied_rows_are_transformed_once_where_accurate(spread, rng):
     """tied: one product per row where the means' Mahalanobis norms are moderate (as for the

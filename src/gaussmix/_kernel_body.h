@@ -6,6 +6,7 @@
  *   VT    a vector of L doubles; IT the integer vector of the same size (comparison masks)
  *   L, H  lanes per vector and vectors per block: blocks of R = L * H rows
  *   ATTR  the target attribute of every function (empty for the baseline)
+ *   VMAX  vectors per row of a statistics tile (4 x VMAX accumulators; 4 x 4 at most)
  *
  * Up to 4 components (diag) or 4 columns of y (tri) are formed at a time, so that the 4 * H
  * accumulators stay in registers (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm).
@@ -43,24 +44,23 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
 }
 /* tri: columns b0 to b0 + C - 1 (C from 1 to 4) of y = (x - mu) U, their squares added
    to sq, or, if y is given, stored there (feature-major); dt holds the block's
-   differences x - mu, feature-major */
+   differences x - mu, feature-major, and P the columns' panel (see pack_panels) */
 ATTR static inline __attribute__((always_inline)) void FN(_columns)(
-    const double *restrict dt, const double *restrict U, Py_ssize_t d, Py_ssize_t b0,
-    int C, VT *restrict sq, double *restrict y) {
+    const double *restrict dt, const double *restrict P, Py_ssize_t b0, int C,
+    VT *restrict sq, double *restrict y) {
     VT acc[4][H];
     for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++) {
             VT zero = {0};
             acc[c][h] = zero;
         }
-    /* U is upper-triangular: rows below b0 + C - 1 add nothing to these columns */
+    /* U is upper-triangular: rows below b0 + C - 1 add nothing to these columns, and the
+       panel holds zeros under the diagonal */
     for (Py_ssize_t a = 0; a < b0 + C; a++) {
         VT t[H];
         for (int h = 0; h < H; h++) memcpy(&t[h], dt + a * L * H + L * h, sizeof(VT));
-        for (int c = 0; c < C; c++) {
-            const double u = a <= b0 + c ? U[a * d + b0 + c] : 0.0;
-            for (int h = 0; h < H; h++) acc[c][h] += t[h] * u;
-        }
+        for (int c = 0; c < C; c++)
+            for (int h = 0; h < H; h++) acc[c][h] += t[h] * P[a * 4 + c];
     }
     for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++)
@@ -69,20 +69,25 @@ ATTR static inline __attribute__((always_inline)) void FN(_columns)(
             else
                 sq[h] += acc[c][h] * acc[c][h];
 }
-/* (x - mu) U for a block, U (d, d) upper-triangular: into y (feature-major; may be xt),
-   or, with y NULL, its squared norm added to sq */
+/* (x - mu) U for a block, U (d, d) upper-triangular given as panels (pack_panels): into y
+   (feature-major; may be xt), or, with y NULL, its squared norm added to sq */
 ATTR static inline void FN(_product)(const double *xt, Py_ssize_t d,
-                                       const double *restrict mu, const double *restrict U,
-                                       double *restrict dt, VT *restrict sq, double *y) {
+                                     const double *restrict mu, const double *restrict P,
+                                     double *restrict dt, VT *restrict sq, double *y) {
     enum { R = L * H };
-    for (Py_ssize_t a = 0; a < d; a++)
-        for (int i = 0; i < R; i++) dt[a * R + i] = xt[a * R + i] - mu[a];
+    for (Py_ssize_t a = 0; a < d; a++) /* explicit vectors: gcc vectorises it over a */
+        for (int h = 0; h < H; h++) {
+            VT t;
+            memcpy(&t, xt + a * R + L * h, sizeof(VT));
+            t -= mu[a];
+            memcpy(dt + a * R + L * h, &t, sizeof(VT));
+        }
     Py_ssize_t b0 = 0;
-    for (; b0 + 4 <= d; b0 += 4) FN(_columns)(dt, U, d, b0, 4, sq, y);
+    for (; b0 + 4 <= d; P += (b0 + 4) * 4, b0 += 4) FN(_columns)(dt, P, b0, 4, sq, y);
     switch (d - b0) {
-    case 3: FN(_columns)(dt, U, d, b0, 3, sq, y); break;
-    case 2: FN(_columns)(dt, U, d, b0, 2, sq, y); break;
-    case 1: FN(_columns)(dt, U, d, b0, 1, sq, y); break;
+    case 3: FN(_columns)(dt, P, b0, 3, sq, y); break;
+    case 2: FN(_columns)(dt, P, b0, 2, sq, y); break;
+    case 1: FN(_columns)(dt, P, b0, 1, sq, y); break;
     }
 }
 /* tri: the log-density base - |(x - mu) U|^2 / 2 of a block under one component */
@@ -199,8 +204,90 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
         }
     }
 }
+/* tri statistics, features in the lanes: a tile of S2 (rows a0 to a0 + 3, V vectors of
+   columns from c0) is held in registers while the super-block's n rows stream past:
+   S2[a, b] += E[s, a] D[s, b], E = r D the weighted differences (GEMM micro-kernel style) */
+ATTR static inline __attribute__((always_inline)) void FN(_tile)(
+    const double *restrict D, const double *restrict E, Py_ssize_t dp, Py_ssize_t n,
+    Py_ssize_t a0, Py_ssize_t c0, int V, double *restrict S2) {
+    VT acc[4][4], dv[4];
+    for (int i = 0; i < 4; i++)
+        for (int v = 0; v < V; v++) memcpy(&acc[i][v], S2 + (a0 + i) * dp + c0 + v * L, sizeof(VT));
+    for (Py_ssize_t s = 0; s < n; s++) {
+        for (int v = 0; v < V; v++) memcpy(&dv[v], D + s * dp + c0 + v * L, sizeof(VT));
+        for (int i = 0; i < 4; i++) {
+            const double e = E[s * dp + a0 + i];
+            for (int v = 0; v < V; v++) acc[i][v] += e * dv[v];
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int v = 0; v < V; v++) memcpy(S2 + (a0 + i) * dp + c0 + v * L, &acc[i][v], sizeof(VT));
+}
+/* tri statistics of the super-block's rows (sup->n of them), component by component: the
+   differences D = x - mu_j and E = r_j D (row-major, dp columns, zero-padded), then N, S1
+   and the upper triangle of S2 (by tiles of 4 rows, up to VMAX vectors wide) */
+ATTR static void FN(_super)(Py_ssize_t d, Py_ssize_t k, Super *restrict sup) {
+    const Py_ssize_t dp = sup->dp, n = sup->n, nv = dp / L;
+    double *restrict D = sup->D, *restrict E = sup->E;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        const double *restrict mu = sup->mu + j * dp, *restrict r = sup->r + j * sup->cap;
+        double *restrict s1 = sup->s1 + j * dp, *restrict S2 = sup->s2 + j * dp * dp;
+        /* a vector of columns at a time, its S1 sum in 4 registers (n is a multiple of R,
+           so of 4: one register would make the loop wait on each addition) */
+        for (Py_ssize_t v = 0; v < nv; v++) {
+            VT mv, acc[4] = {{0}};
+            memcpy(&mv, mu + v * L, sizeof(VT));
+            memcpy(&acc[0], s1 + v * L, sizeof(VT));
+            for (Py_ssize_t s = 0; s < n; s += 4)
+                for (int q = 0; q < 4; q++) {
+                    VT t;
+                    memcpy(&t, sup->x + (s + q) * dp + v * L, sizeof(VT));
+                    t -= mv;
+                    memcpy(D + (s + q) * dp + v * L, &t, sizeof(VT));
+                    t *= r[s + q];
+                    memcpy(E + (s + q) * dp + v * L, &t, sizeof(VT));
+                    acc[q] += t;
+                }
+            acc[0] += acc[1] + (acc[2] + acc[3]);
+            memcpy(s1 + v * L, &acc[0], sizeof(VT));
+        }
+        VT rsum = {0};
+        for (Py_ssize_t s = 0; s < n; s += L) {
+            VT t;
+            memcpy(&t, r + s, sizeof(VT));
+            rsum += t;
+        }
+        double nk = 0.0;
+        for (int l = 0; l < L; l++) nk += rsum[l];
+        sup->nk[j] += nk;
+        for (Py_ssize_t a0 = 0; a0 < d; a0 += 4) {
+            Py_ssize_t c0 = a0 / L * L; /* the first vector holding column a0 */
+            for (; c0 + VMAX * L <= dp; c0 += VMAX * L) FN(_tile)(D, E, dp, n, a0, c0, VMAX, S2);
+            switch ((dp - c0) / L) {
+            case 3: FN(_tile)(D, E, dp, n, a0, c0, 3, S2); break;
+            case 2: FN(_tile)(D, E, dp, n, a0, c0, 2, S2); break;
+            case 1: FN(_tile)(D, E, dp, n, a0, c0, 1, S2); break;
+            }
+        }
+    }
+    sup->n = 0;
+}
+/* tri statistics: a block's rows (row-major) and weighted responsibilities lpb (k, R) times
+   rw (R,) into the super-block, whose statistics are formed when it is full */
+ATTR static inline void FN(_gather)(Py_ssize_t d, Py_ssize_t k, const double *restrict xt,
+                                    const double *restrict lpb, const double *restrict rw,
+                                    Super *restrict sup) {
+    enum { R = L * H };
+    const Py_ssize_t dp = sup->dp, n = sup->n;
+    for (int i = 0; i < R; i++)
+        for (Py_ssize_t a = 0; a < d; a++) sup->x[(n + i) * dp + a] = xt[a * R + i];
+    for (Py_ssize_t j = 0; j < k; j++)
+        for (int i = 0; i < R; i++) sup->r[j * sup->cap + n + i] = lpb[j * R + i] * rw[i];
+    sup->n = n + R;
+    if (sup->n == sup->cap) FN(_super)(d, k, sup);
+}
 ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
-                     double *restrict dt, double *restrict part) {
+                     double *restrict dt, double *restrict part, Super *restrict sup) {
     enum { R = L * H };
     const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);
     const double s = c->inv_scale;
@@ -228,7 +315,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             }
         if (c->tri)
             for (Py_ssize_t j = 0; j < k; j++)
-                FN(_tri)(xt, d, c->mu + j * d, c->u + j * d * d, c->base[j], dt, lpb + j * R);
+                FN(_tri)(xt, d, c->mu + j * d, c->u + j * c->panel, c->base[j], dt, lpb + j * R);
         else {
             /* a shared transform first: the block's rows become (z - shift) T, in xt */
             VT unused[H];
@@ -276,7 +363,13 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         if (!c->resp && !c->nk) continue;
         /* a product with the reciprocal, as engine._normalise */
         for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];
-        if (c->nk) FN(_stats)(c, xt, lpb, total, b, w, dt, part);
+        if (sup) { /* each row's weight; 0 for the repeated rows of a short block */
+            double rw[R];
+            for (int i = 0; i < R; i++)
+                rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
+            FN(_gather)(d, k, xt, lpb, rw, sup);
+        } else if (c->nk)
+            FN(_stats)(c, xt, lpb, total, b, w, dt, part);
         for (Py_ssize_t i = 0; c->resp && i < w; i++) {
             char *out = c->resp + (b + i) * c->rs0;
             if (c->resp_float32)
@@ -287,7 +380,22 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                     *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];
         }
     }
-    if (c->nk) { /* the partial sums, lane by lane, into the outputs */
+    if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
+        if (sup->n) FN(_super)(d, k, sup);
+        const Py_ssize_t dp = sup->dp;
+        for (Py_ssize_t j = 0; j < k; j++) {
+            c->nk[j] += sup->nk[j];
+            for (Py_ssize_t a = 0; a < d; a++) c->s1[j * d + a] += sup->s1[j * dp + a];
+            const double *S2 = sup->s2 + j * dp * dp;
+            double *s2 = c->s2 + j * d * d;
+            for (Py_ssize_t a = 0; a < d; a++)
+                for (Py_ssize_t bb = a; bb < d; bb++) {
+                    const double v = S2[a * dp + bb];
+                    s2[a * d + bb] += v;
+                    if (bb != a) s2[bb * d + a] += v;
+                }
+        }
+    } else if (c->nk) { /* the partial sums, lane by lane, into the outputs */
         const Py_ssize_t n1 = k * d, n2 = c->tri ? d * (d + 1) / 2 : d;
         const double *p2 = part + (k + n1) * L;
         for (int l = 0; l < L; l++) {
