@@ -356,10 +356,8 @@ def test_triangular_statistics_follow_their_formula(m, d, rng):
     start = [rng.normal(size=k), rng.normal(size=(k, d)), rng.normal(size=(k, d, d))]
     stats = [a.copy() for a in start]
     lse = np.empty(m)
-    assert _kernels.mixture_chunk(
-        x, inv_scale, mu, factors, base, lse, nk=stats[0], s1=stats[1], s2=stats[2],
-        sample_weight=sw,
-    )
+    sums = dict(zip(["nk", "s1", "s2"], stats, strict=True), sample_weight=sw)
+    assert _kernels.mixture_chunk(x, inv_scale, mu, factors, base, lse, **sums)
     rw = np.exp(logp - logsumexp(logp, axis=1, keepdims=True)) * sw[:, None]
     np.testing.assert_allclose(lse, logsumexp(logp, axis=1), rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(stats[0], start[0] + rw.sum(axis=0), rtol=1e-12)
