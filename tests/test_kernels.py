@@ -368,6 +368,30 @@ def test_triangular_statistics_follow_their_formula(m, d, rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [3, 4, 7, 8, 9, 16, 21])
+def test_rows_transposed_by_tiles(d, dtype, rng):
+    """Full blocks of rows with unit column stride are transposed 4 x 4 or 8 x 8 in
+    registers (the last d % 4 or d % 8 columns one by one), float64 or float32, with a row
+    stride longer than the row (a column slice); every row's log-density by the formula."""
+    from gaussmix import _kernels
+
+    m, k = 53, 3
+    wide = (rng.normal(size=(m, d + 3)) * 3.0).astype(dtype)
+    x = wide[:, 1 : d + 1]  # rows d + 3 items apart, columns adjacent
+    mu, factors, base = (
+        rng.normal(size=(k, d)),
+        rng.uniform(0.5, 2.0, size=(k, d)),
+        rng.normal(size=k),
+    )
+    y = x.astype(np.float64) * 0.5
+    logp = base - 0.5 * (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
+    lse = np.empty(m)
+    assert _kernels.mixture_chunk(x, 0.5, mu, factors, base, lse)
+    np.testing.assert_allclose(lse, logsumexp(logp, axis=1), rtol=1e-13, atol=1e-13)
+
+
+@needs_kernels
 @pytest.mark.parametrize("spread", [1.0, 1e5])
 def test_tied_rows_are_transformed_once_where_accurate(spread, rng):
     """tied: one product per row where the means' Mahalanobis norms are moderate (as for the

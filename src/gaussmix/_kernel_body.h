@@ -286,23 +286,95 @@ ATTR static inline void FN(_gather)(Py_ssize_t d, Py_ssize_t k, const double *re
     sup->n = n + R;
     if (sup->n == sup->cap) FN(_super)(d, k, sup);
 }
+/* L consecutive values of a row from column a, float64 or float32, as a vector of doubles */
+ATTR static inline __attribute__((always_inline)) VT FN(_load)(const char *row, int f32,
+                                                               Py_ssize_t a) {
+    VT v;
+    if (f32) {
+        typedef float FT __attribute__((vector_size(L * sizeof(float))));
+        FT f;
+        memcpy(&f, (const float *)row + a, sizeof(FT));
+        v = __builtin_convertvector(f, VT);
+    } else
+        memcpy(&v, (const double *)row + a, sizeof(VT));
+    return v;
+}
+/* A full block of R rows with unit column stride (first row x, row stride xs0 bytes), times
+   s, into xt feature-major: L x L tiles transposed in registers (L loads, a few shuffles
+   and L stores per tile instead of L * L scalar moves), the last d % L columns one by one */
+ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssize_t d,
+                                  double s, double *restrict xt) {
+    enum { R = L * H };
+#ifdef __clang__ /* __builtin_shuffle is gcc's: clang moves every value one by one */
+    const Py_ssize_t full = 0;
+#else
+    const Py_ssize_t full = d / L * L;
+#endif
+    for (int h = 0; h < H && full; h++)
+        for (Py_ssize_t a0 = 0; a0 < full; a0 += L) {
+            VT r[L];
+            for (int q = 0; q < L; q++) r[q] = FN(_load)(x + (h * L + q) * xs0, f32, a0);
+#if defined(__clang__)
+            VT o[L] = {{0}}; /* not reached */
+            (void)r;
+#elif L == 8
+            const v8l lo = {0, 8, 2, 10, 4, 12, 6, 14}, hi = {1, 9, 3, 11, 5, 13, 7, 15};
+            const v8l pa = {0, 1, 8, 9, 4, 5, 12, 13}, pb = {2, 3, 10, 11, 6, 7, 14, 15};
+            const v8l qa = {0, 1, 2, 3, 8, 9, 10, 11}, qb = {4, 5, 6, 7, 12, 13, 14, 15};
+            VT t[8], u[8], o[8];
+            for (int q = 0; q < 8; q += 2) {
+                t[q] = __builtin_shuffle(r[q], r[q + 1], lo); /* columns 0 2 4 6 */
+                t[q + 1] = __builtin_shuffle(r[q], r[q + 1], hi); /* columns 1 3 5 7 */
+            }
+            for (int g = 0; g < 8; g += 4) { /* rows g to g + 3 */
+                u[g] = __builtin_shuffle(t[g], t[g + 2], pa);         /* columns 0, 4 */
+                u[g + 1] = __builtin_shuffle(t[g], t[g + 2], pb);     /* 2, 6 */
+                u[g + 2] = __builtin_shuffle(t[g + 1], t[g + 3], pa); /* 1, 5 */
+                u[g + 3] = __builtin_shuffle(t[g + 1], t[g + 3], pb); /* 3, 7 */
+            }
+            static const int col[4][2] = {{0, 4}, {2, 6}, {1, 5}, {3, 7}};
+            for (int q = 0; q < 4; q++) {
+                o[col[q][0]] = __builtin_shuffle(u[q], u[q + 4], qa);
+                o[col[q][1]] = __builtin_shuffle(u[q], u[q + 4], qb);
+            }
+#else
+            const v4l lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, qa = {0, 1, 4, 5}, qb = {2, 3, 6, 7};
+            VT t[4], o[4];
+            t[0] = __builtin_shuffle(r[0], r[1], lo); /* columns 0, 2 of rows 0, 1 */
+            t[1] = __builtin_shuffle(r[0], r[1], hi); /* 1, 3 */
+            t[2] = __builtin_shuffle(r[2], r[3], lo);
+            t[3] = __builtin_shuffle(r[2], r[3], hi);
+            o[0] = __builtin_shuffle(t[0], t[2], qa);
+            o[2] = __builtin_shuffle(t[0], t[2], qb);
+            o[1] = __builtin_shuffle(t[1], t[3], qa);
+            o[3] = __builtin_shuffle(t[1], t[3], qb);
+#endif
+            for (int q = 0; q < L; q++) {
+                VT v = o[q] * s;
+                memcpy(xt + (a0 + q) * R + h * L, &v, sizeof(VT));
+            }
+        }
+    for (int i = 0; i < R; i++) {
+        const char *row = x + i * xs0;
+        for (Py_ssize_t a = full; a < d; a++)
+            xt[a * R + i] = (f32 ? ((const float *)row)[a] : ((const double *)row)[a]) * s;
+    }
+}
 ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                      double *restrict dt, double *restrict part, Super *restrict sup) {
     enum { R = L * H };
-    const Py_ssize_t d = c->d, k = c->k, ld = c->xs0 / (Py_ssize_t)sizeof(double);
+    const Py_ssize_t d = c->d, k = c->k;
     const double s = c->inv_scale;
-    /* float64 rows with unit stride: the common case gets a loop of its own */
-    const int contiguous =
-        !c->x_float32 && c->xs1 == sizeof(double) && c->xs0 % sizeof(double) == 0;
+    /* rows with unit column stride: the common case, transposed by tiles */
+    const size_t item = c->x_float32 ? sizeof(float) : sizeof(double);
+    const int contiguous = (size_t)c->xs1 == item;
     /* best holds component indices as doubles, so that the loop vectorises */
     double top[R], total[R], best[R], lse[R];
     for (Py_ssize_t b = 0; b < c->m; b += R) {
         const Py_ssize_t w = c->m - b < R ? c->m - b : R;
         /* the block's rows, feature-major; a short last block repeats its last row */
         if (w == R && contiguous) {
-            const double *restrict xb = (const double *)(c->x + b * c->xs0);
-            for (int i = 0; i < R; i++)
-                for (Py_ssize_t a = 0; a < d; a++) xt[a * R + i] = xb[i * ld + a] * s;
+            FN(_rows)(c->x + b * c->xs0, c->xs0, c->x_float32, d, s, xt);
         } else
             for (Py_ssize_t i = 0; i < R; i++) {
                 const char *row = c->x + (b + (i < w ? i : w - 1)) * c->xs0;
