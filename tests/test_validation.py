@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -43,17 +44,21 @@ def test_fit_rejects_non_finite(X: np.ndarray, bad: float) -> None:
         GaussianMixture(2).fit(X)
 
 
+@pytest.mark.parametrize("n", [5, v._PARALLEL_SUM // 2], ids=["small", "summed-in-parts"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_finite_values_whose_sum_overflows_are_accepted(dtype: type) -> None:
-    """The finiteness check sums first; a sum that overflows must not reject finite data."""
+def test_finite_values_whose_sum_overflows_are_accepted(dtype: type, n: int) -> None:
+    """The finiteness check sums first (in parts on the worker threads for large arrays);
+    a sum that overflows must not reject finite data, and no overflow warning escapes."""
     big = float(np.finfo(dtype).max) / 4
-    X = big * np.array([[1.0, 1.0], [1.1, 0.9], [0.9, 1.2], [1.05, 0.95], [0.95, 1.05]])
-    X = X.astype(dtype)
+    rows = np.array([[1.0, 1.0], [1.1, 0.9], [0.9, 1.2], [1.05, 0.95], [0.95, 1.05]])
+    X = (big * np.resize(rows, (n, 2))).astype(dtype)
     with np.errstate(over="ignore"):
         assert not np.isfinite(X.sum())
-    v.precheck_X(X)  # accepted
-    X[4, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN in 1 of 5 rows"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v.precheck_X(X)  # accepted
+    X[n - 1, 0] = np.nan
+    with pytest.raises(ValueError, match=f"NaN in 1 of {n} rows"):
         v.precheck_X(X)
 
 

