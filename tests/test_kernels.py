@@ -290,7 +290,7 @@ def test_estimator_outputs_match_numpy_path(cov_type, rng):
 
 
 @needs_kernels
-@pytest.mark.parametrize("form", ["diagonal", "triangular", "transform", "statistics"])
+@pytest.mark.parametrize("form", ["diagonal", "spherical", "triangular", "transform", "statistics"])
 def test_direct_call_follows_its_formula(form, rng):
     """mixture_chunk against its docstring's formula, written in numpy on random arguments."""
     from gaussmix import _kernels
@@ -299,8 +299,10 @@ def test_direct_call_follows_its_formula(form, rng):
     x, mu = rng.normal(size=(m, d)) * 3.0, rng.normal(size=(k, d))
     base, inv_scale = rng.normal(size=k), 0.5
     y, extra = x * inv_scale, {}
-    if form in ("diagonal", "statistics"):
+    if form in ("diagonal", "spherical", "statistics"):
         factors = rng.uniform(0.5, 2.0, size=(k, d))
+        if form == "spherical":  # one factor per component: applied after the sum
+            factors[:] = factors[:, :1]
         quad = (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
     else:
         # below the diagonal: ignored (the factors are upper-triangular)

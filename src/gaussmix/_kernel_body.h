@@ -13,12 +13,14 @@
  */
 #define FN(suffix) KERNEL_CAT(NAME, suffix)
 /* diag: C (1 to 4) components of the block, with the driver's locals */
-#define DIAG(C) FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, lpb + j0 * R)
+#define DIAG(C, SPH)                                                                               \
+    FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, SPH, lpb + j0 * R)
 
 /* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */
 ATTR static inline __attribute__((always_inline)) void FN(_diag)(
     const double *restrict xt, Py_ssize_t d, const double *restrict mus,
-    const double *restrict us, const double *restrict base, int C, double *restrict lpb) {
+    const double *restrict us, const double *restrict base, int C, int sph,
+    double *restrict lpb) {
     VT acc[4][H];
     for (int j = 0; j < C; j++)
         for (int h = 0; h < H; h++) {
@@ -31,14 +33,16 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
         for (int j = 0; j < C; j++) {
             const double mu = mus[j * d + a], u = us[j * d + a];
             for (int h = 0; h < H; h++) {
-                VT t = (xv[h] - mu) * u;
+                VT t = xv[h] - mu;
+                if (!sph) t *= u; /* spherical: one factor per component, applied after */
                 acc[j][h] += t * t;
             }
         }
     }
     for (int j = 0; j < C; j++)
         for (int h = 0; h < H; h++) {
-            VT v = acc[j][h] * -0.5 + base[j];
+            const double u = us[j * d];
+            VT v = acc[j][h] * (sph ? -0.5 * u * u : -0.5) + base[j];
             memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));
         }
 }
@@ -393,11 +397,20 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             VT unused[H];
             if (c->transform) FN(_product)(xt, d, c->shift, c->transform, dt, unused, xt);
             Py_ssize_t j0 = 0;
-            for (; j0 + 4 <= k; j0 += 4) DIAG(4);
-            switch (k - j0) {
-            case 3: DIAG(3); break;
-            case 2: DIAG(2); break;
-            case 1: DIAG(1); break;
+            if (c->spherical) {
+                for (; j0 + 4 <= k; j0 += 4) DIAG(4, 1);
+                switch (k - j0) {
+                case 3: DIAG(3, 1); break;
+                case 2: DIAG(2, 1); break;
+                case 1: DIAG(1, 1); break;
+                }
+            } else {
+                for (; j0 + 4 <= k; j0 += 4) DIAG(4, 0);
+                switch (k - j0) {
+                case 3: DIAG(3, 0); break;
+                case 2: DIAG(2, 0); break;
+                case 1: DIAG(1, 0); break;
+                }
             }
         }
         /* row maxima and their first index, a vector of rows at a time */

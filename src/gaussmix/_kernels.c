@@ -117,6 +117,8 @@ typedef struct {
     const double *mu, *u, *base; /* (k, d) in units of scale; factors; (k,) */
     int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
     Py_ssize_t panel;            /* triangular factors: u holds k of these panels (pack_panels) */
+    int spherical;               /* diagonal factors constant along each row: (x - mu)^2 summed,
+                                    then times u^2 (one multiplication less per entry) */
     const double *shift, *transform; /* diagonal factors only, optional: (d,), panels of T */
     double *lse;
     char *resp;
@@ -394,6 +396,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         sup.dp = (c.d + 7) / 8 * 8;
         sup.cap = super_rows(sup.dp, block_rows);
         n_super = super_size(&sup, c.k);
+    }
+    if (!c.tri) { /* spherical if every component's factors are one value */
+        c.spherical = 1;
+        for (Py_ssize_t q = 0; q < c.k * c.d && c.spherical; q++)
+            c.spherical = c.u[q] == c.u[q / c.d * c.d];
     }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
