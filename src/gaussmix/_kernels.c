@@ -1,5 +1,5 @@
 /*
- * gaussmix._kernels: the prediction pass of a Gaussian mixture, fused.
+ * gaussmix._kernels: the pass of a Gaussian mixture (prediction, and EM but tied), fused.
  *
  * The log-density of a row under component j is
  *
@@ -14,6 +14,11 @@
  * maxima, exponentials, log-sum-exp, responsibilities and labels are produced while the
  * block is still in the first-level cache; nothing but the outputs is written to memory.
  * The GIL is released throughout, so the engine's worker threads run it in parallel.
+ * EM's statistics are gathered in the same pass, about each component's mean; full ones
+ * above d = 12 by a super-block of rows whose products with each component's S2 run as
+ * register tiles with the features in the lanes (a GEMM micro-kernel's shape).
+ *
+ * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *
  * The differences x - mu are formed before any product, as engine.py's direct path does
  * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
