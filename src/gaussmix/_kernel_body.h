@@ -12,9 +12,6 @@
  * accumulators stay in registers (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm).
  */
 #define FN(suffix) KERNEL_CAT(NAME, suffix)
-/* diag: C (1 to 4) components of the block, with the driver's locals */
-#define DIAG(C, SPH)                                                                               \
-    FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, SPH, lpb + j0 * R)
 
 /* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */
 ATTR static inline __attribute__((always_inline)) void FN(_diag)(
@@ -45,6 +42,23 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
             VT v = acc[j][h] * (sph ? -0.5 * u * u : -0.5) + base[j];
             memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));
         }
+}
+/* diag: every component of a block, 4 at a time (sph a constant, so that each case
+   compiles to its own loops) */
+ATTR static inline __attribute__((always_inline)) void FN(_diags)(const Chunk *c,
+                                                                  const double *restrict xt,
+                                                                  double *restrict lpb, int sph) {
+    enum { R = L * H };
+    const Py_ssize_t d = c->d, k = c->k;
+#define DIAG(C) FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, sph, lpb + j0 * R)
+    Py_ssize_t j0 = 0;
+    for (; j0 + 4 <= k; j0 += 4) DIAG(4);
+    switch (k - j0) {
+    case 3: DIAG(3); break;
+    case 2: DIAG(2); break;
+    case 1: DIAG(1); break;
+    }
+#undef DIAG
 }
 /* tri: columns b0 to b0 + C - 1 (C from 1 to 4) of y = (x - mu) U, their squares added
    to sq, or, if y is given, stored there (feature-major); dt holds the block's
@@ -79,7 +93,8 @@ ATTR static inline void FN(_product)(const double *xt, Py_ssize_t d,
                                      const double *restrict mu, const double *restrict P,
                                      double *restrict dt, VT *restrict sq, double *y) {
     enum { R = L * H };
-    for (Py_ssize_t a = 0; a < d; a++) /* explicit vectors: gcc vectorises it over a */
+    for (Py_ssize_t a = 0; a < d; a++) /* explicit vectors: written per element, gcc
+                                          vectorised it across features with permutes */
         for (int h = 0; h < H; h++) {
             VT t;
             memcpy(&t, xt + a * R + L * h, sizeof(VT));
@@ -290,18 +305,17 @@ ATTR static inline void FN(_gather)(Py_ssize_t d, Py_ssize_t k, const double *re
     sup->n = n + R;
     if (sup->n == sup->cap) FN(_super)(d, k, sup);
 }
-/* L consecutive values of a row from column a, float64 or float32, as a vector of doubles */
-ATTR static inline __attribute__((always_inline)) VT FN(_load)(const char *row, int f32,
-                                                               Py_ssize_t a) {
-    VT v;
+/* L consecutive values of a row from column a, float64 or float32, as a vector of doubles
+   (through a pointer: a vector return value would change the baseline variant's ABI) */
+ATTR static inline __attribute__((always_inline)) void FN(_load)(VT *out, const char *row,
+                                                                 int f32, Py_ssize_t a) {
     if (f32) {
         typedef float FT __attribute__((vector_size(L * sizeof(float))));
         FT f;
         memcpy(&f, (const float *)row + a, sizeof(FT));
-        v = __builtin_convertvector(f, VT);
+        *out = __builtin_convertvector(f, VT);
     } else
-        memcpy(&v, (const double *)row + a, sizeof(VT));
-    return v;
+        memcpy(out, (const double *)row + a, sizeof(VT));
 }
 /* A full block of R rows with unit column stride (first row x, row stride xs0 bytes), times
    s, into xt feature-major: L x L tiles transposed in registers (L loads, a few shuffles
@@ -313,15 +327,11 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
     const Py_ssize_t full = 0;
 #else
     const Py_ssize_t full = d / L * L;
-#endif
-    for (int h = 0; h < H && full; h++)
+    for (int h = 0; h < H; h++)
         for (Py_ssize_t a0 = 0; a0 < full; a0 += L) {
             VT r[L];
-            for (int q = 0; q < L; q++) r[q] = FN(_load)(x + (h * L + q) * xs0, f32, a0);
-#if defined(__clang__)
-            VT o[L] = {{0}}; /* not reached */
-            (void)r;
-#elif L == 8
+            for (int q = 0; q < L; q++) FN(_load)(&r[q], x + (h * L + q) * xs0, f32, a0);
+#if L == 8
             const v8l lo = {0, 8, 2, 10, 4, 12, 6, 14}, hi = {1, 9, 3, 11, 5, 13, 7, 15};
             const v8l pa = {0, 1, 8, 9, 4, 5, 12, 13}, pb = {2, 3, 10, 11, 6, 7, 14, 15};
             const v8l qa = {0, 1, 2, 3, 8, 9, 10, 11}, qb = {4, 5, 6, 7, 12, 13, 14, 15};
@@ -358,6 +368,7 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
                 memcpy(xt + (a0 + q) * R + h * L, &v, sizeof(VT));
             }
         }
+#endif
     for (int i = 0; i < R; i++) {
         const char *row = x + i * xs0;
         for (Py_ssize_t a = full; a < d; a++)
@@ -396,22 +407,10 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             /* a shared transform first: the block's rows become (z - shift) T, in xt */
             VT unused[H];
             if (c->transform) FN(_product)(xt, d, c->shift, c->transform, dt, unused, xt);
-            Py_ssize_t j0 = 0;
-            if (c->spherical) {
-                for (; j0 + 4 <= k; j0 += 4) DIAG(4, 1);
-                switch (k - j0) {
-                case 3: DIAG(3, 1); break;
-                case 2: DIAG(2, 1); break;
-                case 1: DIAG(1, 1); break;
-                }
-            } else {
-                for (; j0 + 4 <= k; j0 += 4) DIAG(4, 0);
-                switch (k - j0) {
-                case 3: DIAG(3, 0); break;
-                case 2: DIAG(2, 0); break;
-                case 1: DIAG(1, 0); break;
-                }
-            }
+            if (c->spherical)
+                FN(_diags)(c, xt, lpb, 1);
+            else
+                FN(_diags)(c, xt, lpb, 0);
         }
         /* row maxima and their first index, a vector of rows at a time */
         for (int h = 0; h < H; h++) {
@@ -504,5 +503,4 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     return 1;
 }
 
-#undef DIAG
 #undef FN
