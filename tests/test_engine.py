@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -11,7 +13,14 @@ from scipy import stats as sps
 from gaussmix import COVARIANCE_TYPES, SuffStats
 from gaussmix.covariance import get_family
 from gaussmix.em import params_from_stats
-from gaussmix.engine import Frame, Params, mixture_pass, numpy_kernels, stats_pass
+from gaussmix.engine import (
+    Frame,
+    Params,
+    mixture_pass,
+    numpy_kernels,
+    run_parallel,
+    stats_pass,
+)
 
 
 def random_params(rng, cov, k, d, spread=2.0, far=0.0, var_scale=1.0):
@@ -221,18 +230,85 @@ def test_responsibilities_only_when_asked(rng):
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
-@pytest.mark.parametrize("kernel", ["expanded", "direct"])
-def test_threads_do_not_change_results(rng, cov, kernel):
+@pytest.mark.parametrize("kernel", ["expanded", "direct", "auto"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_threads_do_not_change_results(rng, cov, kernel, weighted):
+    """Chunk sums are folded in chunk order whichever worker computed them: the result is
+    the same to the last bit for any number of threads, and from one run to the next
+    (chunks are handed out as workers ask, so their sharing differs between runs)."""
     family, w, mu, c, chol = random_params(rng, cov, 3, 4)
     X = rng.normal(scale=2.0, size=(5000, 4))
+    sw = rng.uniform(0.0, 2.0, size=5000) if weighted else None
     frame = Frame.from_data(X)
     p = to_internal(frame, w, mu, c, chol)
-    one = mixture_pass(X, p, family, frame, chunk_size=300, n_threads=1, resp=True, n_worst=3)
-    two = mixture_pass(X, p, family, frame, chunk_size=300, n_threads=3, resp=True, n_worst=3)
-    np.testing.assert_array_equal(one.resp, two.resp)
-    np.testing.assert_allclose(two.stats.S2, one.stats.S2, rtol=1e-12, atol=1e-12)
-    assert two.log_likelihood == pytest.approx(one.log_likelihood, rel=1e-13)
-    np.testing.assert_array_equal(np.sort(one.worst_rows), np.sort(two.worst_rows))
+
+    def run(n_threads):
+        return mixture_pass(
+            X,
+            p,
+            family,
+            frame,
+            sample_weight=sw,
+            chunk_size=300,
+            n_threads=n_threads,
+            kernel=kernel,
+            resp=True,
+            n_worst=7,
+        )
+
+    one = run(1)
+    for n_threads in (2, 3, 2, 3, 8):
+        other = run(n_threads)
+        np.testing.assert_array_equal(other.resp, one.resp)
+        for field in ("N", "S1", "S2", "ref"):
+            np.testing.assert_array_equal(getattr(other.stats, field), getattr(one.stats, field))
+        assert other.log_likelihood == one.log_likelihood
+        assert other.weight == one.weight
+        np.testing.assert_array_equal(other.worst_rows, one.worst_rows)
+
+
+def test_parallel_tasks_run_once_each_even_when_a_worker_is_late():
+    """The caller works from the start; a helper that is slow (as a woken thread can be)
+    only takes what is left, and every task runs exactly once."""
+    done = []
+    lock = threading.Lock()
+
+    def task(t, i):
+        if t == 1 and not done:
+            time.sleep(0.05)
+        with lock:
+            done.append((t, i))
+
+    run_parallel(40, 2, task)
+    assert sorted(i for _, i in done) == list(range(40))
+    assert sum(t == 0 for t, _ in done) >= 20  # the caller did most while the helper slept
+
+
+def test_parallel_error_stops_new_tasks_and_is_raised():
+    started = []
+
+    def task(t, i):
+        started.append(i)
+        if i == 3:
+            raise RuntimeError("task 3 failed")
+        time.sleep(0.002)
+
+    with pytest.raises(RuntimeError, match="task 3 failed"):
+        run_parallel(200, 2, task)
+    assert len(started) < 200
+
+
+def test_parallel_runs_nested_inside_a_pool_thread():
+    """A pass started from inside another pass's helper thread finds the pool busy: its
+    caller does all the work and the queued helper is cancelled (no deadlock)."""
+    inner = []
+
+    def outer(t, i):
+        run_parallel(5, 2, lambda t2, j: inner.append((i, j)))
+
+    with ThreadPoolExecutor(1) as guard:  # a deadlock fails the test instead of hanging it
+        guard.submit(run_parallel, 4, 2, outer).result(timeout=30)
+    assert sorted(inner) == [(i, j) for i in range(4) for j in range(5)]
 
 
 def test_concurrent_passes_from_several_threads_do_not_share_buffers(rng):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from typing import Any
@@ -13,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
 from gaussmix import _validation as v
+from gaussmix.engine import numpy_kernels
 
 from ._data import make_blobs
 
@@ -68,6 +70,39 @@ def test_predict_rejects_nan(fitted: GaussianMixture, X: np.ndarray, method: str
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match=r"NaN in 1 of 60 rows.*np\.isfinite\(X\)\.all"):
         _call(fitted, method, X)
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "numpy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prediction_finds_non_finite_values_in_its_pass(
+    rng: np.random.Generator, cov: str, compiled: bool, bad: float, dtype: type
+) -> None:
+    """Prediction leaves NaN and inf to its pass (a row holding one has no finite
+    log-density) instead of reading X once more first: the error must be the same as
+    the up-front check's, wherever the value lies among chunks and threads, and finite
+    rows too far away for any density must still be scored, not rejected."""
+    X, _, _ = make_blobs(rng, n=3000, d=3, k=3)
+    model = GaussianMixture(3, covariance_type=cov, n_init=1, random_state=0, chunk_size=128)
+    model.fit(X)
+    Y = X.astype(dtype)
+    Y[[5, 1700, 2999], [0, 2, 1]] = [bad, 50.0, bad]
+    Y[2000] = np.finfo(dtype).max  # finite, beyond every component's reach
+    before = Y.copy()
+    kind = "NaN" if np.isnan(bad) else "inf"
+    with contextlib.ExitStack() as stack:
+        if not compiled:
+            stack.enter_context(numpy_kernels())
+        for method in PREDICT_METHODS:
+            with pytest.raises(ValueError, match=rf"{kind} in 2 of 3000 rows \(first: row 5\)"):
+                _call(model, method, Y)
+        np.testing.assert_array_equal(Y, before)
+        Y[[5, 2999], [0, 1]] = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            logd = model.score_samples(Y)
+        assert np.isneginf(logd[2000]) and np.isfinite(np.delete(logd, 2000)).all()
 
 
 def test_nan_in_object_array_is_reported_as_missing(X: np.ndarray) -> None:

@@ -30,8 +30,13 @@ def _first_bad_value(arr: NDArray[Any]) -> tuple[tuple[int, ...], object]:
     return (), None
 
 
-def precheck_X(X: Any, what: str = "X") -> None:
-    """Reject inputs scikit-learn's ``check_array`` would reject with a less helpful message."""
+def precheck_X(X: Any, what: str = "X", *, check_finite: bool = True) -> None:
+    """Reject inputs scikit-learn's ``check_array`` would reject with a less helpful message.
+
+    ``check_finite=False`` leaves out the scan of a float array for NaN and inf (a read of all
+    of it), for callers whose pass over the data finds them anyway and then calls
+    :func:`raise_not_finite` (missing values of a data frame are still caught here).
+    """
     if sparse.issparse(X):
         raise TypeError(
             f"{what} is a sparse matrix, but gaussmix needs dense data (Gaussian mixtures use "
@@ -134,9 +139,9 @@ def precheck_X(X: Any, what: str = "X") -> None:
         )
     # a finite sum proves every entry finite, without an n x d mask; an infinite or NaN sum
     # may also come from finite values overflowing, so it is followed by the exact test
-    if kind == "f":
+    if kind == "f" and check_finite:
         if not np.isfinite(_sum(arr)) and not np.isfinite(arr).all():
-            _raise_not_finite(arr, what)
+            raise_not_finite(arr, what)
 
 
 # arrays from this many entries are summed by the engine's worker threads (numpy releases
@@ -176,7 +181,8 @@ def _maybe_numeric_dtype(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and kind == "O"
 
 
-def _raise_not_finite(arr: NDArray[Any], what: str) -> None:
+def raise_not_finite(arr: NDArray[Any], what: str = "X") -> None:
+    """Raise the error for NaN or inf in ``arr`` (which must hold some)."""
     bad_rows = ~np.isfinite(arr).all(axis=1)
     n_bad = int(bad_rows.sum())
     first = int(np.flatnonzero(bad_rows)[0])

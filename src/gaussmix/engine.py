@@ -44,10 +44,11 @@ extension is optional; :func:`compiled_kernels` says whether it is in use, and
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -247,6 +248,10 @@ class Params:
             self.covariances.copy(),
             self.precisions_cholesky.copy(),
         )
+
+
+class NonFiniteInput(ValueError):
+    """Raised by a pass told that ``X`` may hold NaN or inf (``finite=False``) that met one."""
 
 
 @dataclass
@@ -453,6 +458,7 @@ def mixture_pass(
     kernel: Kernel = "auto",
     out_dtype: type[np.floating] | np.dtype[np.floating] = np.float64,
     n_threads: int | None = None,
+    finite: bool = True,
 ) -> PassResult:
     """One pass over ``X`` under ``params``.
 
@@ -482,7 +488,11 @@ def mixture_pass(
         dtype of the per-row outputs.
     n_threads : int, optional
         Worker threads over chunks (default: the number of cores, at most 8).  Sums are
-        merged in a fixed order, so results depend on it only at rounding level.
+        merged in chunk order, so results do not depend on it.
+    finite : bool
+        Whether ``X`` is known to hold finite values only.  With ``False``, a chunk in which
+        a row has no finite log-density is checked, and :class:`NonFiniteInput` raised if it
+        holds NaN or inf (any such entry leaves its row without a finite log-density).
 
     Returns
     -------
@@ -511,24 +521,23 @@ def mixture_pass(
     rows = min(step, n)
     needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
     accs = [
-        _Accumulator(prep, rows, stats, n_worst, needs_lse, _workspace(t)) for t in range(workers)
+        _Accumulator(prep, rows, stats, n_worst, needs_lse, _workspace(t), finite)
+        for t in range(workers)
     ]
+    order = _InOrder(_Sums(prep, stats, n_worst))
 
-    def work(t: int) -> None:
-        for sl in chunks[t::workers]:
-            accs[t].process(X, sl, sample_weight, out)
+    def chunk(t: int, i: int) -> None:
+        acc = accs[t]
+        acc.sums.clear()
+        acc.process(X, chunks[i], sample_weight, out)
+        order.fold(i, acc.sums)
 
-    # Worker t takes chunks t, t + T, ...  BLAS runs single-threaded inside the pass: its own
-    # threads are slower on these tall-skinny products (measured: up to 7x for k=8), and our
-    # workers also spread the element-wise work, which BLAS cannot parallelise, over the cores.
+    # BLAS runs single-threaded inside the pass: its own threads are slower on these
+    # tall-skinny products (measured: up to 7x for k=8), and our workers also spread the
+    # element-wise work, which BLAS cannot parallelise, over the cores.
     with _single_threaded_blas():
-        if workers == 1:
-            work(0)
-        else:
-            list(_pool(workers).map(work, range(workers)))
-    for other in accs[1:]:
-        accs[0].merge(other)
-    return accs[0].result(n, out)
+        run_parallel(len(chunks), workers, chunk)
+    return accs[0].result(n, out, order.total)
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -540,6 +549,54 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     if pool is None:
         pool = _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "gaussmix"))
     return pool
+
+
+def run_parallel(n_tasks: int, workers: int, task: Callable[[int, int], None]) -> None:
+    """Run ``task(t, i)`` for ``i`` in ``range(n_tasks)`` on ``workers`` threads.
+
+    The calling thread is worker 0 and starts at once; the others come from a pool.  Tasks
+    are handed out one at a time to whichever worker asks first, so a worker that starts
+    late finds the work done rather than holding the pass back: an idle thread woken on a
+    2-vCPU machine was measured starting 0.5-4 ms after it was asked (at n=100 000, d=32,
+    k=16, a ``diag`` pass of 4 ms, which static shares made 7-8 ms).  ``t`` names the worker,
+    for its own buffers.  After a failure no new task starts; the first error is raised once
+    every started task has ended.
+    """
+    if workers <= 1 or n_tasks <= 1:
+        for i in range(n_tasks):
+            task(0, i)
+        return
+    lock = threading.Lock()
+    state = {"next": 0, "failed": False}
+
+    def claim() -> int | None:
+        with lock:
+            i = state["next"]
+            if state["failed"] or i >= n_tasks:
+                return None
+            state["next"] = i + 1
+            return i
+
+    def work(t: int) -> None:
+        try:
+            while (i := claim()) is not None:
+                task(t, i)
+        except BaseException:
+            state["failed"] = True
+            raise
+
+    helpers = [_pool(workers - 1).submit(work, t) for t in range(1, workers)]
+    try:
+        work(0)
+    finally:
+        # a helper not started yet has nothing left to do (and may be queued behind this
+        # very thread, when a pass runs inside another's helper): cancelled, it is not
+        # waited for (``wait`` would, until a pool thread dequeued it)
+        started = [f for f in helpers if not f.cancel()]
+        wait(started)
+    for f in started:
+        if (error := f.exception()) is not None:
+            raise error
 
 
 def _default_threads() -> int:
@@ -606,7 +663,7 @@ class _Outputs:
 
 
 class _Accumulator:
-    """Chunk buffers and running sums of one pass.
+    """One worker's chunk buffers, and the sums of the chunk it is on.
 
     Buffers are feature-major: ``phi`` is (n_cols, rows) and the log-densities are
     (k, rows), so every per-row reduction over components runs over contiguous rows.
@@ -620,8 +677,10 @@ class _Accumulator:
         n_worst: int,
         needs_lse: bool,
         workspace: _Workspace,
+        finite: bool = True,
     ):
-        k, d = prep.k, prep.d
+        k = prep.k
+        self.finite = finite
         self.prep = prep
         n_exp = 0 if prep.all_expanded else prep.expanded.size
         # the numpy path's buffers, taken from the workspace when it runs (a fused pass
@@ -630,26 +689,14 @@ class _Accumulator:
         self.buf_size = (prep.n_cols + k + n_exp) * rows
         self.n_exp = n_exp
         self.stats = stats
-        self.n_worst = n_worst
         # whether the log-sum-exp is needed at all (not for labels alone)
         self.needs_lse = needs_lse
-        self.total_n = np.zeros(k)
-        self.s1 = np.zeros((k, d))
-        # second moments: packed quadratic sums of the expanded components, and the
-        # per-component (centred) moments of the direct ones
-        self.s2q = np.zeros(prep.moments.packed_shape(prep.expanded.size, d))
-        self.s2d = np.zeros(prep.moments.second_shape(len(prep.direct), d))
-        self.loglik = 0.0
-        self.weight = 0.0
         self.lse = np.empty(rows) if prep.fused and needs_lse else None
         # statistics gathered by the fused kernel: per component, about its mean, in the
         # factors' layout (diagonals (k, d) or matrices (k, d, d))
         self.fused_stats = stats and prep.fused
-        if self.fused_stats:
-            self.f_n, self.f_s1 = np.zeros(k), np.zeros((k, d))
-            self.f_s2 = np.zeros(prep.factors.shape)
-        self.worst_idx = np.empty(0, dtype=np.intp)
-        self.worst_val = np.empty(0)
+        # the current chunk's sums
+        self.sums = _Sums(prep, stats, n_worst)
 
     def process(
         self, X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: _Outputs
@@ -688,6 +735,8 @@ class _Accumulator:
             top = lp.max(axis=0)
         far = ~np.isfinite(top)
         hopeless = None
+        if far.any() and not self.finite and not np.isfinite(x[far]).all():
+            raise NonFiniteInput
         if far.any():  # rows beyond ~1e154 scales: recompute them safely (rare)
             lp[:, far], lost = _far_rows(prep, x[far])
             top[far] = lp[:, far].max(axis=0)
@@ -732,17 +781,19 @@ class _Accumulator:
         if prep.expanded.size:
             rwe = rw if prep.all_expanded else rw[prep.expanded]
             acc = np.dot(ph, rwe.T)
-            self.total_n[prep.expanded] += acc[-1]
-            self.s1[prep.expanded] += acc[:d].T
-            self.s2q += prep.moments.expanded_second(ph[:-1], rwe, acc[:-1], d)
+            self.sums.total_n[prep.expanded] += acc[-1]
+            self.sums.s1[prep.expanded] += acc[:d].T
+            self.sums.s2q += prep.moments.expanded_second(ph[:-1], rwe, acc[:-1], d)
         if prep.direct:
             if far is not None:
                 x, rw = x[~far], rw[:, ~far]
             for i, j in enumerate(prep.direct):
                 diff = _centred(prep, x, j)
-                self.total_n[j] += rw[j].sum()
-                self.s1[j] += rw[j] @ diff
-                prep.moments.add_component(self.s2d, i, prep.moments.weighted_second(diff, rw[j]))
+                self.sums.total_n[j] += rw[j].sum()
+                self.sums.s1[j] += rw[j] @ diff
+                prep.moments.add_component(
+                    self.sums.s2d, i, prep.moments.weighted_second(diff, rw[j])
+                )
 
     def _fused(
         self,
@@ -758,7 +809,7 @@ class _Accumulator:
         assert _compiled is not None
         stats = {}
         if self.fused_stats:
-            stats = {"nk": self.f_n, "s1": self.f_s1, "s2": self.f_s2}
+            stats = {"nk": self.sums.f_n, "s1": self.sums.f_s1, "s2": self.sums.f_s2}
             if w is not None:
                 stats["sample_weight"] = np.ascontiguousarray(w, dtype=np.float64)
         return bool(
@@ -788,34 +839,99 @@ class _Accumulator:
         """Add a chunk's log-sum-exp (None: not computed) to the totals and the outputs."""
         m = sl.stop - sl.start
         if lse is None:
-            self.weight += m if w is None else float(w.sum())
+            self.sums.weight += m if w is None else float(w.sum())
             return
         if hopeless is not None:
             lse[hopeless] = -np.inf  # log-density below the float64 range
         if w is None:
-            self.loglik += float(lse.sum())
-            self.weight += m
+            self.sums.loglik += float(lse.sum())
+            self.sums.weight += m
         else:
             used = (w > 0) if hopeless is not None else slice(None)
-            self.loglik += float(w[used] @ lse[used])
-            self.weight += float(w.sum())
+            self.sums.loglik += float(w[used] @ lse[used])
+            self.sums.weight += float(w.sum())
         if out.log_density is not None:
-            out.log_density[sl] = lse
-        if self.n_worst:
-            self.worst_idx, self.worst_val = _keep_worst(
-                self.worst_idx, self.worst_val, lse, sl.start, self.n_worst
+            with np.errstate(over="ignore"):  # below float32's range: -inf, as in float64
+                out.log_density[sl] = lse
+        if self.sums.n_worst:
+            self.sums.worst_idx, self.sums.worst_val = _keep_worst(
+                self.sums.worst_idx, self.sums.worst_val, lse, sl.start, self.sums.n_worst
             )
 
-    def merge(self, other: _Accumulator) -> None:
-        """Add another worker's sums (same parameters, disjoint rows)."""
-        self.total_n += other.total_n
-        self.s1 += other.s1
-        self.s2q += other.s2q
-        self.s2d += other.s2d
-        if self.fused_stats:
-            self.f_n += other.f_n
-            self.f_s1 += other.f_s1
-            self.f_s2 += other.f_s2
+    def result(self, n: int, out: _Outputs, sums: _Sums) -> PassResult:
+        """The pass's result from its total ``sums``."""
+        prep = self.prep
+        k, d = prep.k, prep.d
+        suff = None
+        if self.stats:
+            # expanded components: moments about the frame's centre (internal origin);
+            # direct components: about their own mean
+            ref = np.zeros((k, d))
+            ref[prep.direct] = prep.means[prep.direct]
+            s2 = prep.moments.assemble(k, d, prep.expanded, sums.s2q, prep.direct, sums.s2d)
+            suff = SuffStats(prep.moments, ref, sums.total_n, sums.s1, s2)
+            if self.fused_stats:  # about the means: chunks redone by numpy are shifted there
+                s2f = prep.moments.from_components(sums.f_s2)
+                suff = SuffStats(prep.moments, prep.means, sums.f_n, sums.f_s1, s2f) + suff
+            suff.log_likelihood, suff.weight, suff.n_rows = sums.loglik, sums.weight, n
+        return PassResult(
+            stats=suff,
+            log_likelihood=sums.loglik if self.needs_lse else float("nan"),
+            weight=sums.weight,
+            resp=out.resp,
+            log_density=out.log_density,
+            labels=out.labels,
+            worst_rows=sums.worst_idx[np.argsort(sums.worst_val, kind="stable")],
+            kernel="fused" if prep.fused else prep.kernel,
+        )
+
+
+class _Sums:
+    """The sums of a pass, or of one chunk: statistics, log-likelihood, weight, worst rows."""
+
+    def __init__(self, prep: _Prepared, stats: bool, n_worst: int):
+        k, d = prep.k, prep.d
+        self.n_worst = n_worst
+        self.total_n = np.zeros(k)
+        self.s1 = np.zeros((k, d))
+        # second moments: packed quadratic sums of the expanded components, and the
+        # per-component (centred) moments of the direct ones
+        self.s2q = np.zeros(prep.moments.packed_shape(prep.expanded.size, d))
+        self.s2d = np.zeros(prep.moments.second_shape(len(prep.direct), d))
+        # statistics gathered by the fused kernel: per component, about its mean, in the
+        # factors' layout (diagonals (k, d) or matrices (k, d, d))
+        self.fused = stats and prep.fused
+        self.f_n, self.f_s1 = (
+            np.zeros(k if self.fused else 0),
+            np.zeros((k, d) if self.fused else 0),
+        )
+        self.f_s2 = np.zeros(prep.factors.shape if self.fused else 0)
+        self.loglik = 0.0
+        self.weight = 0.0
+        self.worst_idx = np.empty(0, dtype=np.intp)
+        self.worst_val = np.empty(0)
+
+    def _arrays(self) -> tuple[Array, ...]:
+        return (self.total_n, self.s1, self.s2q, self.s2d, self.f_n, self.f_s1, self.f_s2)
+
+    def clear(self) -> None:
+        for a in self._arrays():
+            a.fill(0.0)
+        self.loglik = self.weight = 0.0
+        self.worst_idx = np.empty(0, dtype=np.intp)
+        self.worst_val = np.empty(0)
+
+    def copy(self) -> _Sums:
+        new = copy.copy(self)
+        new.total_n, new.s1, new.s2q, new.s2d, new.f_n, new.f_s1, new.f_s2 = (
+            a.copy() for a in self._arrays()
+        )
+        return new
+
+    def add(self, other: _Sums) -> None:
+        """Add the sums of other rows (same parameters)."""
+        for mine, theirs in zip(self._arrays(), other._arrays(), strict=True):
+            mine += theirs
         self.loglik += other.loglik
         self.weight += other.weight
         if self.n_worst:
@@ -825,31 +941,31 @@ class _Accumulator:
                 keep = np.argsort(self.worst_val, kind="stable")[: self.n_worst]
                 self.worst_idx, self.worst_val = self.worst_idx[keep], self.worst_val[keep]
 
-    def result(self, n: int, out: _Outputs) -> PassResult:
-        prep = self.prep
-        k, d = prep.k, prep.d
-        suff = None
-        if self.stats:
-            # expanded components: moments about the frame's centre (internal origin);
-            # direct components: about their own mean
-            ref = np.zeros((k, d))
-            ref[prep.direct] = prep.means[prep.direct]
-            s2 = prep.moments.assemble(k, d, prep.expanded, self.s2q, prep.direct, self.s2d)
-            suff = SuffStats(prep.moments, ref, self.total_n, self.s1, s2)
-            if self.fused_stats:  # about the means: chunks redone by numpy are shifted there
-                s2f = prep.moments.from_components(self.f_s2)
-                suff = SuffStats(prep.moments, prep.means, self.f_n, self.f_s1, s2f) + suff
-            suff.log_likelihood, suff.weight, suff.n_rows = self.loglik, self.weight, n
-        return PassResult(
-            stats=suff,
-            log_likelihood=self.loglik if self.needs_lse else float("nan"),
-            weight=self.weight,
-            resp=out.resp,
-            log_density=out.log_density,
-            labels=out.labels,
-            worst_rows=self.worst_idx[np.argsort(self.worst_val, kind="stable")],
-            kernel="fused" if prep.fused else prep.kernel,
-        )
+
+class _InOrder:
+    """Chunk sums folded into a total in chunk order, whichever worker finishes first.
+
+    The total is then the same, to the last bit, however the chunks were shared among the
+    workers, and however many there were.  A chunk that finishes ahead of its turn waits as
+    a copy (workers take chunks in order, so few ever wait).
+    """
+
+    def __init__(self, total: _Sums):
+        self.total = total
+        self.next = 0
+        self.waiting: dict[int, _Sums] = {}
+        self.lock = threading.Lock()
+
+    def fold(self, i: int, sums: _Sums) -> None:
+        with self.lock:
+            if i != self.next:
+                self.waiting[i] = sums.copy()
+                return
+            self.total.add(sums)
+            self.next += 1
+            while self.next in self.waiting:
+                self.total.add(self.waiting.pop(self.next))
+                self.next += 1
 
 
 def _keep_worst(

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
 from .em import EMState, FitCallback, fit_multistart
-from .engine import Frame, Params, mixture_pass
+from .engine import Frame, NonFiniteInput, Params, mixture_pass
 from .init import INITIALIZERS, initialize
 
 Array = NDArray[np.float64]
@@ -182,8 +182,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _family(self) -> CovarianceFamily:
         return get_family(self.covariance_type)
 
-    def _validate_X(self, X: Any, *, reset: bool) -> NDArray[np.floating]:
-        v.precheck_X(X)
+    def _validate_X(
+        self, X: Any, *, reset: bool, check_finite: bool = True
+    ) -> NDArray[np.floating]:
+        v.precheck_X(X, check_finite=check_finite)
         expected = getattr(self, "n_features_in_", None)
         if not reset and expected is not None and np.shape(X)[1] != expected:
             raise ValueError(
@@ -402,17 +404,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _pass(self, X: ArrayLike, **what: Any) -> Any:
         check_is_fitted(self)
-        Xv = self._validate_X(X, reset=False)
-        return mixture_pass(
-            Xv,
-            self._internal_params(),
-            self._family(),
-            self._prediction_frame(),
-            chunk_size=self.chunk_size,
-            stats=False,
-            out_dtype=Xv.dtype,
-            **what,
-        )
+        # NaN and inf are found by the pass itself (a row holding one has no finite
+        # log-density), which saves a read of X: 1-2 ms of 5-8 at n=100 000, d=32
+        Xv = self._validate_X(X, reset=False, check_finite=False)
+        try:
+            return mixture_pass(
+                Xv,
+                self._internal_params(),
+                self._family(),
+                self._prediction_frame(),
+                chunk_size=self.chunk_size,
+                stats=False,
+                out_dtype=Xv.dtype,
+                finite=False,
+                **what,
+            )
+        except NonFiniteInput:
+            v.raise_not_finite(Xv)
+            raise
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row.
