@@ -354,22 +354,25 @@ def test_rows_beyond_float64_squares(rng, cov, kernel):
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
-def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov):
+@pytest.mark.parametrize("weighted", [True, False])
+def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov, weighted):
     """stats_pass sums hard labels per component's own rows; one-hot rows must agree."""
     family = get_family(cov)
     X = rng.normal(size=(700, 3)) * [1.0, 5.0, 0.2] + 40.0
-    sw = rng.uniform(0.0, 2.0, size=700)
-    sw[::7] = 0.0  # zero-weight rows are left out
-    labels = rng.integers(0, 4, size=700)
-    labels[labels == 3] = 2  # an empty component
+    sw = rng.uniform(0.0, 2.0, size=700) if weighted else None
+    if sw is not None:
+        sw[::7] = 0.0  # zero-weight rows are left out
+    labels = rng.integers(0, 5, size=700)
+    labels[labels == 4] = 2  # empty components: the last one and one between used ones
+    labels[labels == 1] = 0
     frame = Frame.from_data(X)
-    ref = rng.normal(size=(4, 3))
+    ref = rng.normal(size=(5, 3))
 
     def hard(rows, z):
         return labels[rows]
 
     def one_hot(rows, z):
-        return np.eye(4)[labels[rows]]
+        return np.eye(5)[labels[rows]]
 
     a, b = (
         stats_pass(X, src, family.moments, frame, ref, sample_weight=sw, chunk_size=128)
@@ -377,8 +380,9 @@ def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov):
     )
     for name in ("N", "S1", "S2"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9)
-    assert a.N[3] == 0.0
-    np.testing.assert_allclose(a.N[0], sw[labels == 0].sum(), rtol=1e-12)
+    assert a.N[1] == a.N[4] == 0.0
+    want = (labels == 0).sum() if sw is None else sw[labels == 0].sum()
+    np.testing.assert_allclose(a.N[0], want, rtol=1e-12)
 
 
 def test_frame_centre_of_values_whose_sum_overflows(rng):

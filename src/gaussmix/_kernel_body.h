@@ -503,4 +503,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     return 1;
 }
 
+/* rows per block of this variant: the driver's buffers are sized by it */
+enum { FN(_block_rows) = L * H };
+
 #undef FN

@@ -162,7 +162,12 @@ class Frame:
             step = n // FRAME_SAMPLE
             ws = None if sample_weight is None else sample_weight[::step]
             if ws is None or ws.sum() > 0:
-                return cls._from_rows(X[::step], ws, chunk_size, min_scale)
+                sample = X[::step]
+                if sample.shape[0] * sample.shape[1] * 8 <= _CHUNK_BYTES:
+                    # gathered once, then read twice at unit stride (measured at 200 000 x
+                    # 10: the frame 3-4 ms from the strided rows, about 1 ms this way)
+                    sample = np.ascontiguousarray(sample, dtype=np.float64)
+                return cls._from_rows(sample, ws, chunk_size, min_scale)
         return cls._from_rows(X, sample_weight, chunk_size, min_scale)
 
     @classmethod
@@ -190,12 +195,12 @@ class Frame:
                     w = None if sample_weight is None else sample_weight[sl]
                     if w is None:
                         total_w += xc.shape[0]
-                        sums += xc.sum(axis=0)
+                        w = np.ones(xc.shape[0])  # a product: 4x faster than sum(axis=0)
                     else:
                         total_w += float(w.sum())
-                        sums += w @ xc
+                    sums += w @ xc
                     if attempt == 0:
-                        amax = max(amax, float(np.abs(xc).max(initial=0.0)))
+                        amax = max(amax, float(xc.max()), -float(xc.min()))
             if np.all(np.isfinite(sums)):
                 break
             unit = 2.0**64
@@ -205,9 +210,12 @@ class Frame:
         spread = 0.0
         if amax > 0:
             for sl in iter_chunks(n, step):
-                zc = (np.asarray(X[sl], dtype=np.float64) - centre) / amax
-                sq = np.einsum("ij,ij->i", zc, zc)
-                spread += float(sq.sum() if sample_weight is None else sample_weight[sl] @ sq)
+                zc = np.asarray(X[sl], dtype=np.float64) - centre
+                zc /= amax
+                if sample_weight is None:
+                    spread += float(np.vdot(zc, zc))
+                else:
+                    spread += float(sample_weight[sl] @ np.einsum("ij,ij->i", zc, zc))
         scale = amax * float(np.sqrt(spread / (total_w * d))) if total_w > 0 else 0.0
         return cls(centre, _power_of_two(max(scale, min_scale)))
 
@@ -1038,16 +1046,29 @@ def stats_pass(
 def _add_hard(
     total: SuffStats, moments: MomentKind, z: Array, labels: NDArray[Any], w: Array | None
 ) -> None:
-    """Add a chunk's statistics under hard labels: each component over its own rows."""
+    """Add a chunk's statistics under hard labels: each component over its own rows.
+
+    The rows are sorted by label once, centred on their own component's reference in one
+    operation, and the first moments summed per component by one ``reduceat``; only the
+    second moments take a product per component.
+    """
     k = total.N.shape[0]
     # small integers sort by radix (5x faster than a merge sort of intp at 5,000 rows)
     small = labels.astype(np.int16) if k <= np.iinfo(np.int16).max else labels
     order = np.argsort(small, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=k))])
-    for j in range(k):
-        rows = order[bounds[j] : bounds[j + 1]]
-        if rows.size:
-            _add_component(total, moments, j, z[rows], np.ones(rows.size) if w is None else w[rows])
+    counts = np.bincount(labels, minlength=k)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    used = np.flatnonzero(counts)
+    if used.size == 0:
+        return
+    diff = z[order] - total.ref[labels[order]]
+    r = np.ones(z.shape[0]) if w is None else w[order]
+    total.N += counts if w is None else np.bincount(labels, weights=w, minlength=k)
+    # consecutive used components' segments: reduceat sums each up to the next one's start
+    total.S1[used] += np.add.reduceat(diff if w is None else diff * r[:, None], bounds[used])
+    for j in used.tolist():
+        rows = slice(bounds[j], bounds[j + 1])
+        moments.add_component(total.S2, j, moments.weighted_second(diff[rows], r[rows]))
 
 
 def _add_component(total: SuffStats, moments: MomentKind, j: int, z: Array, r: Array) -> None:
