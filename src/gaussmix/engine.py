@@ -543,7 +543,7 @@ def mixture_pass(
     # BLAS runs single-threaded inside the pass: its own threads are slower on these
     # tall-skinny products (measured: up to 7x for k=8), and our workers also spread the
     # element-wise work, which BLAS cannot parallelise, over the cores.
-    with _single_threaded_blas():
+    with single_threaded_blas():
         run_parallel(len(chunks), workers, chunk)
     return accs[0].result(n, out, order.total)
 
@@ -615,7 +615,7 @@ _BLAS_CONTROLLER: list[Any] = []
 
 
 @contextmanager
-def _single_threaded_blas() -> Iterator[None]:
+def single_threaded_blas() -> Iterator[None]:
     """Limit BLAS to one thread; the library scan is done once and reused (it costs ms)."""
     if not _BLAS_CONTROLLER:
         from threadpoolctl import ThreadpoolController

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
 from .em import EMState, FitCallback, fit_multistart
-from .engine import Frame, NonFiniteInput, Params, mixture_pass
+from .engine import Frame, NonFiniteInput, Params, mixture_pass, single_threaded_blas
 from .init import INITIALIZERS, initialize
 
 Array = NDArray[np.float64]
@@ -268,6 +268,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
+        # BLAS on one thread for the whole fit, not only inside the passes: its products
+        # here are small, and after a multi-threaded call OpenBLAS's worker spins on the
+        # other core for a while, competing with the passes' workers (measured at
+        # n=200 000, d=10, k=10 diag: 9-10 ms per iteration instead of 5-6)
+        with single_threaded_blas():
+            return self._fit(X, sample_weight, callback)
+
+    def _fit(
+        self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
+    ) -> Any:
         X, sw = self._validate_fit(X, sample_weight)
         family = self._family()
         d = X.shape[1]
