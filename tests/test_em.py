@@ -286,27 +286,59 @@ def test_a_failing_start_does_not_end_the_fit(rng):
     frame = Frame.from_data(X)
     calls = []
 
-    def start(Xs, ws, r):
-        calls.append(1)
-        if len(calls) % 2:
-            raise DegenerateMixtureError("this start is degenerate")
-        return initialize(Xs, family, frame, 3, method="k-means++", rng=r, reg_covar=1e-6)
+    def start(Xs, ws, rngs):
+        calls.append(len(rngs))
+        return [
+            DegenerateMixtureError("this start is degenerate")
+            if s % 2 == 0
+            else initialize(Xs, family, frame, 3, method="k-means++", rngs=[r], reg_covar=1e-6)[0]
+            for s, r in enumerate(rngs)
+        ]
 
     best, scores = fit_multistart(
         X, family, frame, start, n_components=3, n_init=4, init_iter=4, max_iter=50,
         tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
     )  # fmt: skip
+    assert calls == [4]  # the starts are made together
     assert scores[0] == scores[2] == -np.inf
     assert np.isfinite(best.lower_bound)
 
-    def always_bad(Xs, ws, r):
-        raise DegenerateMixtureError("every start is degenerate")
+    def always_bad(Xs, ws, rngs):
+        return [DegenerateMixtureError("every start is degenerate") for _ in rngs]
 
     with pytest.raises(DegenerateMixtureError, match="every start"):
         fit_multistart(
             X, family, frame, always_bad, n_components=3, n_init=3, init_iter=4,
             max_iter=50, tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_starts_made_together_equal_starts_made_alone(rng, covariance_type, weighted):
+    """The batched k-means++ starts of a fit are each the start its generator makes alone."""
+    from gaussmix.engine import Frame
+    from gaussmix.init import SEED_SAMPLE, initialize
+
+    X, _, _ = make_blobs(rng, n=SEED_SAMPLE + 700, d=3, k=4)
+    sw = None
+    if weighted:
+        sw = rng.uniform(0.5, 2.0, size=X.shape[0])
+        sw[::3] = 0.0  # zero-weight rows are left out of every sample
+    family = get_family(covariance_type)
+    frame = Frame.from_data(X, sw)
+    opts = {"method": "k-means++", "reg_covar": 1e-6, "sample_weight": sw}
+    together = initialize(
+        X, family, frame, 4, rngs=[np.random.default_rng(s) for s in range(5)], **opts
+    )
+    for s, made in enumerate(together):
+        (alone,) = initialize(X, family, frame, 4, rngs=[np.random.default_rng(s)], **opts)
+        for name in ("weights", "means", "covariances", "precisions_cholesky"):
+            np.testing.assert_allclose(
+                getattr(made, name), getattr(alone, name), rtol=1e-12, atol=1e-14
+            )
+    # different generators give different starts
+    assert not np.allclose(together[0].means, together[1].means)
 
 
 def test_max_iter_zero_with_several_starts_runs_no_iteration(rng):
@@ -329,6 +361,21 @@ def test_kmeans_plusplus_seeds_one_per_separated_cluster(rng):
         assert sorted(labels[seeds]) == list(range(k))
     again = kmeans_plusplus_seeds(Z, k, np.random.default_rng(3))
     np.testing.assert_array_equal(again, kmeans_plusplus_seeds(Z, k, np.random.default_rng(3)))
+
+
+def test_kmeans_plusplus_batch_labels_rows_by_their_nearest_seed(rng):
+    from gaussmix.init import kmeans_plusplus_batch, kmeans_plusplus_seeds
+
+    Z = rng.normal(size=(3, 400, 4))
+    Z[1] *= 1e-3  # the samples differ in scale: nothing is shared between them
+    seeds, labels = kmeans_plusplus_batch(Z, 7, [np.random.default_rng(s) for s in range(3)])
+    for s in range(3):
+        centres = Z[s][seeds[s]]
+        dist = ((Z[s][:, None, :] - centres[None]) ** 2).sum(axis=2)
+        np.testing.assert_array_equal(labels[s], dist.argmin(axis=1))
+        # the same seeds as the sample alone with the same generator
+        alone = kmeans_plusplus_seeds(Z[s], 7, np.random.default_rng(s))
+        np.testing.assert_array_equal(seeds[s], alone)
 
 
 def test_kmeans_plusplus_seeds_respect_weights_and_duplicates(rng):

@@ -110,8 +110,8 @@ class MomentKind(ABC):
         """Squared Mahalanobis norm of each row of ``diff`` under one component's factor."""
 
     @abstractmethod
-    def weighted_second(self, diff: Array, r: Array) -> Array:
-        """``sum_i r_i diff_i diff_iᵀ`` (d, d) or its diagonal (d,)."""
+    def weighted_second(self, diff: Array, r: Array | None) -> Array:
+        """``sum_i r_i diff_i diff_iᵀ`` (d, d) or its diagonal (d,); ``r=None``: unit weights."""
 
     @abstractmethod
     def outer(self, a: Array, b: Array) -> Array:
@@ -198,7 +198,9 @@ class FullMoments(MomentKind):
         y = diff @ factor
         return np.einsum("ij,ij->i", y, y)
 
-    def weighted_second(self, diff: Array, r: Array) -> Array:
+    def weighted_second(self, diff: Array, r: Array | None) -> Array:
+        if r is None:
+            return diff.T @ diff  # a symmetric rank-k update
         return (diff * r[:, None]).T @ diff
 
     def outer(self, a: Array, b: Array) -> Array:
@@ -238,7 +240,9 @@ class DiagMoments(MomentKind):
         y = diff * factor
         return np.einsum("ij,ij->i", y, y)
 
-    def weighted_second(self, diff: Array, r: Array) -> Array:
+    def weighted_second(self, diff: Array, r: Array | None) -> Array:
+        if r is None:
+            return np.einsum("ij,ij->j", diff, diff)
         return r @ (diff * diff)
 
     def outer(self, a: Array, b: Array) -> Array:
@@ -340,7 +344,9 @@ class MeanSquareMoments(DiagMoments):
     def unpack(self, packed: Array, d: int) -> Array:
         return np.ascontiguousarray(packed[0])
 
-    def weighted_second(self, diff: Array, r: Array) -> Array:
+    def weighted_second(self, diff: Array, r: Array | None) -> Array:
+        if r is None:
+            return np.asarray(np.vdot(diff, diff) / diff.shape[1])
         return np.asarray(r @ np.einsum("ij,ij->i", diff, diff) / diff.shape[1])
 
     def outer(self, a: Array, b: Array) -> Array:

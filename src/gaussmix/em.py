@@ -9,7 +9,7 @@ cannot help.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,7 +258,11 @@ FitCallback = Callable[[FitEvent], None]
 SHORT_RUN_ROWS = 10_000
 SHORT_RUN_ROWS_PER_COMPONENT = 500
 
-StartFactory = Callable[[NDArray[np.floating], "Array | None", np.random.Generator], Params]
+#: ``starts(X, sample_weight, rngs)``: one start per generator, a start that failed as its error
+StartFactory = Callable[
+    [NDArray[np.floating], "Array | None", Sequence[np.random.Generator]],
+    "list[Params | DegenerateMixtureError]",
+]
 
 
 def _score(state: EMState | None) -> float:
@@ -300,7 +304,9 @@ def fit_multistart(
 ) -> tuple[EMState, list[float]]:
     """EM from ``n_init`` starts; return the retained run and each start's log-likelihood.
 
-    ``start(X, sample_weight, rng)`` builds one start's parameters.  With ``init_iter=None``
+    ``start(X, sample_weight, rngs)`` builds the starts' parameters, one per generator
+    (all at once, so that their initialisation can share array operations); a start it
+    returns as a :class:`DegenerateMixtureError` is left out.  With ``init_iter=None``
     (or a single start) every start runs to convergence on all rows and the best is kept.
     Otherwise the starts race in short runs (short-run EM) — on a random subsample of
     ``short_run_rows`` rows (default :data:`SHORT_RUN_ROWS`, or 500 per component if more)
@@ -339,14 +345,13 @@ def fit_multistart(
     phase = "full" if short is None else "short"
     runs: list[EMState | None] = []
     failure: DegenerateMixtureError | None = None
-    for _ in range(n_init):
-        try:
-            params = start(Xs, ws, np.random.default_rng(rng.integers(2**63)))
-        except DegenerateMixtureError as exc:  # one bad start does not end the fit
+    rngs = [np.random.default_rng(rng.integers(2**63)) for _ in range(n_init)]
+    for made in start(Xs, ws, rngs):
+        if isinstance(made, DegenerateMixtureError):  # one bad start does not end the fit
             runs.append(None)
-            failure = exc
+            failure = made
             continue
-        runs.append(EMState(params, ConvergenceMonitor(tol, 0, previous=previous)))
+        runs.append(EMState(made, ConvergenceMonitor(tol, 0, previous=previous)))
     alive = [s for s, r in enumerate(runs) if r is not None]
     if short is None or max_iter == 0:
         schedule = [max_iter]

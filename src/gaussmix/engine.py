@@ -74,7 +74,7 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 EXPANDED_RISK_LIMIT = 1e6
 
 #: rows beyond which :meth:`Frame.from_data` works on an evenly strided sample
-FRAME_SAMPLE = 32_768
+FRAME_SAMPLE = 8_192
 
 _USE_COMPILED = [_compiled is not None]
 
@@ -124,7 +124,11 @@ class Frame:
         if out is None:
             out = np.empty(x.shape, dtype=np.float64)
         np.subtract(x, self.centre, out=out, casting="unsafe")
-        out /= self.scale
+        inverse = 1.0 / self.scale
+        if inverse * self.scale == 1.0:  # a power of two whose inverse is exact: same result
+            out *= inverse
+        else:
+            out /= self.scale
         return out
 
     def to_user(self, params: Params) -> tuple[Array, Array, Array, Array]:
@@ -1061,14 +1065,17 @@ def _add_hard(
     used = np.flatnonzero(counts)
     if used.size == 0:
         return
-    diff = z[order] - total.ref[labels[order]]
-    r = np.ones(z.shape[0]) if w is None else w[order]
+    # the sorted rows minus their references, repeated by count (a copy, not a gather)
+    diff = np.take(z, order, axis=0)
+    diff -= np.repeat(total.ref, counts, axis=0)
+    r = None if w is None else w[order]
     total.N += counts if w is None else np.bincount(labels, weights=w, minlength=k)
     # consecutive used components' segments: reduceat sums each up to the next one's start
-    total.S1[used] += np.add.reduceat(diff if w is None else diff * r[:, None], bounds[used])
+    total.S1[used] += np.add.reduceat(diff if r is None else diff * r[:, None], bounds[used])
     for j in used.tolist():
         rows = slice(bounds[j], bounds[j + 1])
-        moments.add_component(total.S2, j, moments.weighted_second(diff[rows], r[rows]))
+        second = moments.weighted_second(diff[rows], None if r is None else r[rows])
+        moments.add_component(total.S2, j, second)
 
 
 def _add_component(total: SuffStats, moments: MomentKind, j: int, z: Array, r: Array) -> None:

@@ -26,13 +26,13 @@ nearest given means, so the start is deterministic.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .covariance import CovarianceFamily
-from .em import params_from_stats, reseed
+from .em import DegenerateMixtureError, params_from_stats, reseed
 from .engine import Frame, Params, RespSource, stats_pass
 
 Array = NDArray[np.float64]
@@ -118,47 +118,110 @@ def kmeans_plusplus_seeds(
     Written here rather than calling scikit-learn's: at the 16 seedings of a default fit on
     5,000 rows, its per-call validation made seeding 10x slower than the arithmetic.
     """
-    n = Z.shape[0]
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    sq = np.einsum("ij,ij->i", Z, Z)
-    ZT = np.ascontiguousarray(Z.T)  # np.dot with a contiguous transpose: 2x faster here
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[None]
+    return kmeans_plusplus_batch(Z[None], k, [rng], w)[0][0]
+
+
+def kmeans_plusplus_batch(
+    Z: Array, k: int, rngs: Sequence[np.random.Generator], sample_weight: Array | None = None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """:func:`kmeans_plusplus_seeds` for ``S`` samples ``Z`` (S, m, d) at once.
+
+    Returns the seeds (S, k) and each row's nearest seed (S, m), an index into its seeds
+    (the distances to every seed are computed on the way; a tie goes to the earlier seed).
+    Sample ``s`` draws from ``rngs[s]`` exactly as a single seeding would, so its seeds do
+    not depend on the other samples; all samples run in the same array operations (the
+    starts of a default fit seed together).  ``sample_weight`` is (S, m).
+    """
+    S, n, d = Z.shape
+    w = sample_weight
+    sq = np.einsum("smd,smd->sm", Z, Z)
+    # |z|² - 2 zᵀc + |c|² for all rows against the candidates in one product:
+    # [-2c, |c|², 1] @ [zᵀ; 1; |z|²] (the factor -2 is exact)
+    right = np.empty((S, d + 2, n))
+    right[:, :d] = np.swapaxes(Z, 1, 2)
+    right[:, d] = 1.0
+    right[:, d + 1] = sq
     trials = 2 + int(np.log(k))
-    seeds = np.empty(k, dtype=np.intp)
-    cum = np.arange(1.0, n + 1.0) if w is None else np.cumsum(w)
-    seeds[0] = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), n - 1)
-    closest = np.maximum(sq - 2.0 * (Z @ Z[seeds[0]]) + sq[seeds[0]], 0.0)
-    for c in range(1, k):
-        cum = np.cumsum(closest if w is None else w * closest)
-        if not cum[-1] > 0:  # every row sits on a seed: fall back to weighted draws
-            cum = np.arange(1.0, n + 1.0) if w is None else np.cumsum(w)
-        picks = np.searchsorted(cum, rng.random(trials) * cum[-1], side="right")
-        cand = np.minimum(picks, n - 1)
-        dist = np.dot(-2.0 * Z[cand], ZT)  # the factor -2 is exact
-        dist += sq[None, :]
-        dist += sq[cand][:, None]
-        np.maximum(dist, 0.0, out=dist)
-        np.minimum(dist, closest, out=dist)
-        best = int(np.argmin(dist.sum(axis=1) if w is None else dist @ w))
-        seeds[c] = cand[best]
-        closest = dist[best]
-    return seeds
+    left = np.empty((S, trials, d + 2))
+    seeds = np.empty((S, k), dtype=np.intp)
+    prior = np.arange(1.0, n + 1.0)[None].repeat(S, 0) if w is None else np.cumsum(w, axis=1)
+    each = np.arange(S)
+    cand = np.empty((S, trials), dtype=np.intp)
+    for s in range(S):
+        draw = rngs[s].random() * prior[s, -1]
+        cand[s] = min(int(np.searchsorted(prior[s], draw, side="right")), n - 1)
+    seeds[:, 0] = cand[:, 0]
+    closest = np.empty((S, n))
+    labels = np.zeros((S, n), dtype=np.intp)
+    for c in range(k):
+        if c > 0:
+            cum = np.cumsum(closest if w is None else w * closest, axis=1)
+            for s in range(S):
+                # every row on a seed: fall back to draws by weight
+                row = cum[s] if cum[s, -1] > 0 else prior[s]
+                picks = np.searchsorted(row, rngs[s].random(trials) * row[-1], side="right")
+                cand[s] = np.minimum(picks, n - 1)
+        used = 1 if c == 0 else trials
+        np.multiply(Z[each[:, None], cand[:, :used]], -2.0, out=left[:, :used, :d])
+        left[:, :used, d] = sq[each[:, None], cand[:, :used]]
+        left[:, :used, d + 1] = 1.0
+        dist = np.matmul(left[:, :used], right)
+        if c == 0:
+            closest = np.maximum(dist[:, 0], 0.0)
+            continue
+        # rounding can leave a distance slightly below zero: only the kept row is clamped
+        np.minimum(dist, closest[:, None, :], out=dist)
+        pot = dist.sum(axis=2) if w is None else np.matmul(dist, w[:, :, None])[:, :, 0]
+        best = np.argmin(pot, axis=1)
+        seeds[:, c] = cand[each, best]
+        kept = dist[each, best]
+        labels[kept < closest] = c
+        closest = np.maximum(kept, 0.0)
+    return seeds, labels
 
 
 def _kmeans_plusplus(
     X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
 ) -> Start:
-    rows = _positive_rows(sw)
-    n = X.shape[0] if rows is None else rows.shape[0]
+    return _kmeans_plusplus_many(X, frame, k, [rng], sw)[0]
+
+
+def _kmeans_plusplus_many(
+    X: NDArray[np.floating],
+    frame: Frame,
+    k: int,
+    rngs: Sequence[np.random.Generator],
+    sw: Array | None,
+) -> list[Start]:
+    """k-means++ starts, one per generator, each on its own random subsample."""
+    positive = _positive_rows(sw)
+    n = X.shape[0] if positive is None else positive.shape[0]
     size = max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)
-    if n > size:
-        pick = np.sort(rng.choice(n, size, replace=False))
-        rows = pick if rows is None else rows[pick]
-    sample = frame.to_internal(X if rows is None else X[rows])
-    weights = None if sw is None else (sw if rows is None else sw[rows])
-    centres = sample[kmeans_plusplus_seeds(sample, k, rng, weights)]
-    # the start's statistics come from the same subsample (the short EM runs that follow
-    # refine it on more rows)
-    return nearest(centres), centres, rows
+    picks: list[NDArray[np.intp] | None] = []
+    for rng in rngs:
+        rows = positive
+        if n > size:
+            pick = np.sort(rng.choice(n, size, replace=False))
+            rows = pick if positive is None else positive[pick]
+        picks.append(rows)
+    m = min(n, size)
+    taken = [np.arange(X.shape[0]) if r is None else r for r in picks]
+    samples = frame.to_internal(X[np.concatenate(taken)]).reshape(len(rngs), m, -1)
+    weights = None if sw is None else sw[np.stack(taken)]
+    seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
+    # each start's statistics come from its own subsample, split by nearest seed (the short
+    # EM runs that follow refine it on more rows)
+    return [(_given(labels[s]), samples[s][seeds[s]], rows) for s, rows in enumerate(picks)]
+
+
+def _given(labels: NDArray[np.intp]) -> RespSource:
+    """Hard labels known in advance for the rows they are asked for."""
+
+    def source(rows: slice, z: Array) -> NDArray[np.intp]:
+        return labels[rows]
+
+    return source
 
 
 def _random_from_data(
@@ -218,18 +281,22 @@ def initialize(
     n_components: int,
     *,
     method: str,
-    rng: np.random.Generator,
+    rngs: Sequence[np.random.Generator],
     reg_covar: float,
     sample_weight: Array | None = None,
     chunk_size: int | None = None,
     weights_init: Array | None = None,
     means_init: Array | None = None,
     precisions_init: Array | None = None,
-) -> Params:
-    """Initial parameters in the internal frame.
+) -> list[Params | DegenerateMixtureError]:
+    """Initial parameters in the internal frame, one start per generator in ``rngs``.
 
     ``weights_init``, ``means_init`` and ``precisions_init`` are validated arrays in the
-    caller's units; ``reg_covar`` is in internal units.
+    caller's units; ``reg_covar`` is in internal units.  Each start depends only on its own
+    generator (it is the same made alone or among others).  A start whose degenerate
+    components could not be re-seeded is returned as its :class:`DegenerateMixtureError`
+    (one bad start does not end a fit).  The k-means++ seeds of all starts are drawn
+    together (:func:`kmeans_plusplus_batch`).
     """
     k = n_components
     d = frame.n_features
@@ -240,29 +307,41 @@ def initialize(
 
     if weights_init is not None and means_z is not None and chol_z is not None:
         cov_z = family.covariances_from_cholesky(chol_z)
-        return Params(np.asarray(weights_init, float).copy(), means_z, cov_z, chol_z)
+        weights = np.asarray(weights_init, float)
+        return [Params(weights.copy(), means_z.copy(), cov_z.copy(), chol_z.copy()) for _ in rngs]
 
-    rows: NDArray[np.intp] | None = None
+    starts: list[Start]
     if means_z is not None:
-        source, ref = nearest(means_z), means_z
+        starts = [(nearest(means_z), means_z, None)] * len(rngs)
+    elif method == "k-means++":
+        starts = _kmeans_plusplus_many(X, frame, k, rngs, sample_weight)
     else:
-        source, ref, rows = get_initializer(method)(X, frame, k, rng, sample_weight)
-    Xs, ws = X, sample_weight
-    if rows is not None:
-        Xs, ws = X[rows], None if sample_weight is None else sample_weight[rows]
-    stats = stats_pass(
-        Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
-    )
-    params, bad = params_from_stats(stats, family, reg_covar)
-    if bad.any():
-        rows = rng.choice(X.shape[0], size=min(X.shape[0], int(bad.sum())), replace=False)
-        params, _ = reseed(params, bad, frame.to_internal(X[np.sort(rows)]), family)
-    if weights_init is not None:
-        params.weights = np.asarray(weights_init, float).copy()
-    if means_z is not None:
-        params.means = means_z
-    if chol_z is not None:
-        params.precisions_cholesky = chol_z
-        params.covariances = family.covariances_from_cholesky(chol_z)
-    assert params.means.shape == (k, d)
-    return params
+        strategy = get_initializer(method)
+        starts = [strategy(X, frame, k, rng, sample_weight) for rng in rngs]
+
+    made: list[Params | DegenerateMixtureError] = []
+    for (source, ref, rows), rng in zip(starts, rngs, strict=True):
+        Xs, ws = X, sample_weight
+        if rows is not None:
+            Xs, ws = X[rows], None if sample_weight is None else sample_weight[rows]
+        stats = stats_pass(
+            Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
+        )
+        params, bad = params_from_stats(stats, family, reg_covar)
+        if bad.any():
+            picks = rng.choice(X.shape[0], size=min(X.shape[0], int(bad.sum())), replace=False)
+            try:
+                params, _ = reseed(params, bad, frame.to_internal(X[np.sort(picks)]), family)
+            except DegenerateMixtureError as exc:
+                made.append(exc)
+                continue
+        if weights_init is not None:
+            params.weights = np.asarray(weights_init, float).copy()
+        if means_z is not None:
+            params.means = means_z.copy()
+        if chol_z is not None:
+            params.precisions_cholesky = chol_z.copy()
+            params.covariances = family.covariances_from_cholesky(chol_z)
+        assert params.means.shape == (k, d)
+        made.append(params)
+    return made

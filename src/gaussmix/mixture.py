@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -297,15 +298,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if warm:
             warm_params = self._internal_params(frame)
 
-            def start(Xs: Any, ws: Array | None, rng: np.random.Generator) -> Params:
-                return warm_params
+            def start(Xs: Any, ws: Array | None, rngs: Sequence[np.random.Generator]) -> Any:
+                return [warm_params for _ in rngs]
 
         else:
 
-            def start(Xs: Any, ws: Array | None, rng: np.random.Generator) -> Params:
+            def start(Xs: Any, ws: Array | None, rngs: Sequence[np.random.Generator]) -> Any:
                 return initialize(
                     Xs, family, frame, k,
-                    method=self.init_params, rng=rng, sample_weight=ws,
+                    method=self.init_params, rngs=rngs, sample_weight=ws,
                     weights_init=inits["weights"], means_init=inits["means"],
                     precisions_init=inits["precisions"], **opts,
                 )  # fmt: skip

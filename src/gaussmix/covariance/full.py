@@ -9,7 +9,7 @@ from .._moments import FULL
 from ._dense import (
     factor_from_precision,
     is_positive_definite,
-    precision_factor,
+    precision_factors,
     symmetric_from_factor,
 )
 from .base import Array, CovarianceFamily
@@ -34,16 +34,7 @@ class Full(CovarianceFamily):
         return cov
 
     def precisions_cholesky(self, covariances: Array) -> tuple[Array, NDArray[np.bool_]]:
-        k, d, _ = covariances.shape
-        out = np.empty_like(covariances)
-        bad = np.zeros(k, dtype=bool)
-        for j in range(k):
-            factor = precision_factor(covariances[j])
-            if factor is None:
-                bad[j] = True
-                factor = np.eye(d)
-            out[j] = factor
-        return out, bad
+        return precision_factors(np.asarray(covariances, dtype=np.float64))
 
     def covariances_from_cholesky(self, precisions_cholesky: Array) -> Array:
         return np.stack([symmetric_from_factor(u) for u in precisions_cholesky])
