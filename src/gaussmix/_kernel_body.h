@@ -3,7 +3,8 @@
  * with these macros defined (and undefined again after):
  *
  *   NAME  the driver's name; its helpers are NAME_diag, NAME_columns, ... (FN(_diag), ...)
- *   VT    a vector of L doubles; IT the integer vector of the same size (comparison masks)
+ *   VT    a vector of L doubles; IT, UT the signed and unsigned integer vectors of the same
+ *         size (comparison masks, bits of doubles)
  *   L, H  lanes per vector and vectors per block: blocks of R = L * H rows
  *   ATTR  the target attribute of every function (empty for the baseline)
  *   VMAX  vectors per row of a statistics tile (4 x VMAX accumulators; 4 x 4 at most)
@@ -13,6 +14,58 @@
  */
 #define FN(suffix) KERNEL_CAT(NAME, suffix)
 
+/* exp(x) of each lane, x in [FLOOR, 0], in place: x = n ln 2 + r with |r| <= ln 2 / 2, a
+   degree-13 Taylor polynomial of exp(r) (its remainder is below 1e-17 there), times 2^n
+   formed in the exponent bits (n >= -1010, so 2^n is a normal number).  Within a few ulp of
+   the correctly rounded value (tests/test_kernels.py: against numpy's exp). */
+ATTR static inline __attribute__((always_inline)) void FN(_exp)(VT *v) {
+    const VT x = *v;
+    const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+    const VT t = x * 1.4426950408889634 + shifter;
+    const VT n = t - shifter;
+    const VT r = (x - n * LN2_HI) - n * LN2_LO;
+    VT p = r * (1.0 / 6227020800.0) + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* the low bits of t hold n in two's complement: shifted into the exponent field, 2^n */
+    const UT bits = ((UT)t << 52) + ((UT){0} + (1023ULL << 52));
+    *v = p * (VT)bits;
+}
+/* log(x) of each lane, x >= 1 (a sum of exponentials, one of them 1), in place: x = 2^e f
+   with f in [sqrt(1/2), sqrt(2)), log f = 2 atanh(s), s = (f - 1) / (f + 1), by its series
+   to s^23 (|s| < 0.172: remainder below 1e-19).  Within a few ulp. */
+ATTR static inline __attribute__((always_inline)) void FN(_log)(VT *v) {
+    const UT bits = (UT)*v;
+    const UT off = bits - 0x3fe6a09e667f3bcdULL; /* bits of sqrt(1/2); no borrow: x >= 1 */
+    const UT e = off >> 52;                      /* x >= 1: e >= 0, a logical shift */
+    const VT f = (VT)(bits - (off & 0xfff0000000000000ULL));
+    const VT s = (f - 1.0) / (f + 1.0), s2 = s * s;
+    VT p = s2 * (2.0 / 23.0) + 2.0 / 21.0;
+    p = p * s2 + 2.0 / 19.0;
+    p = p * s2 + 2.0 / 17.0;
+    p = p * s2 + 2.0 / 15.0;
+    p = p * s2 + 2.0 / 13.0;
+    p = p * s2 + 2.0 / 11.0;
+    p = p * s2 + 2.0 / 9.0;
+    p = p * s2 + 2.0 / 7.0;
+    p = p * s2 + 2.0 / 5.0;
+    p = p * s2 + 2.0 / 3.0;
+    p = p * s2 + 2.0;
+    /* (double)e without an int64 conversion (AVX2 and AVX-512F have none): e + 1.5 * 2^52
+       in the bits of a double, minus 1.5 * 2^52 */
+    const VT ed = (VT)(e + 0x4338000000000000ULL) - 6755399441055744.0;
+    *v = ed * LN2_HI + (s * p + ed * LN2_LO);
+}
 /* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */
 ATTR static inline __attribute__((always_inline)) void FN(_diag)(
     const double *restrict xt, Py_ssize_t d, const double *restrict mus,
@@ -433,16 +486,25 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         if (c->labels)
             for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];
         if (!c->lse) continue;
-        for (int i = 0; i < R; i++) total[i] = 0.0;
-        for (Py_ssize_t j = 0; j < k; j++)
-            for (int i = 0; i < R; i++) {
-                double v = lpb[j * R + i] - top[i];
-                v = v > FLOOR ? v : FLOOR;
-                v = exp_nonpos(v);
-                lpb[j * R + i] = v;
-                total[i] += v;
+        /* exponentials relative to the maxima (floored), their sums and the log-sum-exp,
+           a vector of rows at a time */
+        for (int h = 0; h < H; h++) {
+            VT t, sum = {0};
+            memcpy(&t, top + L * h, sizeof(VT));
+            for (Py_ssize_t j = 0; j < k; j++) {
+                VT v;
+                memcpy(&v, lpb + j * R + L * h, sizeof(VT));
+                v -= t;
+                v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
+                FN(_exp)(&v);
+                memcpy(lpb + j * R + L * h, &v, sizeof(VT));
+                sum += v;
             }
-        for (int i = 0; i < R; i++) lse[i] = top[i] + log_ge1(total[i]);
+            memcpy(total + L * h, &sum, sizeof(VT));
+            FN(_log)(&sum);
+            sum += t;
+            memcpy(lse + L * h, &sum, sizeof(VT));
+        }
         memcpy(c->lse + b, lse, (size_t)w * sizeof(double));
         if (!c->resp && !c->nk) continue;
         /* a product with the reciprocal, as engine._normalise */

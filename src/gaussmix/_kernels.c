@@ -23,8 +23,8 @@
  * The differences x - mu are formed before any product, as engine.py's direct path does
  * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
  * is exact for rows close to their component even far from the origin.  Only exp and log
- * are our own (exp_nonpos, log_ge1: within a few ulp), so the results agree with the numpy
- * path to rounding (tests/test_kernels.py).
+ * are our own (in _kernel_body.h: within a few ulp, on whole vectors), so the results agree
+ * with the numpy path to rounding (tests/test_kernels.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -36,68 +36,9 @@
 /* log-responsibilities relative to the row's best component are floored here (engine._FLOOR) */
 #define FLOOR (-700.0)
 
-/* ln 2 split so that n * LN2_HI is exact for the integers n of exp_nonpos and log_ge1 */
+/* ln 2 split so that n * LN2_HI is exact for the integers n of the kernel's exp and log */
 static const double LN2_HI = 6.93147180369123816490e-01;
 static const double LN2_LO = 1.90821492927058770002e-10;
-
-static inline double exp_nonpos(double x) {
-    const double log2e = 1.4426950408889634;
-    const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
-    double t = x * log2e + shifter;
-    double n = t - shifter;
-    double r = (x - n * LN2_HI) - n * LN2_LO;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* the low bits of t hold n in two's complement; shifted into the exponent field they
-       give 2^n (n >= -1010 here, so 2^n is a normal number) */
-    uint64_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits << 52) + ((uint64_t)1023 << 52);
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-static inline double log_ge1(double x) {
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    uint64_t off = bits - 0x3fe6a09e667f3bcdULL; /* bits of sqrt(1/2) */
-    int64_t e = (int64_t)off >> 52;
-    uint64_t fbits = bits - (off & 0xfff0000000000000ULL);
-    double f;
-    memcpy(&f, &fbits, sizeof f);
-    double s = (f - 1.0) / (f + 1.0), s2 = s * s;
-    double p = 2.0 / 23.0;
-    p = p * s2 + 2.0 / 21.0;
-    p = p * s2 + 2.0 / 19.0;
-    p = p * s2 + 2.0 / 17.0;
-    p = p * s2 + 2.0 / 15.0;
-    p = p * s2 + 2.0 / 13.0;
-    p = p * s2 + 2.0 / 11.0;
-    p = p * s2 + 2.0 / 9.0;
-    p = p * s2 + 2.0 / 7.0;
-    p = p * s2 + 2.0 / 5.0;
-    p = p * s2 + 2.0 / 3.0;
-    p = p * s2 + 2.0;
-    /* (double)e without an int64 conversion (AVX2 and AVX-512F have none, so the loop
-       would not vectorise): e + 1.5 * 2^52 in the bits of a double, minus 1.5 * 2^52 */
-    uint64_t ebits = (uint64_t)e + 0x4338000000000000ULL;
-    double ed;
-    memcpy(&ed, &ebits, sizeof ed);
-    ed -= 6755399441055744.0;
-    return ed * LN2_HI + (s * p + ed * LN2_LO);
-}
 
 /* ------------------------------------------------------------------ the kernel */
 
@@ -105,6 +46,8 @@ typedef double v8d __attribute__((vector_size(64)));
 typedef double v4d __attribute__((vector_size(32)));
 typedef long long v8l __attribute__((vector_size(64)));
 typedef long long v4l __attribute__((vector_size(32)));
+typedef unsigned long long v8u __attribute__((vector_size(64)));
+typedef unsigned long long v4u __attribute__((vector_size(32)));
 
 /* lanes of a where the comparison mask m (all ones or zero, of integer vector type IT) is
    set, else lanes of b */
@@ -176,6 +119,7 @@ typedef struct {
 #define VMAX 2
 #define VT v4d
 #define IT v4l
+#define UT v4u
 #define L 4
 #define H 2
 #define ATTR
@@ -183,6 +127,7 @@ typedef struct {
 #undef NAME
 #undef VT
 #undef IT
+#undef UT
 #undef L
 #undef H
 #undef ATTR
@@ -193,6 +138,7 @@ typedef struct {
 #define VMAX 2
 #define VT v4d
 #define IT v4l
+#define UT v4u
 #define L 4
 #define H 2
 #define ATTR __attribute__((target("avx2,fma")))
@@ -200,6 +146,7 @@ typedef struct {
 #undef NAME
 #undef VT
 #undef IT
+#undef UT
 #undef L
 #undef H
 #undef ATTR
@@ -208,6 +155,7 @@ typedef struct {
 #define VMAX 4
 #define VT v8d
 #define IT v8l
+#define UT v8u
 #define L 8
 /* 32-row blocks: measured at n=200 000, d=10, k=10, EM 14.5 -> 12.4 ms per iteration on two
    threads (the statistics' lane-wise sums); no change at d=16 and 32 */
@@ -217,6 +165,7 @@ typedef struct {
 #undef NAME
 #undef VT
 #undef IT
+#undef UT
 #undef L
 #undef H
 #undef ATTR
