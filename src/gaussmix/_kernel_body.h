@@ -209,9 +209,9 @@ ATTR static inline __attribute__((always_inline)) void FN(_pairs)(
         }
     }
 }
-/* statistics of a block: its responsibilities are lpb (k, R) times inv_total (R,); the
-   sums go to lane-wise partial sums part (k + k d + k n2 vectors, n2 = d for diagonal
-   factors, d (d + 1) / 2 for triangular ones) */
+/* tri statistics of a block (d <= 12): its responsibilities are lpb (k, R) times
+   inv_total (R,); the sums go to lane-wise partial sums part (k + k d + k n2 vectors,
+   n2 = d (d + 1) / 2) */
 ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
                                      const double *restrict lpb,
                                      const double *restrict inv_total, Py_ssize_t b,
@@ -222,7 +222,7 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
     double rw[R]; /* each row's weight; 0 for the repeated rows of a short block */
     for (int i = 0; i < R; i++)
         rw[i] = i < w ? inv_total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
-    const Py_ssize_t n2 = c->tri ? d * (d + 1) / 2 : d;
+    const Py_ssize_t n2 = d * (d + 1) / 2;
     double *pn = part, *p1 = part + k * L, *p2 = part + (k + k * d) * L;
     for (Py_ssize_t j = 0; j < k; j++) {
         VT r[H], acc;
@@ -235,46 +235,100 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
         memcpy(&acc, pn + j * L, sizeof(VT));
         for (int h = 0; h < H; h++) acc += r[h];
         memcpy(pn + j * L, &acc, sizeof(VT));
-        if (c->tri) {
-            for (Py_ssize_t a = 0; a < d; a++) {
-                const double mu = c->mu[j * d + a];
-                memcpy(&acc, p1 + (j * d + a) * L, sizeof(VT));
-                for (int h = 0; h < H; h++) {
-                    VT t;
-                    memcpy(&t, xt + a * R + L * h, sizeof(VT));
-                    t -= mu;
-                    memcpy(dt + a * R + L * h, &t, sizeof(VT));
-                    acc += r[h] * t;
-                }
-                memcpy(p1 + (j * d + a) * L, &acc, sizeof(VT));
-            }
-            double *pj = p2 + j * n2 * L;
-            Py_ssize_t a0 = 0;
-            for (; a0 + 4 <= d; a0 += 4) FN(_pairs)(dt, r, d, a0, 4, pj);
-            switch (d - a0) {
-            case 3: FN(_pairs)(dt, r, d, a0, 3, pj); break;
-            case 2: FN(_pairs)(dt, r, d, a0, 2, pj); break;
-            case 1: FN(_pairs)(dt, r, d, a0, 1, pj); break;
-            }
-            continue;
-        }
         for (Py_ssize_t a = 0; a < d; a++) {
             const double mu = c->mu[j * d + a];
-            VT a1, a2;
-            memcpy(&a1, p1 + (j * d + a) * L, sizeof(VT));
-            memcpy(&a2, p2 + (j * d + a) * L, sizeof(VT));
+            memcpy(&acc, p1 + (j * d + a) * L, sizeof(VT));
             for (int h = 0; h < H; h++) {
-                VT t, rt;
+                VT t;
                 memcpy(&t, xt + a * R + L * h, sizeof(VT));
                 t -= mu;
-                rt = r[h] * t;
-                a1 += rt;
-                a2 += rt * t;
+                memcpy(dt + a * R + L * h, &t, sizeof(VT));
+                acc += r[h] * t;
             }
-            memcpy(p1 + (j * d + a) * L, &a1, sizeof(VT));
-            memcpy(p2 + (j * d + a) * L, &a2, sizeof(VT));
+            memcpy(p1 + (j * d + a) * L, &acc, sizeof(VT));
+        }
+        double *pj = p2 + j * n2 * L;
+        Py_ssize_t a0 = 0;
+        for (; a0 + 4 <= d; a0 += 4) FN(_pairs)(dt, r, d, a0, 4, pj);
+        switch (d - a0) {
+        case 3: FN(_pairs)(dt, r, d, a0, 3, pj); break;
+        case 2: FN(_pairs)(dt, r, d, a0, 2, pj); break;
+        case 1: FN(_pairs)(dt, r, d, a0, 1, pj); break;
         }
     }
+}
+/* diag statistics of gathered rows, one component, features a0 to a0 + A - 1 (A from 1 to
+   4; x points at row a0 of the gathered (d, cap) rows): the sums over the n rows (a multiple
+   of L) of r t and r t^2, t = x - mu, added to their lane-wise partial sums p1 and p2 (A
+   vectors each).  The 2 A sums stay in registers while the rows stream past. */
+ATTR static inline __attribute__((always_inline)) void FN(_dcols)(
+    const double *restrict x, Py_ssize_t cap, Py_ssize_t n, const double *restrict r,
+    const double *restrict mu, int A, double *restrict p1, double *restrict p2) {
+    VT a1[4], a2[4];
+    for (int i = 0; i < A; i++) {
+        memcpy(&a1[i], p1 + i * L, sizeof(VT));
+        memcpy(&a2[i], p2 + i * L, sizeof(VT));
+    }
+    for (Py_ssize_t s = 0; s < n; s += L) {
+        VT rv;
+        memcpy(&rv, r + s, sizeof(VT));
+        for (int i = 0; i < A; i++) {
+            VT t;
+            memcpy(&t, x + i * cap + s, sizeof(VT));
+            t -= mu[i];
+            const VT rt = rv * t;
+            a1[i] += rt;
+            a2[i] += rt * t;
+        }
+    }
+    for (int i = 0; i < A; i++) {
+        memcpy(p1 + i * L, &a1[i], sizeof(VT));
+        memcpy(p2 + i * L, &a2[i], sizeof(VT));
+    }
+}
+/* diag statistics of the gathered rows (g->n of them), component by component, into the
+   lane-wise partial sums part (k + 2 k d vectors: N, S1, S2) */
+ATTR static void FN(_dflush)(Py_ssize_t d, Py_ssize_t k, const double *restrict mus,
+                             Gathered *restrict g, double *restrict part) {
+    const Py_ssize_t cap = g->cap, n = g->n;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        const double *restrict r = g->r + j * cap, *restrict mu = mus + j * d;
+        double *pn = part + j * L, *p1 = part + (k + j * d) * L;
+        double *p2 = part + (k + k * d + j * d) * L;
+        VT acc;
+        memcpy(&acc, pn, sizeof(VT));
+        for (Py_ssize_t s = 0; s < n; s += L) {
+            VT t;
+            memcpy(&t, r + s, sizeof(VT));
+            acc += t;
+        }
+        memcpy(pn, &acc, sizeof(VT));
+        Py_ssize_t a0 = 0;
+#define DCOLS(A) FN(_dcols)(g->x + a0 * cap, cap, n, r, mu + a0, A, p1 + a0 * L, p2 + a0 * L)
+        for (; a0 + 4 <= d; a0 += 4) DCOLS(4);
+        switch (d - a0) {
+        case 3: DCOLS(3); break;
+        case 2: DCOLS(2); break;
+        case 1: DCOLS(1); break;
+        }
+#undef DCOLS
+    }
+    g->n = 0;
+}
+/* diag statistics: a block's rows (feature-major) and weighted responsibilities lpb (k, R)
+   times rw (R,) into the gathered rows, whose sums are formed when they are full */
+ATTR static inline void FN(_dgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict mus,
+                                     const double *restrict xt, const double *restrict lpb,
+                                     const double *restrict rw, Gathered *restrict g,
+                                     double *restrict part) {
+    enum { R = L * H };
+    const Py_ssize_t cap = g->cap, n = g->n;
+    for (Py_ssize_t a = 0; a < d; a++)
+        memcpy(g->x + a * cap + n, xt + a * R, R * sizeof(double));
+    for (Py_ssize_t j = 0; j < k; j++)
+        for (int i = 0; i < R; i++) g->r[j * cap + n + i] = lpb[j * R + i] * rw[i];
+    g->n = n + R;
+    if (g->n == cap) FN(_dflush)(d, k, mus, g, part);
 }
 /* tri statistics, features in the lanes: a tile of S2 (rows a0 to a0 + 3, V vectors of
    columns from c0) is held in registers while the super-block's n rows stream past:
@@ -429,7 +483,8 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
     }
 }
 ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
-                     double *restrict dt, double *restrict part, Super *restrict sup) {
+                     double *restrict dt, double *restrict part, Super *restrict sup,
+                     Gathered *restrict g) {
     enum { R = L * H };
     const Py_ssize_t d = c->d, k = c->k;
     const double s = c->inv_scale;
@@ -509,11 +564,14 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         if (!c->resp && !c->nk) continue;
         /* a product with the reciprocal, as engine._normalise */
         for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];
-        if (sup) { /* each row's weight; 0 for the repeated rows of a short block */
+        if (sup || g) { /* each row's weight; 0 for the repeated rows of a short block */
             double rw[R];
             for (int i = 0; i < R; i++)
                 rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
-            FN(_gather)(d, k, xt, lpb, rw, sup);
+            if (sup)
+                FN(_gather)(d, k, xt, lpb, rw, sup);
+            else
+                FN(_dgather)(d, k, c->mu, xt, lpb, rw, g, part);
         } else if (c->nk)
             FN(_stats)(c, xt, lpb, total, b, w, dt, part);
         for (Py_ssize_t i = 0; c->resp && i < w; i++) {
@@ -542,6 +600,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                 }
         }
     } else if (c->nk) { /* the partial sums, lane by lane, into the outputs */
+        if (g && g->n) FN(_dflush)(d, k, c->mu, g, part);
         const Py_ssize_t n1 = k * d, n2 = c->tri ? d * (d + 1) / 2 : d;
         const double *p2 = part + (k + n1) * L;
         for (int l = 0; l < L; l++) {
