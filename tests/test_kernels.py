@@ -327,7 +327,10 @@ def test_estimator_outputs_match_numpy_path(cov_type, rng):
 
 
 @needs_kernels
-@pytest.mark.parametrize("form", ["diagonal", "spherical", "triangular", "transform", "statistics"])
+@pytest.mark.parametrize(
+    "form",
+    ["diagonal", "spherical", "triangular", "transform", "statistics", "spherical-statistics"],
+)
 def test_direct_call_follows_its_formula(form, rng):
     """mixture_chunk against its docstring's formula, written in numpy on random arguments."""
     from gaussmix import _kernels
@@ -336,9 +339,9 @@ def test_direct_call_follows_its_formula(form, rng):
     x, mu = rng.normal(size=(m, d)) * 3.0, rng.normal(size=(k, d))
     base, inv_scale = rng.normal(size=k), 0.5
     y, extra = x * inv_scale, {}
-    if form in ("diagonal", "spherical", "statistics"):
+    if form in ("diagonal", "spherical", "statistics", "spherical-statistics"):
         factors = rng.uniform(0.5, 2.0, size=(k, d))
-        if form == "spherical":  # one factor per component: applied after the sum
+        if form.startswith("spherical"):  # one factor per component: applied after the sum
             factors[:] = factors[:, :1]
         quad = (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
     else:
@@ -354,9 +357,11 @@ def test_direct_call_follows_its_formula(form, rng):
             y = (y - shift) @ upper
             quad = (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
             extra = {"shift": shift, "transform": upper + np.tril(rng.normal(size=(d, d)), -1)}
-    if form == "statistics":  # added to what the arrays hold
+    if form.endswith("statistics"):  # added to what the arrays hold
         sw = rng.uniform(0.0, 2.0, size=m)
-        start = [rng.normal(size=k), rng.normal(size=(k, d)), rng.normal(size=(k, d))]
+        # spherical: s2 of shape (k,), the mean over features
+        s2_shape = (k,) if form == "spherical-statistics" else (k, d)
+        start = [rng.normal(size=k), rng.normal(size=(k, d)), rng.normal(size=s2_shape)]
         stats = [a.copy() for a in start]
         extra = dict(zip(["nk", "s1", "s2"], stats, strict=True), sample_weight=sw)
     logp = base - 0.5 * quad
@@ -366,12 +371,15 @@ def test_direct_call_follows_its_formula(form, rng):
     expected = np.exp(logp - lse[:, None])
     np.testing.assert_allclose(resp, expected, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(labels, logp.argmax(axis=1))
-    if form == "statistics":
+    if form.endswith("statistics"):
         rw = expected * sw[:, None]
         diff = y[:, None, :] - mu  # (m, k, d)
         np.testing.assert_allclose(stats[0], start[0] + rw.sum(axis=0), rtol=1e-13)
         s1 = start[1] + np.einsum("ik,ika->ka", rw, diff)
-        s2 = start[2] + np.einsum("ik,ika->ka", rw, diff**2)
+        if form == "spherical-statistics":
+            s2 = start[2] + np.einsum("ik,ika->k", rw, diff**2) / d
+        else:
+            s2 = start[2] + np.einsum("ik,ika->ka", rw, diff**2)
         np.testing.assert_allclose(stats[1], s1, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(stats[2], s2, rtol=1e-12, atol=1e-12)
 
@@ -518,9 +526,15 @@ def test_kernel_rejects_mismatched_arguments():
         ((mu, u, base, lse), {**stats, "s2": np.zeros((2, 2))}),
         ((mu, u, base, lse), {"sample_weight": np.ones(4)}),  # weights: for statistics
         ((mu, u, base, lse), {**stats, "sample_weight": np.ones(3)}),
+        ((mu, tri, base, lse), {**stats, "s2": np.zeros(3)}),  # s2 (k,): diagonal factors
+        ((mu, u, base, lse), {**stats, "s2": np.zeros(2)}),
     ]
     for args, kwargs in bad:
         with pytest.raises(ValueError, match="shapes do not match"):
             _kernels.mixture_chunk(x, 1.0, *args, **kwargs)
+    mean_square = {**stats, "s2": np.zeros(3)}  # the mean over features: spherical factors
+    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **mean_square)
+    with pytest.raises(ValueError, match="needs spherical factors"):
+        _kernels.mixture_chunk(x, 1.0, mu, np.array([[1.0, 2.0]] * 3), base, lse, **mean_square)
     with pytest.raises(ValueError, match="format"):
         _kernels.mixture_chunk(x.astype(np.int64), 1.0, mu, u, base, lse)

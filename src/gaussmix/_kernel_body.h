@@ -66,11 +66,12 @@ ATTR static inline __attribute__((always_inline)) void FN(_log)(VT *v) {
     const VT ed = (VT)(e + 0x4338000000000000ULL) - 6755399441055744.0;
     *v = ed * LN2_HI + (s * p + ed * LN2_LO);
 }
-/* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors */
+/* diag: C (1 to 4) components of a block, u (k, d) the diagonal factors; spherical ones
+   (sph) with qb not NULL also store each row's |x - mu|^2 there (for the statistics) */
 ATTR static inline __attribute__((always_inline)) void FN(_diag)(
     const double *restrict xt, Py_ssize_t d, const double *restrict mus,
     const double *restrict us, const double *restrict base, int C, int sph,
-    double *restrict lpb) {
+    double *restrict lpb, double *restrict qb) {
     VT acc[4][H];
     for (int j = 0; j < C; j++)
         for (int h = 0; h < H; h++) {
@@ -94,16 +95,19 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
             const double u = us[j * d];
             VT v = acc[j][h] * (sph ? -0.5 * u * u : -0.5) + base[j];
             memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));
+            if (sph && qb) memcpy(qb + j * L * H + L * h, &acc[j][h], sizeof(VT));
         }
 }
 /* diag: every component of a block, 4 at a time (sph a constant, so that each case
    compiles to its own loops) */
-ATTR static inline __attribute__((always_inline)) void FN(_diags)(const Chunk *c,
-                                                                  const double *restrict xt,
-                                                                  double *restrict lpb, int sph) {
+ATTR static inline __attribute__((always_inline)) void FN(_diags)(
+    const Chunk *c, const double *restrict xt, double *restrict lpb, int sph,
+    double *restrict qb) {
     enum { R = L * H };
     const Py_ssize_t d = c->d, k = c->k;
-#define DIAG(C) FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, sph, lpb + j0 * R)
+#define DIAG(C)                                                                                   \
+    FN(_diag)(xt, d, c->mu + j0 * d, c->u + j0 * d, c->base + j0, C, sph, lpb + j0 * R,          \
+              qb ? qb + j0 * R : NULL)
     Py_ssize_t j0 = 0;
     for (; j0 + 4 <= k; j0 += 4) DIAG(4);
     switch (k - j0) {
@@ -259,52 +263,87 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
 }
 /* diag statistics of gathered rows, one component, features a0 to a0 + A - 1 (A from 1 to
    4; x points at row a0 of the gathered (d, cap) rows): the sums over the n rows (a multiple
-   of L) of r t and r t^2, t = x - mu, added to their lane-wise partial sums p1 and p2 (A
-   vectors each).  The 2 A sums stay in registers while the rows stream past. */
+   of L) of r t and, if second, r t^2, t = x - mu, added to their lane-wise partial sums p1
+   and p2 (A vectors each).  The sums stay in registers while the rows stream past. */
 ATTR static inline __attribute__((always_inline)) void FN(_dcols)(
     const double *restrict x, Py_ssize_t cap, Py_ssize_t n, const double *restrict r,
-    const double *restrict mu, int A, double *restrict p1, double *restrict p2) {
+    const double *restrict mu, int A, int second, double *restrict p1, double *restrict p2) {
+    /* sums from zero, added to the partial sums at the end (loading them into the
+       registers first was measured to stall on the store of the previous group); without
+       second, a2 holds the odd vectors' S1 sums */
     VT a1[4], a2[4];
     for (int i = 0; i < A; i++) {
-        memcpy(&a1[i], p1 + i * L, sizeof(VT));
-        memcpy(&a2[i], p2 + i * L, sizeof(VT));
+        const VT zero = {0};
+        a1[i] = a2[i] = zero;
     }
-    for (Py_ssize_t s = 0; s < n; s += L) {
-        VT rv;
-        memcpy(&rv, r + s, sizeof(VT));
-        for (int i = 0; i < A; i++) {
-            VT t;
-            memcpy(&t, x + i * cap + s, sizeof(VT));
-            t -= mu[i];
-            const VT rt = rv * t;
-            a1[i] += rt;
-            a2[i] += rt * t;
+    if (second)
+        for (Py_ssize_t s = 0; s < n; s += L) {
+            VT rv;
+            memcpy(&rv, r + s, sizeof(VT));
+            for (int i = 0; i < A; i++) {
+                VT t;
+                memcpy(&t, x + i * cap + s, sizeof(VT));
+                t -= mu[i];
+                const VT rt = rv * t;
+                a1[i] += rt;
+                a2[i] += rt * t;
+            }
         }
-    }
+    else /* S1 alone: two vectors of rows at a time into 2 A sums, so that the additions do
+            not wait on each other (n is a multiple of R = L H, H >= 2) */
+        for (Py_ssize_t s = 0; s < n; s += 2 * L) {
+            VT rv, rw;
+            memcpy(&rv, r + s, sizeof(VT));
+            memcpy(&rw, r + s + L, sizeof(VT));
+            for (int i = 0; i < A; i++) {
+                VT t, u;
+                memcpy(&t, x + i * cap + s, sizeof(VT));
+                memcpy(&u, x + i * cap + s + L, sizeof(VT));
+                a1[i] += rv * (t - mu[i]);
+                a2[i] += rw * (u - mu[i]);
+            }
+        }
     for (int i = 0; i < A; i++) {
-        memcpy(p1 + i * L, &a1[i], sizeof(VT));
-        memcpy(p2 + i * L, &a2[i], sizeof(VT));
+        VT t;
+        memcpy(&t, p1 + i * L, sizeof(VT));
+        t += second ? a1[i] : a1[i] + a2[i];
+        memcpy(p1 + i * L, &t, sizeof(VT));
+        if (second) {
+            memcpy(&t, p2 + i * L, sizeof(VT));
+            t += a2[i];
+            memcpy(p2 + i * L, &t, sizeof(VT));
+        }
     }
 }
 /* diag statistics of the gathered rows (g->n of them), component by component, into the
-   lane-wise partial sums part (k + 2 k d vectors: N, S1, S2) */
+   lane-wise partial sums part (k + k d + k d vectors: N, S1, S2), or, with the rows' squared
+   distances gathered (g->q: spherical factors, S2 summed over features), k + k d + k
+   vectors, their sum weighted by r for S2 (k operations a row instead of k d) */
 ATTR static void FN(_dflush)(Py_ssize_t d, Py_ssize_t k, const double *restrict mus,
                              Gathered *restrict g, double *restrict part) {
     const Py_ssize_t cap = g->cap, n = g->n;
     for (Py_ssize_t j = 0; j < k; j++) {
         const double *restrict r = g->r + j * cap, *restrict mu = mus + j * d;
         double *pn = part + j * L, *p1 = part + (k + j * d) * L;
-        double *p2 = part + (k + k * d + j * d) * L;
-        VT acc;
+        double *p2 = part + (k + k * d + (g->q ? j : j * d)) * L;
+        VT acc, a2;
         memcpy(&acc, pn, sizeof(VT));
+        memcpy(&a2, p2, sizeof(VT));
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT t;
             memcpy(&t, r + s, sizeof(VT));
             acc += t;
+            if (g->q) {
+                VT q;
+                memcpy(&q, g->q + j * cap + s, sizeof(VT));
+                a2 += t * q;
+            }
         }
         memcpy(pn, &acc, sizeof(VT));
+        if (g->q) memcpy(p2, &a2, sizeof(VT));
         Py_ssize_t a0 = 0;
-#define DCOLS(A) FN(_dcols)(g->x + a0 * cap, cap, n, r, mu + a0, A, p1 + a0 * L, p2 + a0 * L)
+#define DCOLS(A)                                                                                  \
+    FN(_dcols)(g->x + a0 * cap, cap, n, r, mu + a0, A, !g->q, p1 + a0 * L, p2 + a0 * L)
         for (; a0 + 4 <= d; a0 += 4) DCOLS(4);
         switch (d - a0) {
         case 3: DCOLS(3); break;
@@ -327,6 +366,8 @@ ATTR static inline void FN(_dgather)(Py_ssize_t d, Py_ssize_t k, const double *r
         memcpy(g->x + a * cap + n, xt + a * R, R * sizeof(double));
     for (Py_ssize_t j = 0; j < k; j++)
         for (int i = 0; i < R; i++) g->r[j * cap + n + i] = lpb[j * R + i] * rw[i];
+    if (g->q)
+        for (Py_ssize_t j = 0; j < k; j++) memcpy(g->q + j * cap + n, g->qb + j * R, R * sizeof(double));
     g->n = n + R;
     if (g->n == cap) FN(_dflush)(d, k, mus, g, part);
 }
@@ -516,9 +557,9 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             VT unused[H];
             if (c->transform) FN(_product)(xt, d, c->shift, c->transform, dt, unused, xt);
             if (c->spherical)
-                FN(_diags)(c, xt, lpb, 1);
+                FN(_diags)(c, xt, lpb, 1, g ? g->qb : NULL);
             else
-                FN(_diags)(c, xt, lpb, 0);
+                FN(_diags)(c, xt, lpb, 0, NULL);
         }
         /* row maxima and their first index, a vector of rows at a time */
         for (int h = 0; h < H; h++) {
@@ -607,6 +648,10 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             for (Py_ssize_t j = 0; j < k; j++) c->nk[j] += part[j * L + l];
             for (Py_ssize_t q = 0; q < n1; q++) c->s1[q] += part[(k + q) * L + l];
             for (Py_ssize_t j = 0; j < k; j++) {
+                if (c->s2_mean) { /* the mean over features */
+                    c->s2[j] += p2[j * L + l] / (double)d;
+                    continue;
+                }
                 if (!c->tri) {
                     for (Py_ssize_t a = 0; a < d; a++) c->s2[j * d + a] += p2[(j * d + a) * L + l];
                     continue;

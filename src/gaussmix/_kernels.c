@@ -75,10 +75,12 @@ typedef struct {
     int64_t *labels;
     /* statistics (without a transform): sums over rows of w_i r_ij, w_i r_ij (z_i - mu_j)
        and w_i r_ij (z_i - mu_j)^2 (diagonal factors) or w_i r_ij (z_i - mu_j)(z_i - mu_j)^T
-       (triangular ones), added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d); sw the
-       sample weights (m,) or NULL */
+       (triangular ones), added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d); or, with
+       s2_mean (spherical factors, s2 of shape (k,)), the mean over features of the last,
+       added to s2 (k,); sw the sample weights (m,) or NULL */
     const double *sw;
     double *nk, *s1, *s2;
+    int s2_mean;
 } Chunk;
 
 /* Doubles of the panels of an upper-triangular d x d matrix U: for each group of 4 columns
@@ -115,10 +117,15 @@ typedef struct {
    multiple of the block rows): their rows x (d, cap), feature-major, and weighted
    responsibilities r (k, cap), n of them so far; when it is full, the sums over its rows
    run per component and group of 4 features with the sums in registers (instead of
-   lane-wise partial sums loaded and stored for every block). */
+   lane-wise partial sums loaded and stored for every block).  With s2_mean, each row's
+   squared distances to the means, which the log-densities of spherical factors compute
+   anyway, are gathered too, and S2 is their sum weighted by r. */
 typedef struct {
     Py_ssize_t cap, n;
     double *x, *r;
+    /* s2_mean: the block's squared distances |x - mu_j|^2 (k, R), from the log-densities,
+       and the gathered ones (k, cap); else NULL */
+    double *qb, *q;
 } Gathered;
 
 /* One variant of the kernel per instruction set: _kernel_body.h, included once for each. */
@@ -265,7 +272,7 @@ static Py_ssize_t super_rows(Py_ssize_t dp, Py_ssize_t R) {
    such that the rows and responsibilities ((d + k) cap doubles) take about 32 KiB
    (measured at n=100 000, d=32, k=16 on one thread: 16 and 64 KiB no better). */
 static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
-    Py_ssize_t cap = 4096 / (d + k) / R * R;
+    Py_ssize_t cap = (getenv("GCAP") ? atol(getenv("GCAP")) : 4096) / (d + k) / R * R;
     return cap < R ? R : cap > 64 * R ? 64 * R : cap;
 }
 
@@ -345,14 +352,29 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                     !c.nk == !c.s1 && !c.nk == !c.s2 &&
                     (!c.nk || (c.lse && !c.shift && b[NK].shape[0] == c.k &&
                                b[S1].shape[0] == c.k && b[S1].shape[1] == c.d &&
-                               b[S2].ndim == b[FACTORS].ndim && b[S2].shape[0] == c.k &&
-                               b[S2].shape[1] == c.d && (!c.tri || b[S2].shape[2] == c.d))) &&
+                               b[S2].shape[0] == c.k &&
+                               (b[S2].ndim == 1 ? !c.tri
+                                : b[S2].ndim == b[FACTORS].ndim && b[S2].shape[1] == c.d &&
+                                      (!c.tri || b[S2].shape[2] == c.d)))) &&
                     (!c.sw || (c.nk && b[SW].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: shapes do not match (resp and statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
                         "nk, s1 and s2 go together, without a transform)");
+        release(&v);
+        return NULL;
+    }
+    if (!c.tri) { /* spherical if every component's factors are one value */
+        c.spherical = 1;
+        for (Py_ssize_t q = 0; q < c.k * c.d && c.spherical; q++)
+            c.spherical = c.u[q] == c.u[q / c.d * c.d];
+    }
+    c.s2_mean = c.nk && b[S2].ndim == 1;
+    if (c.s2_mean && !c.spherical) {
+        PyErr_SetString(PyExc_ValueError,
+                        "mixture_chunk: s2 of shape (k,) (the mean over features) needs "
+                        "spherical factors (one value per component)");
         release(&v);
         return NULL;
     }
@@ -365,7 +387,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
        sums 20 % faster at d = 10, the super-block 1.1-1.5x faster from d = 16 to 64) */
     const int use_super = c.nk && c.tri && c.d > 12;
     const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;
-    const size_t n_part = c.nk && !use_super ? (size_t)(c.k + c.k * c.d + c.k * n2) * 8 : 0;
+    const size_t n_part =
+        c.nk && !use_super ? (size_t)(c.k + c.k * c.d + (c.s2_mean ? c.k : c.k * n2)) * 8 : 0;
     Super sup = {0};
     size_t n_super = 0;
     if (use_super) {
@@ -378,11 +401,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     if (c.nk && !c.tri) {
         g.cap = gathered_rows(c.d, c.k, block_rows);
         n_gathered = (size_t)(c.d + c.k) * (size_t)g.cap;
-    }
-    if (!c.tri) { /* spherical if every component's factors are one value */
-        c.spherical = 1;
-        for (Py_ssize_t q = 0; q < c.k * c.d && c.spherical; q++)
-            c.spherical = c.u[q] == c.u[q / c.d * c.d];
+        if (c.s2_mean) n_gathered += (size_t)c.k * (size_t)(g.cap + block_rows);
     }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
@@ -416,6 +435,10 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     if (n_gathered) {
         g.x = work + n_block + n_part + n_super + 8 + n_panels;
         g.r = g.x + c.d * g.cap;
+        if (c.s2_mean) {
+            g.q = g.r + c.k * g.cap;
+            g.qb = g.q + c.k * g.cap;
+        }
     }
     int clean;
     Py_BEGIN_ALLOW_THREADS
@@ -452,7 +475,8 @@ static PyMethodDef methods[] = {
      "transform, the statistics sum_i w_i r_ij, sum_i w_i r_ij (y_i - means[j]) and\n"
      "sum_i w_i r_ij (y_i - means[j])^2 (diagonal factors; (y_i - means[j])(y_i - means[j])^T\n"
      "with triangular ones) are added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d)\n"
-     "(r the responsibilities, w the sample weights or 1).  Any of\n"
+     "(r the responsibilities, w the sample weights or 1); with spherical factors (one\n"
+     "value per component) s2 may be (k,): the mean over features of the diagonal sums.  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},

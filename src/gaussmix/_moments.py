@@ -105,6 +105,11 @@ class MomentKind(ABC):
         gathers them: full matrices (k, d, d), or diagonals (k, d) in diagonal layouts."""
         return second
 
+    def kernel_second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        """Shape of the second moments the fused kernel gathers for this layout (those of
+        :meth:`from_components`)."""
+        return (k, d)
+
     @abstractmethod
     def mahalanobis(self, diff: Array, factor: Array) -> Array:
         """Squared Mahalanobis norm of each row of ``diff`` under one component's factor."""
@@ -205,6 +210,9 @@ class FullMoments(MomentKind):
 
     def outer(self, a: Array, b: Array) -> Array:
         return a[:, :, None] * b[:, None, :]
+
+    def kernel_second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k, d, d)
 
     def _diagonal(self, factors: Array) -> Array:
         return np.diagonal(factors, axis1=-2, axis2=-1)
@@ -353,7 +361,12 @@ class MeanSquareMoments(DiagMoments):
         return np.asarray(np.mean(a * b, axis=-1))
 
     def from_components(self, second: Array) -> Array:
-        return np.asarray(second.mean(axis=-1))
+        """(k, d) diagonals: their means; (k,): already the means (the kernel gathers them
+        so for spherical factors, from each row's squared distance)."""
+        return second if second.ndim == 1 else np.asarray(second.mean(axis=-1))
+
+    def kernel_second_shape(self, k: int, d: int) -> tuple[int, ...]:
+        return (k,)
 
 
 FULL = FullMoments()

@@ -917,7 +917,7 @@ class _Sums:
             np.zeros(k if self.fused else 0),
             np.zeros((k, d) if self.fused else 0),
         )
-        self.f_s2 = np.zeros(prep.factors.shape if self.fused else 0)
+        self.f_s2 = np.zeros(prep.moments.kernel_second_shape(k, d) if self.fused else 0)
         self.loglik = 0.0
         self.weight = 0.0
         self.worst_idx = np.empty(0, dtype=np.intp)
