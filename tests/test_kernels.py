@@ -117,15 +117,82 @@ def test_fused_matches_scipy_and_direct(case, cov_type, dtype, pass_kw, rng):
         # condition ~1e9: eps * cond ~ 2e-7 for scipy's eigendecomposition and our Cholesky
         # alike (test_fast_paths); the two gaussmix paths still agree to rounding
         tol_ref = max(tol_ref, 1e-6)
+        assert not fused.float32_products  # refused: the factors are ill-conditioned
+    # float32 products (float32 input, triangular factors, enough rows): float32 rounding
+    # of the products (~1e-7 relative here, test_float32_products_follow_float64)
+    tol_paths = 1e-6 if fused.float32_products else 1e-10
     np.testing.assert_allclose(fused.log_density, lse, rtol=0, atol=tol_ref * size)
-    np.testing.assert_allclose(fused.log_density, direct.log_density, rtol=0, atol=1e-10 * size)
+    np.testing.assert_allclose(fused.log_density, direct.log_density, rtol=0, atol=tol_paths * size)
     np.testing.assert_allclose(fused.resp, direct.resp, rtol=0, atol=tol_resp)
     np.testing.assert_allclose(fused.resp.sum(axis=1), 1.0, rtol=0, atol=tol_resp)
     # labels: the reference argmax wherever the best two components are not tied
     ordered = np.sort(np.column_stack([logp, np.full(len(X), -np.inf)]), axis=1)
     clear = ordered[:, -1] - ordered[:, -2] > 1e-6 * size
     np.testing.assert_array_equal(fused.labels[clear], logp.argmax(axis=1)[clear])
-    np.testing.assert_allclose(fused.log_likelihood, direct.log_likelihood, rtol=1e-12)
+    np.testing.assert_allclose(
+        fused.log_likelihood, direct.log_likelihood, rtol=1e-6 if fused.float32_products else 1e-12
+    )
+
+
+def random_full_model(rng, k, d, cond):
+    """(weights, means, covariances) of k components whose covariances have condition
+    numbers near ``cond``, with rows drawn from them (n, d) in float32."""
+    weights = rng.dirichlet(np.full(k, 5.0))
+    means = rng.normal(scale=3.0, size=(k, d)) + 10.0
+    cov = []
+    for _ in range(k):
+        q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        cov.append((q * np.geomspace(1.0, cond, d)) @ q.T)
+    return weights, means, np.array(cov)
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [1, 3, 4, 5, 8, 9, 13, 17, 32])
+def test_float32_products_follow_float64(d, rng):
+    """float32 input with well-conditioned factors: the fused kernel forms the products in
+    float32 lanes; log-densities, responsibilities and EM statistics follow the float64
+    products to float32 rounding, and the log-likelihood within 1e-6 relative (the issue's
+    bound for float32 input is 1e-5)."""
+    k, n = 3, max(6000, 256 * d)  # engine.FLOAT32_PRODUCTS_MIN_ROWS rows per feature
+    weights, means, cov = random_full_model(rng, k, d, cond=50.0)  # cond(U) ~ 7
+    labels = rng.choice(k, size=n, p=weights)
+    X = np.stack([rng.multivariate_normal(means[j], cov[j]) for j in labels]).astype(np.float32)
+    family, frame, p = model("full", weights, means, cov)
+    kw = {"stats": True, "log_density": True, "resp": True, "chunk_size": 1000}
+    fast = mixture_pass(X, p, family, frame, **kw)
+    assert fast.kernel == "fused" and fast.float32_products
+    with_f64 = mixture_pass(X.astype(np.float64), p, family, frame, **kw)
+    assert not with_f64.float32_products
+    size = float(np.abs(with_f64.log_density).max())
+    np.testing.assert_allclose(fast.log_density, with_f64.log_density, rtol=0, atol=2e-6 * size)
+    np.testing.assert_allclose(fast.resp, with_f64.resp, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(fast.log_likelihood, with_f64.log_likelihood, rtol=1e-6)
+    new32, bad32 = params_from_stats(fast.stats, family, 1e-6 / frame.scale**2)
+    new64, bad64 = params_from_stats(with_f64.stats, family, 1e-6 / frame.scale**2)
+    assert not bad32.any() and not bad64.any()
+    np.testing.assert_allclose(new32.covariances, new64.covariances, rtol=1e-4, atol=1e-6)
+
+
+@needs_kernels
+def test_float32_products_refused_where_inaccurate(rng):
+    """Ill-conditioned factors (cond(U) above engine.FLOAT32_PRODUCTS_COND), float64 input,
+    diagonal factors or too few rows per feature: the products stay float64."""
+    from gaussmix.engine import FLOAT32_PRODUCTS_COND, FLOAT32_PRODUCTS_MIN_ROWS
+
+    d, k = 4, 2
+    n = FLOAT32_PRODUCTS_MIN_ROWS * d
+    for cond, rows, cov_type, dtype, expected in [
+        (50.0, n, "full", np.float32, True),
+        (4 * FLOAT32_PRODUCTS_COND**2, n, "full", np.float32, False),  # cond(U) = 200
+        (50.0, n, "full", np.float64, False),
+        (50.0, n, "diag", np.float32, False),
+        (50.0, n - 1, "full", np.float32, False),
+    ]:
+        weights, means, cov = random_full_model(rng, k, d, cond)
+        X = rng.normal(size=(rows, d)).astype(dtype) + 10.0
+        family, frame, p = model(cov_type, weights, means, cov)
+        res = mixture_pass(X, p, family, frame, stats=False)
+        assert res.float32_products is expected, (cond, rows, cov_type, dtype)
 
 
 @needs_kernels

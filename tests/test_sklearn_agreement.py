@@ -78,7 +78,11 @@ def test_float32_input_agrees_with_float64_reference(rng, cov):
         warnings.simplefilter("ignore", ConvergenceWarning)
         gm = GaussianMixture(3, covariance_type=cov, tol=0, max_iter=10, **start).fit(X32)
     assert gm.means_.dtype == np.float32 and gm.covariances_.dtype == np.float32
-    # statistics are float64: only the final rounding of the attributes to float32 differs
+    # statistics are float64: only the final rounding of the attributes to float32 differs,
+    # and for full models the log-densities' products in float32 lanes
+    # (engine.FLOAT32_PRODUCTS_COND; measured 5e-9 relative on the lower bound here, the
+    # issue's bound for float32 input is 1e-5)
     np.testing.assert_allclose(gm.means_, sk.means_, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(gm.covariances_, sk.covariances_, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(gm.lower_bound_, sk.lower_bound_, rtol=1e-10)
+    rtol = 1e-7 if cov == "full" else 1e-10
+    np.testing.assert_allclose(gm.lower_bound_, sk.lower_bound_, rtol=rtol)

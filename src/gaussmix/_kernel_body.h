@@ -187,6 +187,93 @@ ATTR static inline void FN(_tri)(const double *restrict xt, Py_ssize_t d,
         STOREV(lp + L * h, v);
     }
 }
+/* tri in float32 lanes (float32 input, well-conditioned factors; engine.py decides):
+   twice the rows per vector.  FT holds 2 L floats, HT L floats (a VT's worth); a block's
+   R rows are R / (2 L) FT (H is even in every variant).  Conversions go between HT and VT
+   (a vector of 2 L doubles is wider than the registers: gcc kept it on the stack). */
+typedef float FN(_ft) __attribute__((vector_size(2 * L * sizeof(float))));
+typedef float FN(_ht) __attribute__((vector_size(L * sizeof(float))));
+typedef FN(_ft) FN(_uft) __attribute__((aligned(4), may_alias));
+typedef FN(_ht) FN(_uht) __attribute__((aligned(4), may_alias));
+/* columns b0 to b0 + C - 1 (C from 1 to 8: the panels P0 and, beyond 4, P1 of the next 4
+   columns) of y = (x - mu) U, in float32 from the block's float32 differences dt; their
+   squares added to sq */
+ATTR static inline __attribute__((always_inline)) void FN(_columns32)(
+    const float *restrict dt, const float *restrict P0, const float *restrict P1,
+    Py_ssize_t b0, int C, FN(_ft) *restrict sq) {
+    enum { R = L * H, LF = 2 * L, HF = R / LF };
+    typedef FN(_ft) FT;
+    const int C0 = C < 4 ? C : 4, C1 = C - C0;
+    FT acc[8][HF];
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < HF; h++) {
+            const FT zero = {0};
+            acc[c][h] = zero;
+        }
+    /* U is upper-triangular: the first panel's columns need rows below b0 + C0, the
+       second's rows below b0 + 4 + C1 */
+    for (Py_ssize_t a = 0; a < b0 + C0; a++) {
+        FT t[HF];
+        for (int h = 0; h < HF; h++) t[h] = *(const FN(_uft) *)(dt + a * R + LF * h);
+        for (int c = 0; c < C0; c++)
+            for (int h = 0; h < HF; h++) acc[c][h] += t[h] * P0[a * 4 + c];
+        for (int c = 0; c < C1; c++)
+            for (int h = 0; h < HF; h++) acc[4 + c][h] += t[h] * P1[a * 4 + c];
+    }
+    for (Py_ssize_t a = b0 + C0; a < b0 + 4 + C1; a++) {
+        FT t[HF];
+        for (int h = 0; h < HF; h++) t[h] = *(const FN(_uft) *)(dt + a * R + LF * h);
+        for (int c = 0; c < C1; c++)
+            for (int h = 0; h < HF; h++) acc[4 + c][h] += t[h] * P1[a * 4 + c];
+    }
+    for (int h = 0; h < HF; h++)
+        for (int c = 0; c < C; c++) sq[h] += acc[c][h] * acc[c][h];
+}
+/* tri in float32 lanes: the log-density base - |(x - mu) U|^2 / 2 of a block under one
+   component, U given as float32 panels; the differences are formed in float64 and then
+   rounded (exact for rows close to their component, as the float64 path), dt (d, R)
+   floats */
+ATTR static inline void FN(_tri32)(const double *restrict xt, Py_ssize_t d,
+                                   const double *restrict mu, const float *restrict U,
+                                   double base, float *restrict dt, double *restrict lp) {
+    enum { R = L * H };
+    for (Py_ssize_t a = 0; a < d; a++)
+        for (int h = 0; h < H; h++) {
+            const VT v = LOADV(xt + a * R + L * h) - mu[a];
+            *(FN(_uht) *)(dt + a * R + L * h) = __builtin_convertvector(v, FN(_ht));
+        }
+    enum { HF = R / (2 * L) };
+    FN(_ft) sq[HF]; /* sums of d squares in float32: relative error near d eps32 / 2 at
+                       most, that of the products themselves */
+    for (int h = 0; h < HF; h++) {
+        const FN(_ft) zero = {0};
+        sq[h] = zero;
+    }
+    /* two panels at a time: 8 columns of accumulators, enough to hide the latency of
+       the multiply-adds */
+    Py_ssize_t b0 = 0;
+    for (; b0 + 8 <= d; b0 += 8) {
+        FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 8, sq);
+        U += (b0 + 4) * 4 + (b0 + 8) * 4;
+    }
+    switch (d - b0) {
+    case 7: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 7, sq); break;
+    case 6: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 6, sq); break;
+    case 5: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 5, sq); break;
+    case 4: FN(_columns32)(dt, U, NULL, b0, 4, sq); break;
+    case 3: FN(_columns32)(dt, U, NULL, b0, 3, sq); break;
+    case 2: FN(_columns32)(dt, U, NULL, b0, 2, sq); break;
+    case 1: FN(_columns32)(dt, U, NULL, b0, 1, sq); break;
+    }
+    for (int h = 0; h < HF; h++) {
+        float half[2 * L]; /* one store, two loads within it */
+        *(FN(_uft) *)half = sq[h];
+        for (int e = 0; e < 2; e++) {
+            const VT q = __builtin_convertvector(*(const FN(_uht) *)(half + L * e), VT);
+            STOREV(lp + 2 * L * h + L * e, q * -0.5 + base);
+        }
+    }
+}
 /* tri statistics: the pairs (a, b) with a0 <= a < a0 + A (A from 1 to 4) and a <= b of
    sum_i r_i dt_ia dt_ib, added to their lane-wise partial sums p2 (packed upper
    triangle, row by row) */
@@ -566,7 +653,12 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             }
         if (c->tri)
             for (Py_ssize_t j = 0; j < k; j++)
-                FN(_tri)(xt, d, c->mu + j * d, c->u + j * c->panel, c->base[j], dt, lpb + j * R);
+                if (c->u32)
+                    FN(_tri32)(xt, d, c->mu + j * d, c->u32 + j * c->panel, c->base[j],
+                               (float *)dt, lpb + j * R);
+                else
+                    FN(_tri)(xt, d, c->mu + j * d, c->u + j * c->panel, c->base[j], dt,
+                             lpb + j * R);
         else {
             /* a shared transform first: the block's rows become (z - shift) T, in xt */
             VT unused[H];

@@ -65,6 +65,8 @@ typedef struct {
     const double *mu, *u, *base; /* (k, d) in units of scale; factors; (k,) */
     int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
     Py_ssize_t panel;            /* triangular factors: u holds k of these panels (pack_panels) */
+    const float *u32;            /* or NULL: the panels in float32, for products in float32
+                                    lanes (float32 input; engine.py decides) */
     int spherical;               /* diagonal factors constant along each row: (x - mu)^2 summed,
                                     then times u^2 (one multiplication less per entry) */
     const double *shift, *transform; /* diagonal factors only, optional: (d,), panels of T */
@@ -302,13 +304,15 @@ static void super_place(Super *sup, Py_ssize_t k, double *base) {
 static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
-                            NULL};
+                            "float32_products", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOO", names, &o[X], &inv_scale,
+    int products32 = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOp", names, &o[X], &inv_scale,
                                      &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP], &o[LABELS],
-                                     &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1], &o[S2]))
+                                     &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1], &o[S2],
+                                     &products32))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -376,6 +380,12 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
             c.spherical = c.u[q] == c.u[q / c.d * c.d];
     }
     c.s2_mean = c.nk && b[S2].ndim == 1;
+    if (products32 && !(c.tri && c.x_float32)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "mixture_chunk: float32_products needs float32 x and triangular factors");
+        release(&v);
+        return NULL;
+    }
     if (c.s2_mean && !c.spherical) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: s2 of shape (k,) (the mean over features) needs "
@@ -411,9 +421,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
     const size_t n_panels = (size_t)panel * (c.tri ? (size_t)c.k : c.transform ? 1 : 0);
+    /* their float32 copies (in doubles' room) */
+    const size_t n_panels32 = products32 ? (n_panels + 1) / 2 : 0;
     /* one zeroed allocation, the super-block 64-byte aligned */
-    double *work = PyMem_RawCalloc(n_block + n_part + n_super + n_panels + n_gathered + 8,
-                                   sizeof(double));
+    double *work = PyMem_RawCalloc(
+        n_block + n_part + n_super + n_panels + n_gathered + n_panels32 + 8, sizeof(double));
     if (!work) {
         release(&v);
         return PyErr_NoMemory();
@@ -429,6 +441,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
             c.u = packed;
         else
             c.transform = packed;
+        if (n_panels32) {
+            float *p32 = (float *)(work + n_block + n_part + n_super + 8 + n_panels + n_gathered);
+            for (size_t q = 0; q < n_panels; q++) p32[q] = (float)packed[q];
+            c.u32 = p32;
+        }
     }
     if (n_super) {
         double *base = work + n_block + n_part;
@@ -481,7 +498,9 @@ static PyMethodDef methods[] = {
      "sum_i w_i r_ij (y_i - means[j])^2 (diagonal factors; (y_i - means[j])(y_i - means[j])^T\n"
      "with triangular ones) are added to nk (k,), s1 (k, d) and s2 (k, d) or (k, d, d)\n"
      "(r the responsibilities, w the sample weights or 1); with spherical factors (one\n"
-     "value per component) s2 may be (k,): the mean over features of the diagonal sums.  Any of\n"
+     "value per component) s2 may be (k,): the mean over features of the diagonal sums.\n"
+     "float32_products (float32 x, triangular factors): the products (y - means[j]) U_j in\n"
+     "float32 lanes, from differences formed in float64 (statistics stay float64).  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},

@@ -73,6 +73,19 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 #: largest ``mᵀ P m`` for which the expanded kernel is used by ``kernel="auto"``
 EXPANDED_RISK_LIMIT = 1e6
 
+#: largest 2-norm condition number of every component's precision factor ``U_j`` (the square
+#: root of its covariance's) for which the fused kernel forms the products ``(x - mu_j) U_j``
+#: of float32 input in float32 lanes.  Their rounding grows with ``eps32 * cond(U_j)``:
+#: measured on the benchmark's anisotropic data at d = 32 (cond(U_j) up to 3,600), the
+#: log-likelihood moved by 9e-10 relative and single rows' log-densities by 8e-6 at most
+#: (the issue's bound for float32 input: 1e-5 on the log-likelihood); the statistics stay
+#: float64.  Beyond it (near-singular covariances) the products stay float64.
+FLOAT32_PRODUCTS_COND = 1e4
+
+#: float32 products are considered from this many rows per feature (their condition
+#: numbers cost about ``k d³``, a pass ``n k d²``)
+FLOAT32_PRODUCTS_MIN_ROWS = 256
+
 #: rows beyond which :meth:`Frame.from_data` works on an evenly strided sample
 FRAME_SAMPLE = 8_192
 
@@ -279,6 +292,8 @@ class PassResult:
     worst_rows: NDArray[np.intp] = field(default_factory=lambda: np.empty(0, dtype=np.intp))
     #: "expanded", "mixed" or "direct" (the numpy kernels), or "fused" (the compiled one)
     kernel: str = ""
+    #: whether the fused kernel formed the log-densities' products in float32 lanes
+    float32_products: bool = False
 
     def mean_log_likelihood(self) -> float:
         return self.log_likelihood / self.weight if self.weight > 0 else -np.inf
@@ -324,7 +339,10 @@ class _Prepared:
         frame: Frame,
         kernel: Kernel,
         fused: bool = False,
+        float32_rows: int = 0,
     ):
+        """``float32_rows``: the number of rows of float32 input the pass reads (0: float64),
+        for the choice of float32 products."""
         k, d = params.means.shape
         self.k, self.d = k, d
         self.moments: MomentKind = family.moments
@@ -374,6 +392,7 @@ class _Prepared:
         # the fused kernel's means: in units of the scale (exact, a power of two); it takes
         # the factors as they are
         self.fused = fused
+        self.float32_products = False
         if fused:
             self.fused_means = np.ascontiguousarray(self.means_user * self.inv_scale)
             self.fused_factors = self.factors
@@ -389,6 +408,14 @@ class _Prepared:
                 self.fused_transform = np.ascontiguousarray(u)
                 self.fused_means = np.ascontiguousarray(params.means @ u)
                 self.fused_factors = np.ones((k, d))
+            # float32 input, triangular factors, enough rows to pay for the check: products
+            # in float32 lanes (twice the rows per vector) where every factor is
+            # well-conditioned
+            self.float32_products = bool(
+                float32_rows >= FLOAT32_PRODUCTS_MIN_ROWS * d
+                and self.fused_factors.ndim == 3
+                and np.all(np.linalg.cond(self.fused_factors) <= FLOAT32_PRODUCTS_COND)
+            )
 
 
 def _centred(prep: _Prepared, x: NDArray[np.floating], j: int) -> Array:
@@ -520,7 +547,7 @@ def mixture_pass(
         # the kernel k of them (measured: up to 4x slower at d=32, k=16)
         and not (stats and family.moments.shared_precision)
     )
-    prep = _Prepared(params, family, frame, kernel, fused)
+    prep = _Prepared(params, family, frame, kernel, fused, n if X.dtype == np.float32 else 0)
     k = prep.k
     step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
     out = _Outputs(
@@ -836,6 +863,7 @@ class _Accumulator:
                 labels,
                 shift=prep.fused_shift,
                 transform=prep.fused_transform,
+                float32_products=prep.float32_products,
                 **stats,
             )
         )
@@ -895,6 +923,7 @@ class _Accumulator:
             labels=out.labels,
             worst_rows=sums.worst_idx[np.argsort(sums.worst_val, kind="stable")],
             kernel="fused" if prep.fused else prep.kernel,
+            float32_products=prep.float32_products,
         )
 
 
