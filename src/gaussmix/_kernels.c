@@ -16,7 +16,10 @@
  * The GIL is released throughout, so the engine's worker threads run it in parallel.
  * EM's statistics are gathered in the same pass, about each component's mean; full ones
  * above d = 12 by a super-block of rows whose products with each component's S2 run as
- * register tiles with the features in the lanes (a GEMM micro-kernel's shape).
+ * register tiles with the features in the lanes (a GEMM micro-kernel's shape), diagonal
+ * ones from gathered rows, per component and 4 features with the sums in registers
+ * (spherical: S2 from the squared distances the log-densities computed).  Float32 input
+ * may have the triangular products formed in float32 lanes (engine.py decides).
  *
  * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *

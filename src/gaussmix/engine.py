@@ -37,7 +37,9 @@ diagonal one).  With ``kernel="auto"`` they run in the C extension ``gaussmix._k
 where it was built (``PassResult.kernel`` is then ``"fused"``): per block of a few rows it
 forms all log-densities in registers, in the direct form, and normalises them while they
 are in cache, with the GIL released.  In a pass with statistics it also gathers them, about
-each component's mean (as the direct form does), while the block is in cache.  The
+each component's mean (as the direct form does), while the block is in cache.  Float32
+input with well-conditioned triangular factors (:data:`FLOAT32_PRODUCTS_COND`) has its
+products formed in float32 lanes (``PassResult.float32_products``).  The
 extension is optional; :func:`compiled_kernels` says whether it is in use, and
 :func:`numpy_kernels` switches it off for a block of code.
 """
