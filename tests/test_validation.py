@@ -596,3 +596,31 @@ def test_other_numeric_dtypes_become_float64(X: np.ndarray, dtype: type) -> None
     model = GaussianMixture(2, covariance_type="diag", n_init=1, random_state=0).fit(Xd)
     assert model.means_.dtype == np.float64
     assert model.predict_proba(Xd).dtype == np.float64
+
+
+@pytest.mark.parametrize("method", PREDICT_METHODS)
+def test_prediction_inputs_of_every_layout_agree(
+    fitted: GaussianMixture, X: np.ndarray, method: str
+) -> None:
+    """Float arrays of the fitted width skip scikit-learn's validate_data (the pass finds
+    NaN and inf itself); every other layout goes through it, with the same results."""
+    expected = _call(fitted, method, X)
+    for same in [np.asfortranarray(X), X.astype(">f8"), X.tolist(), X[::1, :].copy()]:
+        np.testing.assert_allclose(_call(fitted, method, same), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        _call(fitted, method, X.astype(np.float32)), expected, rtol=1e-4, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        _call(fitted, method, X[:, :1])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _call(fitted, method, bad)
+
+
+def test_arrays_without_names_warn_for_a_model_fitted_on_names(X: np.ndarray) -> None:
+    """The fast path of prediction inputs keeps scikit-learn's feature-name check."""
+    pd = pytest.importorskip("pandas")
+    gm = GaussianMixture(2, n_init=1, random_state=0).fit(pd.DataFrame(X, columns=["a", "b"]))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        gm.predict(X)

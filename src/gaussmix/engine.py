@@ -51,7 +51,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -575,8 +575,10 @@ def mixture_pass(
 
     # BLAS runs single-threaded inside the pass: its own threads are slower on these
     # tall-skinny products (measured: up to 7x for k=8), and our workers also spread the
-    # element-wise work, which BLAS cannot parallelise, over the cores.
-    with single_threaded_blas():
+    # element-wise work, which BLAS cannot parallelise, over the cores.  A fused pass calls
+    # no BLAS but in a chunk the numpy path redoes (rare), so it skips setting the limit
+    # (about 80 us a call: a third of a prediction's fixed cost).
+    with nullcontext() if prep.fused else single_threaded_blas():
         run_parallel(len(chunks), workers, chunk)
     return accs[0].result(n, out, order.total)
 
@@ -640,8 +642,12 @@ def run_parallel(n_tasks: int, workers: int, task: Callable[[int, int], None]) -
             raise error
 
 
+#: the machine's cores, read once (os.cpu_count() costs ~13 us, twice a pass)
+_CORES = os.cpu_count() or 1
+
+
 def _default_threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(_CORES, 8))
 
 
 _BLAS_CONTROLLER: list[Any] = []

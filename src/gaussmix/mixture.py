@@ -186,6 +186,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _validate_X(
         self, X: Any, *, reset: bool, check_finite: bool = True
     ) -> NDArray[np.floating]:
+        if (
+            not reset
+            and not check_finite
+            and type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.dtype.isnative
+            and X.ndim == 2
+            and X.shape[0] >= 1
+            and X.shape[1] == getattr(self, "n_features_in_", -1)
+            and not hasattr(self, "feature_names_in_")
+        ):
+            # a float array of the fitted width, for a pass that finds NaN and inf itself:
+            # nothing for validate_data to convert or report (it costs ~0.25 ms a call)
+            return X
         v.precheck_X(X, check_finite=check_finite)
         expected = getattr(self, "n_features_in_", None)
         if not reset and expected is not None and np.shape(X)[1] != expected:
