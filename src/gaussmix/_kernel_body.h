@@ -23,7 +23,7 @@ typedef VT FN(_uvt) __attribute__((aligned(8), may_alias));
 /* exp(x) of each lane, x in [FLOOR, 0], in place: x = n ln 2 + r with |r| <= ln 2 / 2, a
    degree-13 Taylor polynomial of exp(r) (its remainder is below 1e-17 there), times 2^n
    formed in the exponent bits (n >= -1010, so 2^n is a normal number).  Within a few ulp of
-   the correctly rounded value (tests/test_kernels.py: against numpy's exp). */
+   the correctly rounded value (tests/test_kernels.py: against extended precision). */
 ATTR static inline __attribute__((always_inline)) void FN(_exp)(VT *v) {
     const VT x = *v;
     const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
@@ -419,9 +419,8 @@ ATTR static void FN(_dflush)(Py_ssize_t d, Py_ssize_t k, const double *restrict 
         const double *restrict r = g->r + j * cap, *restrict mu = mus + j * d;
         double *pn = part + j * L, *p1 = part + (k + j * d) * L;
         double *p2 = part + (k + k * d + (g->q ? j : j * d)) * L;
-        VT acc, a2;
-        acc = LOADV(pn);
-        a2 = LOADV(p2);
+        VT acc = LOADV(pn), a2 = {0};
+        if (g->q) a2 = LOADV(p2);
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT t;
             t = LOADV(r + s);

@@ -277,7 +277,7 @@ static Py_ssize_t super_rows(Py_ssize_t dp, Py_ssize_t R) {
    such that the rows and responsibilities ((d + k) cap doubles) take about 32 KiB
    (measured at n=100 000, d=32, k=16 on one thread: 16 and 64 KiB no better). */
 static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
-    Py_ssize_t cap = (getenv("GCAP") ? atol(getenv("GCAP")) : 4096) / (d + k) / R * R;
+    Py_ssize_t cap = 4096 / (d + k) / R * R;
     return cap < R ? R : cap > 64 * R ? 64 * R : cap;
 }
 
