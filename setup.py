@@ -16,7 +16,7 @@ setup(
             "gaussmix._kernels",
             ["src/gaussmix/_kernels.c"],
             depends=["src/gaussmix/_kernel_body.h"],
-            extra_compile_args=["-O3", "-ffp-contract=fast"] if unix else [],
+            extra_compile_args=["-O3", "-ffp-contract=fast", "-fno-math-errno"] if unix else [],
             optional=True,
         )
     ]

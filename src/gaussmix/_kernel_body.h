@@ -197,10 +197,11 @@ typedef FN(_ft) FN(_uft) __attribute__((aligned(4), may_alias));
 typedef FN(_ht) FN(_uht) __attribute__((aligned(4), may_alias));
 /* columns b0 to b0 + C - 1 (C from 1 to 8: the panels P0 and, beyond 4, P1 of the next 4
    columns) of y = (x - mu) U, in float32 from the block's float32 differences dt; their
-   squares added to sq */
+   squares added to sq, and with yo not NULL the columns themselves stored there (column b
+   at yo + b ys, for the whitened statistics) */
 ATTR static inline __attribute__((always_inline)) void FN(_columns32)(
     const float *restrict dt, const float *restrict P0, const float *restrict P1,
-    Py_ssize_t b0, int C, FN(_ft) *restrict sq) {
+    Py_ssize_t b0, int C, FN(_ft) *restrict sq, float *restrict yo, Py_ssize_t ys) {
     enum { R = L * H, LF = 2 * L, HF = R / LF };
     typedef FN(_ft) FT;
     const int C0 = C < 4 ? C : 4, C1 = C - C0;
@@ -228,14 +229,18 @@ ATTR static inline __attribute__((always_inline)) void FN(_columns32)(
     }
     for (int h = 0; h < HF; h++)
         for (int c = 0; c < C; c++) sq[h] += acc[c][h] * acc[c][h];
+    if (yo)
+        for (int c = 0; c < C; c++)
+            for (int h = 0; h < HF; h++) *(FN(_uft) *)(yo + (b0 + c) * ys + LF * h) = acc[c][h];
 }
 /* tri in float32 lanes: the log-density base - |(x - mu) U|^2 / 2 of a block under one
    component, U given as float32 panels; the differences are formed in float64 and then
    rounded (exact for rows close to their component, as the float64 path), dt (d, R)
-   floats */
+   floats; y itself stored feature-major at yo (row stride ys) unless yo is NULL */
 ATTR static inline void FN(_tri32)(const double *restrict xt, Py_ssize_t d,
                                    const double *restrict mu, const float *restrict U,
-                                   double base, float *restrict dt, double *restrict lp) {
+                                   double base, float *restrict dt, double *restrict lp,
+                                   float *restrict yo, Py_ssize_t ys) {
     enum { R = L * H };
     for (Py_ssize_t a = 0; a < d; a++)
         for (int h = 0; h < H; h++) {
@@ -253,17 +258,17 @@ ATTR static inline void FN(_tri32)(const double *restrict xt, Py_ssize_t d,
        the multiply-adds */
     Py_ssize_t b0 = 0;
     for (; b0 + 8 <= d; b0 += 8) {
-        FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 8, sq);
+        FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 8, sq, yo, ys);
         U += (b0 + 4) * 4 + (b0 + 8) * 4;
     }
     switch (d - b0) {
-    case 7: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 7, sq); break;
-    case 6: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 6, sq); break;
-    case 5: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 5, sq); break;
-    case 4: FN(_columns32)(dt, U, NULL, b0, 4, sq); break;
-    case 3: FN(_columns32)(dt, U, NULL, b0, 3, sq); break;
-    case 2: FN(_columns32)(dt, U, NULL, b0, 2, sq); break;
-    case 1: FN(_columns32)(dt, U, NULL, b0, 1, sq); break;
+    case 7: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 7, sq, yo, ys); break;
+    case 6: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 6, sq, yo, ys); break;
+    case 5: FN(_columns32)(dt, U, U + (b0 + 4) * 4, b0, 5, sq, yo, ys); break;
+    case 4: FN(_columns32)(dt, U, NULL, b0, 4, sq, yo, ys); break;
+    case 3: FN(_columns32)(dt, U, NULL, b0, 3, sq, yo, ys); break;
+    case 2: FN(_columns32)(dt, U, NULL, b0, 2, sq, yo, ys); break;
+    case 1: FN(_columns32)(dt, U, NULL, b0, 1, sq, yo, ys); break;
     }
     for (int h = 0; h < HF; h++) {
         float half[2 * L]; /* one store, two loads within it */
@@ -545,6 +550,102 @@ ATTR static inline void FN(_gather)(Py_ssize_t d, Py_ssize_t k, const double *re
     sup->n = n + R;
     if (sup->n == sup->cap) FN(_super)(d, k, sup);
 }
+/* whitened statistics (see Whitened in _kernels.c): the sums over a flush's n rows of the
+   products of rows a0 to a0 + 3 and b0 to b0 + VMAX - 1 of one component's Z (dz, cap),
+   rows in the float32 lanes, 4 VMAX = 2 L sums at once; then folded, each to one lane, and
+   added in float64 to the tile's 2 L sums s (lane q: row a0 + q / VMAX, b0 + q % VMAX) */
+ATTR static inline __attribute__((always_inline)) void FN(_wtile)(
+    const float *restrict z, Py_ssize_t cap, Py_ssize_t n, Py_ssize_t a0, Py_ssize_t b0,
+    double *restrict s) {
+    enum { LF = 2 * L, B = VMAX };
+    typedef FN(_ft) FT;
+    _Static_assert(4 * B == LF, "a tile's sums fill one float32 vector");
+    FT acc[LF];
+    for (int q = 0; q < LF; q++) {
+        const FT zero = {0};
+        acc[q] = zero;
+    }
+    for (Py_ssize_t t = 0; t < n; t += LF) {
+        FT zb[B];
+        for (int v = 0; v < B; v++) zb[v] = *(const FN(_uft) *)(z + (b0 + v) * cap + t);
+        for (int i = 0; i < 4; i++) {
+            const FT za = *(const FN(_uft) *)(z + (a0 + i) * cap + t);
+            for (int v = 0; v < B; v++) acc[i * B + v] += za * zb[v];
+        }
+    }
+    /* fold pairs of vectors until lane q holds the sum of acc[q] */
+#if L == 8 /* [a0 + a1, a2 + a3, ..., b0 + b1, ...], log2(16) levels */
+    typedef int MT __attribute__((vector_size(16 * sizeof(int))));
+    const MT ev = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const MT od = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    for (int m = LF; m > 1; m /= 2)
+        for (int q = 0; q < m / 2; q++)
+            acc[q] = __builtin_shuffle(acc[2 * q], acc[2 * q + 1], ev) +
+                     __builtin_shuffle(acc[2 * q], acc[2 * q + 1], od);
+#else /* within each half first (single shuffles): [a0 + a1, a2 + a3, b0 + b1, b2 + b3 |
+         a4 + a5, ...], twice, then the halves of two vectors added */
+    typedef int MT __attribute__((vector_size(8 * sizeof(int))));
+    const MT ev = {0, 2, 8, 10, 4, 6, 12, 14}, od = {1, 3, 9, 11, 5, 7, 13, 15};
+    const MT lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
+    FT p[4], q2[2];
+    for (int q = 0; q < 4; q++)
+        p[q] = __builtin_shuffle(acc[2 * q], acc[2 * q + 1], ev) +
+               __builtin_shuffle(acc[2 * q], acc[2 * q + 1], od);
+    for (int q = 0; q < 2; q++)
+        q2[q] = __builtin_shuffle(p[2 * q], p[2 * q + 1], ev) +
+                __builtin_shuffle(p[2 * q], p[2 * q + 1], od);
+    acc[0] = __builtin_shuffle(q2[0], q2[1], lo) + __builtin_shuffle(q2[0], q2[1], hi);
+#endif
+    float half[LF];
+    *(FN(_uft) *)half = acc[0];
+    for (int e = 0; e < 2; e++) {
+        VT t;
+        t = LOADV(s + L * e);
+        t += __builtin_convertvector(*(const FN(_uht) *)(half + L * e), VT);
+        STOREV(s + L * e, t);
+    }
+}
+/* whitened statistics of the gathered rows (wh->n of them), component by component: the
+   upper triangle of Z Z^T by tiles of 4 x VMAX rows of Z */
+ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
+    enum { B = VMAX, LF = 2 * L };
+    const Py_ssize_t dz = wh->dz, cap = wh->cap, n = wh->n;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        const float *z = wh->z + j * dz * cap;
+        double *s = wh->s + j * wh->ntile * LF;
+        for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4)
+            for (Py_ssize_t b0 = a0; b0 < dz; b0 += B, s += LF) FN(_wtile)(z, cap, n, a0, b0, s);
+    }
+    wh->n = 0;
+}
+/* whitened statistics: a block's y_j (already in Z at the fill position, from the
+   products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself as row d; lpb (k, R) the
+   exponentials and rw (R,) each row's weight over their sum */
+ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict lpb,
+                                     const double *restrict rw, Whitened *restrict wh) {
+    enum { R = L * H, LF = 2 * L, HF = R / LF };
+    typedef FN(_ft) FT;
+    const Py_ssize_t dz = wh->dz, cap = wh->cap;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        double r[R], nk = 0.0;
+        float sr[R];
+        for (int i = 0; i < R; i++) r[i] = lpb[j * R + i] * rw[i];
+        for (int i = 0; i < R; i++) nk += r[i];
+        for (int i = 0; i < R; i++) sr[i] = (float)sqrt(r[i]);
+        wh->nk[j] += nk;
+        float *zj = wh->z + j * dz * cap + wh->n;
+        for (int h = 0; h < HF; h++) {
+            const FT f = *(const FN(_uft) *)(sr + LF * h);
+            for (Py_ssize_t a = 0; a < d; a++) {
+                FN(_uft) *p = (FN(_uft) *)(zj + a * cap + LF * h);
+                *p = *p * f;
+            }
+            *(FN(_uft) *)(zj + d * cap + LF * h) = f;
+        }
+    }
+    wh->n += R;
+    if (wh->n == cap) FN(_wflush)(k, wh);
+}
 /* L consecutive values of a row from column a, float64 or float32, as a vector of doubles
    (through a pointer: a vector return value would change the baseline variant's ABI) */
 ATTR static inline __attribute__((always_inline)) void FN(_load)(VT *out, const char *row,
@@ -654,7 +755,9 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             for (Py_ssize_t j = 0; j < k; j++)
                 if (c->u32)
                     FN(_tri32)(xt, d, c->mu + j * d, c->u32 + j * c->panel, c->base[j],
-                               (float *)dt, lpb + j * R);
+                               (float *)dt, lpb + j * R,
+                               c->wh ? c->wh->z + j * c->wh->dz * c->wh->cap + c->wh->n : NULL,
+                               c->wh ? c->wh->cap : 0);
                 else
                     FN(_tri)(xt, d, c->mu + j * d, c->u + j * c->panel, c->base[j], dt,
                              lpb + j * R);
@@ -719,11 +822,13 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         if (!c->resp && !c->nk) continue;
         /* a product with the reciprocal, as engine._normalise */
         for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];
-        if (sup || g) { /* each row's weight; 0 for the repeated rows of a short block */
+        if (sup || g || c->wh) { /* each row's weight; 0 for the repeated rows of a short block */
             double rw[R];
             for (int i = 0; i < R; i++)
                 rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
-            if (sup)
+            if (c->wh)
+                FN(_wgather)(d, k, lpb, rw, c->wh);
+            else if (sup)
                 FN(_gather)(d, k, xt, lpb, rw, sup);
             else
                 FN(_dgather)(d, k, c->mu, xt, lpb, rw, g, part);
@@ -739,7 +844,29 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                     *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];
         }
     }
-    if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
+    if (c->wh) { /* the whitened sums into the outputs: Z Z^T's rows and columns below d
+                    are S2 (mirrored), its column d up to row d - 1 is S1 */
+        Whitened *wh = c->wh;
+        enum { B = VMAX, LF = 2 * L };
+        if (wh->n) FN(_wflush)(k, wh);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            c->nk[j] += wh->nk[j];
+            const double *s = wh->s + j * wh->ntile * LF;
+            double *s1 = c->s1 + j * d, *s2 = c->s2 + j * d * d;
+            for (Py_ssize_t a0 = 0; a0 < wh->dz; a0 += 4)
+                for (Py_ssize_t b0 = a0; b0 < wh->dz; b0 += B, s += LF)
+                    for (int q = 0; q < LF; q++) {
+                        const Py_ssize_t a = a0 + q / B, bb = b0 + q % B;
+                        if (a > bb || a >= d || bb > d) continue;
+                        if (bb == d)
+                            s1[a] += s[q];
+                        else {
+                            s2[a * d + bb] += s[q];
+                            if (bb != a) s2[bb * d + a] += s[q];
+                        }
+                    }
+        }
+    } else if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
         if (sup->n) FN(_super)(d, k, sup);
         const Py_ssize_t dp = sup->dp;
         for (Py_ssize_t j = 0; j < k; j++) {
@@ -783,8 +910,9 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     return 1;
 }
 
-/* rows per block of this variant: the driver's buffers are sized by it */
-enum { FN(_block_rows) = L * H };
+/* rows per block of this variant and rows of Z per whitened tile: the driver's buffers are
+   sized by them */
+enum { FN(_block_rows) = L * H, FN(_tile_rows) = VMAX };
 
 #undef LOADV
 #undef STOREV

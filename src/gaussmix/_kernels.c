@@ -19,7 +19,8 @@
  * register tiles with the features in the lanes (a GEMM micro-kernel's shape), diagonal
  * ones from gathered rows, per component and 4 features with the sums in registers
  * (spherical: S2 from the squared distances the log-densities computed).  Float32 input
- * may have the triangular products formed in float32 lanes (engine.py decides).
+ * may have the triangular products formed in float32 lanes (engine.py decides), and then
+ * its statistics too, in each component's whitened coordinates (see Whitened).
  *
  * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *
@@ -32,6 +33,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,23 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
 /* lanes of a where the comparison mask m (all ones or zero, of integer vector type IT) is
    set, else lanes of b */
 #define SELECT(IT, m, a, b) ((__typeof__(a))(((IT)(a) & (m)) | ((IT)(b) & ~(m))))
+
+/* Whitened statistics (float32 input with float32 products and triangular factors; engine.py
+   decides, and checks the result): each row's y_j = (z - mu_j) U_j, which the products form
+   anyway, times sqrt(w r_j), is gathered feature-major with sqrt(w r_j) itself as row d: Z
+   (k, dz, cap) floats, dz = d + 1 rounded up to 4 (the rows beyond d zero).  When cap rows
+   are in, each component's upper triangle of Z Z^T (its S2 and, in column d, its S1, both
+   in y's coordinates) is summed over them in float32 lanes, rows in the lanes, by tiles of
+   4 x VMAX rows of Z, and added in float64 to s (k, ntile, 2 L); nk (k,) sums w r_j in
+   float64.  About y, the sums are well-conditioned (close to nk times the identity near a
+   fit), and a float32 sum of at most cap / (2 L) + log2(2 L) terms per lane is accurate to
+   that many float32 roundings (engine.py's bound); the caller maps them back to z's
+   coordinates in float64. */
+typedef struct {
+    Py_ssize_t dz, cap, n, ntile;
+    float *z;
+    double *s, *nk;
+} Whitened;
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
    float64 or float32; labels and lse may be NULL.  log p_j(x) = base_j - |(y - mu_j) U_j|^2 / 2
@@ -86,6 +105,7 @@ typedef struct {
     const double *sw;
     double *nk, *s1, *s2;
     int s2_mean;
+    Whitened *wh; /* or NULL: the statistics in y's coordinates, see Whitened */
 } Chunk;
 
 /* Doubles of the panels of an upper-triangular d x d matrix U: for each group of 4 columns
@@ -199,6 +219,7 @@ static int (*kernel)(const Chunk *, double *, double *, double *, double *, Supe
                      Gathered *) =
     kernel_baseline;
 static Py_ssize_t block_rows = kernel_baseline_block_rows;
+static Py_ssize_t tile_rows = kernel_baseline_tile_rows;
 static const char *target_name = "baseline";
 
 /* Switch to the named variant if this CPU runs it; returns 0 if it does not. */
@@ -206,6 +227,7 @@ static int use_target(const char *name) {
     if (!strcmp(name, "baseline")) {
         kernel = kernel_baseline;
         block_rows = kernel_baseline_block_rows;
+        tile_rows = kernel_baseline_tile_rows;
         target_name = "baseline";
         return 1;
     }
@@ -214,12 +236,14 @@ static int use_target(const char *name) {
     if (!strcmp(name, "avx512f") && __builtin_cpu_supports("avx512f")) {
         kernel = kernel_avx512;
         block_rows = kernel_avx512_block_rows;
+        tile_rows = kernel_avx512_tile_rows;
         target_name = "avx512f";
         return 1;
     }
     if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         kernel = kernel_avx2;
         block_rows = kernel_avx2_block_rows;
+        tile_rows = kernel_avx2_tile_rows;
         target_name = "avx2";
         return 1;
     }
@@ -281,6 +305,16 @@ static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
     return cap < R ? R : cap > 64 * R ? 64 * R : cap;
 }
 
+/* Rows gathered for whitened statistics: a multiple of the block rows R, such that Z (k dz cap
+   floats) takes about 256 KiB (the second-level cache), and at most WHITENED_MAX_ROWS, which
+   engine.py's error bound assumes (measured at n=100 000, d=32, k=16, one thread on Zen 3:
+   a pass 96, 93, 90, 91 and 111 ms with Z of 128, 192, 256, 384 and 576 KiB) */
+enum { WHITENED_MAX_ROWS = 256 };
+static Py_ssize_t whitened_rows(Py_ssize_t dz, Py_ssize_t k, Py_ssize_t R) {
+    Py_ssize_t cap = 65536 / (dz * k) / R * R;
+    return cap < R ? R : cap > WHITENED_MAX_ROWS ? WHITENED_MAX_ROWS / R * R : cap;
+}
+
 /* Doubles of a super-block's buffers for k components (each a multiple of 8), and their
    places from base. */
 /* The buffers that one loop reads and writes together (x, D, E, r) are set 8 doubles (a
@@ -307,15 +341,15 @@ static void super_place(Super *sup, Py_ssize_t k, double *base) {
 static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
-                            "float32_products", NULL};
+                            "float32_products", "float32_statistics", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
-    int products32 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOp", names, &o[X], &inv_scale,
+    int products32 = 0, stats32 = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOpp", names, &o[X], &inv_scale,
                                      &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP], &o[LABELS],
                                      &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1], &o[S2],
-                                     &products32))
+                                     &products32, &stats32))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -389,6 +423,13 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         release(&v);
         return NULL;
     }
+    if (stats32 && !(products32 && c.nk)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "mixture_chunk: float32_statistics needs float32_products and the "
+                        "statistics nk, s1 and s2");
+        release(&v);
+        return NULL;
+    }
     if (c.s2_mean && !c.spherical) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: s2 of shape (k,) (the mean over features) needs "
@@ -403,10 +444,12 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
        first-level cache), a super-block above (measured: equal at d = 8 and 12, the partial
        sums 20 % faster at d = 10, the super-block 1.1-1.5x faster from d = 16 to 64) */
-    const int use_super = c.nk && c.tri && c.d > 12;
+    const int use_super = c.nk && c.tri && c.d > 12 && !stats32;
     const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;
     const size_t n_part =
-        c.nk && !use_super ? (size_t)(c.k + c.k * c.d + (c.s2_mean ? c.k : c.k * n2)) * 8 : 0;
+        c.nk && !use_super && !stats32
+            ? (size_t)(c.k + c.k * c.d + (c.s2_mean ? c.k : c.k * n2)) * 8
+            : 0;
     Super sup = {0};
     size_t n_super = 0;
     if (use_super) {
@@ -421,6 +464,16 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         n_gathered = (size_t)(c.d + c.k) * (size_t)g.cap + 2 * SKEW;
         if (c.s2_mean) n_gathered += (size_t)c.k * (size_t)(g.cap + block_rows) + SKEW;
     }
+    Whitened wh = {0};
+    size_t n_whitened = 0;
+    if (stats32) {
+        wh.dz = (c.d + 1 + 3) / 4 * 4;
+        wh.cap = whitened_rows(wh.dz, c.k, block_rows);
+        for (Py_ssize_t a0 = 0; a0 < wh.dz; a0 += 4) wh.ntile += (wh.dz - a0) / tile_rows;
+        /* Z (floats, in doubles' room), then s and nk */
+        n_whitened = ((size_t)c.k * (size_t)(wh.dz * wh.cap) + 1) / 2 + SKEW +
+                     (size_t)c.k * (size_t)(wh.ntile * 4 * tile_rows) + (size_t)c.k;
+    }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
     const size_t n_panels = (size_t)panel * (c.tri ? (size_t)c.k : c.transform ? 1 : 0);
@@ -428,7 +481,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     const size_t n_panels32 = products32 ? (n_panels + 1) / 2 : 0;
     /* one zeroed allocation, the super-block 64-byte aligned */
     double *work = PyMem_RawCalloc(
-        n_block + n_part + n_super + n_panels + n_gathered + n_panels32 + 8, sizeof(double));
+        n_block + n_part + n_super + n_panels + n_gathered + n_panels32 + n_whitened + 16,
+        sizeof(double));
     if (!work) {
         release(&v);
         return PyErr_NoMemory();
@@ -465,6 +519,14 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
             g.qb = g.q + c.k * g.cap + SKEW;
         }
     }
+    if (n_whitened) { /* after the float32 panels, 64-byte aligned */
+        double *base = work + n_block + n_part + n_super + 8 + n_panels + n_gathered + n_panels32;
+        base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
+        wh.z = (float *)base;
+        wh.s = base + ((size_t)c.k * (size_t)(wh.dz * wh.cap) + 1) / 2 + SKEW;
+        wh.nk = wh.s + c.k * wh.ntile * 4 * tile_rows;
+        c.wh = &wh;
+    }
     int clean;
     Py_BEGIN_ALLOW_THREADS
     clean = kernel(&c, work, work + c.d * block_rows, work + (c.d + c.k) * block_rows,
@@ -490,7 +552,7 @@ static PyMethodDef methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "mixture_chunk(x, inv_scale, means, factors, base, lse=None, resp=None, labels=None, *,\n"
      "              shift=None, transform=None, sample_weight=None, nk=None, s1=None,\n"
-     "              s2=None) -> bool\n\n"
+     "              s2=None, float32_products=False, float32_statistics=False) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
      "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
@@ -503,7 +565,10 @@ static PyMethodDef methods[] = {
      "(r the responsibilities, w the sample weights or 1); with spherical factors (one\n"
      "value per component) s2 may be (k,): the mean over features of the diagonal sums.\n"
      "float32_products (float32 x, triangular factors): the products (y - means[j]) U_j in\n"
-     "float32 lanes, from differences formed in float64 (statistics stay float64).  Any of\n"
+     "float32 lanes, from differences formed in float64.  float32_statistics (with\n"
+     "float32_products): the statistics in the coordinates of y_j = (x * inv_scale -\n"
+     "means[j]) U_j instead, sum_i w_i r_ij y_ij and sum_i w_i r_ij y_ij^T y_ij, summed in\n"
+     "float32 lanes over at most 256 rows and then in float64 (nk stays float64).  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},
