@@ -275,12 +275,14 @@ def test_float32_statistics_only_where_asked(rng):
 
 
 @needs_kernels
-@pytest.mark.parametrize("how", ["collinear", "far mean"])
+@pytest.mark.parametrize("how", ["collinear", "far mean", "collinear after the probe"])
 def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     """Where a component's whitened sums are nearly singular (its rows nearly on a line
     across two features, or far from its mean in units of their spread), the bound of
     engine._whitened_safe cannot vouch for them: the pass is redone with float64
-    statistics, and its result is exactly that of a pass that never tried."""
+    statistics, and its result is exactly that of a pass that never tried, on any number
+    of threads.  The first chunk decides for the pass; where it holds none of that
+    component's rows (sorted rows), the pass's total is checked and the pass redone."""
     d, k = 16, 2
     n = 256 * d
     weights, means = np.array([0.5, 0.5]), np.zeros((k, d))
@@ -295,14 +297,34 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     else:
         X[first] = 5e3 + 1e-3 * rng.normal(size=(int(first.sum()), d))
         X[first, 0] = 0.0
+    kw: dict = {"stats": True, "chunk_size": 500}
+    if how == "collinear after the probe":  # component 1's rows first, then component 0's
+        X = np.concatenate([X[~first], X[first]])
+        kw["chunk_size"] = int((~first).sum())
     X = X.astype(np.float32)
     family, frame, p = model("full", weights, means, cov)
-    res = mixture_pass(X, p, family, frame, stats=True)
-    ref = mixture_pass(X, p, family, frame, stats=True, float32_statistics=False)
-    assert res.float32_products and not res.float32_statistics
-    np.testing.assert_array_equal(res.stats.S2, ref.stats.S2)
-    np.testing.assert_array_equal(res.stats.S1, ref.stats.S1)
-    assert res.log_likelihood == ref.log_likelihood
+    ref = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    for threads in (1, 2, 3):
+        res = mixture_pass(X, p, family, frame, n_threads=threads, **kw)
+        assert res.float32_products and not res.float32_statistics
+        np.testing.assert_array_equal(res.stats.S2, ref.stats.S2)
+        np.testing.assert_array_equal(res.stats.S1, ref.stats.S1)
+        assert res.log_likelihood == ref.log_likelihood
+
+
+@needs_kernels
+def test_float32_statistics_do_not_depend_on_threads(rng):
+    """Whitened statistics are folded in chunk order like every other sum: the same to the
+    last bit on 1, 2 or 3 threads."""
+    d, k, n = 16, 3, 6000
+    X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
+    kw = {"stats": True, "chunk_size": 700}
+    results = [mixture_pass(X, p, family, frame, n_threads=t, **kw) for t in (1, 2, 3)]
+    assert all(r.float32_statistics for r in results)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r.stats.S2, results[0].stats.S2)
+        np.testing.assert_array_equal(r.stats.S1, results[0].stats.S1)
+        np.testing.assert_array_equal(r.stats.N, results[0].stats.N)
 
 
 @needs_kernels
