@@ -606,20 +606,39 @@ ATTR static inline __attribute__((always_inline)) void FN(_wtile)(
     }
 }
 /* whitened statistics of the gathered rows (wh->n of them), component by component: the
-   upper triangle of Z Z^T by tiles of 4 x VMAX rows of Z */
+   upper triangle of Z Z^T by tiles of 4 x VMAX rows of Z, and Z sr 4 rows at a time */
 ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
     enum { B = VMAX, LF = 2 * L };
+    typedef FN(_ft) FT;
     const Py_ssize_t dz = wh->dz, cap = wh->cap, n = wh->n;
     for (Py_ssize_t j = 0; j < k; j++) {
-        const float *z = wh->z + j * dz * cap;
+        const float *z = wh->z + j * dz * cap, *sr = wh->sr + j * cap;
         double *s = wh->s + j * wh->ntile * LF;
         for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4)
             for (Py_ssize_t b0 = a0; b0 < dz; b0 += B, s += LF) FN(_wtile)(z, cap, n, a0, b0, s);
+        for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4) {
+            FT acc[4];
+            for (int i = 0; i < 4; i++) {
+                const FT zero = {0};
+                acc[i] = zero;
+            }
+            for (Py_ssize_t t = 0; t < n; t += LF) {
+                const FT f = *(const FN(_uft) *)(sr + t);
+                for (int i = 0; i < 4; i++) acc[i] += *(const FN(_uft) *)(z + (a0 + i) * cap + t) * f;
+            }
+            for (int i = 0; i < 4; i++) {
+                float lane[LF];
+                *(FN(_uft) *)lane = acc[i];
+                double sum = 0.0;
+                for (int q = 0; q < LF; q++) sum += lane[q];
+                wh->s1[j * dz + a0 + i] += sum;
+            }
+        }
     }
     wh->n = 0;
 }
 /* whitened statistics: a block's y_j (already in Z at the fill position, from the
-   products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself as row d; lpb (k, R) the
+   products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself into sr; lpb (k, R) the
    exponentials and rw (R,) each row's weight over their sum */
 ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict lpb,
                                      const double *restrict rw, Whitened *restrict wh) {
@@ -640,7 +659,7 @@ ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *r
                 FN(_uft) *p = (FN(_uft) *)(zj + a * cap + LF * h);
                 *p = *p * f;
             }
-            *(FN(_uft) *)(zj + d * cap + LF * h) = f;
+            *(FN(_uft) *)(wh->sr + j * cap + wh->n + LF * h) = f;
         }
     }
     wh->n += R;
@@ -845,25 +864,22 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         }
     }
     if (c->wh) { /* the whitened sums into the outputs: Z Z^T's rows and columns below d
-                    are S2 (mirrored), its column d up to row d - 1 is S1 */
+                    are S2 (mirrored), Z sr's rows below d S1 */
         Whitened *wh = c->wh;
         enum { B = VMAX, LF = 2 * L };
         if (wh->n) FN(_wflush)(k, wh);
         for (Py_ssize_t j = 0; j < k; j++) {
             c->nk[j] += wh->nk[j];
+            for (Py_ssize_t a = 0; a < d; a++) c->s1[j * d + a] += wh->s1[j * wh->dz + a];
             const double *s = wh->s + j * wh->ntile * LF;
-            double *s1 = c->s1 + j * d, *s2 = c->s2 + j * d * d;
+            double *s2 = c->s2 + j * d * d;
             for (Py_ssize_t a0 = 0; a0 < wh->dz; a0 += 4)
                 for (Py_ssize_t b0 = a0; b0 < wh->dz; b0 += B, s += LF)
                     for (int q = 0; q < LF; q++) {
                         const Py_ssize_t a = a0 + q / B, bb = b0 + q % B;
-                        if (a > bb || a >= d || bb > d) continue;
-                        if (bb == d)
-                            s1[a] += s[q];
-                        else {
-                            s2[a * d + bb] += s[q];
-                            if (bb != a) s2[bb * d + a] += s[q];
-                        }
+                        if (a > bb || bb >= d) continue;
+                        s2[a * d + bb] += s[q];
+                        if (bb != a) s2[bb * d + a] += s[q];
                     }
         }
     } else if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */

@@ -60,19 +60,19 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
 
 /* Whitened statistics (float32 input with float32 products and triangular factors; engine.py
    decides, and checks the result): each row's y_j = (z - mu_j) U_j, which the products form
-   anyway, times sqrt(w r_j), is gathered feature-major with sqrt(w r_j) itself as row d: Z
-   (k, dz, cap) floats, dz = d + 1 rounded up to 4 (the rows beyond d zero).  When cap rows
-   are in, each component's upper triangle of Z Z^T (its S2 and, in column d, its S1, both
-   in y's coordinates) is summed over them in float32 lanes, rows in the lanes, by tiles of
-   4 x VMAX rows of Z, and added in float64 to s (k, ntile, 2 L); nk (k,) sums w r_j in
-   float64.  About y, the sums are well-conditioned (close to nk times the identity near a
+   anyway, times sqrt(w r_j), is gathered feature-major: Z (k, dz, cap) floats, dz = d
+   rounded up to 4 (the rows beyond d zero), and sqrt(w r_j) itself in sr (k, cap).  When
+   cap rows are in, each component's upper triangle of Z Z^T (its S2 in y's coordinates) is
+   summed over them in float32 lanes, rows in the lanes, by tiles of 4 x VMAX rows of Z, and
+   added in float64 to s (k, ntile, 2 L); Z sr (its S1) to s1 (k, dz); nk (k,) sums w r_j
+   in float64.  About y, the sums are well-conditioned (close to nk times the identity near a
    fit), and a float32 sum of at most cap / (2 L) + log2(2 L) terms per lane is accurate to
    that many float32 roundings (engine.py's bound); the caller maps them back to z's
    coordinates in float64. */
 typedef struct {
     Py_ssize_t dz, cap, n, ntile;
-    float *z;
-    double *s, *nk;
+    float *z, *sr;
+    double *s, *s1, *nk;
 } Whitened;
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
@@ -467,12 +467,12 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     Whitened wh = {0};
     size_t n_whitened = 0;
     if (stats32) {
-        wh.dz = (c.d + 1 + 3) / 4 * 4;
+        wh.dz = (c.d + 3) / 4 * 4;
         wh.cap = whitened_rows(wh.dz, c.k, block_rows);
         for (Py_ssize_t a0 = 0; a0 < wh.dz; a0 += 4) wh.ntile += (wh.dz - a0) / tile_rows;
-        /* Z (floats, in doubles' room), then s and nk */
-        n_whitened = ((size_t)c.k * (size_t)(wh.dz * wh.cap) + 1) / 2 + SKEW +
-                     (size_t)c.k * (size_t)(wh.ntile * 4 * tile_rows) + (size_t)c.k;
+        /* Z and sr (floats, in doubles' room), then s, s1 and nk */
+        n_whitened = ((size_t)c.k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW +
+                     (size_t)c.k * (size_t)(wh.ntile * 4 * tile_rows + wh.dz) + (size_t)c.k;
     }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c.d);
@@ -523,8 +523,10 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         double *base = work + n_block + n_part + n_super + 8 + n_panels + n_gathered + n_panels32;
         base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
         wh.z = (float *)base;
-        wh.s = base + ((size_t)c.k * (size_t)(wh.dz * wh.cap) + 1) / 2 + SKEW;
-        wh.nk = wh.s + c.k * wh.ntile * 4 * tile_rows;
+        wh.sr = wh.z + c.k * wh.dz * wh.cap;
+        wh.s = base + ((size_t)c.k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW;
+        wh.s1 = wh.s + c.k * wh.ntile * 4 * tile_rows;
+        wh.nk = wh.s1 + c.k * wh.dz;
         c.wh = &wh;
     }
     int clean;
