@@ -572,7 +572,8 @@ def mixture_pass(
     )
     prep = _Prepared(params, family, frame, kernel, fused, n if X.dtype == np.float32 else 0)
     # float32 products and statistics: the statistics in float32 lanes too, whitened
-    # (measured on two threads: passes 1.3-1.6x faster from d = 2 to 32)
+    # (measured at n=100 000, d=32, k=16 in separate processes: a pass 106 -> 89 ms on one
+    # thread, 56 -> 51-57 ms on two)
     whitened = stats and float32_statistics and prep.float32_products
     k = prep.k
     step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
