@@ -275,14 +275,53 @@ def test_float32_statistics_only_where_asked(rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("d", [3, 12, 13, 32])
+def test_float64_components_beside_whitened(d, rng):
+    """Statistics of some components whitened in float32, of the others in float64, in one
+    pass: each component's are those of a pass that summed all of them its way, to the
+    last bit (up to d = 12 the float64 ones are lane-wise partial sums, above that a
+    super-block of rows), with sample weights, block tails and two threads; the kernel
+    refuses the flags without float32 statistics or with one per component missing."""
+    from gaussmix import _kernels
+
+    k, n = 4, 256 * d + 77
+    X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
+    kw = {"stats": True, "sample_weight": rng.uniform(0.0, 2.0, size=n), "chunk_size": 999}
+    mask = np.array([True, False, False, True])
+    mixed = mixture_pass(X, p, family, frame, float32_statistics=mask, n_threads=2, **kw)
+    whitened = mixture_pass(X, p, family, frame, float32_statistics=True, **kw)
+    plain = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    np.testing.assert_array_equal(mixed.whitened_components, mask)
+    np.testing.assert_array_equal(whitened.whitened_components, np.ones(k, dtype=bool))
+    assert plain.whitened_components is None
+    for stat in ("N", "S1", "S2"):
+        got = getattr(mixed.stats, stat)
+        np.testing.assert_array_equal(got[mask], getattr(whitened.stats, stat)[mask])
+        np.testing.assert_array_equal(got[~mask], getattr(plain.stats, stat)[~mask])
+    assert not np.array_equal(whitened.stats.S2[~mask], plain.stats.S2[~mask])
+    m = 16
+    x = rng.normal(size=(m, d)).astype(np.float32)
+    args = (x, 1.0, np.zeros((k, d)), np.stack([np.eye(d)] * k), np.zeros(k), np.empty(m))
+    stats = {"nk": np.zeros(k), "s1": np.zeros((k, d)), "s2": np.zeros((k, d, d))}
+    for flags in (
+        dict(float32_products=True),
+        dict(float32_products=True, float32_statistics=True),
+    ):
+        f64 = mask if "float32_statistics" not in flags else mask[:-1]
+        with pytest.raises(ValueError, match="float64_components needs float32_statistics"):
+            _kernels.mixture_chunk(*args, **flags, float64_components=f64, **stats)
+
+
+@needs_kernels
 @pytest.mark.parametrize("how", ["collinear", "far mean", "collinear after the probe"])
 def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     """Where a component's whitened sums are nearly singular (its rows nearly on a line
     across two features, or far from its mean in units of their spread), the bound of
-    engine._whitened_safe cannot vouch for them: the pass is redone with float64
-    statistics, and its result is exactly that of a pass that never tried, on any number
-    of threads.  The first chunk decides for the pass; where it holds none of that
-    component's rows (sorted rows), the pass's total is checked and the pass redone."""
+    engine._whitened_safe cannot vouch for them: that component's statistics are summed in
+    float64, exactly those of a pass that never tried, on any number of threads, while the
+    other component's stay whitened (within float32 rounding of them).  The first chunk
+    decides for the pass; where it holds none of the unsafe rows (sorted rows), the pass's
+    total is checked and the pass redone, with that component in float64."""
     d, k = 16, 2
     n = 256 * d
     weights, means = np.array([0.5, 0.5]), np.zeros((k, d))
@@ -290,13 +329,17 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     cov = np.stack([np.eye(d)] * k)
     X = rng.normal(size=(n, d)) + means[rng.integers(0, k, size=n)]
     first = X[:, 0] < 25.0  # rows of component 0
-    if how == "collinear":
+    if how.startswith("collinear"):
         t = rng.normal(size=int(first.sum()))
         X[first] = 0.0
         X[first, 0], X[first, 1] = t, t + 1e-5 * rng.normal(size=t.size)
-    else:
+        expected = np.array([False, True])  # component 0 in float64
+    else:  # these rows, 5e3 from both means, go to component 1, which then fails
         X[first] = 5e3 + 1e-3 * rng.normal(size=(int(first.sum()), d))
         X[first, 0] = 0.0
+        # and component 0, weightless (1e-301) but for all the probe knows a full half of
+        # the data, fails the total's check: the pass is redone, all in float64
+        expected = None
     kw: dict = {"stats": True, "chunk_size": 500}
     if how == "collinear after the probe":  # component 1's rows first, then component 0's
         X = np.concatenate([X[~first], X[first]])
@@ -304,12 +347,26 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     X = X.astype(np.float32)
     family, frame, p = model("full", weights, means, cov)
     ref = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    reg = 1e-6 / frame.scale**2
+    new64, _ = params_from_stats(ref.stats, family, reg)
     for threads in (1, 2, 3):
         res = mixture_pass(X, p, family, frame, n_threads=threads, **kw)
-        assert res.float32_products and not res.float32_statistics
-        np.testing.assert_array_equal(res.stats.S2, ref.stats.S2)
-        np.testing.assert_array_equal(res.stats.S1, ref.stats.S1)
+        assert res.float32_products and res.float32_statistics is (expected is not None)
+        if expected is None:
+            assert res.whitened_components is None
+            float64 = np.ones(k, dtype=bool)
+        else:
+            np.testing.assert_array_equal(res.whitened_components, expected)
+            float64 = ~expected
+        for stat in ("N", "S1", "S2"):
+            np.testing.assert_array_equal(
+                getattr(res.stats, stat)[float64], getattr(ref.stats, stat)[float64]
+            )
         assert res.log_likelihood == ref.log_likelihood
+        if expected is not None:  # the whitened component: within float32 rounding
+            new32, bad = params_from_stats(res.stats, family, reg)
+            assert not bad.any()
+            assert 0 < scatter_error(new32.covariances[1:], new64.covariances[1:]) < 2.0**-22
 
 
 @needs_kernels

@@ -327,6 +327,7 @@ ATTR static inline void FN(_stats)(const Chunk *c, const double *restrict xt,
     const Py_ssize_t n2 = d * (d + 1) / 2;
     double *pn = part, *p1 = part + k * L, *p2 = part + (k + k * d) * L;
     for (Py_ssize_t j = 0; j < k; j++) {
+        if (c->wh && !c->wh->skip[j]) continue; /* whitened */
         VT r[H], acc;
         for (int h = 0; h < H; h++) {
             VT q, v;
@@ -494,6 +495,7 @@ ATTR static void FN(_super)(Py_ssize_t d, Py_ssize_t k, Super *restrict sup) {
     const Py_ssize_t dp = sup->dp, n = sup->n, nv = dp / L;
     double *restrict D = sup->D, *restrict E = sup->E;
     for (Py_ssize_t j = 0; j < k; j++) {
+        if (sup->only && !sup->only[j]) continue; /* whitened */
         const double *restrict mu = sup->mu + j * dp, *restrict r = sup->r + j * sup->cap;
         double *restrict s1 = sup->s1 + j * dp, *restrict S2 = sup->s2 + j * dp * dp;
         /* a vector of columns at a time, its S1 sum in 4 registers (n is a multiple of R,
@@ -612,6 +614,7 @@ ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
     typedef FN(_ft) FT;
     const Py_ssize_t dz = wh->dz, cap = wh->cap, n = wh->n;
     for (Py_ssize_t j = 0; j < k; j++) {
+        if (wh->skip && wh->skip[j]) continue; /* float64 statistics */
         const float *z = wh->z + j * dz * cap, *sr = wh->sr + j * cap;
         double *s = wh->s + j * wh->ntile * LF;
         for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4)
@@ -646,6 +649,7 @@ ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *r
     typedef FN(_ft) FT;
     const Py_ssize_t dz = wh->dz, cap = wh->cap;
     for (Py_ssize_t j = 0; j < k; j++) {
+        if (wh->skip && wh->skip[j]) continue; /* float64 statistics */
         double r[R], nk = 0.0;
         float sr[R];
         for (int i = 0; i < R; i++) r[i] = lpb[j * R + i] * rw[i];
@@ -845,13 +849,13 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             double rw[R];
             for (int i = 0; i < R; i++)
                 rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
-            if (c->wh)
-                FN(_wgather)(d, k, lpb, rw, c->wh);
-            else if (sup)
+            if (c->wh) FN(_wgather)(d, k, lpb, rw, c->wh);
+            if (sup) /* all components, or those whose statistics are not whitened */
                 FN(_gather)(d, k, xt, lpb, rw, sup);
-            else
+            else if (g)
                 FN(_dgather)(d, k, c->mu, xt, lpb, rw, g, part);
-        } else if (c->nk)
+        }
+        if (c->nk && !sup && !g && (!c->wh || c->wh->skip))
             FN(_stats)(c, xt, lpb, total, b, w, dt, part);
         for (Py_ssize_t i = 0; c->resp && i < w; i++) {
             char *out = c->resp + (b + i) * c->rs0;
@@ -869,6 +873,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         enum { B = VMAX, LF = 2 * L };
         if (wh->n) FN(_wflush)(k, wh);
         for (Py_ssize_t j = 0; j < k; j++) {
+            if (wh->skip && wh->skip[j]) continue;
             c->nk[j] += wh->nk[j];
             for (Py_ssize_t a = 0; a < d; a++) c->s1[j * d + a] += wh->s1[j * wh->dz + a];
             const double *s = wh->s + j * wh->ntile * LF;
@@ -882,10 +887,13 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                         if (bb != a) s2[bb * d + a] += s[q];
                     }
         }
-    } else if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
+    }
+    /* and the float64 sums (of the components not whitened, if some are) */
+    if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
         if (sup->n) FN(_super)(d, k, sup);
         const Py_ssize_t dp = sup->dp;
         for (Py_ssize_t j = 0; j < k; j++) {
+            if (sup->only && !sup->only[j]) continue;
             c->nk[j] += sup->nk[j];
             for (Py_ssize_t a = 0; a < d; a++) c->s1[j * d + a] += sup->s1[j * dp + a];
             const double *S2 = sup->s2 + j * dp * dp;
@@ -897,7 +905,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                     if (bb != a) s2[bb * d + a] += v;
                 }
         }
-    } else if (c->nk) { /* the partial sums, lane by lane, into the outputs */
+    } else if (c->nk && (!c->wh || c->wh->skip)) { /* the partial sums, lane by lane */
         if (g && g->n) FN(_dflush)(d, k, c->mu, g, part);
         const Py_ssize_t n1 = k * d, n2 = c->tri ? d * (d + 1) / 2 : d;
         const double *p2 = part + (k + n1) * L;

@@ -68,11 +68,14 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
    in float64.  About y, the sums are well-conditioned (close to nk times the identity near a
    fit), and a float32 sum of at most cap / (2 L) + log2(2 L) terms per lane is accurate to
    that many float32 roundings (engine.py's bound); the caller maps them back to z's
-   coordinates in float64. */
+   coordinates in float64.  Components flagged in skip (or none, if NULL) are left out: their
+   statistics are summed in float64 instead, about their means (Super or the partial sums),
+   and the outputs get both, each component's from one. */
 typedef struct {
     Py_ssize_t dz, cap, n, ntile;
     float *z, *sr;
     double *s, *s1, *nk;
+    const unsigned char *skip;
 } Whitened;
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
@@ -132,10 +135,12 @@ static void pack_panels(const double *U, Py_ssize_t d, double *out) {
    multiple of the block rows): their rows x (cap, dp), row-major and zero-padded to dp
    columns, and weighted responsibilities r (k, cap); then per component the differences D
    and E = r D (cap, dp) and the sums nk (k,), s1 (k, dp) and s2 (k, dp, dp) (upper
-   triangle, by tiles), with mu (k, dp) the padded means. */
+   triangle, by tiles), with mu (k, dp) the padded means; if only is not NULL, for the
+   components it flags alone (the others' statistics are whitened). */
 typedef struct {
     Py_ssize_t dp, cap, n;
     double *x, *r, *D, *E, *mu, *nk, *s1, *s2;
+    const unsigned char *only;
 } Super;
 
 /* The statistics of diagonal factors gather a super-block of rows as well (cap rows, a
@@ -257,7 +262,7 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, N_ARGS };
+enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -269,7 +274,7 @@ static void release(Views *v) {
         if (v->held[i]) PyBuffer_Release(&v->view[i]);
 }
 
-/* The buffer of argument i: ndim dimensions (0: any), of format fmt ("d", "f" or "q"; "df" accepts
+/* The buffer of argument i: ndim dimensions (0: any), of format fmt ("d", "f", "q" or "?"; "df" accepts
    either float), writable and C-contiguous if asked.  None is accepted where optional.
    Sets a Python error and returns -1 otherwise. */
 static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, const char *fmt,
@@ -341,15 +346,16 @@ static void super_place(Super *sup, Py_ssize_t k, double *base) {
 static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
-                            "float32_products", "float32_statistics", NULL};
+                            "float32_products", "float32_statistics", "float64_components",
+                            NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
     int products32 = 0, stats32 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOpp", names, &o[X], &inv_scale,
-                                     &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP], &o[LABELS],
-                                     &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1], &o[S2],
-                                     &products32, &stats32))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppO", names, &o[X],
+                                     &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
+                                     &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
+                                     &o[S2], &products32, &stats32, &o[F64]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -364,7 +370,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         view(&v, SW, o[SW], "sample_weight", 1, "d", 0, 1, 1) < 0 ||
         view(&v, NK, o[NK], "nk", 1, "d", 1, 1, 1) < 0 ||
         view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
-        view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0) {
+        view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0 ||
+        view(&v, F64, o[F64], "float64_components", 1, "?", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -430,6 +437,18 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         release(&v);
         return NULL;
     }
+    /* components whose statistics stay float64 beside whitened ones */
+    const unsigned char *f64c = v.held[F64] ? b[F64].buf : NULL;
+    if (f64c && !(stats32 && b[F64].shape[0] == c.k)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "mixture_chunk: float64_components needs float32_statistics and one "
+                        "flag per component");
+        release(&v);
+        return NULL;
+    }
+    int any64 = 0;
+    for (Py_ssize_t j = 0; f64c && j < c.k; j++) any64 |= f64c[j] != 0;
+    if (!any64) f64c = NULL;
     if (c.s2_mean && !c.spherical) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: s2 of shape (k,) (the mean over features) needs "
@@ -444,10 +463,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
        first-level cache), a super-block above (measured: equal at d = 8 and 12, the partial
        sums 20 % faster at d = 10, the super-block 1.1-1.5x faster from d = 16 to 64) */
-    const int use_super = c.nk && c.tri && c.d > 12 && !stats32;
+    const int f64_stats = c.nk && (!stats32 || f64c);
+    const int use_super = f64_stats && c.tri && c.d > 12;
     const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;
     const size_t n_part =
-        c.nk && !use_super && !stats32
+        f64_stats && !use_super
             ? (size_t)(c.k + c.k * c.d + (c.s2_mean ? c.k : c.k * n2)) * 8
             : 0;
     Super sup = {0};
@@ -508,6 +528,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         double *base = work + n_block + n_part;
         base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
         super_place(&sup, c.k, base);
+        sup.only = stats32 ? f64c : NULL;
         for (Py_ssize_t j = 0; j < c.k; j++)
             memcpy(sup.mu + j * sup.dp, c.mu + j * c.d, (size_t)c.d * sizeof(double));
     }
@@ -527,6 +548,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         wh.s = base + ((size_t)c.k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW;
         wh.s1 = wh.s + c.k * wh.ntile * 4 * tile_rows;
         wh.nk = wh.s1 + c.k * wh.dz;
+        wh.skip = f64c;
         c.wh = &wh;
     }
     int clean;
@@ -554,7 +576,8 @@ static PyMethodDef methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "mixture_chunk(x, inv_scale, means, factors, base, lse=None, resp=None, labels=None, *,\n"
      "              shift=None, transform=None, sample_weight=None, nk=None, s1=None,\n"
-     "              s2=None, float32_products=False, float32_statistics=False) -> bool\n\n"
+     "              s2=None, float32_products=False, float32_statistics=False,\n"
+     "              float64_components=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
      "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
@@ -570,7 +593,9 @@ static PyMethodDef methods[] = {
      "float32 lanes, from differences formed in float64.  float32_statistics (with\n"
      "float32_products): the statistics in the coordinates of y_j = (x * inv_scale -\n"
      "means[j]) U_j instead, sum_i w_i r_ij y_ij and sum_i w_i r_ij y_ij^T y_ij, summed in\n"
-     "float32 lanes over at most 256 rows and then in float64 (nk stays float64).  Any of\n"
+     "float32 lanes over at most 256 rows and then in float64 (nk stays float64), except for\n"
+     "the components flagged in float64_components (bool (k,)), whose statistics are as\n"
+     "without float32_statistics.  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},

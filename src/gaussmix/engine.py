@@ -310,6 +310,8 @@ class PassResult:
     float32_products: bool = False
     #: whether the fused kernel summed the statistics in float32 lanes (whitened)
     float32_statistics: bool = False
+    #: the components whose statistics it summed so (bool (k,)), the others' in float64
+    whitened_components: NDArray[np.bool_] | None = None
 
     def mean_log_likelihood(self) -> float:
         return self.log_likelihood / self.weight if self.weight > 0 else -np.inf
@@ -514,7 +516,7 @@ def mixture_pass(
     out_dtype: type[np.floating] | np.dtype[np.floating] = np.float64,
     n_threads: int | None = None,
     finite: bool = True,
-    float32_statistics: bool = True,
+    float32_statistics: bool | NDArray[np.bool_] = True,
 ) -> PassResult:
     """One pass over ``X`` under ``params``.
 
@@ -549,12 +551,15 @@ def mixture_pass(
         Whether ``X`` is known to hold finite values only.  With ``False``, a chunk in which
         a row has no finite log-density is checked, and :class:`NonFiniteInput` raised if it
         holds NaN or inf (any such entry leaves its row without a finite log-density).
-    float32_statistics : bool
+    float32_statistics : bool or ndarray of shape (n_components,) of bool
         Allow the statistics of float32 input to be summed in float32 lanes where the
         products are (``PassResult.float32_statistics``).  They are summed in
         each component's whitened coordinates ``y = (z - m_j) U_j``, where they are close
-        to a multiple of the identity, and mapped back in float64; a pass whose sums fail
-        :func:`_whitened_safe` is redone with float64 statistics.
+        to a multiple of the identity, and mapped back in float64.  The pass's first chunk
+        decides which components' sums can be (:class:`_Probe`); the others are summed in
+        float64.  If a component's total then fails :func:`_whitened_safe`, the pass is
+        redone with that component's statistics in float64.  An array fixes the components
+        allowed, with no probe.
 
     Returns
     -------
@@ -574,8 +579,9 @@ def mixture_pass(
     # float32 products and statistics: the statistics in float32 lanes too, whitened
     # (measured at n=100 000, d=32, k=16 in separate processes: a pass 106 -> 89 ms on one
     # thread, 56 -> 51-57 ms on two)
-    whitened = stats and float32_statistics and prep.float32_products
     k = prep.k
+    allowed = np.broadcast_to(np.asarray(float32_statistics, dtype=bool), (k,))
+    whitened = stats and prep.float32_products and bool(allowed.any())
     step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
     out = _Outputs(
         resp=np.empty((n, k), dtype=out_dtype) if resp else None,
@@ -591,21 +597,20 @@ def mixture_pass(
         for t in range(workers)
     ]
     order = _InOrder(_Sums(prep, stats, n_worst, whitened))
-    probe = _Probe(whitened)
+    probe = _Probe(allowed.copy() if whitened else None, np.ndim(float32_statistics) == 0)
 
     def chunk(t: int, i: int) -> None:
         acc = accs[t]
         acc.sums.clear()
-        acc.whitened = probe.hopeful()
+        acc.whitened = mask = probe.hopeful()
         acc.process(X, chunks[i], sample_weight, out)
-        if acc.whitened:
-            if i == 0:  # the probe: its sums decide for the pass
-                rows = chunks[i].stop - chunks[i].start
-                least = 2 * (d + 1) * acc.sums.weight / rows  # rows' worth of weight
-                probe.decide(_whitened_safe(acc.sums.w_n, acc.sums.w_s1, acc.sums.w_s2, least))
-            if not probe.outcome():  # redone with float64 statistics
+        if mask is not None:
+            if i == 0 and probe.probing():  # the probe: its sums decide for the pass
+                probe.decide(_probe_verdict(acc.sums, params.weights, chunks[i], d))
+            final = probe.outcome()
+            if final is not mask:  # redone, some or all components in float64
                 acc.sums.clear()
-                acc.whitened = False
+                acc.whitened = final
                 acc.process(X, chunks[i], sample_weight, out)
         order.fold(i, acc.sums)
 
@@ -618,53 +623,92 @@ def mixture_pass(
         run_parallel(len(chunks), workers, chunk)
     total = order.total
     if whitened and total.w_n.any():
-        if not _whitened_safe(total.w_n, total.w_s1, total.w_s2):
+        safe = _whitened_safe(total.w_n, total.w_s1, total.w_s2)
+        if not safe.all():
+            final = probe.outcome()
+            assert final is not None
             return mixture_pass(
                 X, params, family, frame, sample_weight=sample_weight, chunk_size=chunk_size,
                 stats=stats, resp=resp, log_density=log_density, labels=labels,
                 n_worst=n_worst, log_likelihood=log_likelihood, kernel=kernel,
                 out_dtype=out_dtype, n_threads=n_threads, finite=finite,
-                float32_statistics=False,
+                float32_statistics=final & safe,
             )  # fmt: skip
         _unwhiten(prep.fused_factors, total.w_s1, total.w_s2)
         total.f_n += total.w_n
         total.f_s1 += total.w_s1
         total.f_s2 += total.w_s2
-    return accs[0].result(n, out, total)
+    result = accs[0].result(n, out, total)
+    if result.float32_statistics:
+        result.whitened_components = probe.outcome()
+    return result
+
+
+def _probe_verdict(sums: _Sums, weights: Array, sl: slice, d: int) -> NDArray[np.bool_]:
+    """Which components a pass's first chunk, with whitened ``sums``, vouches for.
+
+    A component with at least ``d + 1`` rows' worth of weight in the chunk is checked
+    (:func:`_whitened_safe`; fewer leave its scatter singular).  One with less is vouched
+    for, unchecked, only if its mixing weight promised more (the rows are in some order:
+    the pass's total is checked), not if it is a small component, the kind most likely to
+    collapse (measured on the benchmark's anisotropic data at n=100 000, d=32, k=16: with
+    2 (d + 1) rows' worth and no such rule, 2 of EM's first 5 passes were redone whole for
+    a component of 0.5 and 2.4 % weight the probe had not checked).
+    """
+    rows = sl.stop - sl.start
+    least = (d + 1) * sums.weight / rows  # rows' worth of weight
+    safe = _whitened_safe(sums.w_n, sums.w_s1, sums.w_s2, least)
+    safe &= (sums.w_n > least) | (weights * sums.weight > least)
+    return safe
 
 
 class _Probe:
-    """Whether a pass's chunks sum whitened float32 statistics, decided by its first chunk.
+    """Which components' statistics a pass's chunks sum whitened in float32, decided by its
+    first chunk.
 
-    Chunk 0 is summed whitened and checked (:func:`_whitened_safe`); until then other
-    workers sum their chunks whitened too, and wait for the outcome before folding them.
-    If chunk 0 fails, it and every chunk summed whitened are redone with float64
-    statistics, and so are all later chunks: which chunks are whitened does not depend on
-    the workers' timing, so neither does the result.  (Measured at n=100 000, d=32, k=16 on
-    the benchmark's anisotropic data: 3 of EM's first 10 passes fail, each costing a whole
-    second pass if the check came only at the end.)
+    Chunk 0 is summed whitened for every component allowed and checked
+    (:func:`_whitened_safe`, component by component); until then other workers sum their
+    chunks the same way, and wait for the outcome before folding them.  The components
+    chunk 0 fails are summed in float64 in every chunk: chunk 0 and the chunks summed ahead
+    are redone so, and later chunks start so.  Which chunks and components are whitened
+    does not depend on the workers' timing, so neither does the result.  (Measured at
+    n=100 000, d=32, k=16 on the benchmark's anisotropic data: 3 of EM's first 10 passes
+    fail, each costing a whole second pass if the check came only at the end, and only 1
+    or 2 of the 16 components fail in each.)
+
+    The mask is ``None`` where nothing is whitened; with ``probing=False`` the mask given is
+    the decision (a pass redone because its total failed).
     """
 
-    def __init__(self, whitened: bool):
+    def __init__(self, mask: NDArray[np.bool_] | None, probing: bool = True):
         self.decided = threading.Event()
-        self.ok = whitened
-        if not whitened:
+        self.mask = mask
+        if mask is None or not probing:
             self.decided.set()
 
-    def hopeful(self) -> bool:
-        return self.ok
+    def probing(self) -> bool:
+        return not self.decided.is_set()
 
-    def decide(self, ok: bool) -> None:
-        self.ok = ok
+    def hopeful(self) -> NDArray[np.bool_] | None:
+        return self.mask
+
+    def decide(self, safe: NDArray[np.bool_]) -> None:
+        """Keep the components of the mask that ``safe`` vouches for (the same mask object
+        if it vouches for all of them)."""
+        assert self.mask is not None
+        if not safe[self.mask].all():
+            kept = self.mask & safe
+            self.mask = kept if kept.any() else None
         self.decided.set()
 
-    def outcome(self) -> bool:
+    def outcome(self) -> NDArray[np.bool_] | None:
         self.decided.wait()
-        return self.ok
+        return self.mask
 
 
-def _whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> bool:
-    """Whether whitened float32 statistics give positive-definite scatters, with room.
+def _whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArray[np.bool_]:
+    """Which components' whitened float32 statistics give positive-definite scatters, with
+    room: a bool (k,), True where they do.
 
     ``s1`` (k, d) and ``s2`` (k, d, d) are sums of ``r y`` and ``r yᵀy`` in a component's
     whitened coordinates, ``nk`` (k,) of ``r`` (in float64).  Per component they form the
@@ -673,36 +717,43 @@ def _whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> bool:
     most :data:`_WHITENED_ROUNDINGS` float32 roundings, so its error is at most
     ``c = 45 u32`` times ``sum r |ŷ_a| |ŷ_b|`` (``ŷ = [y, 1]``), which by Cauchy-Schwarz is
     at most ``sqrt(M_aa M_bb)``; scaled by ``diag(M)^(-1/2)``, the error matrix has 2-norm
-    at most its Frobenius norm, ``(d + 1) c``.  The sums pass if every component's scaled
-    ``M`` minus twice that is positive-definite (a Cholesky factorisation succeeds): then
-    both the computed ``M`` and the one exact sums of the same ``y`` give are, and so are
-    their scatters.  Components without weight are skipped.  Near a fit the scaled ``M`` is
-    close to the identity; it fails where the current parameters are far off (a component
-    collapsing onto a subspace, or a mean moving far), and the pass is then redone.
+    at most its Frobenius norm, ``(d + 1) c``.  A component passes if its scaled ``M`` minus
+    twice that is positive-definite (a Cholesky factorisation succeeds): then both the
+    computed ``M`` and the one exact sums of the same ``y`` give are, and so are their
+    scatters.  Near a fit the scaled ``M`` is close to the identity; it fails where the
+    current parameters are far off (a component collapsing onto a subspace, or a mean
+    moving far), and that component's sums are then redone in float64.
 
-    Components of weight ``least`` or less are not checked: a pass's first chunk, its
-    probe (:class:`_Probe`), skips those with under ``2 (d + 1)`` rows' worth, too few to
-    say anything of the pass (whose total is checked again, every component).
+    Components of weight ``least`` or less pass unchecked (without weight, their sums are
+    zero): a pass's first chunk, its probe (:class:`_Probe`), skips those with under
+    ``2 (d + 1)`` rows' worth, too few to say anything of the pass (whose total is checked
+    again, every component).
     """
     d = s1.shape[1]
-    live = nk > max(least, 0.0)
-    if not live.any():
-        return True
-    aug = np.empty((int(live.sum()), d + 1, d + 1))
+    safe = np.ones(nk.shape[0], dtype=bool)
+    live = np.flatnonzero(nk > max(least, 0.0))
+    if not live.size:
+        return safe
+    aug = np.empty((live.size, d + 1, d + 1))
     aug[:, :d, :d] = s2[live]
     aug[:, d, :d] = aug[:, :d, d] = s1[live]
     aug[:, d, d] = nk[live]
     diag = np.einsum("kaa->ka", aug)
-    if not np.all(np.isfinite(aug)) or not np.all(diag > 0):
-        return False
-    scale = 1.0 / np.sqrt(diag)
+    sound = np.isfinite(aug).all(axis=(1, 2)) & (diag > 0).all(axis=1)
+    safe[live[~sound]] = False
+    live, aug = live[sound], aug[sound]
+    scale = 1.0 / np.sqrt(np.einsum("kaa->ka", aug))
     aug *= scale[:, :, None] * scale[:, None, :]
     aug -= 2.0 * (d + 1) * _WHITENED_ROUNDINGS * _U32 * np.eye(d + 1)
     try:
-        np.linalg.cholesky(aug)
+        np.linalg.cholesky(aug)  # all at once; one by one only if some fail
     except np.linalg.LinAlgError:
-        return False
-    return True
+        for j, m in zip(live, aug, strict=True):
+            try:
+                np.linalg.cholesky(m)
+            except np.linalg.LinAlgError:
+                safe[j] = False
+    return safe
 
 
 def _unwhiten(factors: Array, s1: Array, s2: Array) -> None:
@@ -865,7 +916,9 @@ class _Accumulator:
     ):
         k = prep.k
         self.finite = finite
-        self.whitened = whitened
+        # the components whose statistics the current chunk sums whitened (None: none);
+        # whitened says whether any chunk may
+        self.whitened: NDArray[np.bool_] | None = None
         self.prep = prep
         n_exp = 0 if prep.all_expanded else prep.expanded.size
         # the numpy path's buffers, taken from the workspace when it runs (a fused pass
@@ -992,16 +1045,19 @@ class _Accumulator:
         kernel; False, with no statistics added, if the numpy path must redo it."""
         prep = self.prep
         assert _compiled is not None
-        stats = {}
+        stats: dict[str, np.ndarray] = {}
+        f64: NDArray[np.bool_] | None = None  # components summed in float64 beside whitened
         if self.fused_stats:
             sums = self.sums
-            if self.whitened:  # in y's coordinates, apart
+            if self.whitened is not None:  # in y's coordinates, apart
                 stats = {"nk": sums.w_n, "s1": sums.w_s1, "s2": sums.w_s2}
+                if not self.whitened.all():
+                    f64 = ~self.whitened
             else:
                 stats = {"nk": sums.f_n, "s1": sums.f_s1, "s2": sums.f_s2}
             if w is not None:
                 stats["sample_weight"] = np.ascontiguousarray(w, dtype=np.float64)
-        return bool(
+        clean = bool(
             _compiled.mixture_chunk(
                 x,
                 prep.inv_scale,
@@ -1014,10 +1070,17 @@ class _Accumulator:
                 shift=prep.fused_shift,
                 transform=prep.fused_transform,
                 float32_products=prep.float32_products,
-                float32_statistics=self.whitened,
+                float32_statistics=self.whitened is not None,
+                float64_components=f64,
                 **stats,
             )
         )
+        if clean and f64 is not None:  # those components' sums go with the float64 ones
+            sums = self.sums
+            for w_, f_ in ((sums.w_n, sums.f_n), (sums.w_s1, sums.f_s1), (sums.w_s2, sums.f_s2)):
+                f_[f64] += w_[f64]
+                w_[f64] = 0.0
+        return clean
 
     def _tally(
         self,
