@@ -272,27 +272,39 @@ def _fit(model: Mixture, X: NDArray[np.floating]) -> None:
         model.fit(X)
 
 
-def timed_fit(
-    make: Factory, X: NDArray[np.floating], max_iter: int, repeat: int
-) -> tuple[float, Mixture]:
-    """Best wall time of ``repeat`` fits with ``max_iter`` iterations, and the last model."""
-    best = np.inf
+def collect_garbage() -> None:
+    """Collect garbage before a timed call, so that no collection runs inside it, then
+    freeze what survives: a full collection walks every object the interpreter tracks
+    (about 130 000 with scikit-learn loaded: 80 ms, which also leaves the caches cold for
+    the call that follows), the next ones only those made since."""
+    gc.collect()
+    gc.freeze()
+
+
+def timed_fit(make: Factory, X: NDArray[np.floating], max_iter: int) -> tuple[float, Mixture]:
+    """Wall time of one fit with ``max_iter`` iterations, and its model."""
     model = make(max_iter)
-    for _ in range(repeat):
-        model = make(max_iter)
-        gc.collect()
-        t0 = time.perf_counter()
-        _fit(model, X)
-        best = min(best, time.perf_counter() - t0)
+    collect_garbage()
+    t0 = time.perf_counter()
+    _fit(model, X)
+    took = time.perf_counter() - t0
     if model.n_iter_ != max_iter:
         raise RuntimeError(f"{type(model).__module__}: n_iter_={model.n_iter_} != {max_iter}")
-    return best, model
+    return took, model
 
+
+#: fits are repeated until they have run this long, pairs of them (1 and n iterations)
+#: alternating, at most MAX_FIT_PAIRS pairs: on this VM a slow spell lasts seconds, and a best
+#: of 5 fits within 2 s moved a gaussmix cell by 1.5x between runs (the same rule for both
+#: libraries; scikit-learn's fits run longer than this already)
+MIN_FIT_SECONDS = 4.0
+MAX_FIT_PAIRS = 20
 
 #: short calls are repeated until they have run this long (at most MAX_CALLS times): a best
-#: of 3 calls of 5-10 ms on this VM moved by 2x between runs
-MIN_CALL_SECONDS = 0.5
-MAX_CALLS = 30
+#: of 3 calls of 5-10 ms on this VM moved by 2x between runs, and a best over 0.5 s of
+#: 40 ms calls by 1.5x
+MIN_CALL_SECONDS = 1.5
+MAX_CALLS = 60
 
 
 def timed_call(fn: Callable[[], object], repeat: int) -> float:
@@ -300,7 +312,7 @@ def timed_call(fn: Callable[[], object], repeat: int) -> float:
     both libraries)."""
     best, spent, calls = np.inf, 0.0, 0
     while calls < repeat or (spent < MIN_CALL_SECONDS and calls < MAX_CALLS):
-        gc.collect()
+        collect_garbage()
         t0 = time.perf_counter()
         fn()
         took = time.perf_counter() - t0
@@ -341,9 +353,19 @@ class IterTiming:
 def iteration_timing(
     make: Factory, X: NDArray[np.floating], n_iter: int, repeat: int
 ) -> IterTiming:
-    """``per_iter = (t(n_iter) - t(1)) / (n_iter - 1)``; ``fixed = t(1) - per_iter``."""
-    t1, _ = timed_fit(make, X, 1, repeat)
-    tn, model = timed_fit(make, X, n_iter, repeat)
+    """``per_iter = (t(n_iter) - t(1)) / (n_iter - 1)``; ``fixed = t(1) - per_iter``.
+
+    Each ``t`` is the best of at least ``repeat`` fits, more for short ones (see
+    :data:`MIN_FIT_SECONDS`), fits with 1 and with ``n_iter`` iterations alternating so that
+    a slow spell of the machine weighs on both alike.
+    """
+    t1 = tn = np.inf
+    spent, pairs = 0.0, 0
+    while pairs < repeat or (spent < MIN_FIT_SECONDS and pairs < MAX_FIT_PAIRS):
+        one, _ = timed_fit(make, X, 1)
+        many, model = timed_fit(make, X, n_iter)
+        t1, tn = min(t1, one), min(tn, many)
+        spent, pairs = spent + one + many, pairs + 1
     per_iter = max(tn - t1, 0.0) / (n_iter - 1)
     return IterTiming(per_iter, t1 - per_iter, model)
 
@@ -484,7 +506,7 @@ def bench_default_fit(X: Array, k: int) -> list[DefaultFit]:
         ("gaussmix", GmGaussianMixture(n_components=k, random_state=0)),
     ]
     for name, model in models:
-        gc.collect()
+        collect_garbage()
         t0 = time.perf_counter()
         _fit(model, X)
         seconds = time.perf_counter() - t0
@@ -664,7 +686,9 @@ def report(
         *machine_info(),
         "",
         f"EM timing: scikit-learn {args.sk_iters} iterations, gaussmix {args.iters} iterations, "
-        f"best of {args.repeat}; s/iter = (t(N) - t(1)) / (N - 1), fixed = t(1) - s/iter. "
+        f"best of at least {args.repeat} fits, fits of 1 and N iterations alternating and "
+        f"repeated until {MIN_FIT_SECONDS:g} s (at most {MAX_FIT_PAIRS} pairs); "
+        f"s/iter = (t(N) - t(1)) / (N - 1), fixed = t(1) - s/iter. "
         f"`predict_proba` / `score_samples`: best of at least {args.repeat} calls, repeated "
         f"until {MIN_CALL_SECONDS} s (at most {MAX_CALLS} calls). "
         f"Peak memory: tracemalloc over a {args.mem_iters}-iteration fit, relative to X.nbytes. "
