@@ -370,6 +370,43 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
 
 
 @needs_kernels
+def test_float32_statistics_probe_failure_does_not_hang(rng, monkeypatch):
+    """If the probe's chunk raises, the workers that summed later chunks whitened (and wait
+    for its verdict) are released: the pass raises that error instead of hanging."""
+    import threading
+
+    from gaussmix import engine
+
+    d, k, n = 16, 3, 6000
+    X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
+    process = engine._Accumulator.process
+    started = threading.Event()
+
+    def failing(self, X, sl, sample_weight, out):
+        if sl.start == 0:  # the probe: let another worker sum a chunk first
+            started.wait(10.0)
+            raise RuntimeError("probe chunk failed")
+        process(self, X, sl, sample_weight, out)
+        started.set()
+
+    monkeypatch.setattr(engine._Accumulator, "process", failing)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            mixture_pass(X, p, family, frame, stats=True, chunk_size=700, n_threads=2)
+        except BaseException as exc:  # collected for the assertion
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30.0)
+    assert not worker.is_alive(), "the pass hung"
+    assert started.is_set()
+    assert len(errors) == 1 and "probe chunk failed" in str(errors[0])
+
+
+@needs_kernels
 def test_float32_statistics_do_not_depend_on_threads(rng):
     """Whitened statistics are folded in chunk order like every other sum: the same to the
     last bit on 1, 2 or 3 threads."""

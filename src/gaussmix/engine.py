@@ -603,7 +603,12 @@ def mixture_pass(
         acc = accs[t]
         acc.sums.clear()
         acc.whitened = mask = probe.hopeful()
-        acc.process(X, chunks[i], sample_weight, out)
+        try:
+            acc.process(X, chunks[i], sample_weight, out)
+        except BaseException:
+            if i == 0:  # the probe: workers waiting on it must not wait forever
+                probe.abandon()
+            raise
         if mask is not None:
             if i == 0 and probe.probing():  # the probe: its sums decide for the pass
                 probe.decide(_probe_verdict(acc.sums, params.weights, chunks[i], d))
@@ -700,6 +705,12 @@ class _Probe:
             kept = self.mask & safe
             self.mask = kept if kept.any() else None
         self.decided.set()
+
+    def abandon(self) -> None:
+        """The probe failed (its chunk raised): nothing is whitened, and no one waits."""
+        if not self.decided.is_set():
+            self.mask = None
+            self.decided.set()
 
     def outcome(self) -> NDArray[np.bool_] | None:
         self.decided.wait()
