@@ -591,6 +591,60 @@ def test_em_chunks_redone_by_numpy_merge_with_the_kernels(cov_type, rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
+    """With the default chunk size the kernel's chunks (engine.FUSED_CHUNK_ROWS) are larger
+    than numpy's, whose buffers bound memory: a chunk the kernel hands back (a row beyond
+    float64) is redone by numpy in pieces of numpy's size, and the pass agrees with a numpy
+    pass.  With float32 input (no row is beyond float64 there) and whitened statistics the
+    first chunk, the probe, is of numpy's size, the others larger."""
+    from gaussmix import engine
+
+    d, k, n = 32, 3, 12_000  # float32 products from 256 rows per feature
+    X, (family, frame, p) = whitened_case(rng, k, d, 50.0, n)
+    if dtype == np.float64:
+        X = X.astype(np.float64)
+        X[4500, 0] = 1e200
+    pieces: list[int] = []
+    chunks: list[int] = []
+    numpy_body, process = engine._Accumulator._numpy, engine._Accumulator.process
+
+    def numpy_piece(self, X, sl, sample_weight, out):
+        pieces.append(sl.stop - sl.start)
+        numpy_body(self, X, sl, sample_weight, out)
+
+    def chunk(self, X, sl, sample_weight, out):
+        chunks.append(sl.stop - sl.start)
+        process(self, X, sl, sample_weight, out)
+
+    monkeypatch.setattr(engine._Accumulator, "_numpy", numpy_piece)
+    monkeypatch.setattr(engine._Accumulator, "process", chunk)
+    kw = {"stats": True, "resp": True, "log_density": True}
+    fused = mixture_pass(X, p, family, frame, **kw)
+    assert fused.kernel == "fused"
+    fused_pieces, fused_chunks = list(pieces), list(chunks)
+    pieces.clear()
+    with numpy_kernels():
+        plain = mixture_pass(X, p, family, frame, **kw)
+    numpy_step = max(pieces)
+    assert max(fused_chunks) > numpy_step  # the kernel's chunks are larger
+    finite = np.isfinite(plain.log_density)
+    if dtype == np.float64:  # one chunk redone in pieces
+        assert len(fused_pieces) >= 2 and max(fused_pieces) <= numpy_step
+        assert not finite.all()
+    else:
+        assert not fused_pieces and fused.float32_statistics
+        assert fused_chunks[0] == numpy_step < min(fused_chunks[1:])  # the probe
+    np.testing.assert_array_equal(np.isfinite(fused.log_density), finite)
+    np.testing.assert_allclose(fused.log_density[finite], plain.log_density[finite], rtol=1e-5)
+    np.testing.assert_allclose(fused.resp, plain.resp, atol=1e-5)
+    new_f, _ = params_from_stats(fused.stats, family, 1e-6 / frame.scale**2)
+    new_p, _ = params_from_stats(plain.stats, family, 1e-6 / frame.scale**2)
+    np.testing.assert_allclose(new_f.weights, new_p.weights, rtol=1e-6)
+    np.testing.assert_allclose(new_f.covariances, new_p.covariances, rtol=1e-4, atol=1e-7)
+
+
+@needs_kernels
 def test_zero_weight_component(rng):
     """A component of weight 0 gets responsibility 0 (below exp(-700)) and never a label."""
     means = np.array([[0.0], [2.0], [1.0]])

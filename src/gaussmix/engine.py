@@ -131,6 +131,13 @@ def numpy_kernels() -> Iterator[None]:
 #: small enough that the buffers stay a fraction of a large input
 _CHUNK_BYTES = 8 * 2**20
 
+#: rows per chunk at least, when ``chunk_size`` is ``None``, for a pass the compiled kernel
+#: does (its buffers do not grow with the rows; a chunk it hands back to numpy is redone in
+#: pieces of numpy's size): each call costs about 0.1 ms besides its rows (measured at
+#: n=100 000, d=32, k=16, float32 EM on two threads: 1786-row chunks 57.2 and 49.3 ms a
+#: pass, 7144-row ones 53.2 and 46.1 ms)
+FUSED_CHUNK_ROWS = 8192
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -324,7 +331,11 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:
 
 
 def auto_chunk_size(
-    n_features: int, n_components: int, n_feature_cols: int, n_rows: int | None = None
+    n_features: int,
+    n_components: int,
+    n_feature_cols: int,
+    n_rows: int | None = None,
+    least: int = 256,
 ) -> int:
     """Rows per chunk for one worker's buffers (float64, ``n_feature_cols + k`` per row).
 
@@ -333,10 +344,10 @@ def auto_chunk_size(
     small data sets are done in as few chunks as there are workers.  Smaller buffers cost
     time: per-chunk overhead (measured at n=100 000, d=32, k=16: 0.7 MiB buffers make the pass
     1.3x slower than 8 MiB ones; at n=20 000, d=10, k=10, 12 chunks instead of 2 make it 2x
-    slower).
+    slower).  ``least`` raises the rows before that share (:data:`FUSED_CHUNK_ROWS`).
     """
     width = max(n_feature_cols + n_components, n_features, 1)
-    rows = int(np.clip(_CHUNK_BYTES // (8 * width), 256, 65536))
+    rows = int(np.clip(_CHUNK_BYTES // (8 * width), max(256, least), max(65536, least)))
     if n_rows is not None and n_rows > 0:
         # equal chunks in whole rounds over the workers, so none waits for a last straggler
         # (measured at n=100 000, d=32, k=16 spherical: 5 chunks on 2 workers took as long
@@ -582,27 +593,44 @@ def mixture_pass(
     k = prep.k
     allowed = np.broadcast_to(np.asarray(float32_statistics, dtype=bool), (k,))
     whitened = stats and prep.float32_products and bool(allowed.any())
-    step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
+    # numpy's chunks are sized by its buffers; the kernel's are larger (FUSED_CHUNK_ROWS)
+    numpy_step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
+    step = numpy_step
+    if chunk_size is None and prep.fused:
+        step = auto_chunk_size(d, k, prep.n_cols, n, least=FUSED_CHUNK_ROWS)
+    probing = whitened and np.ndim(float32_statistics) == 0
     out = _Outputs(
         resp=np.empty((n, k), dtype=out_dtype) if resp else None,
         log_density=np.empty(n, dtype=out_dtype) if log_density else None,
         labels=np.empty(n, dtype=np.intp) if labels else None,
     )
-    chunks = list(iter_chunks(n, step))
+    if probing and step > numpy_step:
+        # the probe is a chunk of numpy's size (a failing one is redone), the rest larger;
+        # the other workers wait for its verdict before they start (see _Probe)
+        head = min(numpy_step, n)
+        chunks = [slice(0, head)] + [
+            slice(head + c.start, head + c.stop) for c in iter_chunks(n - head, step)
+        ]
+    else:
+        chunks = list(iter_chunks(n, step))
     workers = max(1, min(n_threads if n_threads is not None else _default_threads(), len(chunks)))
-    rows = min(step, n)
+    rows = max((c.stop - c.start for c in chunks), default=0)
     needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
     accs = [
-        _Accumulator(prep, rows, stats, n_worst, needs_lse, _workspace(t), finite, whitened)
+        _Accumulator(prep, rows, stats, n_worst, needs_lse, _workspace(t), finite, whitened,
+                     numpy_rows=min(numpy_step, rows))
         for t in range(workers)
-    ]
+    ]  # fmt: skip
     order = _InOrder(_Sums(prep, stats, n_worst, whitened))
-    probe = _Probe(allowed.copy() if whitened else None, np.ndim(float32_statistics) == 0)
+    probe = _Probe(allowed.copy() if whitened else None, probing)
+    # chunks larger than the probe do not start before its verdict: redone, they would
+    # cost more than the wait
+    wait = probing and len(chunks) > 1 and chunks[1].stop - chunks[1].start > chunks[0].stop
 
     def chunk(t: int, i: int) -> None:
         acc = accs[t]
         acc.sums.clear()
-        acc.whitened = mask = probe.hopeful()
+        acc.whitened = mask = probe.outcome() if wait and i > 0 else probe.hopeful()
         try:
             acc.process(X, chunks[i], sample_weight, out)
         except BaseException:
@@ -680,6 +708,10 @@ class _Probe:
     n=100 000, d=32, k=16 on the benchmark's anisotropic data: 3 of EM's first 10 passes
     fail, each costing a whole second pass if the check came only at the end, and only 1
     or 2 of the 16 components fail in each.)
+
+    Where the pass's other chunks are larger than the probe (the kernel's chunks,
+    :data:`FUSED_CHUNK_ROWS`, after a probe of numpy's size), they do not start before its
+    verdict instead: none is summed ahead, and a failing probe costs one small chunk.
 
     The mask is ``None`` where nothing is whitened; with ``probing=False`` the mask given is
     the decision (a pass redone because its total failed).
@@ -924,6 +956,7 @@ class _Accumulator:
         workspace: _Workspace,
         finite: bool = True,
         whitened: bool = False,
+        numpy_rows: int | None = None,
     ):
         k = prep.k
         self.finite = finite
@@ -935,7 +968,9 @@ class _Accumulator:
         # the numpy path's buffers, taken from the workspace when it runs (a fused pass
         # needs them only for a chunk it hands back)
         self.workspace = workspace
-        self.buf_size = (prep.n_cols + k + n_exp) * rows
+        # the numpy path takes a chunk in pieces of at most numpy_rows rows
+        self.numpy_rows = numpy_rows or rows
+        self.buf_size = (prep.n_cols + k + n_exp) * self.numpy_rows
         self.n_exp = n_exp
         self.stats = stats
         # whether the log-sum-exp is needed at all (not for labels alone)
@@ -961,6 +996,18 @@ class _Accumulator:
             if self._fused(x, lse, resp, labels, w):
                 self._tally(lse, None, sl, w, out)
                 return
+        for start in range(sl.start, sl.stop, self.numpy_rows):
+            self._numpy(X, slice(start, min(start + self.numpy_rows, sl.stop)), sample_weight, out)
+
+    def _numpy(
+        self, X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: _Outputs
+    ) -> None:
+        """A chunk's outputs and sums by numpy (at most ``numpy_rows`` rows)."""
+        prep = self.prep
+        m = sl.stop - sl.start
+        w = None if sample_weight is None else sample_weight[sl]
+        x = X[sl]
+        labels = None if out.labels is None else out.labels[sl]
         # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
         n_cols, k = prep.n_cols, prep.k
         buf = self.workspace.get(self.buf_size)
