@@ -939,6 +939,14 @@ class _Outputs:
     labels: NDArray[np.intp] | None
 
 
+def _rows(
+    X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: _Outputs
+) -> tuple[NDArray[np.floating], Array | None, NDArray[np.intp] | None]:
+    """A chunk's rows, their weights and their slice of the labels (None where absent)."""
+    w = None if sample_weight is None else sample_weight[sl]
+    return X[sl], w, None if out.labels is None else out.labels[sl]
+
+
 class _Accumulator:
     """One worker's chunk buffers, and the sums of the chunk it is on.
 
@@ -985,12 +993,11 @@ class _Accumulator:
     def process(
         self, X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: _Outputs
     ) -> None:
-        prep = self.prep
-        m = sl.stop - sl.start
-        w = None if sample_weight is None else sample_weight[sl]
-        x = X[sl]
-        labels = None if out.labels is None else out.labels[sl]
-        if prep.fused:
+        """A chunk's outputs and sums: by the kernel, or by numpy in pieces of at most
+        ``numpy_rows`` rows (its buffers' size) where there is none or it hands it back."""
+        if self.prep.fused:
+            x, w, labels = _rows(X, sl, sample_weight, out)
+            m = sl.stop - sl.start
             lse = None if self.lse is None else self.lse[:m]
             resp = None if out.resp is None else out.resp[sl]
             if self._fused(x, lse, resp, labels, w):
@@ -1005,9 +1012,7 @@ class _Accumulator:
         """A chunk's outputs and sums by numpy (at most ``numpy_rows`` rows)."""
         prep = self.prep
         m = sl.stop - sl.start
-        w = None if sample_weight is None else sample_weight[sl]
-        x = X[sl]
-        labels = None if out.labels is None else out.labels[sl]
+        x, w, labels = _rows(X, sl, sample_weight, out)
         # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
         n_cols, k = prep.n_cols, prep.k
         buf = self.workspace.get(self.buf_size)
