@@ -528,7 +528,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         double *base = work + n_block + n_part;
         base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
         super_place(&sup, c.k, base);
-        sup.only = stats32 ? f64c : NULL;
+        sup.only = f64c; /* NULL without float32 statistics (refused above) */
         for (Py_ssize_t j = 0; j < c.k; j++)
             memcpy(sup.mu + j * sup.dp, c.mu + j * c.d, (size_t)c.d * sizeof(double));
     }

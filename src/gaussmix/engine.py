@@ -769,8 +769,8 @@ def _whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArr
 
     Components of weight ``least`` or less pass unchecked (without weight, their sums are
     zero): a pass's first chunk, its probe (:class:`_Probe`), skips those with under
-    ``2 (d + 1)`` rows' worth, too few to say anything of the pass (whose total is checked
-    again, every component).
+    ``d + 1`` rows' worth, too few to check (see :func:`_probe_verdict`; the pass's total is
+    checked again, every component).
     """
     d = s1.shape[1]
     safe = np.ones(nk.shape[0], dtype=bool)
@@ -785,7 +785,7 @@ def _whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArr
     sound = np.isfinite(aug).all(axis=(1, 2)) & (diag > 0).all(axis=1)
     safe[live[~sound]] = False
     live, aug = live[sound], aug[sound]
-    scale = 1.0 / np.sqrt(np.einsum("kaa->ka", aug))
+    scale = 1.0 / np.sqrt(diag[sound])
     aug *= scale[:, :, None] * scale[:, None, :]
     aug -= 2.0 * (d + 1) * _WHITENED_ROUNDINGS * _U32 * np.eye(d + 1)
     try:
