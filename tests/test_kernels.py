@@ -659,6 +659,45 @@ def test_zero_weight_component(rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("cov_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("chunk_size", [None, 29])
+def test_log_sum_exp_leaves_out_only_negligible_terms(cov_type, chunk_size, rng):
+    """Without responsibilities the kernel leaves out vectors of rows whose components are all
+    below e^-50 of their rows' best (_kernels.c, SKIP_LSE): on components spaced so that each
+    row has some within that range and some far beyond it, in shuffled order (so that a
+    vector of rows mixes both), the log-densities equal a log-sum-exp of scipy's terms and
+    those of a pass that forms every exponential (with responsibilities) to rounding."""
+    d, k = 3, 7
+    # centres along the first axis: a row near one centre sees the next ones at Δlog p of
+    # about 4.5, 18, 40, 72 (under SKIP_LSE's 50 or not) and the far ones below -400
+    offsets = np.array([0.0, 3.0, 6.0, 9.0, 12.0, 40.0, 90.0])
+    means = np.zeros((k, d))
+    means[:, 0] = offsets
+    means += 100.0
+    weights = rng.dirichlet(np.full(k, 3.0))
+    dense = np.stack([np.diag(rng.uniform(0.8, 1.25, size=d)) for _ in range(k)])
+    labels = rng.integers(k, size=2000)
+    X = means[labels] + rng.normal(size=(2000, d)) * rng.uniform(0.5, 3.0, size=(2000, 1))
+    dense = get_family(cov_type).dense(family_covariances(cov_type, dense), k, d)
+    family, frame, p = model(cov_type, weights, means, dense)
+    kw = {"chunk_size": chunk_size, "n_threads": 2}
+    lse_only = mixture_pass(X, p, family, frame, stats=False, log_density=True, **kw)
+    every = mixture_pass(X, p, family, frame, stats=False, resp=True, log_density=True, **kw)
+    assert lse_only.kernel == "fused"
+    logp = reference_log_densities(X, weights, means, dense)
+    rel = logp - logp.max(axis=1, keepdims=True)
+    # the case is what it says: terms left out and terms kept, in the same vectors of rows
+    assert ((rel < -50) & (rel > -700)).any(axis=1).mean() > 0.5
+    assert ((rel > -50) & (rel < -10)).any(axis=1).mean() > 0.2
+    size = max(1.0, float(np.abs(logp).max()))
+    np.testing.assert_allclose(
+        lse_only.log_density, logsumexp(logp, axis=1), rtol=0, atol=1e-12 * size
+    )
+    np.testing.assert_allclose(lse_only.log_density, every.log_density, rtol=4e-16, atol=0)
+    assert lse_only.log_likelihood == pytest.approx(every.log_likelihood, rel=1e-15)
+
+
+@needs_kernels
 @pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
 def test_estimator_outputs_match_numpy_path(cov_type, rng):
     """Every prediction method of a fitted model agrees with the same model on numpy."""

@@ -824,17 +824,44 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         /* exponentials relative to the maxima (floored), their sums and the log-sum-exp,
            a vector of rows at a time; the exponentials are kept for the responsibilities */
         const int keep = c->resp || c->nk;
+        /* without responsibilities, a vector of rows whose lanes are all below SKIP_LSE
+           is left out of the sums: each lane's exponential is below e^-50 of its row's sum
+           (at least 1: the row's best component adds exp(0) = 1).  The others are compacted
+           into cv (the block buffers have room for k vectors after dt) and only they go
+           through exp, in order of component (measured at n=100 000, d=32, k=16, diag
+           score_samples on the aniso data: 9-10 % faster).  With responsibilities every
+           vector is formed: leaving out those at the floor (whose exponentials the sums
+           need) made EM 3 % slower at d=10, k=10 and 2 % faster at d=32, k=16. */
+        double *restrict cv = dt + d * R;
         for (int h = 0; h < H; h++) {
             VT t, sum = {0};
             t = LOADV(top + L * h);
-            for (Py_ssize_t j = 0; j < k; j++) {
-                VT v;
-                v = LOADV(lpb + j * R + L * h);
-                v -= t;
-                v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
-                FN(_exp)(&v);
-                if (keep) STOREV(lpb + j * R + L * h, v);
-                sum += v;
+            if (keep)
+                for (Py_ssize_t j = 0; j < k; j++) {
+                    VT v;
+                    v = LOADV(lpb + j * R + L * h);
+                    v -= t;
+                    v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
+                    FN(_exp)(&v);
+                    STOREV(lpb + j * R + L * h, v);
+                    sum += v;
+                }
+            else {
+                Py_ssize_t n = 0;
+                for (Py_ssize_t j = 0; j < k; j++) {
+                    VT v;
+                    v = LOADV(lpb + j * R + L * h);
+                    v -= t;
+                    STOREV(cv + n * L, v);
+                    n += !ALL_LANES(v < SKIP_LSE);
+                }
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    VT v;
+                    v = LOADV(cv + i * L);
+                    v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* NaN too */
+                    FN(_exp)(&v);
+                    sum += v;
+                }
             }
             STOREV(total + L * h, sum);
             FN(_log)(&sum);

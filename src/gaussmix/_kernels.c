@@ -37,9 +37,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* log-responsibilities relative to the row's best component are floored here (engine._FLOOR) */
 #define FLOOR (-700.0)
+
+/* without responsibilities, exponentials relative to the row's best component below
+   e^SKIP_LSE (2e-22) are left out of the log-sum-exp: k of them change the row's sum (at
+   least 1) by less than k * 2e-22, below the rounding of the exponentials themselves for
+   any k up to 10^5 or so */
+#define SKIP_LSE (-50.0)
+
+/* lanes of the widest variant's vectors */
+#define L_MAX 8
 
 /* ln 2 split so that n * LN2_HI is exact for the integers n of the kernel's exp and log */
 static const double LN2_HI = 6.93147180369123816490e-01;
@@ -170,6 +182,14 @@ typedef struct {
 #define L 4
 #define H 2
 #define ATTR
+/* every lane of a comparison mask set */
+#define ALL_LANES(m)                                                                             \
+    ({                                                                                           \
+        const IT m_ = (m);                                                                       \
+        int all_ = 1;                                                                            \
+        for (int l_ = 0; l_ < L; l_++) all_ &= m_[l_] != 0;                                      \
+        all_;                                                                                    \
+    })
 #include "_kernel_body.h"
 #undef NAME
 #undef VT
@@ -178,6 +198,7 @@ typedef struct {
 #undef L
 #undef H
 #undef ATTR
+#undef ALL_LANES
 #undef VMAX
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define X86_VARIANTS 1
@@ -189,6 +210,7 @@ typedef struct {
 #define L 4
 #define H 2
 #define ATTR __attribute__((target("avx2,fma")))
+#define ALL_LANES(m) (_mm256_movemask_pd((__m256d)(m)) == 15)
 #include "_kernel_body.h"
 #undef NAME
 #undef VT
@@ -197,6 +219,7 @@ typedef struct {
 #undef L
 #undef H
 #undef ATTR
+#undef ALL_LANES
 #undef VMAX
 #define NAME kernel_avx512
 #define VMAX 4
@@ -208,6 +231,7 @@ typedef struct {
    threads (the statistics' lane-wise sums); no change at d=16 and 32 */
 #define H 4
 #define ATTR __attribute__((target("avx512f")))
+#define ALL_LANES(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) == 0xff)
 #include "_kernel_body.h"
 #undef NAME
 #undef VT
@@ -216,6 +240,7 @@ typedef struct {
 #undef L
 #undef H
 #undef ATTR
+#undef ALL_LANES
 #undef VMAX
 #endif
 
@@ -456,10 +481,11 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         release(&v);
         return NULL;
     }
-    /* block buffers (feature-major rows, log-densities, differences), then the statistics'
+    /* block buffers (feature-major rows, log-densities, differences, the vectors of rows
+       that need exponentials), then the statistics'
        lane-wise partial sums (diagonal factors, from gathered rows; triangular ones up to
        d = 12) or super-block (triangular ones above) */
-    const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows;
+    const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows + (size_t)c.k * L_MAX;
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
        first-level cache), a super-block above (measured: equal at d = 8 and 12, the partial
        sums 20 % faster at d = 10, the super-block 1.1-1.5x faster from d = 16 to 64) */
