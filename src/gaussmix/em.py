@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .covariance import CovarianceFamily
-from .engine import Frame, Params, mixture_pass
+from .engine import Frame, Params, mixture_pass, take_rows
 from .stats import SuffStats
 
 Array = NDArray[np.float64]
@@ -338,7 +338,7 @@ def fit_multistart(
         short_run_rows = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)
     if short is not None and n > short_run_rows:
         rows = np.sort(rng.choice(n, short_run_rows, replace=False))
-        Xs = X[rows]
+        Xs = take_rows(X, rows)
         ws = None if sample_weight is None else sample_weight[rows]
         if ws is not None and not (ws.sum() > 0):
             Xs, ws = X, sample_weight

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from .covariance import CovarianceFamily
 from .em import DegenerateMixtureError, params_from_stats, reseed
-from .engine import Frame, Params, RespSource, stats_pass
+from .engine import Frame, Params, RespSource, stats_pass, take_rows
 
 Array = NDArray[np.float64]
 
@@ -207,7 +207,7 @@ def _kmeans_plusplus_many(
         picks.append(rows)
     m = min(n, size)
     taken = [np.arange(X.shape[0]) if r is None else r for r in picks]
-    samples = frame.to_internal(X[np.concatenate(taken)]).reshape(len(rngs), m, -1)
+    samples = frame.to_internal(take_rows(X, np.concatenate(taken))).reshape(len(rngs), m, -1)
     weights = None if sw is None else sw[np.stack(taken)]
     seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
     # each start's statistics come from its own subsample, split by nearest seed (the short
@@ -323,7 +323,7 @@ def initialize(
     for (source, ref, rows), rng in zip(starts, rngs, strict=True):
         Xs, ws = X, sample_weight
         if rows is not None:
-            Xs, ws = X[rows], None if sample_weight is None else sample_weight[rows]
+            Xs, ws = take_rows(X, rows), None if sample_weight is None else sample_weight[rows]
         stats = stats_pass(
             Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
         )
