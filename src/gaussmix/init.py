@@ -45,7 +45,8 @@ SEED_SAMPLE_PER_COMPONENT = 200
 _BLOCK = 4096
 
 #: a strategy's answer: responsibility source, reference points, rows for the statistics
-Start = tuple[RespSource, Array, "NDArray[np.intp] | None"]
+#: (None: all rows) and those rows of ``X`` if the strategy gathered them already (or None)
+Start = tuple[RespSource, Array, "NDArray[np.intp] | None", "NDArray[np.floating] | None"]
 
 Strategy = Callable[
     [NDArray[np.floating], Frame, int, np.random.Generator, "Array | None"],
@@ -99,7 +100,7 @@ def _kmeans(
         km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
     # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
     centres = frame.to_internal(km.cluster_centers_)
-    return nearest(centres), centres, None
+    return nearest(centres), centres, None, None
 
 
 def kmeans_plusplus_seeds(
@@ -207,12 +208,16 @@ def _kmeans_plusplus_many(
         picks.append(rows)
     m = min(n, size)
     taken = [np.arange(X.shape[0]) if r is None else r for r in picks]
-    samples = frame.to_internal(take_rows(X, np.concatenate(taken))).reshape(len(rngs), m, -1)
+    gathered = take_rows(X, np.concatenate(taken)).reshape(len(rngs), m, -1)
+    samples = frame.to_internal(gathered)
     weights = None if sw is None else sw[np.stack(taken)]
     seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
     # each start's statistics come from its own subsample, split by nearest seed (the short
     # EM runs that follow refine it on more rows)
-    return [(_given(labels[s]), samples[s][seeds[s]], rows) for s, rows in enumerate(picks)]
+    return [
+        (_given(labels[s]), samples[s][seeds[s]], rows, None if rows is None else gathered[s])
+        for s, rows in enumerate(picks)
+    ]
 
 
 def _given(labels: NDArray[np.intp]) -> RespSource:
@@ -234,7 +239,7 @@ def _random_from_data(
         p = sw / sw.sum()
         idx = rng.choice(n, k, replace=bool(np.count_nonzero(p) < k), p=p)
     centres = frame.to_internal(X[np.sort(idx)])
-    return nearest(centres), centres, None
+    return nearest(centres), centres, None, None
 
 
 def _random(
@@ -251,7 +256,7 @@ def _random(
         out /= out.sum(axis=1, keepdims=True)
         return out
 
-    return source, np.zeros((k, X.shape[1])), None
+    return source, np.zeros((k, X.shape[1])), None, None
 
 
 INITIALIZERS: dict[str, Strategy] = {
@@ -312,7 +317,7 @@ def initialize(
 
     starts: list[Start]
     if means_z is not None:
-        starts = [(nearest(means_z), means_z, None)] * len(rngs)
+        starts = [(nearest(means_z), means_z, None, None)] * len(rngs)
     elif method == "k-means++":
         starts = _kmeans_plusplus_many(X, frame, k, rngs, sample_weight)
     else:
@@ -320,10 +325,11 @@ def initialize(
         starts = [strategy(X, frame, k, rng, sample_weight) for rng in rngs]
 
     made: list[Params | DegenerateMixtureError] = []
-    for (source, ref, rows), rng in zip(starts, rngs, strict=True):
+    for (source, ref, rows, gathered), rng in zip(starts, rngs, strict=True):
         Xs, ws = X, sample_weight
         if rows is not None:
-            Xs, ws = take_rows(X, rows), None if sample_weight is None else sample_weight[rows]
+            Xs = take_rows(X, rows) if gathered is None else gathered
+            ws = None if sample_weight is None else sample_weight[rows]
         stats = stats_pass(
             Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
         )
