@@ -414,11 +414,12 @@ def engine_floor(model: Any, X: NDArray[np.floating]) -> Floor:
     """
     from threadpoolctl import threadpool_limits
 
-    from gaussmix.engine import _default_threads, _Prepared, auto_chunk_size
+    from gaussmix.engine import auto_chunk_size
+    from gaussmix.engine.planning import Prepared
+    from gaussmix.engine.threads import default_threads
 
-    prep = _Prepared(
-        model._internal_params(), model._family(), model._prediction_frame(), "expanded"
-    )
+    frame = model._prediction_frame()
+    prep = Prepared(model._pass_terms(frame), frame, "expanded")
     n, d = X.shape
     k, cols = prep.k, prep.n_cols
     m = min(n, auto_chunk_size(d, k, cols, n))
@@ -432,7 +433,7 @@ def engine_floor(model: Any, X: NDArray[np.floating]) -> Floor:
         m_gemm = timed_call(lambda: np.dot(phi, resp.T), 7)
     exp = timed_call(lambda: np.exp(logp, out=out), 7)
     fresh = timed_call(lambda: np.ones((n, k), dtype=X.dtype), 3)
-    per_row = 1.0 / (m * _default_threads())
+    per_row = 1.0 / (m * default_threads())
     em = n * per_row * (e_gemm + m_gemm + exp)
     score = n * per_row * (e_gemm + exp)
     return Floor(em, score + fresh, score)

@@ -38,7 +38,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from bench_em import iteration_timing
 from gaussmix import GaussianMixture
-from gaussmix.em import FitEvent
+from gaussmix.multistart import FitEvent
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- scaling:start -->", "<!-- scaling:end -->"

@@ -21,7 +21,7 @@ import pytest
 
 from gaussmix import GaussianMixture, load
 from gaussmix.cli import Progress, build_parser, main, parse_components, parse_covariance
-from gaussmix.io import read_model
+from gaussmix.persistence import read_model
 
 pa = pytest.importorskip("pyarrow")
 pacsv = pytest.importorskip("pyarrow.csv")

@@ -277,16 +277,18 @@ def test_callback_reports_every_iteration_in_user_units(rng):
 
 
 def test_a_failing_start_does_not_end_the_fit(rng):
-    from gaussmix.em import DegenerateMixtureError, fit_multistart
     from gaussmix.engine import Frame
     from gaussmix.init import initialize
+    from gaussmix.multistart import fit_multistart
+    from gaussmix.sources import ArraySource
+    from gaussmix.strategy import DegenerateMixtureError, MaximumLikelihood
 
     X, _, _ = make_blobs(rng, n=400, d=2, k=3)
     family = get_family("full")
     frame = Frame.from_data(X)
     calls = []
 
-    def start(Xs, ws, rngs):
+    def start(Xs, rngs):
         calls.append(len(rngs))
         return [
             DegenerateMixtureError("this start is degenerate")
@@ -296,20 +298,21 @@ def test_a_failing_start_does_not_end_the_fit(rng):
         ]
 
     best, scores = fit_multistart(
-        X, family, frame, start, n_components=3, n_init=4, init_iter=4, max_iter=50,
-        tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
+        ArraySource(X), MaximumLikelihood(family, 1e-6), frame, start, n_components=3,
+        n_init=4, init_iter=4, max_iter=50, tol=1e-6, rng=np.random.default_rng(0),
     )  # fmt: skip
     assert calls == [4]  # the starts are made together
     assert scores[0] == scores[2] == -np.inf
     assert np.isfinite(best.lower_bound)
 
-    def always_bad(Xs, ws, rngs):
+    def always_bad(Xs, rngs):
         return [DegenerateMixtureError("every start is degenerate") for _ in rngs]
 
     with pytest.raises(DegenerateMixtureError, match="every start"):
         fit_multistart(
-            X, family, frame, always_bad, n_components=3, n_init=3, init_iter=4,
-            max_iter=50, tol=1e-6, reg_covar=1e-6, rng=np.random.default_rng(0),
+            ArraySource(X), MaximumLikelihood(family, 1e-6), frame, always_bad,
+            n_components=3, n_init=3, init_iter=4, max_iter=50, tol=1e-6,
+            rng=np.random.default_rng(0),
         )  # fmt: skip
 
 
@@ -319,6 +322,7 @@ def test_starts_made_together_equal_starts_made_alone(rng, covariance_type, weig
     """The batched k-means++ starts of a fit are each the start its generator makes alone."""
     from gaussmix.engine import Frame
     from gaussmix.init import SEED_SAMPLE, initialize
+    from gaussmix.sources import ArraySource
 
     X, _, _ = make_blobs(rng, n=SEED_SAMPLE + 700, d=3, k=4)
     sw = None
@@ -327,12 +331,13 @@ def test_starts_made_together_equal_starts_made_alone(rng, covariance_type, weig
         sw[::3] = 0.0  # zero-weight rows are left out of every sample
     family = get_family(covariance_type)
     frame = Frame.from_data(X, sw)
-    opts = {"method": "k-means++", "reg_covar": 1e-6, "sample_weight": sw}
+    opts = {"method": "k-means++", "reg_covar": 1e-6}
+    rows = ArraySource(X, sw)
     together = initialize(
-        X, family, frame, 4, rngs=[np.random.default_rng(s) for s in range(5)], **opts
+        rows, family, frame, 4, rngs=[np.random.default_rng(s) for s in range(5)], **opts
     )
     for s, made in enumerate(together):
-        (alone,) = initialize(X, family, frame, 4, rngs=[np.random.default_rng(s)], **opts)
+        (alone,) = initialize(rows, family, frame, 4, rngs=[np.random.default_rng(s)], **opts)
         for name in ("weights", "means", "covariances", "precisions_cholesky"):
             np.testing.assert_allclose(
                 getattr(made, name), getattr(alone, name), rtol=1e-12, atol=1e-14

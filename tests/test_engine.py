@@ -12,15 +12,16 @@ from scipy import stats as sps
 
 from gaussmix import COVARIANCE_TYPES, SuffStats
 from gaussmix.covariance import get_family
-from gaussmix.em import params_from_stats
 from gaussmix.engine import (
     Frame,
-    Params,
+    gaussian_terms,
     mixture_pass,
     numpy_kernels,
     run_parallel,
     stats_pass,
 )
+from gaussmix.params import Params
+from gaussmix.strategy import params_from_stats
 
 
 def random_params(rng, cov, k, d, spread=2.0, far=0.0, var_scale=1.0):
@@ -66,7 +67,7 @@ def test_log_density_matches_scipy(rng, cov, kernel, k, d):
     X = rng.normal(scale=3.0, size=(257, d)) + 1.0
     frame = Frame.from_data(X)
     res = mixture_pass(
-        X, to_internal(frame, w, mu, c, chol), family, frame,
+        X, gaussian_terms(to_internal(frame, w, mu, c, chol), family), frame,
         log_density=True, resp=True, labels=True, kernel=kernel, chunk_size=50,
     )  # fmt: skip
     expected, comp = scipy_logpdf(X, family, w, mu, c)
@@ -88,14 +89,14 @@ def test_auto_kernel_exact_far_from_origin_tiny_variance(rng, cov):
     frame = Frame.from_data(X)
     p = to_internal(frame, w, mu, c, chol)
     with numpy_kernels():  # the numpy path's choice (the fused kernel is always direct)
-        res = mixture_pass(X, p, family, frame, log_density=True)
+        res = mixture_pass(X, gaussian_terms(p, family), frame, log_density=True)
     assert res.kernel == "direct"
     expected, _ = scipy_logpdf(X, family, w, mu, c)
     # The rows hold ~7 significant digits of their deviation from the mean (1e-3 at 1e6);
     # mapping the means into the frame and back costs one rounding of 1e6, i.e. ~1e-7 of
     # the deviation, so agreement to 1e-5 is what float64 allows.
     np.testing.assert_allclose(res.log_density, expected, rtol=1e-5)
-    fast = mixture_pass(X, p, family, frame, log_density=True, kernel="expanded")
+    fast = mixture_pass(X, gaussian_terms(p, family), frame, log_density=True, kernel="expanded")
     assert np.abs(fast.log_density - expected).max() > 1.0  # why "auto" avoids the expansion
 
 
@@ -108,7 +109,7 @@ def test_kernels_give_the_same_statistics(rng, cov):
     reg = 1e-6 / frame.scale**2
     results = {}
     for kernel in ("expanded", "direct"):
-        res = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=333)
+        res = mixture_pass(X, gaussian_terms(p, family), frame, kernel=kernel, chunk_size=333)
         results[kernel] = params_from_stats(res.stats, family, reg)[0], res.log_likelihood
     (pe, lle), (pd_, lld) = results["expanded"], results["direct"]
     np.testing.assert_allclose(lle, lld, rtol=1e-12)
@@ -132,8 +133,8 @@ def test_mixed_kernels_give_the_same_statistics(rng, cov):
     p = to_internal(frame, w, mu, c, chol)
     reg = 1e-6 / frame.scale**2
     with numpy_kernels():  # the numpy path's assembly of expanded and direct parts
-        mixed = mixture_pass(X, p, family, frame, chunk_size=256)
-    direct = mixture_pass(X, p, family, frame, chunk_size=256, kernel="direct")
+        mixed = mixture_pass(X, gaussian_terms(p, family), frame, chunk_size=256)
+    direct = mixture_pass(X, gaussian_terms(p, family), frame, chunk_size=256, kernel="direct")
     assert mixed.kernel == "mixed"
     pm, pd_ = (params_from_stats(r.stats, family, reg)[0] for r in (mixed, direct))
     # the expansion's error bound is eps * EXPANDED_RISK_LIMIT ~ 2e-10
@@ -151,7 +152,11 @@ def test_statistics_match_closed_form(rng, cov):
     sw = rng.uniform(0.0, 3.0, size=300)
     frame = Frame(np.zeros(3), 1.0)
     res = mixture_pass(
-        X, to_internal(frame, w, mu, c, chol), family, frame, sample_weight=sw, resp=True
+        X,
+        gaussian_terms(to_internal(frame, w, mu, c, chol), family),
+        frame,
+        sample_weight=sw,
+        resp=True,
     )
     r = res.resp * sw[:, None]
     nk = r.sum(axis=0)
@@ -178,9 +183,9 @@ def test_statistics_do_not_depend_on_chunk_size(rng, cov, kernel):
     X = rng.normal(scale=2.0, size=(1001, 4))
     frame = Frame.from_data(X)
     p = to_internal(frame, w, mu, c, chol)
-    ref = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=1001)
+    ref = mixture_pass(X, gaussian_terms(p, family), frame, kernel=kernel, chunk_size=1001)
     for size in (1, 64, 1000):
-        other = mixture_pass(X, p, family, frame, kernel=kernel, chunk_size=size)
+        other = mixture_pass(X, gaussian_terms(p, family), frame, kernel=kernel, chunk_size=size)
         np.testing.assert_allclose(other.stats.N, ref.stats.N, rtol=1e-12)
         np.testing.assert_allclose(other.stats.S1, ref.stats.S1, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(other.stats.S2, ref.stats.S2, rtol=1e-10, atol=1e-10)
@@ -194,9 +199,9 @@ def test_merged_statistics_equal_whole(rng, cov):
     X = rng.normal(scale=2.0, size=(600, 3)) + 5.0
     frame = Frame.from_data(X)
     p = to_internal(frame, w, mu, c, chol)
-    whole = mixture_pass(X, p, family, frame, kernel="direct").stats
-    a = mixture_pass(X[:250], p, family, frame, kernel="expanded").stats
-    b = mixture_pass(X[250:], p, family, frame, kernel="direct").stats
+    whole = mixture_pass(X, gaussian_terms(p, family), frame, kernel="direct").stats
+    a = mixture_pass(X[:250], gaussian_terms(p, family), frame, kernel="expanded").stats
+    b = mixture_pass(X[250:], gaussian_terms(p, family), frame, kernel="direct").stats
     assert not np.array_equal(a.ref, b.ref)
     merged = a + b
     np.testing.assert_allclose(merged.means(), whole.means(), rtol=1e-10, atol=1e-13)
@@ -224,7 +229,7 @@ def test_responsibilities_only_when_asked(rng):
     family, w, mu, c, chol = random_params(rng, "full", 3, 2)
     X = rng.normal(size=(100, 2))
     frame = Frame.from_data(X)
-    res = mixture_pass(X, to_internal(frame, w, mu, c, chol), family, frame)
+    res = mixture_pass(X, gaussian_terms(to_internal(frame, w, mu, c, chol), family), frame)
     assert res.resp is None and res.log_density is None and res.labels is None
     assert res.stats is not None
 
@@ -245,8 +250,7 @@ def test_threads_do_not_change_results(rng, cov, kernel, weighted):
     def run(n_threads):
         return mixture_pass(
             X,
-            p,
-            family,
+            gaussian_terms(p, family),
             frame,
             sample_weight=sw,
             chunk_size=300,
@@ -319,11 +323,11 @@ def test_concurrent_passes_from_several_threads_do_not_share_buffers(rng):
         family, w, mu, c, chol = random_params(rng, cov, k, d)
         X = rng.normal(scale=2.0, size=(4000, d))
         frame = Frame.from_data(X)
-        jobs.append((X, to_internal(frame, w, mu, c, chol), family, frame))
+        jobs.append((X, gaussian_terms(to_internal(frame, w, mu, c, chol), family), frame))
 
     def run(job):
-        X, p, family, frame = job
-        return mixture_pass(X, p, family, frame, chunk_size=250, resp=True)
+        X, terms, frame = job
+        return mixture_pass(X, terms, frame, chunk_size=250, resp=True)
 
     alone = [run(job) for job in jobs]
     with ThreadPoolExecutor(4) as pool:
@@ -342,7 +346,7 @@ def test_rows_beyond_float64_squares(rng, cov, kernel):
     X = np.array([[0.0, 0.0], [1e10, -1e10], [1e160, 0.0], [1e200, -1e200], [1.7e308, 0.0]])
     frame = Frame(np.zeros(2), 1.0)
     res = mixture_pass(
-        X, to_internal(frame, w, mu, c, chol), family, frame,
+        X, gaussian_terms(to_internal(frame, w, mu, c, chol), family), frame,
         kernel=kernel, resp=True, log_density=True, labels=True,
     )  # fmt: skip
     expected, _ = scipy_logpdf(X[:2], family, w, mu, c)
@@ -400,9 +404,15 @@ def test_labels_only_pass_skips_the_likelihood_but_not_the_labels(rng, cov):
     X = rng.normal(scale=2.0, size=(900, 3))
     frame = Frame.from_data(X)
     p = to_internal(frame, w, mu, c, chol)
-    full = mixture_pass(X, p, family, frame, chunk_size=200, resp=True, labels=True)
+    full = mixture_pass(X, gaussian_terms(p, family), frame, chunk_size=200, resp=True, labels=True)
     only = mixture_pass(
-        X, p, family, frame, chunk_size=200, stats=False, labels=True, log_likelihood=False
+        X,
+        gaussian_terms(p, family),
+        frame,
+        chunk_size=200,
+        stats=False,
+        labels=True,
+        log_likelihood=False,
     )
     np.testing.assert_array_equal(only.labels, full.labels)
     np.testing.assert_array_equal(only.labels, full.resp.argmax(axis=1))
@@ -433,8 +443,9 @@ def test_frame_of_many_rows_from_a_strided_sample(rng):
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_chunks_come_in_equal_rounds_over_the_workers(monkeypatch, workers):
     from gaussmix import engine
+    from gaussmix.engine import threads
 
-    monkeypatch.setattr(engine, "_default_threads", lambda: workers)
+    monkeypatch.setattr(threads, "default_threads", lambda: workers)
     for d, k, cols, n in [(32, 16, 34, 100_000), (10, 10, 21, 200_000), (16, 8, 153, 10**6)]:
         rows = engine.auto_chunk_size(d, k, cols, n)
         bound = engine.auto_chunk_size(d, k, cols)  # the buffer-size bound alone

@@ -16,8 +16,9 @@ from scipy.special import logsumexp
 
 from gaussmix import COVARIANCE_TYPES
 from gaussmix.covariance import get_family
-from gaussmix.em import params_from_stats
-from gaussmix.engine import Frame, Params, mixture_pass
+from gaussmix.engine import Frame, gaussian_terms, mixture_pass
+from gaussmix.params import Params
+from gaussmix.strategy import params_from_stats
 
 REG = 1e-6
 
@@ -66,7 +67,7 @@ def engine_step(X, weights, means, covariances, cov_type, **pass_kw):
     assert not bad.any()
     s = frame.scale
     p = Params(weights, (means - frame.centre) / s, covariances / s / s, chol * s)
-    res = mixture_pass(X, p, family, frame, **pass_kw)
+    res = mixture_pass(X, gaussian_terms(p, family), frame, **pass_kw)
     new, bad = params_from_stats(res.stats, family, REG / s / s)
     assert not bad.any()
     w, m, c, _ = frame.to_user(new)

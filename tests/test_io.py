@@ -17,14 +17,9 @@ from sklearn.exceptions import NotFittedError
 
 import gaussmix
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, load
-from gaussmix.io import (
-    FORMAT_VERSION,
-    JSON_MEMBER,
-    ModelFileError,
-    Standardization,
-    read_model,
-    save_model,
-)
+from gaussmix.io import FORMAT_VERSION, JSON_MEMBER, ModelFileError
+from gaussmix.persistence import read_model, save_model
+from gaussmix.standardize import Standardization
 
 from ._data import make_blobs
 
@@ -160,7 +155,7 @@ def test_path_as_str_and_pathlike(tmp_path: Path, models: Any) -> None:
     assert isinstance(written, Path) and written.exists()
     assert np.array_equal(load(str(written)).means_, model.means_)
     assert np.array_equal(load(tmp_path / "a.gmm").means_, model.means_)
-    assert np.array_equal(gaussmix.io.load(written).means_, model.means_)
+    assert np.array_equal(gaussmix.persistence.load(written).means_, model.means_)
 
 
 def test_feature_names_are_kept(tmp_path: Path, data: np.ndarray) -> None:

@@ -21,15 +21,16 @@ from scipy.special import logsumexp
 from gaussmix import COVARIANCE_TYPES, GaussianMixture
 from gaussmix._moments import DIAG, FULL, MEAN_SQUARE, POOLED
 from gaussmix.covariance import get_family
-from gaussmix.em import params_from_stats
 from gaussmix.engine import (
     Frame,
-    Params,
-    _Prepared,
     compiled_kernels,
+    gaussian_terms,
     mixture_pass,
     numpy_kernels,
 )
+from gaussmix.engine.planning import Prepared
+from gaussmix.params import Params
+from gaussmix.strategy import params_from_stats
 
 from .test_fast_paths import CASES, family_covariances, hard_case
 
@@ -86,7 +87,14 @@ def reference_log_densities(X, weights, means, dense):
 
 def run(X, family, frame, p, **kw):
     return mixture_pass(
-        X, p, family, frame, stats=False, resp=True, log_density=True, labels=True, **kw
+        X,
+        gaussian_terms(p, family),
+        frame,
+        stats=False,
+        resp=True,
+        log_density=True,
+        labels=True,
+        **kw,
     )
 
 
@@ -159,9 +167,9 @@ def test_float32_products_follow_float64(d, rng):
     X = np.stack([rng.multivariate_normal(means[j], cov[j]) for j in labels]).astype(np.float32)
     family, frame, p = model("full", weights, means, cov)
     kw = {"stats": True, "log_density": True, "resp": True, "chunk_size": 1000}
-    fast = mixture_pass(X, p, family, frame, **kw)
+    fast = mixture_pass(X, gaussian_terms(p, family), frame, **kw)
     assert fast.kernel == "fused" and fast.float32_products
-    with_f64 = mixture_pass(X.astype(np.float64), p, family, frame, **kw)
+    with_f64 = mixture_pass(X.astype(np.float64), gaussian_terms(p, family), frame, **kw)
     assert not with_f64.float32_products
     size = float(np.abs(with_f64.log_density).max())
     np.testing.assert_allclose(fast.log_density, with_f64.log_density, rtol=0, atol=2e-6 * size)
@@ -191,7 +199,7 @@ def test_float32_products_refused_where_inaccurate(rng):
         weights, means, cov = random_full_model(rng, k, d, cond)
         X = rng.normal(size=(rows, d)).astype(dtype) + 10.0
         family, frame, p = model(cov_type, weights, means, cov)
-        res = mixture_pass(X, p, family, frame, stats=False)
+        res = mixture_pass(X, gaussian_terms(p, family), frame, stats=False)
         assert res.float32_products is expected, (cond, rows, cov_type, dtype)
 
 
@@ -232,8 +240,8 @@ def test_float32_statistics_follow_float64(d, cond, rng):
     X, (family, frame, p) = whitened_case(rng, k, d, cond, n)
     w = rng.uniform(0.0, 2.0, size=n)
     kw = {"stats": True, "sample_weight": w, "chunk_size": 1001, "n_threads": 2}
-    fast = mixture_pass(X, p, family, frame, **kw)
-    ref = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    fast = mixture_pass(X, gaussian_terms(p, family), frame, **kw)
+    ref = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=False, **kw)
     assert fast.float32_products and ref.float32_products
     assert fast.float32_statistics and not ref.float32_statistics
     assert fast.log_likelihood == ref.log_likelihood
@@ -262,7 +270,7 @@ def test_float32_statistics_only_where_asked(rng):
         (np.float32, False, False),
     ]:
         X, (family, frame, p) = whitened_case(rng, 2, d, 10.0, 256 * d)
-        res = mixture_pass(X.astype(dtype), p, family, frame, stats=stats)
+        res = mixture_pass(X.astype(dtype), gaussian_terms(p, family), frame, stats=stats)
         assert res.float32_statistics is expected, (dtype, stats)
     m, d, k = 16, 3, 2
     x = rng.normal(size=(m, d)).astype(np.float32)
@@ -288,9 +296,11 @@ def test_float64_components_beside_whitened(d, rng):
     X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
     kw = {"stats": True, "sample_weight": rng.uniform(0.0, 2.0, size=n), "chunk_size": 999}
     mask = np.array([True, False, False, True])
-    mixed = mixture_pass(X, p, family, frame, float32_statistics=mask, n_threads=2, **kw)
-    whitened = mixture_pass(X, p, family, frame, float32_statistics=True, **kw)
-    plain = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    mixed = mixture_pass(
+        X, gaussian_terms(p, family), frame, float32_statistics=mask, n_threads=2, **kw
+    )
+    whitened = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=True, **kw)
+    plain = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=False, **kw)
     np.testing.assert_array_equal(mixed.whitened_components, mask)
     np.testing.assert_array_equal(whitened.whitened_components, np.ones(k, dtype=bool))
     assert plain.whitened_components is None
@@ -346,11 +356,11 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
         kw["chunk_size"] = int((~first).sum())
     X = X.astype(np.float32)
     family, frame, p = model("full", weights, means, cov)
-    ref = mixture_pass(X, p, family, frame, float32_statistics=False, **kw)
+    ref = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=False, **kw)
     reg = 1e-6 / frame.scale**2
     new64, _ = params_from_stats(ref.stats, family, reg)
     for threads in (1, 2, 3):
-        res = mixture_pass(X, p, family, frame, n_threads=threads, **kw)
+        res = mixture_pass(X, gaussian_terms(p, family), frame, n_threads=threads, **kw)
         assert res.float32_products and res.float32_statistics is (expected is not None)
         if expected is None:
             assert res.whitened_components is None
@@ -375,11 +385,11 @@ def test_float32_statistics_probe_failure_does_not_hang(rng, monkeypatch):
     for its verdict) are released: the pass raises that error instead of hanging."""
     import threading
 
-    from gaussmix import engine
+    from gaussmix.engine import passes
 
     d, k, n = 16, 3, 6000
     X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
-    process = engine._Accumulator.process
+    process = passes._Accumulator.process
     started = threading.Event()
 
     def failing(self, X, sl, sample_weight, out):
@@ -389,12 +399,14 @@ def test_float32_statistics_probe_failure_does_not_hang(rng, monkeypatch):
         process(self, X, sl, sample_weight, out)
         started.set()
 
-    monkeypatch.setattr(engine._Accumulator, "process", failing)
+    monkeypatch.setattr(passes._Accumulator, "process", failing)
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            mixture_pass(X, p, family, frame, stats=True, chunk_size=700, n_threads=2)
+            mixture_pass(
+                X, gaussian_terms(p, family), frame, stats=True, chunk_size=700, n_threads=2
+            )
         except BaseException as exc:  # collected for the assertion
             errors.append(exc)
 
@@ -413,7 +425,9 @@ def test_float32_statistics_do_not_depend_on_threads(rng):
     d, k, n = 16, 3, 6000
     X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
     kw = {"stats": True, "chunk_size": 700}
-    results = [mixture_pass(X, p, family, frame, n_threads=t, **kw) for t in (1, 2, 3)]
+    results = [
+        mixture_pass(X, gaussian_terms(p, family), frame, n_threads=t, **kw) for t in (1, 2, 3)
+    ]
     assert all(r.float32_statistics for r in results)
     for r in results[1:]:
         np.testing.assert_array_equal(r.stats.S2, results[0].stats.S2)
@@ -503,7 +517,7 @@ def test_second_moments_from_components(kind, rng):
 
 def em_params(X, family, frame, p, sample_weight=None, **kw):
     """One EM step's pass (statistics, log-likelihood) and the M-step's parameters."""
-    res = mixture_pass(X, p, family, frame, sample_weight=sample_weight, **kw)
+    res = mixture_pass(X, gaussian_terms(p, family), frame, sample_weight=sample_weight, **kw)
     new, bad = params_from_stats(res.stats, family, 1e-6 / frame.scale**2)
     assert not bad.any()
     return res, new
@@ -551,7 +565,9 @@ def test_far_tiny_log_likelihood_in_extended_precision(cov_type, rng):
     dense = get_family(cov_type).dense(family_covariances(cov_type, dense), *means.shape)
     family, frame, p = model(cov_type, weights, means, dense)
     sw = rng.uniform(0.0, 3.0, size=len(X))
-    res = mixture_pass(X, p, family, frame, sample_weight=sw, chunk_size=61, n_threads=3)
+    res = mixture_pass(
+        X, gaussian_terms(p, family), frame, sample_weight=sw, chunk_size=61, n_threads=3
+    )
     assert res.kernel.startswith("fused") or cov_type == "tied"
     L = np.longdouble
     logp = []
@@ -598,7 +614,7 @@ def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
     float64) is redone by numpy in pieces of numpy's size, and the pass agrees with a numpy
     pass.  With float32 input (no row is beyond float64 there) and whitened statistics the
     first chunk, the probe, is of numpy's size, the others larger."""
-    from gaussmix import engine
+    from gaussmix.engine import passes
 
     d, k, n = 32, 3, 12_000  # float32 products from 256 rows per feature
     X, (family, frame, p) = whitened_case(rng, k, d, 50.0, n)
@@ -607,7 +623,7 @@ def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
         X[4500, 0] = 1e200
     pieces: list[int] = []
     chunks: list[int] = []
-    numpy_body, process = engine._Accumulator._numpy, engine._Accumulator.process
+    numpy_body, process = passes._Accumulator._numpy, passes._Accumulator.process
 
     def numpy_piece(self, X, sl, sample_weight, out):
         pieces.append(sl.stop - sl.start)
@@ -617,15 +633,15 @@ def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
         chunks.append(sl.stop - sl.start)
         process(self, X, sl, sample_weight, out)
 
-    monkeypatch.setattr(engine._Accumulator, "_numpy", numpy_piece)
-    monkeypatch.setattr(engine._Accumulator, "process", chunk)
+    monkeypatch.setattr(passes._Accumulator, "_numpy", numpy_piece)
+    monkeypatch.setattr(passes._Accumulator, "process", chunk)
     kw = {"stats": True, "resp": True, "log_density": True}
-    fused = mixture_pass(X, p, family, frame, **kw)
+    fused = mixture_pass(X, gaussian_terms(p, family), frame, **kw)
     assert fused.kernel == "fused"
     fused_pieces, fused_chunks = list(pieces), list(chunks)
     pieces.clear()
     with numpy_kernels():
-        plain = mixture_pass(X, p, family, frame, **kw)
+        plain = mixture_pass(X, gaussian_terms(p, family), frame, **kw)
     numpy_step = max(pieces)
     assert max(fused_chunks) > numpy_step  # the kernel's chunks are larger
     finite = np.isfinite(plain.log_density)
@@ -681,8 +697,12 @@ def test_log_sum_exp_leaves_out_only_negligible_terms(cov_type, chunk_size, rng)
     dense = get_family(cov_type).dense(family_covariances(cov_type, dense), k, d)
     family, frame, p = model(cov_type, weights, means, dense)
     kw = {"chunk_size": chunk_size, "n_threads": 2}
-    lse_only = mixture_pass(X, p, family, frame, stats=False, log_density=True, **kw)
-    every = mixture_pass(X, p, family, frame, stats=False, resp=True, log_density=True, **kw)
+    lse_only = mixture_pass(
+        X, gaussian_terms(p, family), frame, stats=False, log_density=True, **kw
+    )
+    every = mixture_pass(
+        X, gaussian_terms(p, family), frame, stats=False, resp=True, log_density=True, **kw
+    )
     assert lse_only.kernel == "fused"
     logp = reference_log_densities(X, weights, means, dense)
     rel = logp - logp.max(axis=1, keepdims=True)
@@ -870,7 +890,7 @@ def test_tied_rows_are_transformed_once_where_accurate(spread, rng):
     dense = np.stack([cov] * 3)
     weights = np.array([0.2, 0.5, 0.3])
     family, frame, p = model("tied", weights, means, dense)
-    prep = _Prepared(p, family, frame, "auto", fused=True)
+    prep = Prepared(gaussian_terms(p, family), frame, "auto", fused=True)
     assert (prep.fused_transform is not None) == (spread == 1.0)
     res = run(X, family, frame, p)
     logp = reference_log_densities(X, weights, means, dense)

@@ -20,7 +20,7 @@ import pytest
 
 from gaussmix import GaussianMixture, select_model
 from gaussmix.datasets import load_faithful
-from gaussmix.em import FitEvent
+from gaussmix.multistart import FitEvent
 from gaussmix.report import build_report_html, write_report
 from gaussmix.report._payload import retained_run
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from ._version import __version__
 from .covariance import COVARIANCE_TYPES
-from .em import DegenerateMixtureError
-from .io import ModelFileError, load
+from .io import ModelFileError
 from .mixture import GaussianMixture
+from .persistence import load
 from .selection import SelectionResult, select_model
 from .stats import SuffStats
-
-__version__ = "0.1.0"
+from .strategy import DegenerateMixtureError
 
 __all__ = [
     "COVARIANCE_TYPES",

@@ -40,6 +40,10 @@ class MomentKind(ABC):
     #: each row once, engine.py)
     shared_precision = False
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # the kinds are singletons compared by identity: unpickled, a kind is the same one
+        return (moment_kind, (self.name,))
+
     @abstractmethod
     def second_shape(self, k: int, d: int) -> tuple[int, ...]:
         """Shape of the second moments of ``k`` components: (k, d, d), (d, d), (k, d) or (k,)."""
@@ -373,3 +377,11 @@ FULL = FullMoments()
 DIAG = DiagMoments()
 POOLED = PooledMoments()
 MEAN_SQUARE = MeanSquareMoments()
+
+#: the moment layouts by name
+MOMENT_KINDS: dict[str, MomentKind] = {m.name: m for m in (FULL, DIAG, POOLED, MEAN_SQUARE)}
+
+
+def moment_kind(name: str) -> MomentKind:
+    """The moment layout called ``name`` (how a pickled layout comes back as the singleton)."""
+    return MOMENT_KINDS[name]

@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.utils import check_random_state
 
+from .engine.threads import default_threads, pool
+
 Array = NDArray[np.float64]
 
 
@@ -151,16 +153,14 @@ _PARALLEL_SUM = 1 << 21
 
 def _sum(arr: NDArray[Any]) -> Any:
     """The sum of every entry (overflow and NaN allowed), in parts on the worker threads."""
-    from .engine import _default_threads, _pool
-
-    workers = _default_threads()
+    workers = default_threads()
     with np.errstate(over="ignore", invalid="ignore"):
         if arr.size < _PARALLEL_SUM or workers < 2 or not arr.flags.c_contiguous:
             return arr.sum()
         flat = arr.reshape(-1)
         bounds = np.linspace(0, flat.shape[0], workers + 1).astype(np.intp)
         parts = [flat[a:b] for a, b in itertools.pairwise(bounds)]
-        return sum(_pool(workers).map(_quiet_sum, parts))
+        return sum(pool(workers).map(_quiet_sum, parts))
 
 
 def _quiet_sum(part: NDArray[Any]) -> Any:

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from .covariance import COVARIANCE_TYPES
 
 if TYPE_CHECKING:
-    from .em import FitEvent
+    from .multistart import FitEvent
 
 EXIT_ERROR = 1
 AUTO_COMPONENTS = range(1, 10)
@@ -547,7 +547,7 @@ def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progres
 def _read_training_data(
     args: argparse.Namespace,
 ) -> tuple[Data, NDArray[np.floating], list[str], Any]:
-    from .io import Standardization
+    from .standardize import Standardization
 
     data = read_data(args.data)
     X, names = select_features(data, args.columns)
@@ -558,8 +558,8 @@ def _read_training_data(
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``gaussmix fit``: fit one model or choose one by BIC, save it, print a summary."""
-    from .io import save_model
     from .mixture import GaussianMixture
+    from .persistence import save_model
 
     out = Path(args.output)
     _check_folder(out)
@@ -679,7 +679,7 @@ class _Loaded:
 
 
 def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
-    from .io import read_model
+    from .persistence import read_model
 
     saved = read_model(args.model)
     model = saved.model
@@ -768,7 +768,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """``gaussmix sample``: rows drawn from the model, in the data's units."""
-    from .io import read_model
+    from .persistence import read_model
 
     out = _check_output(args.output)
     saved = read_model(args.model)
@@ -883,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         Each sub-command's namespace has ``handler``, the function that runs it.
     """
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="gaussmix",

@@ -1,9 +1,10 @@
 """Initialisation strategies, looked up by name in :data:`INITIALIZERS`.
 
-Each strategy returns a *responsibility source* (hard or soft assignments, produced chunk by
-chunk), reference points and the rows to take statistics of (``None``: all rows); one
-:func:`~gaussmix.engine.stats_pass` then turns them into initial weights, means and
-covariances through the same M-step EM uses.
+Each strategy reads the rows through a :class:`~gaussmix.sources.RowSource` and returns a
+*responsibility source* (hard or soft assignments, produced chunk by chunk), reference points
+and the rows to take statistics of (``None``: all rows); one statistics pass
+(:meth:`RowSource.stats_pass <gaussmix.sources.RowSource.stats_pass>`) then turns them into
+initial weights, means and covariances through the maximum-likelihood M-step.
 
 ``"kmeans"``
     Labels of scikit-learn's :class:`~sklearn.cluster.KMeans` (one run) on all rows.
@@ -32,8 +33,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .covariance import CovarianceFamily
-from .em import DegenerateMixtureError, params_from_stats, reseed
-from .engine import Frame, Params, RespSource, stats_pass, take_rows
+from .engine import Frame, RespSource
+from .params import Params
+from .sources import ArraySource, RowSource
+from .strategy import DegenerateMixtureError, params_from_stats, reseed
 
 Array = NDArray[np.float64]
 
@@ -44,14 +47,11 @@ SEED_SAMPLE = 2_500
 SEED_SAMPLE_PER_COMPONENT = 200
 _BLOCK = 4096
 
-#: a strategy's answer: responsibility source, reference points, rows for the statistics
-#: (None: all rows) and those rows of ``X`` if the strategy gathered them already (or None)
-Start = tuple[RespSource, Array, "NDArray[np.intp] | None", "NDArray[np.floating] | None"]
+#: a strategy's answer: responsibility source, reference points, and the rows to take the
+#: statistics of (None: all rows)
+Start = tuple[RespSource, Array, "RowSource | None"]
 
-Strategy = Callable[
-    [NDArray[np.floating], Frame, int, np.random.Generator, "Array | None"],
-    Start,
-]
+Strategy = Callable[[RowSource, Frame, int, np.random.Generator], Start]
 
 
 def nearest(centres: Array) -> RespSource:
@@ -69,14 +69,14 @@ def nearest(centres: Array) -> RespSource:
     return source
 
 
-def _positive(
-    X: NDArray[np.floating], sw: Array | None
-) -> tuple[NDArray[np.floating], Array | None]:
-    """The rows with positive weight (zero-weight rows must not influence the start)."""
+def _positive(source: RowSource) -> tuple[NDArray[np.floating], Array | None]:
+    """The rows with positive weight and their weights (zero-weight rows must not influence
+    the start)."""
+    sw = source.sample_weight
     rows = _positive_rows(sw)
-    if rows is None or sw is None:
-        return X, sw
-    return X[rows], sw[rows]
+    if rows is None:
+        rows = np.arange(source.n_rows)
+    return source.take(rows), None if sw is None else sw[rows]
 
 
 def _positive_rows(sw: Array | None) -> NDArray[np.intp] | None:
@@ -86,13 +86,11 @@ def _positive_rows(sw: Array | None) -> NDArray[np.intp] | None:
     return np.flatnonzero(sw > 0)
 
 
-def _kmeans(
-    X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> Start:
+def _kmeans(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
 
-    Xp, wp = _positive(X, sw)
+    Xp, wp = _positive(source)
     seed = int(rng.integers(2**31 - 1))
     with warnings.catch_warnings():
         # fewer distinct points than clusters: empty clusters are re-seeded by our M-step
@@ -100,7 +98,7 @@ def _kmeans(
         km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
     # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
     centres = frame.to_internal(km.cluster_centers_)
-    return nearest(centres), centres, None, None
+    return nearest(centres), centres, None
 
 
 def kmeans_plusplus_seeds(
@@ -182,22 +180,17 @@ def kmeans_plusplus_batch(
     return seeds, labels
 
 
-def _kmeans_plusplus(
-    X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> Start:
-    return _kmeans_plusplus_many(X, frame, k, [rng], sw)[0]
+def _kmeans_plusplus(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
+    return _kmeans_plusplus_many(source, frame, k, [rng])[0]
 
 
 def _kmeans_plusplus_many(
-    X: NDArray[np.floating],
-    frame: Frame,
-    k: int,
-    rngs: Sequence[np.random.Generator],
-    sw: Array | None,
+    source: RowSource, frame: Frame, k: int, rngs: Sequence[np.random.Generator]
 ) -> list[Start]:
     """k-means++ starts, one per generator, each on its own random subsample."""
+    sw = source.sample_weight
     positive = _positive_rows(sw)
-    n = X.shape[0] if positive is None else positive.shape[0]
+    n = source.n_rows if positive is None else positive.shape[0]
     size = max(SEED_SAMPLE, SEED_SAMPLE_PER_COMPONENT * k)
     picks: list[NDArray[np.intp] | None] = []
     for rng in rngs:
@@ -207,15 +200,19 @@ def _kmeans_plusplus_many(
             rows = pick if positive is None else positive[pick]
         picks.append(rows)
     m = min(n, size)
-    taken = [np.arange(X.shape[0]) if r is None else r for r in picks]
-    gathered = take_rows(X, np.concatenate(taken)).reshape(len(rngs), m, -1)
+    taken = [np.arange(source.n_rows) if r is None else r for r in picks]
+    gathered = source.take(np.concatenate(taken)).reshape(len(rngs), m, -1)
     samples = frame.to_internal(gathered)
     weights = None if sw is None else sw[np.stack(taken)]
     seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
     # each start's statistics come from its own subsample, split by nearest seed (the short
     # EM runs that follow refine it on more rows)
     return [
-        (_given(labels[s]), samples[s][seeds[s]], rows, None if rows is None else gathered[s])
+        (
+            _given(labels[s]),
+            samples[s][seeds[s]],
+            None if rows is None else ArraySource(gathered[s], None if sw is None else sw[rows]),
+        )
         for s, rows in enumerate(picks)
     ]
 
@@ -229,25 +226,21 @@ def _given(labels: NDArray[np.intp]) -> RespSource:
     return source
 
 
-def _random_from_data(
-    X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> Start:
-    n = X.shape[0]
+def _random_from_data(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
+    n, sw = source.n_rows, source.sample_weight
     if sw is None:
         idx = rng.choice(n, k, replace=False)
     else:
         p = sw / sw.sum()
         idx = rng.choice(n, k, replace=bool(np.count_nonzero(p) < k), p=p)
-    centres = frame.to_internal(X[np.sort(idx)])
-    return nearest(centres), centres, None, None
+    centres = frame.to_internal(source.take(np.sort(idx)))
+    return nearest(centres), centres, None
 
 
-def _random(
-    X: NDArray[np.floating], frame: Frame, k: int, rng: np.random.Generator, sw: Array | None
-) -> Start:
+def _random(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
     seed = int(rng.integers(2**31 - 1))
 
-    def source(rows: slice, z: Array) -> Array:
+    def responsibilities(rows: slice, z: Array) -> Array:
         out = np.empty((rows.stop - rows.start, k))
         for b in range(rows.start // _BLOCK, (rows.stop - 1) // _BLOCK + 1):
             block = np.random.default_rng([seed, b]).random((_BLOCK, k))
@@ -256,7 +249,7 @@ def _random(
         out /= out.sum(axis=1, keepdims=True)
         return out
 
-    return source, np.zeros((k, X.shape[1])), None, None
+    return responsibilities, np.zeros((k, source.n_features)), None
 
 
 INITIALIZERS: dict[str, Strategy] = {
@@ -280,7 +273,7 @@ def get_initializer(name: object) -> Strategy:
 
 
 def initialize(
-    X: NDArray[np.floating],
+    source: RowSource,
     family: CovarianceFamily,
     frame: Frame,
     n_components: int,
@@ -288,7 +281,6 @@ def initialize(
     method: str,
     rngs: Sequence[np.random.Generator],
     reg_covar: float,
-    sample_weight: Array | None = None,
     chunk_size: int | None = None,
     weights_init: Array | None = None,
     means_init: Array | None = None,
@@ -317,27 +309,26 @@ def initialize(
 
     starts: list[Start]
     if means_z is not None:
-        starts = [(nearest(means_z), means_z, None, None)] * len(rngs)
+        starts = [(nearest(means_z), means_z, None)] * len(rngs)
     elif method == "k-means++":
-        starts = _kmeans_plusplus_many(X, frame, k, rngs, sample_weight)
+        starts = _kmeans_plusplus_many(source, frame, k, rngs)
     else:
         strategy = get_initializer(method)
-        starts = [strategy(X, frame, k, rng, sample_weight) for rng in rngs]
+        starts = [strategy(source, frame, k, rng) for rng in rngs]
 
     made: list[Params | DegenerateMixtureError] = []
-    for (source, ref, rows, gathered), rng in zip(starts, rngs, strict=True):
-        Xs, ws = X, sample_weight
-        if rows is not None:
-            Xs = take_rows(X, rows) if gathered is None else gathered
-            ws = None if sample_weight is None else sample_weight[rows]
-        stats = stats_pass(
-            Xs, source, family.moments, frame, ref, sample_weight=ws, chunk_size=chunk_size
+    for (responsibilities, ref, rows), rng in zip(starts, rngs, strict=True):
+        stats = (source if rows is None else rows).stats_pass(
+            responsibilities, family.moments, frame, ref, chunk_size
         )
         params, bad = params_from_stats(stats, family, reg_covar)
         if bad.any():
-            picks = rng.choice(X.shape[0], size=min(X.shape[0], int(bad.sum())), replace=False)
+            n = source.n_rows
+            picks = rng.choice(n, size=min(n, int(bad.sum())), replace=False)
             try:
-                params, _ = reseed(params, bad, frame.to_internal(X[np.sort(picks)]), family)
+                params, _ = reseed(
+                    params, bad, frame.to_internal(source.take(np.sort(picks))), family
+                )
             except DegenerateMixtureError as exc:
                 made.append(exc)
                 continue

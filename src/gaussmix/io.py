@@ -1,10 +1,12 @@
 """Saved models: one documented, versioned file format that never executes code when read.
 
-:meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>` writes a fitted model and
-:func:`gaussmix.load` reads it back as a fitted :class:`~gaussmix.GaussianMixture` whose
-arrays are bit-for-bit those that were saved.  No pickle is involved: the file holds JSON and
-``.npy`` arrays read with ``np.load(..., allow_pickle=False)``, and everything is validated
-before a model is built.
+:func:`write_model` writes a fitted model's :class:`~gaussmix.model_state.ModelState` and
+constructor parameters, and :func:`read_model_file` reads them back, arrays bit-for-bit those
+that were saved; this module knows no estimator class (:mod:`gaussmix.persistence` turns the
+two into a :class:`~gaussmix.GaussianMixture`: ``GaussianMixture.save`` and
+:func:`gaussmix.load`).  No pickle is involved: the file holds JSON and ``.npy`` arrays read
+with ``np.load(..., allow_pickle=False)``, and everything is validated before a model is
+built.
 
 File format, version 1 (this docstring is the specification)
 ------------------------------------------------------------
@@ -42,9 +44,10 @@ exactly these members, and no others:
     ``preprocessing``
         ``null``, or ``{"standardize": {"mean": [d floats], "scale": [d positive floats]}}``
         when the model was fitted on standardized rows ``(x - mean) / scale`` (``gaussmix fit
-        --standardize``).  Such a file is read with :func:`read_model`, which returns the
-        :class:`Standardization` with the model; :func:`load` refuses it, because the bare
-        model would silently give wrong answers on unstandardized rows.
+        --standardize``).  Such a file is read with :func:`gaussmix.persistence.read_model`,
+        which returns the :class:`~gaussmix.standardize.Standardization` with the model;
+        :func:`gaussmix.load` refuses it, because the bare model would silently give wrong
+        answers on unstandardized rows.
     ``arrays``
         an object mapping each array name to ``{"sha256": <hex digest of its .npy member's
         bytes>}``.  It names the four fitted arrays ``weights_, means_, covariances_,
@@ -113,19 +116,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from sklearn.utils.validation import check_is_fitted
+from numpy.typing import NDArray
 
-from . import _validation as v
+from . import _parameters
+from ._version import __version__
 from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
-from .mixture import GaussianMixture
+from .model_state import FITTED_ARRAYS, ModelState
+from .standardize import Standardization
 
 FORMAT_NAME = "gaussmix-model"
 #: the version of the file format this module writes and reads
 FORMAT_VERSION = 1
 JSON_MEMBER = "gaussmix.json"
 
-FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
 #: constructor parameters stored in the JSON (the ``*_init`` arrays are members)
 JSON_PARAMS = (
@@ -169,87 +172,24 @@ class ModelFileError(ValueError):
 
 
 @dataclass(frozen=True)
-class Standardization:
-    """Per-feature standardization ``z = (x - mean) / scale`` applied before the model.
+class ModelFile:
+    """What :func:`read_model_file` returns.
 
     Attributes
     ----------
-    mean : ndarray of shape (n_features,)
-    scale : ndarray of shape (n_features,)
-        Strictly positive.
-    """
-
-    mean: NDArray[np.float64]
-    scale: NDArray[np.float64]
-
-    @classmethod
-    def fit(cls, X: ArrayLike) -> Standardization:
-        """Column means and standard deviations of ``X`` (a constant column gets scale 1).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Standardization
-        """
-        Xa = np.asarray(X, dtype=np.float64)
-        mean = Xa.mean(axis=0)
-        scale = Xa.std(axis=0)
-        scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
-        return cls(mean, scale)
-
-    def transform(self, X: NDArray[np.floating]) -> NDArray[np.floating]:
-        """Standardized rows, in the dtype of ``X`` (float32 stays float32).
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_features)
-        """
-        Z = (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
-        return Z.astype(X.dtype if X.dtype == np.float32 else np.float64, copy=False)
-
-    def inverse_transform(self, Z: NDArray[np.floating]) -> NDArray[np.floating]:
-        """Rows in the original units.
-
-        Parameters
-        ----------
-        Z : ndarray of shape (n_samples, n_features)
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        """
-        X = np.asarray(Z, dtype=np.float64) * self.scale + self.mean
-        return X.astype(Z.dtype if Z.dtype == np.float32 else np.float64, copy=False)
-
-    @property
-    def log_abs_det(self) -> float:
-        """``sum(log(scale))``: subtract it from a log-density of ``z`` to get that of ``x``."""
-        return float(np.sum(np.log(self.scale)))
-
-
-@dataclass(frozen=True)
-class SavedModel:
-    """What :func:`read_model` returns.
-
-    Attributes
-    ----------
-    model : GaussianMixture
-        The fitted estimator.
+    state : ModelState
+        The fitted arrays (in the saved dtype) and the fit summary.
+    params : dict
+        The estimator's constructor parameters that the file records (a missing one takes
+        the constructor's default), with the ``*_init`` arrays.
     standardization : Standardization or None
-        Set when the model was fitted on standardized rows: apply
-        ``standardization.transform`` to rows before ``model.predict`` and friends.
+        Set when the model was fitted on standardized rows.
     header : dict
         The parsed ``gaussmix.json``.
     """
 
-    model: GaussianMixture
+    state: ModelState
+    params: dict[str, Any]
     standardization: Standardization | None
     header: dict[str, Any]
 
@@ -275,30 +215,27 @@ def _little_endian(arr: NDArray[Any]) -> NDArray[Any]:
 
 
 def _header_and_members(
-    model: GaussianMixture, standardization: Standardization | None
+    state: ModelState, params: dict[str, Any], standardization: Standardization | None
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from . import __version__
-
-    params = model.get_params(deep=False)
-    family = get_family(params["covariance_type"])
-    means = np.asarray(model.means_)
-    k, d = means.shape
-    dtype = means.dtype
+    family = get_family(state.covariance_type)
+    k, d = state.n_components, state.n_features
+    dtype = state.dtype
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"Cannot save a model with {dtype} parameters; expected float32/64.")
     arrays: dict[str, NDArray[Any]] = {}
-    for name in FITTED_ARRAYS:
-        arrays[name] = _little_endian(np.asarray(getattr(model, name), dtype=dtype))
+    fitted = (state.weights, state.means, state.covariances, state.precisions_cholesky)
+    for name, fitted_array in zip(FITTED_ARRAYS, fitted, strict=True):
+        arrays[name] = _little_endian(np.asarray(fitted_array, dtype=dtype))
     init_shapes = {
         "weights_init": (k,),
         "means_init": (k, d),
         "precisions_init": family.shape(k, d),
     }
     for name in INIT_ARRAYS:
-        value = params[name]
-        if value is not None:
+        given = params.get(name)
+        if given is not None:
             try:
-                arr = np.array(value, dtype=np.float64)
+                arr = np.array(given, dtype=np.float64)
             except (TypeError, ValueError):
                 arr = None
             if arr is None or arr.shape != init_shapes[name] or not np.isfinite(arr).all():
@@ -310,7 +247,9 @@ def _header_and_members(
 
     json_params: dict[str, Any] = {}
     for name in JSON_PARAMS:
-        value = params[name]
+        if name not in params:
+            continue
+        value: Any = params[name]
         if isinstance(value, (np.random.RandomState, np.random.Generator)):
             value = None
         elif isinstance(value, (bool, np.bool_)):
@@ -321,7 +260,6 @@ def _header_and_members(
             value = _json_float(value)
         json_params[name] = value
 
-    names = getattr(model, "feature_names_in_", None)
     preprocessing = None
     if standardization is not None:
         mean = np.asarray(standardization.mean, dtype=np.float64)
@@ -343,17 +281,15 @@ def _header_and_members(
         "n_components": int(k),
         "n_features": int(d),
         "dtype": np.dtype(dtype).name,
-        "feature_names": None if names is None else [str(n) for n in names],
+        "feature_names": None if state.feature_names is None else list(state.feature_names),
         "params": json_params,
         "fit": {
-            "converged": bool(model.converged_),
-            "n_iter": int(model.n_iter_),
-            "lower_bound": _json_float(model.lower_bound_),
-            "history": [_json_float(x) for x in getattr(model, "history_", [])],
-            "start_lower_bounds": [
-                _json_float(x) for x in getattr(model, "start_lower_bounds_", [])
-            ],
-            "reseeds": [[int(i), int(j)] for i, j in getattr(model, "reseeds_", [])],
+            "converged": bool(state.converged),
+            "n_iter": int(state.n_iter),
+            "lower_bound": _json_float(state.lower_bound),
+            "history": [_json_float(x) for x in state.history],
+            "start_lower_bounds": [_json_float(x) for x in state.start_lower_bounds],
+            "reseeds": [[int(i), int(j)] for i, j in state.reseeds],
         },
         "preprocessing": preprocessing,
         "arrays": {
@@ -399,9 +335,10 @@ def _create_temporary(target: Path) -> tuple[int, Path]:
     raise FileExistsError(f"Could not create a temporary file next to {target}.")
 
 
-def save_model(
-    model: GaussianMixture,
+def write_model(
     path: PathLike,
+    state: ModelState,
+    params: dict[str, Any],
     *,
     standardization: Standardization | None = None,
 ) -> Path:
@@ -409,27 +346,22 @@ def save_model(
 
     Parameters
     ----------
-    model : GaussianMixture
-        A fitted estimator.
     path : str or os.PathLike
         Destination; an existing file is replaced only once the new one is complete.
+    state : ModelState
+        The fitted arrays and fit summary.
+    params : dict
+        The estimator's constructor parameters (``get_params()``); those JSON cannot hold
+        (a ``RandomState``) are written as ``null``.
     standardization : Standardization, optional
-        Recorded when ``model`` was fitted on standardized rows.
+        Recorded when the model was fitted on standardized rows.
 
     Returns
     -------
     pathlib.Path
         The path written.
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        If ``model`` is not fitted.
     """
-    if not isinstance(model, GaussianMixture):
-        raise TypeError(f"Expected a GaussianMixture, got {type(model).__name__}.")
-    check_is_fitted(model)
-    header, members = _header_and_members(model, standardization)
+    header, members = _header_and_members(state, params, standardization)
     target = Path(os.fspath(path))
     directory = target.parent
     fd, tmp = _create_temporary(target)
@@ -523,8 +455,6 @@ class _Reader:
             raise self.not_a_model(f"format {found!r} in {JSON_MEMBER}, not {FORMAT_NAME!r}")
         version = header.get("format_version")
         if version != FORMAT_VERSION or isinstance(version, bool):
-            from . import __version__
-
             writer = header.get("gaussmix_version")
             by = f" (written by gaussmix {writer})" if isinstance(writer, str) else ""
             raise self.fail(
@@ -640,7 +570,7 @@ class _Reader:
 
     # ---- the model
 
-    def model(self, zf: zipfile.ZipFile) -> SavedModel:
+    def model(self, zf: zipfile.ZipFile) -> ModelFile:
         header = self.header(zf)
         cov_type = header["covariance_type"]
         if cov_type not in COVARIANCE_TYPES:
@@ -694,18 +624,18 @@ class _Reader:
         }
         self.check_parameters(family, arrays, k, d)
 
-        model = self.estimator(header, arrays, family, k, d)
+        params = self.parameters(header, arrays, family, k)
+        state = self.state(header, arrays, family, d)
         standardization = self.preprocessing(header["preprocessing"], d)
-        return SavedModel(model, standardization, header)
+        return ModelFile(state, params, standardization, header)
 
-    def estimator(
+    def parameters(
         self,
         header: dict[str, Any],
         arrays: dict[str, NDArray[Any]],
         family: CovarianceFamily,
         k: int,
-        d: int,
-    ) -> GaussianMixture:
+    ) -> dict[str, Any]:
         params = dict(self.expect(header["params"], dict, "params"))
         unknown = [p for p in params if p not in JSON_PARAMS]
         if unknown:
@@ -725,12 +655,19 @@ class _Reader:
         params["covariance_type"] = family.name
         for name in INIT_ARRAYS:
             params[name] = arrays.get(name)
-        model = GaussianMixture(**params)
         try:
-            v.check_params(model, GaussianMixture._parameter_table)
+            _parameters.check_values(params, _parameters.GAUSSIAN_MIXTURE)
         except (TypeError, ValueError) as exc:
             raise self.fail(f"invalid estimator parameter in {JSON_MEMBER}: {exc}") from None
+        return params
 
+    def state(
+        self,
+        header: dict[str, Any],
+        arrays: dict[str, NDArray[Any]],
+        family: CovarianceFamily,
+        d: int,
+    ) -> ModelState:
         fit = self.expect(header["fit"], dict, "fit")
         if sorted(fit) != sorted(_FIT_KEYS):
             raise self.fail(f"fit in {JSON_MEMBER} must have exactly the keys {_FIT_KEYS}.")
@@ -760,22 +697,24 @@ class _Reader:
             ):
                 raise self.fail(f"feature_names in {JSON_MEMBER} must be null or {d} strings.")
 
-        dtype = arrays["means_"].dtype
-        for name in FITTED_ARRAYS:
-            setattr(model, name, arrays[name].astype(dtype.newbyteorder("="), copy=False))
-        chol64 = arrays["precisions_cholesky_"].astype(np.float64)
-        model.precisions_ = family.precisions(chol64).astype(dtype.newbyteorder("="))
-        model.converged_ = self.expect(fit["converged"], bool, "fit.converged")
-        model.n_iter_ = n_iter
-        model.lower_bound_ = self.number(fit["lower_bound"], "fit.lower_bound")
-        model.history_ = history
-        model.lower_bounds_ = model.history_
-        model.start_lower_bounds_ = [self.number(x, "fit.start_lower_bounds") for x in starts]
-        model.reseeds_ = reseeds
-        model.n_features_in_ = d
-        if names is not None:
-            model.feature_names_in_ = np.asarray(names, dtype=object)
-        return model
+        native = arrays["means_"].dtype.newbyteorder("=")
+        weights, means, covariances, chol = (
+            arrays[name].astype(native, copy=False) for name in FITTED_ARRAYS
+        )
+        return ModelState(
+            family.name,
+            weights,
+            means,
+            covariances,
+            chol,
+            converged=self.expect(fit["converged"], bool, "fit.converged"),
+            n_iter=n_iter,
+            lower_bound=self.number(fit["lower_bound"], "fit.lower_bound"),
+            history=history,
+            start_lower_bounds=[self.number(x, "fit.start_lower_bounds") for x in starts],
+            reseeds=reseeds,
+            feature_names=names,
+        )
 
     def preprocessing(self, value: Any, d: int) -> Standardization | None:
         if value is None:
@@ -802,8 +741,8 @@ class _Reader:
         return Standardization(out[0], out[1])
 
 
-def read_model(path: PathLike) -> SavedModel:
-    """Read and validate a model file, with its standardization if it has one.
+def read_model_file(path: PathLike) -> ModelFile:
+    """Read and validate a model file.
 
     Parameters
     ----------
@@ -811,7 +750,7 @@ def read_model(path: PathLike) -> SavedModel:
 
     Returns
     -------
-    SavedModel
+    ModelFile
 
     Raises
     ------
@@ -828,54 +767,10 @@ def read_model(path: PathLike) -> SavedModel:
             return reader.model(zf)
 
 
-def load(path: PathLike) -> GaussianMixture:
-    """Read a model written by :meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    GaussianMixture
-        A fitted estimator with exactly the saved parameters.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is not a valid gaussmix model file (a pickle, another format version,
-        edited or corrupted content), or if it holds a model of standardized data
-        (``gaussmix fit --standardize``; read those with :func:`read_model`).
-    OSError
-        If the file cannot be opened.
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from gaussmix import GaussianMixture, load
-    >>> X = np.random.default_rng(0).normal(size=(200, 2))
-    >>> gm = GaussianMixture(2, random_state=0).fit(X)
-    >>> path = os.path.join(tempfile.mkdtemp(), "model.gmm")
-    >>> _ = gm.save(path)
-    >>> bool(np.array_equal(load(path).means_, gm.means_))
-    True
-    """
-    saved = read_model(path)
-    if saved.standardization is not None:
-        raise ModelFileError(
-            f"{os.fspath(path)} holds a model of standardized data (written by `gaussmix fit "
-            "--standardize`), which gives wrong answers on raw rows; read it with "
-            "gaussmix.io.read_model(path), which returns the model and its standardization."
-        )
-    return saved.model
-
-
 __all__ = [
     "FORMAT_VERSION",
+    "ModelFile",
     "ModelFileError",
-    "SavedModel",
-    "Standardization",
-    "load",
-    "read_model",
-    "save_model",
+    "read_model_file",
+    "write_model",
 ]

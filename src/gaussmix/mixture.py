@@ -1,45 +1,33 @@
-"""``GaussianMixture``: a thin scikit-learn estimator over :mod:`gaussmix.em`."""
+"""``GaussianMixture``: a thin scikit-learn estimator over :mod:`gaussmix.multistart`.
+
+Validation, prediction, scoring, sampling and saving come from
+:class:`~gaussmix.base.MixtureBase`; this module holds the parameters and ``fit``.
+"""
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _parameters
 from . import _validation as v
-from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
-from .em import EMState, FitCallback, fit_multistart
-from .engine import Frame, NonFiniteInput, Params, mixture_pass, single_threaded_blas
-from .init import INITIALIZERS, initialize
+from .base import MixtureBase
+from .covariance import CovarianceFamily
+from .engine import Frame, single_threaded_blas
+from .init import initialize
+from .multistart import FitCallback, fit_multistart
+from .sources import ArraySource, RowSource
+from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
 
 
-def _choice(valid: tuple[str, ...]) -> v.Check:
-    def check(name: str, value: Any) -> None:
-        if value not in valid:
-            raise ValueError(
-                f"The {name!r} parameter must be one of {', '.join(map(repr, valid))}; "
-                f"got {value!r}."
-            )
-
-    return check
-
-
-def _init_array(name: str, value: Any) -> None:
-    if value is not None and not hasattr(value, "__len__") and not hasattr(value, "__array__"):
-        raise ValueError(f"The {name!r} parameter must be None or array-like; got {value!r}.")
-
-
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureBase):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: same parameters and
@@ -125,23 +113,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ``start_lower_bounds_`` each start's subsample log-likelihood when it was dropped.
     """
 
-    _parameter_table: ClassVar[dict[str, v.Check]] = {
-        "n_components": v.int_at_least(1),
-        "covariance_type": _choice(COVARIANCE_TYPES),
-        "tol": v.real_at_least(0.0),
-        "reg_covar": v.real_at_least(0.0),
-        "max_iter": v.int_at_least(0),
-        "n_init": v.int_at_least(1),
-        "init_params": _choice(tuple(INITIALIZERS)),
-        "init_iter": v.int_at_least(1, allow_none=True),
-        "weights_init": _init_array,
-        "means_init": _init_array,
-        "precisions_init": _init_array,
-        "random_state": v.random_state,
-        "warm_start": v.boolean,
-        "verbose": v.int_at_least(0),
-        "chunk_size": v.int_at_least(1, allow_none=True),
-    }
+    _parameter_table: ClassVar[dict[str, v.Check]] = _parameters.GAUSSIAN_MIXTURE
 
     def __init__(
         self,
@@ -178,63 +150,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.chunk_size = chunk_size
 
-    # ------------------------------------------------------------------ validation
-
-    def _family(self) -> CovarianceFamily:
-        return get_family(self.covariance_type)
-
-    def _validate_X(
-        self, X: Any, *, reset: bool, check_finite: bool = True
-    ) -> NDArray[np.floating]:
-        if (
-            not reset
-            and not check_finite
-            and type(X) is np.ndarray
-            and X.dtype in (np.float64, np.float32)
-            and X.dtype.isnative
-            and X.ndim == 2
-            and X.shape[0] >= 1
-            and X.shape[1] == getattr(self, "n_features_in_", -1)
-            and not hasattr(self, "feature_names_in_")
-        ):
-            # a float array of the fitted width, for a pass that finds NaN and inf itself:
-            # nothing for validate_data to convert or report (it costs ~0.25 ms a call)
-            return X
-        v.precheck_X(X, check_finite=check_finite)
-        expected = getattr(self, "n_features_in_", None)
-        if not reset and expected is not None and np.shape(X)[1] != expected:
-            raise ValueError(
-                f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
-                f"{expected} features as input. Pass rows with the same {expected} columns "
-                "as the data the model was fitted on."
-            )
-        # precheck_X has already rejected NaN and inf with a clearer message
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=1,
-            ensure_all_finite=False,
-        )
-        return np.asarray(X)
-
-    def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any]:
-        v.check_params(self, self._parameter_table)
-        X = self._validate_X(X, reset=True)
-        n = X.shape[0]
-        if n < 2:
-            raise ValueError(
-                f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
-                "required to fit a Gaussian mixture. Pass more rows."
-            )
-        if n < self.n_components:
-            raise ValueError(
-                f"Expected n_samples >= n_components but got n_components = "
-                f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
-            )
-        sw = v.check_sample_weight(sample_weight, n)
-        return X, sw
+    # ------------------------------------------------------------------ fitting
 
     def _user_inits(self, family: CovarianceFamily, d: int) -> dict[str, Array | None]:
         k = self.n_components
@@ -276,7 +192,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights; integer weights are equivalent to repeating rows.
         callback : callable, optional
-            Called with a :class:`gaussmix.em.FitEvent` after every EM iteration of every
+            Called with a :class:`gaussmix.multistart.FitEvent` after every EM iteration of every
             start (progress bars, the HTML report's EM animation).
 
         Returns
@@ -307,32 +223,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             frame = Frame.from_data(X, sw, self.chunk_size, min_scale=floor)
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
-        opts: dict[str, Any] = {"reg_covar": reg, "chunk_size": self.chunk_size}
 
         if warm:
             warm_params = self._internal_params(frame)
 
-            def start(Xs: Any, ws: Array | None, rngs: Sequence[np.random.Generator]) -> Any:
+            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 return [warm_params for _ in rngs]
 
         else:
 
-            def start(Xs: Any, ws: Array | None, rngs: Sequence[np.random.Generator]) -> Any:
+            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 return initialize(
-                    Xs, family, frame, k,
-                    method=self.init_params, rngs=rngs, sample_weight=ws,
-                    weights_init=inits["weights"], means_init=inits["means"],
-                    precisions_init=inits["precisions"], **opts,
+                    rows, family, frame, k,
+                    method=self.init_params, rngs=rngs, reg_covar=reg,
+                    chunk_size=self.chunk_size, weights_init=inits["weights"],
+                    means_init=inits["means"], precisions_init=inits["precisions"],
                 )  # fmt: skip
 
         deterministic = warm or inits["means"] is not None
         best, starts = fit_multistart(
-            X, family, frame, start,
+            ArraySource(X, sw), MaximumLikelihood(family, reg), frame, start,
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
-            sample_weight=sw, verbose=self.verbose, callback=callback,
-            previous=self.lower_bound_ if warm else -np.inf, **opts,
+            chunk_size=self.chunk_size, verbose=self.verbose, callback=callback,
+            previous=self.lower_bound_ if warm else -np.inf,
         )  # fmt: skip
 
         if self.max_iter > 0 and not best.monitor.converged:
@@ -342,8 +257,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self._set_fitted(best, family, frame, X.dtype)
-        self.start_lower_bounds_ = starts
+        monitor = best.monitor
+        self._set_fit(
+            best.params, frame, X.dtype,
+            converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
+            history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
+        )  # fmt: skip
         return self
 
     def _check_warm_start(self, family: CovarianceFamily, k: int, d: int) -> None:
@@ -359,61 +278,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "Set warm_start=False to start afresh, or keep the same settings and columns."
             )
 
-    def _set_fitted(
-        self, state: EMState, family: CovarianceFamily, frame: Frame, dtype: np.dtype[Any]
-    ) -> None:
-        s = frame.scale
-        weights, means, covariances, chol = frame.to_user(state.params)
-        with np.errstate(over="ignore", under="ignore"):
-            fitted = {
-                name: value.astype(dtype)
-                for name, value in (
-                    ("weights_", weights),
-                    ("means_", means),
-                    ("covariances_", covariances),
-                    ("precisions_cholesky_", chol),
-                    ("precisions_", family.precisions(chol)),
-                )
-            }
-        for name, value in fitted.items():
-            if not np.all(np.isfinite(value)):
-                raise ValueError(
-                    f"The fitted {name} are not representable in {np.dtype(dtype).name} "
-                    f"(the data's spread, about {s:.1e}, is too small or too large). Rescale "
-                    "the data (e.g. sklearn.preprocessing.StandardScaler) or increase reg_covar."
-                )
-        self._frame = frame
-        for name, value in fitted.items():
-            setattr(self, name, value)
-        self.converged_ = state.monitor.converged
-        self.n_iter_ = state.monitor.n_iter
-        self.lower_bound_ = state.lower_bound
-        self.history_ = list(state.monitor.history)
-        self.lower_bounds_ = self.history_  # scikit-learn >= 1.7's name for the same list
-        self.reseeds_ = list(state.reseeds)
-
-    def _internal_params(self, frame: Frame | None = None) -> Params:
-        """The fitted attributes expressed in the internal frame."""
-        frame = frame or self._prediction_frame()
-        s = frame.scale
-        means = (np.asarray(self.means_, np.float64) - frame.centre) / s
-        chol = np.asarray(self.precisions_cholesky_, np.float64) * s
-        return Params(
-            np.asarray(self.weights_, np.float64),
-            means,
-            np.asarray(self.covariances_, np.float64) / s / s,
-            chol,
-        )
-
-    def _prediction_frame(self) -> Frame:
-        frame = getattr(self, "_frame", None)
-        if frame is None or frame.n_features != np.shape(self.means_)[1]:
-            family = self._family()
-            frame = Frame.from_means(
-                self.weights_, self.means_, family.mean_variance(np.asarray(self.covariances_))
-            )
-        return frame
-
     def fit_predict(
         self,
         X: ArrayLike,
@@ -424,169 +288,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ) -> NDArray[np.intp]:
         """Fit, then return the most probable component of each row of ``X``."""
         return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
-
-    # ------------------------------------------------------------------ inference
-
-    def _pass(self, X: ArrayLike, **what: Any) -> Any:
-        check_is_fitted(self)
-        # NaN and inf are found by the pass itself (a row holding one has no finite
-        # log-density), which saves a read of X: 1-2 ms of 5-8 at n=100 000, d=32
-        Xv = self._validate_X(X, reset=False, check_finite=False)
-        try:
-            return mixture_pass(
-                Xv,
-                self._internal_params(),
-                self._family(),
-                self._prediction_frame(),
-                chunk_size=self.chunk_size,
-                stats=False,
-                out_dtype=Xv.dtype,
-                finite=False,
-                **what,
-            )
-        except NonFiniteInput:
-            v.raise_not_finite(Xv)
-            raise
-
-    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
-        """Most probable component of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        labels: NDArray[np.intp] = self._pass(X, labels=True, log_likelihood=False).labels
-        return labels
-
-    def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
-        """Posterior probability of each component for each row.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_components)
-            Rows sum to one; dtype follows ``X``.
-        """
-        proba: NDArray[np.floating] = self._pass(X, resp=True).resp
-        return proba
-
-    def score_samples(self, X: ArrayLike) -> NDArray[np.floating]:
-        """Log-density of the mixture at each row.
-
-        Returns
-        -------
-        log_density : ndarray of shape (n_samples,)
-        """
-        logd: NDArray[np.floating] = self._pass(X, log_density=True).log_density
-        return logd
-
-    def score(self, X: ArrayLike, y: Any = None) -> float:
-        """Mean log-density per row of ``X``."""
-        result = self._pass(X)
-        return float(result.mean_log_likelihood())
-
-    def n_parameters(self) -> int:
-        """Number of free parameters: weights, means and covariances."""
-        check_is_fitted(self)
-        k, d = np.shape(self.means_)
-        return int(self._family().n_parameters(k, d) + k * d + k - 1)
-
-    def bic(self, X: ArrayLike) -> float:
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + self.n_parameters() * np.log(n))
-
-    def aic(self, X: ArrayLike) -> float:
-        """Akaike information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
-
-    def sample(
-        self, n_samples: int = 1, random_state: int | np.random.Generator | None = None
-    ) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
-        """Draw rows from the fitted mixture.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-        random_state : int, Generator or None, default=None
-            Seed of these draws (independent of the constructor's ``random_state``; ``None``
-            draws fresh entropy).
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-            Rows in random order.
-        labels : ndarray of shape (n_samples,)
-            The component each row was drawn from.
-        """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-            raise ValueError(
-                f"n_samples must be a positive integer; got {n_samples!r}. "
-                "Pass the number of rows to draw, e.g. n_samples=100."
-            )
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
-                "least one sample: pass n_samples >= 1."
-            )
-        v.random_state("random_state", random_state)
-        if isinstance(random_state, np.random.RandomState):
-            rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-        else:
-            rng = np.random.default_rng(random_state)
-        family = self._family()
-        weights = np.asarray(self.weights_, np.float64)
-        means = np.asarray(self.means_, np.float64)
-        cov = np.asarray(self.covariances_, np.float64)
-        k, d = means.shape
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        parts = [
-            means[j] + family.sample_noise(rng, cov, j, int(c), d)
-            for j, c in enumerate(counts)
-            if c
-        ]
-        labels = np.repeat(np.arange(k), counts)
-        order = rng.permutation(n_samples)
-        X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
-        return X, labels[order]
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to ``path`` (atomically; no pickle).
-
-        The format is documented in :mod:`gaussmix.io`; read the file back with
-        :func:`gaussmix.load`, which returns a model with exactly these parameters.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination (suggested extension ``.gmm``); an existing file is replaced only
-            once the new one is complete.
-
-        Returns
-        -------
-        pathlib.Path
-            The path written.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the model is not fitted.
-        """
-        from .io import save_model
-
-        return save_model(self, path)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 __all__ = ["GaussianMixture"]

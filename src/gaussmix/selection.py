@@ -14,8 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, get_family
-from .em import DegenerateMixtureError, FitCallback
 from .mixture import GaussianMixture
+from .multistart import FitCallback
+from .strategy import DegenerateMixtureError
 
 _COLUMNS = (
     "n_components",

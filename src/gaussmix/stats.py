@@ -9,6 +9,8 @@ the component means (rather than raw moments about the origin) avoids the cancel
 shift, the generalisation of Chan et al.'s pairwise update.
 
 All quantities are float64 and in the engine's internal frame (see :class:`gaussmix.engine.Frame`).
+Statistics pickle (their moment layout comes back as the same singleton), so statistics summed
+in other processes merge with ``+``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,20 @@ class SuffStats:
             self.moments, ref.copy(), self.N.copy(), s1, s2,
             self.log_likelihood, self.weight, self.n_rows,
         )  # fmt: skip
+
+    def scaled(self, factor: float) -> SuffStats:
+        """The statistics of the same rows with every weight multiplied by ``factor``
+        (stepwise EM's ``(1 - rho) S + rho s``); the row count is kept."""
+        a = float(factor)
+        return SuffStats(
+            self.moments, self.ref.copy(), a * self.N, a * self.S1, a * self.S2,
+            a * self.log_likelihood, a * self.weight, self.n_rows,
+        )  # fmt: skip
+
+    def __mul__(self, factor: float) -> SuffStats:
+        return self.scaled(factor)
+
+    __rmul__ = __mul__
 
     def __add__(self, other: SuffStats) -> SuffStats:
         if not isinstance(other, SuffStats):

@@ -1,13 +1,12 @@
-"""The interface every covariance family implements.
+"""The interface every covariance family implements: a storage and a constraint.
 
-A family owns the *shape* of the covariance parameters and the maps between covariances,
-precisions and precision Cholesky factors.  Everything the engine needs is reached through
-:meth:`CovarianceFamily.factors` (per-component precision factors) and the family's
-:attr:`~CovarianceFamily.moments` kind; there is no ``covariance_type`` branching outside this
-package.
-
-Conventions follow scikit-learn: ``precisions_cholesky`` holds upper-triangular ``U`` with
-``precision = U @ U.T`` (full, tied), or ``1 / sqrt(variance)`` (diag, spherical).
+A family pairs a :class:`~gaussmix.covariance.storage.Storage` (dense or diagonal, per
+component or shared: shapes, factors, conversions, sampling, checks) with a *constraint*:
+its name, the moment layout its M-step needs (:attr:`CovarianceFamily.moments`), its number
+of free parameters and the M-step itself (:meth:`CovarianceFamily.estimate`).  A new model
+(one of mclust's volume/shape/orientation models, say) is one small subclass that names its
+storage and moments and implements those two methods; the storage's methods are reached
+through the family.  There is no ``covariance_type`` branching outside this package.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._moments import MomentKind
+from ..stats import SuffStats
+from .storage import Storage
 
 Array = NDArray[np.float64]
 
@@ -27,90 +28,98 @@ class CovarianceFamily(ABC):
 
     #: registry name
     name: str
+    #: how the covariances are stored
+    storage: Storage
     #: which second moments the M-step needs, and the feature map of the E-step
     moments: MomentKind
-
-    @abstractmethod
-    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
-        """Shape of ``covariances_`` (and of ``precisions_`` / ``precisions_cholesky_``)."""
 
     @abstractmethod
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Number of free covariance parameters."""
 
     @abstractmethod
-    def estimate(self, scatter: Array, nk: Array, reg_covar: float) -> Array:
-        """M-step: covariances from per-component covariances about the means.
+    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+        """The M-step: covariances that maximise the expected complete-data log-likelihood.
 
         Parameters
         ----------
-        scatter : ndarray
-            Weighted covariance about the new means (no regularisation) in the layout of
-            :attr:`moments`: per component (k, d, d), (k, d) or (k,), or pooled (d, d).
-        nk : ndarray of shape (k,)
-            Weight of each component.
+        stats : SuffStats
+            Statistics in this family's moment layout (:attr:`moments`).
         reg_covar : float
             Non-negative value added to the diagonal.
+        previous : ndarray, optional
+            The covariances of the previous iteration, for M-steps that iterate (``None``
+            at a start).
+
+        Returns
+        -------
+        ndarray
+            Covariances in the storage's layout (:meth:`shape`).
         """
 
-    @abstractmethod
+    # the storage's methods, reached through the family
+
+    def shape(self, n_components: int, n_features: int) -> tuple[int, ...]:
+        """Shape of ``covariances_`` (and of ``precisions_`` / ``precisions_cholesky_``)."""
+        return self.storage.shape(n_components, n_features)
+
     def precisions_cholesky(self, covariances: Array) -> tuple[Array, NDArray[np.bool_]]:
-        """Precision Cholesky factors and a mask (k,) of components whose covariance failed.
+        """Precision Cholesky factors and a mask of components whose covariance failed."""
+        return self.storage.precisions_cholesky(covariances)
 
-        Failed components get an identity factor so that the result stays finite; the caller
-        decides whether to re-seed them or to raise.
-        """
-
-    @abstractmethod
     def covariances_from_cholesky(self, precisions_cholesky: Array) -> Array:
         """Covariances from precision Cholesky factors."""
+        return self.storage.covariances_from_cholesky(precisions_cholesky)
 
-    @abstractmethod
     def precisions(self, precisions_cholesky: Array) -> Array:
         """Precision matrices (or variances' inverses) from their Cholesky factors."""
+        return self.storage.precisions(precisions_cholesky)
 
-    @abstractmethod
     def cholesky_from_precisions(self, precisions: Array) -> Array:
         """Precision Cholesky factors from (validated) precisions."""
+        return self.storage.cholesky_from_precisions(precisions)
 
-    @abstractmethod
     def factors(self, precisions_cholesky: Array, n_components: int, n_features: int) -> Array:
         """Per-component factors for the engine: (k, d, d) upper or (k, d)."""
+        return self.storage.factors(precisions_cholesky, n_components, n_features)
 
-    @abstractmethod
     def dense(self, covariances: Array, n_components: int, n_features: int) -> Array:
         """Every component's covariance as a dense (k, d, d) array."""
+        return self.storage.dense(covariances, n_components, n_features)
 
-    @abstractmethod
     def mean_variance(self, covariances: Array) -> float:
         """The average per-feature variance over components (a scale for the data)."""
+        return self.storage.mean_variance(covariances)
 
-    @abstractmethod
     def sample_noise(
         self, rng: np.random.Generator, covariances: Array, j: int, n: int, d: int
     ) -> Array:
         """``n`` zero-mean draws with component ``j``'s covariance."""
-
-    @abstractmethod
-    def check_precisions(self, precisions: Array, n_components: int, n_features: int) -> None:
-        """Raise ``ValueError`` naming the problem if user precisions are unusable."""
+        return self.storage.sample_noise(rng, covariances, j, n, d)
 
     def reseed_covariance(self, covariances: Array, j: int, weights: Array) -> Array:
-        """Covariances with component ``j`` replaced by the weighted mean of the others."""
-        out = covariances.copy()
-        donors = (np.arange(len(weights)) != j) & (weights > 0)
-        if not donors.any():
-            return out
-        w = weights[donors]
-        out[j] = np.tensordot(w / w.sum(), covariances[donors], axes=1)
-        return out
+        """Covariances with component ``j``'s replaced by the weighted mean of the others'
+        (a shared covariance is kept)."""
+        return self.storage.reseed_covariance(covariances, j, weights)
 
-    def _check_shape(self, arr: Array, n_components: int, n_features: int, what: str) -> None:
+    def check_precisions(self, precisions: Array, n_components: int, n_features: int) -> None:
+        """Raise ``ValueError`` naming the problem if user precisions are unusable."""
         expected = self.shape(n_components, n_features)
-        if arr.shape != expected:
+        if precisions.shape != expected:
             raise ValueError(
-                f"{what} for covariance_type={self.name!r} must have shape {expected} "
-                f"(n_components={n_components}, n_features={n_features}), got {arr.shape}."
+                f"precisions_init for covariance_type={self.name!r} must have shape {expected} "
+                f"(n_components={n_components}, n_features={n_features}), got "
+                f"{precisions.shape}."
             )
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{what} contains NaN or infinite values; pass finite numbers.")
+        if not np.all(np.isfinite(precisions)):
+            raise ValueError(
+                "precisions_init contains NaN or infinite values; pass finite numbers."
+            )
+        self.storage.check_precisions(precisions, repr(self.name))
+
+
+def add_to_diagonal(covariances: Array, value: float) -> Array:
+    """``covariances`` (one matrix or a stack, modified in place) plus ``value`` times I."""
+    d = covariances.shape[-1]
+    covariances[..., np.arange(d), np.arange(d)] += value
+    return covariances

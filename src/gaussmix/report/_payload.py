@@ -18,8 +18,9 @@ from sklearn.utils import check_array
 
 from .. import _validation as v
 from ..covariance import get_family
-from ..em import FitEvent
 from ..mixture import GaussianMixture
+from ..model_state import ModelState
+from ..multistart import FitEvent
 from ..selection import SelectionResult, select_model
 
 Array = NDArray[np.float64]
@@ -155,22 +156,14 @@ class Projection:
 def probe_model(
     covariance_type: str, weights: Array, means: Array, covariances: Array
 ) -> GaussianMixture:
-    """A fitted-looking :class:`GaussianMixture` with the given parameters (user units).
+    """A fitted :class:`GaussianMixture` with the given parameters (user units).
 
     Used to evaluate responsibilities under the parameters of one EM iteration exactly as
     the library evaluates a fitted model.
     """
-    family = get_family(covariance_type)
-    k, d = means.shape
-    probe = GaussianMixture(k, covariance_type=covariance_type)
-    chol = family.precisions_cholesky(np.asarray(covariances, np.float64))[0]
-    probe.weights_ = np.asarray(weights, np.float64)
-    probe.means_ = np.asarray(means, np.float64)
-    probe.covariances_ = np.asarray(covariances, np.float64)
-    probe.precisions_cholesky_ = chol
-    probe.precisions_ = family.precisions(chol)
-    probe.n_features_in_ = d
-    return probe
+    state = ModelState.from_covariances(covariance_type, weights, means, covariances)
+    model: GaussianMixture = GaussianMixture.from_state(state)
+    return model
 
 
 def retained_run(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import __version__
+from .._version import __version__
 from ..covariance import get_family
 from ._payload import ReportData, compute
 

@@ -1,0 +1,350 @@
+"""The estimator base every mixture estimator shares: validation at the boundary, the internal
+frame, prediction, scoring, sampling, criteria and saving.
+
+A subclass supplies its constructor parameters (``_parameter_table``) and ``fit``; once
+fitted, its state is a :class:`~gaussmix.model_state.ModelState` (weights, means and
+covariances in the caller's units) and everything here works from that state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _validation as v
+from .covariance import CovarianceFamily, get_family
+from .engine import Frame, NonFiniteInput, PassResult, PassTerms, gaussian_terms, mixture_pass
+from .io import write_model
+from .model_state import ModelState
+from .params import Params
+
+Array = NDArray[np.float64]
+
+
+class MixtureBase(DensityMixin, BaseEstimator):
+    """What every fitted Gaussian mixture can do, whatever fitted it.
+
+    Subclasses declare ``_parameter_table`` (constructor parameter -> check) and have the
+    parameters ``n_components``, ``covariance_type`` and ``chunk_size``.
+    """
+
+    _parameter_table: ClassVar[dict[str, v.Check]] = {}
+    n_components: int
+    covariance_type: str
+    chunk_size: int | None
+
+    # ------------------------------------------------------------------ validation
+
+    def _family(self) -> CovarianceFamily:
+        return get_family(self.covariance_type)
+
+    def _validate_X(
+        self, X: Any, *, reset: bool, check_finite: bool = True
+    ) -> NDArray[np.floating]:
+        if (
+            not reset
+            and not check_finite
+            and type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.dtype.isnative
+            and X.ndim == 2
+            and X.shape[0] >= 1
+            and X.shape[1] == getattr(self, "n_features_in_", -1)
+            and not hasattr(self, "feature_names_in_")
+        ):
+            # a float array of the fitted width, for a pass that finds NaN and inf itself:
+            # nothing for validate_data to convert or report
+            return X
+        v.precheck_X(X, check_finite=check_finite)
+        expected = getattr(self, "n_features_in_", None)
+        if not reset and expected is not None and np.shape(X)[1] != expected:
+            raise ValueError(
+                f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input. Pass rows with the same {expected} columns "
+                "as the data the model was fitted on."
+            )
+        # precheck_X has already rejected NaN and inf with a clearer message
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=1,
+            ensure_all_finite=False,
+        )
+        return np.asarray(X)
+
+    def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any]:
+        v.check_params(self, self._parameter_table)
+        X = self._validate_X(X, reset=True)
+        n = X.shape[0]
+        if n < 2:
+            raise ValueError(
+                f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
+                "required to fit a Gaussian mixture. Pass more rows."
+            )
+        if n < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
+            )
+        sw = v.check_sample_weight(sample_weight, n)
+        return X, sw
+
+    # ------------------------------------------------------------------ fitted state
+
+    @classmethod
+    def from_state(cls, state: ModelState, **params: Any) -> Any:
+        """A fitted estimator with ``state``'s parameters (constructor ``params`` besides)."""
+        model = cls(
+            n_components=state.n_components, covariance_type=state.covariance_type, **params
+        )
+        state.apply(model)
+        return model
+
+    def _set_state(self, state: ModelState, frame: Frame | None = None) -> None:
+        """Become the fitted model ``state``; ``frame`` is the fit's internal frame."""
+        state.apply(self)
+        self._frame = frame
+
+    def _set_fit(self, params: Params, frame: Frame, dtype: np.dtype[Any], **summary: Any) -> None:
+        """Become the fitted model with internal ``params`` in ``frame``, cast to ``dtype``.
+
+        Raises
+        ------
+        ValueError
+            If a fitted array is not representable in ``dtype``.
+        """
+        family = self._family()
+        weights, means, covariances, chol = frame.to_user(params)
+        with np.errstate(over="ignore", under="ignore"):
+            fitted = {
+                name: value.astype(dtype)
+                for name, value in (
+                    ("weights_", weights),
+                    ("means_", means),
+                    ("covariances_", covariances),
+                    ("precisions_cholesky_", chol),
+                    ("precisions_", family.precisions(chol)),
+                )
+            }
+        for name, value in fitted.items():
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fitted {name} are not representable in {np.dtype(dtype).name} "
+                    f"(the data's spread, about {frame.scale:.1e}, is too small or too large). "
+                    "Rescale the data (e.g. sklearn.preprocessing.StandardScaler) or increase "
+                    "reg_covar."
+                )
+        names = getattr(self, "feature_names_in_", None)
+        state = ModelState(
+            family.name,
+            fitted["weights_"],
+            fitted["means_"],
+            fitted["covariances_"],
+            fitted["precisions_cholesky_"],
+            precisions=fitted["precisions_"],
+            feature_names=None if names is None else [str(n) for n in names],
+            **summary,
+        )
+        self._set_state(state, frame)
+
+    def _internal_params(self, frame: Frame | None = None) -> Params:
+        """The fitted attributes expressed in the internal frame."""
+        frame = frame or self._prediction_frame()
+        s = frame.scale
+        means = (np.asarray(self.means_, np.float64) - frame.centre) / s
+        chol = np.asarray(self.precisions_cholesky_, np.float64) * s
+        return Params(
+            np.asarray(self.weights_, np.float64),
+            means,
+            np.asarray(self.covariances_, np.float64) / s / s,
+            chol,
+        )
+
+    def _prediction_frame(self) -> Frame:
+        frame = getattr(self, "_frame", None)
+        if frame is None or frame.n_features != np.shape(self.means_)[1]:
+            family = self._family()
+            frame = Frame.from_means(
+                self.weights_, self.means_, family.mean_variance(np.asarray(self.covariances_))
+            )
+        return frame
+
+    def _pass_terms(self, frame: Frame) -> PassTerms:
+        """The pass terms of the fitted model in ``frame``."""
+        return gaussian_terms(self._internal_params(frame), self._family())
+
+    # ------------------------------------------------------------------ inference
+
+    def _pass(self, X: ArrayLike, **what: Any) -> PassResult:
+        check_is_fitted(self)
+        # NaN and inf are found by the pass itself (a row holding one has no finite
+        # log-density), which saves a read of X
+        Xv = self._validate_X(X, reset=False, check_finite=False)
+        frame = self._prediction_frame()
+        try:
+            return mixture_pass(
+                Xv,
+                self._pass_terms(frame),
+                frame,
+                chunk_size=self.chunk_size,
+                stats=False,
+                out_dtype=Xv.dtype,
+                finite=False,
+                **what,
+            )
+        except NonFiniteInput:
+            v.raise_not_finite(Xv)
+            raise
+
+    def predict(self, X: ArrayLike) -> NDArray[np.intp]:
+        """Most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        labels = self._pass(X, labels=True, log_likelihood=False).labels
+        assert labels is not None
+        return labels
+
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_components)
+            Rows sum to one; dtype follows ``X``.
+        """
+        proba = self._pass(X, resp=True).resp
+        assert proba is not None
+        return proba
+
+    def score_samples(self, X: ArrayLike) -> NDArray[np.floating]:
+        """Log-density of the mixture at each row.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        logd = self._pass(X, log_density=True).log_density
+        assert logd is not None
+        return logd
+
+    def score(self, X: ArrayLike, y: Any = None) -> float:
+        """Mean log-density per row of ``X``."""
+        result = self._pass(X)
+        return float(result.mean_log_likelihood())
+
+    def n_parameters(self) -> int:
+        """Number of free parameters: weights, means and covariances."""
+        check_is_fitted(self)
+        k, d = np.shape(self.means_)
+        return int(self._family().n_parameters(k, d) + k * d + k - 1)
+
+    def bic(self, X: ArrayLike) -> float:
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        mean_ll = self.score(X)  # validates X first
+        n = np.shape(X)[0]
+        return float(-2.0 * mean_ll * n + self.n_parameters() * np.log(n))
+
+    def aic(self, X: ArrayLike) -> float:
+        """Akaike information criterion on ``X`` (lower is better)."""
+        mean_ll = self.score(X)  # validates X first
+        n = np.shape(X)[0]
+        return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
+
+    def sample(
+        self, n_samples: int = 1, random_state: int | np.random.Generator | None = None
+    ) -> tuple[NDArray[np.floating], NDArray[np.intp]]:
+        """Draw rows from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, Generator or None, default=None
+            Seed of these draws (independent of the constructor's ``random_state``; ``None``
+            draws fresh entropy).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Rows in random order.
+        labels : ndarray of shape (n_samples,)
+            The component each row was drawn from.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise ValueError(
+                f"n_samples must be a positive integer; got {n_samples!r}. "
+                "Pass the number of rows to draw, e.g. n_samples=100."
+            )
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
+                "least one sample: pass n_samples >= 1."
+            )
+        v.random_state("random_state", random_state)
+        if isinstance(random_state, np.random.RandomState):
+            rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+        else:
+            rng = np.random.default_rng(random_state)
+        family = self._family()
+        weights = np.asarray(self.weights_, np.float64)
+        means = np.asarray(self.means_, np.float64)
+        cov = np.asarray(self.covariances_, np.float64)
+        k, d = means.shape
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        parts = [
+            means[j] + family.sample_noise(rng, cov, j, int(c), d)
+            for j, c in enumerate(counts)
+            if c
+        ]
+        labels = np.repeat(np.arange(k), counts)
+        order = rng.permutation(n_samples)
+        X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
+        return X, labels[order]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``path`` (atomically; no pickle).
+
+        The format is documented in :mod:`gaussmix.io`; read the file back with
+        :func:`gaussmix.load`, which returns a model with exactly these parameters.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination (suggested extension ``.gmm``); an existing file is replaced only
+            once the new one is complete.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        """
+        check_is_fitted(self)
+        return write_model(path, ModelState.of(self), self.get_params(deep=False))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+__all__ = ["MixtureBase"]

@@ -1,0 +1,119 @@
+"""Planning a pass before it reads a row: the per-pass constants that decide which kernel
+serves each component, and their operands."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._moments import MomentKind
+from .frame import Frame
+from .terms import PassTerms
+
+Array = NDArray[np.float64]
+Kernel = Literal["auto", "expanded", "direct"]
+
+#: largest ``mᵀ P m`` for which the expanded kernel is used by ``kernel="auto"``
+EXPANDED_RISK_LIMIT = 1e6
+
+#: largest 2-norm condition number of every component's precision factor ``U_j`` (the square
+#: root of its covariance's) for which the fused kernel forms the products ``(x - mu_j) U_j``
+#: of float32 input in float32 lanes.  Their rounding grows with ``eps32 * cond(U_j)``:
+#: measured on the benchmark's anisotropic data at d = 32 (cond(U_j) up to 3,600), the
+#: log-likelihood moved by 9e-10 relative and single rows' log-densities by 8e-6 at most
+#: (the issue's bound for float32 input: 1e-5 on the log-likelihood); the statistics stay
+#: float64.  Beyond it (near-singular covariances) the products stay float64.
+FLOAT32_PRODUCTS_COND = 1e4
+
+#: float32 products are considered from this many rows per feature (their condition
+#: numbers cost about ``k d³``, a pass ``n k d²``)
+FLOAT32_PRODUCTS_MIN_ROWS = 256
+
+
+class Prepared:
+    """Per-pass constants derived from the pass terms (independent of the data): which
+    kernel each component takes, the expanded kernel's GEMM weights, the fused kernel's
+    operands."""
+
+    def __init__(
+        self,
+        terms: PassTerms,
+        frame: Frame,
+        kernel: Kernel,
+        fused: bool = False,
+        float32_rows: int = 0,
+    ):
+        """``float32_rows``: the number of rows of float32 input the pass reads (0: float64),
+        for the choice of float32 products."""
+        k, d = terms.means.shape
+        self.k, self.d = k, d
+        self.moments: MomentKind = terms.moments
+        self.factors = np.ascontiguousarray(terms.factors)
+        self.means = terms.means
+        self.weights = terms.weights
+        precision = self.moments.precision(self.factors)
+        pm = self.moments.matvec(precision, terms.means)
+        risk = np.einsum("kd,kd->k", pm, terms.means)
+        # log-density constant in the caller's units: includes the Jacobian of the frame
+        self.base = terms.constant - d * np.log(frame.scale)
+        # component means in the caller's units: the direct kernel forms x - mu before any
+        # rounding of the frame, exact for rows close to their component
+        self.means_user = frame.centre + frame.scale * terms.means
+        self.scale = frame.scale
+        self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
+        if kernel == "auto":  # per component: the expansion only where it is accurate
+            risky = risk > EXPANDED_RISK_LIMIT
+        elif kernel in ("expanded", "direct"):
+            risky = np.full(k, kernel == "direct")
+        else:
+            raise ValueError(f"Unknown kernel {kernel!r}; use 'auto', 'expanded' or 'direct'.")
+        self.direct: list[int] = [int(j) for j in np.flatnonzero(risky)]
+        self.expanded = np.flatnonzero(~risky)
+        self.all_expanded = not self.direct
+        self.kernel = (
+            "expanded" if self.all_expanded else "mixed" if self.expanded.size else "direct"
+        )
+        self.n_cols = 0
+        if self.expanded.size:
+            e = self.expanded
+            # features [z, q(z), 1]: the constant row adds each component's log-density
+            # constant within the GEMM, and in the M-step it sums the responsibilities
+            self.n_cols = d + self.moments.n_quad(d) + 1
+            W = np.vstack(
+                [
+                    pm[e].T,
+                    self.moments.quad_weights(precision[e]),
+                    self.base[e] - 0.5 * risk[e],
+                ]
+            )
+            self.WT = np.ascontiguousarray(W.T)
+            self.centre_col = frame.centre[:, None]
+        # the fused kernel's means: in units of the scale (exact, a power of two); it takes
+        # the factors as they are
+        self.fused = fused
+        self.float32_products = False
+        if fused:
+            self.fused_means = np.ascontiguousarray(self.means_user * self.inv_scale)
+            self.fused_factors = self.factors
+            self.fused_shift: Array | None = None
+            self.fused_transform: Array | None = None
+            if self.moments.shared_precision and risk.max() <= EXPANDED_RISK_LIMIT:
+                # one factor U for all: each row is transformed once, y = z U, and compared
+                # with every m_j U (d(d+1)/2 + 2kd operations per row instead of k d(d+1)/2);
+                # the cancellation costs about eps * sqrt(m_jᵀ P m_j), bounded as the
+                # expansion's is
+                u = self.factors[0]
+                self.fused_shift = np.ascontiguousarray(frame.centre * self.inv_scale)
+                self.fused_transform = np.ascontiguousarray(u)
+                self.fused_means = np.ascontiguousarray(terms.means @ u)
+                self.fused_factors = np.ones((k, d))
+            # float32 input, triangular factors, enough rows to pay for the check: products
+            # in float32 lanes (twice the rows per vector) where every factor is
+            # well-conditioned
+            self.float32_products = bool(
+                float32_rows >= FLOAT32_PRODUCTS_MIN_ROWS * d
+                and self.fused_factors.ndim == 3
+                and np.all(np.linalg.cond(self.fused_factors) <= FLOAT32_PRODUCTS_COND)
+            )

@@ -1,0 +1,79 @@
+"""What a pass returns: its sums, per-row outputs and the rows it explains worst."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..stats import SuffStats
+
+Array = NDArray[np.float64]
+
+
+class NonFiniteInput(ValueError):
+    """Rows held NaN or inf where finite ones were needed: raised by a pass told that ``X``
+    may hold them (``finite=False``) when it meets one, and by :meth:`Frame.from_data`."""
+
+
+@dataclass(frozen=True)
+class WorstRows:
+    """The rows a model explains worst: indices and log-densities, lowest first.
+
+    Indices are global (the pass adds its ``row_offset``), so the worst rows of several
+    blocks merge into those of all their rows (:meth:`merged`); ties go to the lower index.
+    """
+
+    indices: NDArray[np.intp]
+    log_density: Array
+
+    @classmethod
+    def empty(cls) -> WorstRows:
+        return cls(np.empty(0, dtype=np.intp), np.empty(0))
+
+    @classmethod
+    def of(cls, indices: NDArray[np.intp], log_density: Array, keep: int) -> WorstRows:
+        """The ``keep`` lowest of the given rows, in order."""
+        order = np.lexsort((indices, log_density))[:keep]
+        return cls(np.asarray(indices[order], dtype=np.intp), np.asarray(log_density[order]))
+
+    def merged(self, other: WorstRows, keep: int) -> WorstRows:
+        """The ``keep`` worst rows of both sets."""
+        return WorstRows.of(
+            np.concatenate([self.indices, other.indices]),
+            np.concatenate([self.log_density, other.log_density]),
+            keep,
+        )
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+
+@dataclass
+class PassResult:
+    """What one pass over the data produced; fields not asked for are ``None``."""
+
+    stats: SuffStats | None
+    log_likelihood: float
+    weight: float
+    resp: NDArray[np.floating] | None = None
+    log_density: NDArray[np.floating] | None = None
+    labels: NDArray[np.intp] | None = None
+    worst: WorstRows = field(default_factory=lambda: WorstRows.empty())
+    #: "expanded", "mixed" or "direct" (the numpy kernels), or "fused" (the compiled one)
+    kernel: str = ""
+    #: whether the fused kernel formed the log-densities' products in float32 lanes
+    float32_products: bool = False
+    #: whether the fused kernel summed the statistics in float32 lanes (whitened)
+    float32_statistics: bool = False
+    #: the components whose statistics it summed so (bool (k,)), the others' in float64
+    whitened_components: NDArray[np.bool_] | None = None
+
+    @property
+    def worst_rows(self) -> NDArray[np.intp]:
+        """Indices of the worst-explained rows, lowest log-density first."""
+        return self.worst.indices
+
+    def mean_log_likelihood(self) -> float:
+        return self.log_likelihood / self.weight if self.weight > 0 else -np.inf

@@ -1,0 +1,77 @@
+"""Pass terms: what one pass over the rows needs to know of a model, and nothing more.
+
+The pass evaluates, for every row ``z`` (internal frame) and component ``j``, the log-density
+
+    log p_j(z) = constant_j - |(z - means_j) U_j|² / 2
+
+with ``U_j`` a precision factor (upper-triangular, or a diagonal stored as a vector), and
+gathers statistics in the layout of ``moments``.  A Gaussian mixture's terms come from its
+parameters (:func:`gaussian_terms`); other models (variational Bayes' expected log-weights
+and scaled precisions, say) bring their own constants and factors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._moments import MomentKind
+from ..params import Params
+
+if TYPE_CHECKING:
+    from ..covariance import CovarianceFamily
+
+Array = NDArray[np.float64]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class PassTerms:
+    """Per-component inputs of a pass, in the internal frame.
+
+    Attributes
+    ----------
+    moments : MomentKind
+        Layout of the statistics (and the factors' kind: matrices or diagonals).
+    means : ndarray of shape (k, d)
+    factors : ndarray of shape (k, d, d) or (k, d)
+        Precision factors ``U_j`` (upper-triangular, ``P_j = U_j U_jᵀ``) or their diagonals.
+    constant : ndarray of shape (k,)
+        The additive constant of each component's log-density (``-inf`` for a component
+        that takes no rows).
+    weights : ndarray of shape (k,)
+        Each component's expected share of the rows; it only guides which of the float32
+        statistics' checks the first chunk of a pass can skip.
+    """
+
+    moments: MomentKind
+    means: Array
+    factors: Array
+    constant: Array
+    weights: Array
+
+    @property
+    def n_components(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.means.shape[1])
+
+
+def gaussian_terms(params: Params, family: CovarianceFamily) -> PassTerms:
+    """The terms of a Gaussian mixture: ``constant_j = log w_j + log det U_j - d log(2 pi)/2``."""
+    k, d = params.means.shape
+    moments = family.moments
+    factors = np.ascontiguousarray(family.factors(params.precisions_cholesky, k, d))
+    with np.errstate(divide="ignore"):
+        log_w = np.log(params.weights)
+    constant = log_w - 0.5 * d * LOG_2PI + moments.log_det(factors)
+    return PassTerms(moments, params.means, factors, constant, params.weights)
+
+
+__all__ = ["LOG_2PI", "PassTerms", "gaussian_terms"]

@@ -1,0 +1,122 @@
+"""Row sources: where the EM driver, the start race and initialisation read rows from.
+
+Everything after validation reads the data through one small protocol, :class:`RowSource`:
+a pass over all rows (:meth:`~RowSource.mixture_pass`), statistics under given
+responsibilities (:meth:`~RowSource.stats_pass`), some rows by index
+(:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the number of rows and their dtype.
+:class:`ArraySource` serves numpy arrays and memory maps (``np.memmap``, ``np.load(...,
+mmap_mode="r")``); sources of rows held elsewhere (Parquet files, Dask arrays) implement the
+same protocol, summing the engine's statistics over their blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._moments import MomentKind
+from .engine import Frame, PassResult, PassTerms, RespSource, mixture_pass, stats_pass
+from .stats import SuffStats
+
+Array = NDArray[np.float64]
+
+
+@runtime_checkable
+class RowSource(Protocol):
+    """The rows a model is fitted on (validated, finite), with optional sample weights."""
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns."""
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """dtype of the rows (float32 or float64)."""
+
+    @property
+    def sample_weight(self) -> Array | None:
+        """Weights of the rows (``None``: all 1)."""
+
+    def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
+        """One pass over all rows (:func:`gaussmix.engine.mixture_pass`'s options); the
+        statistics and worst rows cover every row, with global row indices."""
+
+    def stats_pass(
+        self,
+        resp_source: RespSource,
+        moments: MomentKind,
+        frame: Frame,
+        ref: Array,
+        chunk_size: int | None = None,
+    ) -> SuffStats:
+        """Statistics under given responsibilities (:func:`gaussmix.engine.stats_pass`)."""
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        """The rows at ``rows`` (global indices), in the caller's units, as an ndarray."""
+
+    def subset(self, rows: NDArray[np.intp]) -> RowSource:
+        """A source of the rows at ``rows`` (with their weights), in that order."""
+
+
+class ArraySource:
+    """Rows held in a numpy array or a memory map, read in place (never copied whole).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated, finite rows (float32 or float64).
+    sample_weight : ndarray of shape (n_samples,), optional
+    """
+
+    def __init__(self, X: NDArray[np.floating], sample_weight: Array | None = None) -> None:
+        self.X = X
+        self._weights = sample_weight
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.X.dtype
+
+    @property
+    def sample_weight(self) -> Array | None:
+        return self._weights
+
+    def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
+        return mixture_pass(self.X, terms, frame, sample_weight=self._weights, **options)
+
+    def stats_pass(
+        self,
+        resp_source: RespSource,
+        moments: MomentKind,
+        frame: Frame,
+        ref: Array,
+        chunk_size: int | None = None,
+    ) -> SuffStats:
+        return stats_pass(
+            self.X, resp_source, moments, frame, ref,
+            sample_weight=self._weights, chunk_size=chunk_size,
+        )  # fmt: skip
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        # np.take copies the rows faster than indexing with an integer array
+        return np.take(self.X, rows, axis=0)
+
+    def subset(self, rows: NDArray[np.intp]) -> ArraySource:
+        weights = None if self._weights is None else self._weights[rows]
+        return ArraySource(self.take(rows), weights)
+
+
+__all__ = ["ArraySource", "RowSource"]
