@@ -23,7 +23,8 @@ mixture, ``sum_j w_j (S_j + (mu_j - mu)(mu_j - mu)^T)``).  The axes are labelled
 ``N(W mu_j, W S_j W^T)`` with ``W`` the (2, d) matrix of principal axes, which is exact for
 a linear projection, and density contours are those of the projected mixture (the marginal
 density on the plane, not a slice through the full density).  :func:`pca_projection` returns
-the projection used.  With two features the axes are the features themselves, labelled with
+the projection used, a :class:`gaussmix.geometry.Projection` (the arithmetic the HTML
+report shares).  With two features the axes are the features themselves, labelled with
 ``feature_names_in_`` when the model was fitted on a data frame.
 
 One feature
@@ -48,6 +49,7 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .covariance import COVARIANCE_TYPES, get_family
+from .geometry import Projection, data_pca, ellipse_axes, mixture_pca
 
 try:
     import matplotlib
@@ -76,47 +78,10 @@ Color = tuple[float, float, float, float]
 
 _GREY: Color = (0.45, 0.45, 0.45, 1.0)
 _RED: Color = (0.84, 0.15, 0.16, 1.0)
+_PC_LABEL = "PC{number} ({percent:.1f}% var)"
 
 
 # ---------------------------------------------------------------------------- projection
-
-
-@dataclass(frozen=True)
-class Projection:
-    """The affine map from feature space onto the axes of a plot.
-
-    A point ``x`` is drawn at ``(x - centre) @ components.T``.
-
-    Attributes
-    ----------
-    centre : ndarray of shape (n_features,)
-    components : ndarray of shape (n_axes, n_features)
-        Orthonormal rows: the principal axes, or the identity when ``n_features <= 2``.
-    labels : tuple of str
-        Axis labels: ``"PC1 (xx.x% var)"``, or the feature names.
-    explained_variance_ratio : ndarray of shape (n_axes,) or None
-        Share of the total variance along each axis; ``None`` for the identity.
-    """
-
-    centre: Array
-    components: Array
-    labels: tuple[str, ...]
-    explained_variance_ratio: Array | None = None
-
-    @property
-    def is_identity(self) -> bool:
-        """Whether the axes are the features themselves (no projection)."""
-        return self.explained_variance_ratio is None
-
-    def points(self, X: ArrayLike) -> Array:
-        """Project rows (data points or means) of shape (n, n_features) -> (n, n_axes)."""
-        Xa = np.asarray(X, dtype=np.float64)
-        return np.asarray((Xa - self.centre) @ self.components.T)
-
-    def covariances(self, covariances: Array) -> Array:
-        """Project dense covariances (k, d, d) -> (k, n_axes, n_axes): ``W S W^T``."""
-        W = self.components
-        return np.asarray(np.einsum("pd,kde,qe->kpq", W, covariances, W))
 
 
 def _feature_labels(model: Any, d: int) -> tuple[str, ...]:
@@ -171,25 +136,11 @@ def pca_projection(model: GaussianMixture, X: ArrayLike | None = None) -> Projec
     weights, means, covs = _mixture(model)
     d = means.shape[1]
     if d <= 2:
-        return Projection(np.zeros(d), np.eye(d), _feature_labels(model, d))
+        return Projection.identity(_feature_labels(model, d))
     Xa = _as_data(model, X)
     if Xa is not None and Xa.shape[0] >= 2:
-        centre = Xa.mean(axis=0)
-        total = np.cov(Xa, rowvar=False)
-    else:
-        w = weights / weights.sum()
-        centre = w @ means
-        dev = means - centre
-        total = np.tensordot(w, covs, axes=1) + (dev.T * w) @ dev
-    values, vectors = np.linalg.eigh((total + total.T) / 2.0)
-    values = np.clip(values[::-1], 0.0, None)
-    axes = vectors[:, ::-1][:, :2].T.copy()
-    # a deterministic sign: the largest loading of each axis is positive
-    signs = np.sign(axes[np.arange(2), np.argmax(np.abs(axes), axis=1)])
-    axes *= np.where(signs == 0, 1.0, signs)[:, None]
-    ratio = values[:2] / values.sum() if values.sum() > 0 else np.zeros(2)
-    labels = tuple(f"PC{i + 1} ({100 * r:.1f}% var)" for i, r in enumerate(ratio))
-    return Projection(centre, axes, labels, ratio)
+        return data_pca(Xa, label=_PC_LABEL)
+    return mixture_pca(weights, means, covs, label=_PC_LABEL)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -230,16 +181,11 @@ def ellipse_geometry(covariance: ArrayLike, n_std: float) -> tuple[float, float,
 
     The ellipse ``{x : x^T S^-1 x = n_std^2}`` has axes along the eigenvectors of ``S``,
     of full lengths ``2 n_std sqrt(eigenvalue)``; ``width`` is the major axis and
-    ``angle`` its direction from the first axis (as :class:`matplotlib.patches.Ellipse`).
+    ``angle`` its direction from the first axis (as :class:`matplotlib.patches.Ellipse`):
+    :func:`gaussmix.geometry.ellipse_axes` in matplotlib's terms.
     """
-    S = np.asarray(covariance, dtype=np.float64)
-    values, vectors = np.linalg.eigh((S + S.T) / 2.0)
-    values = np.clip(values, 0.0, None)
-    major = vectors[:, 1]
-    angle = float(np.degrees(np.arctan2(major[1], major[0])))
-    width = float(2.0 * n_std * np.sqrt(values[1]))
-    height = float(2.0 * n_std * np.sqrt(values[0]))
-    return width, height, angle
+    a, b, angle = ellipse_axes(covariance)
+    return float(2.0 * n_std * a), float(2.0 * n_std * b), float(np.degrees(angle))
 
 
 def _mixture_log_density(points: Array, weights: Array, means: Array, covs: Array) -> Array:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from sklearn.utils import check_array
 
 from .. import _validation as v
 from ..covariance import get_family
+from ..geometry import PC_LABEL, Projection, data_pca, ellipse_axes
 from ..mixture import GaussianMixture
 from ..model_state import ModelState
 from ..multistart import FitEvent
@@ -83,8 +84,8 @@ def column_names(X: Any, columns: Sequence[str] | None, d: int) -> list[str]:
     return names
 
 
-@dataclass
-class Projection:
+@dataclass(frozen=True)
+class View:
     """How the d features are drawn in two dimensions.
 
     Attributes
@@ -92,46 +93,33 @@ class Projection:
     kind : {"density", "features", "pca"}
         ``"density"`` (d == 1): the value on x, the mixture density on y; ``"features"``
         (d == 2): the two columns; ``"pca"`` (d > 2): the first two principal components.
-    centre : ndarray of shape (d,)
-        Subtracted before projecting (``"pca"`` only; zeros otherwise).
-    W : ndarray of shape (2, d) or (1, d)
-        Projection rows (unit principal axes for ``"pca"``, the identity otherwise).
-    labels : list of str
-        Axis labels.
-    explained : list of float
-        Fraction of the total variance along each axis (``"pca"`` only).
+    projection : Projection
+        The map onto the axes (the identity for ``"density"`` and ``"features"``).
     """
 
     kind: str
-    centre: Array
-    W: Array
-    labels: list[str]
-    explained: list[float] = field(default_factory=list)
+    projection: Projection
 
     @classmethod
-    def for_data(cls, X: Array, names: list[str]) -> Projection:
-        """The projection used for ``X``: see :attr:`kind`."""
+    def for_data(cls, X: Array, names: list[str]) -> View:
+        """The view of ``X``: see :attr:`kind`."""
         d = X.shape[1]
         if d == 1:
-            return cls("density", np.zeros(1), np.eye(1), [names[0], "density"])
+            return cls("density", Projection.identity(names))
         if d == 2:
-            return cls("features", np.zeros(2), np.eye(2), list(names))
-        centre = X.mean(axis=0)
-        evals, evecs = np.linalg.eigh(np.cov(X, rowvar=False))
-        order = np.argsort(evals)[::-1]
-        evals = np.clip(evals[order], 0.0, None)
-        W = evecs[:, order[:2]].T
-        # deterministic signs: the largest loading of each axis is positive
-        W *= np.where(W[np.arange(2), np.abs(W).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
-        total = float(evals.sum())
-        explained = [float(e / total) if total > 0 else 0.0 for e in evals[:2]]
-        labels = [f"PC{i + 1} ({100 * explained[i]:.1f}% of variance)" for i in range(2)]
-        return cls("pca", centre, W, labels, explained)
+            return cls("features", Projection.identity(names))
+        return cls("pca", data_pca(X, label=PC_LABEL))
 
-    def points(self, X: Array) -> Array:
-        """Projected rows, shape (n, 2) (or (n, 1) for ``"density"``)."""
-        out: Array = (X - self.centre) @ self.W.T
-        return out
+    @property
+    def labels(self) -> list[str]:
+        """Axis labels (x, then y)."""
+        return [*self.projection.labels, *(["density"] if self.kind == "density" else [])]
+
+    @property
+    def explained(self) -> list[float]:
+        """Fraction of the total variance along each axis (``"pca"`` only, else empty)."""
+        ratio = self.projection.explained_variance_ratio
+        return [] if ratio is None else [float(r) for r in ratio]
 
     def geometry(self, means: Array, dense_cov: Array) -> list[list[float]]:
         """Per component: ``[mean, sd]`` (1-D) or the ellipse ``[cx, cy, a, b, angle]``.
@@ -139,18 +127,16 @@ class Projection:
         ``a >= b`` are the one-sigma semi-axes of the projected covariance ``W S Wᵀ`` and
         ``angle`` (radians) the direction of the ``a`` axis, in data units.
         """
-        centres = self.points(means)
-        covs = np.einsum("id,kde,je->kij", self.W, dense_cov, self.W)
-        out: list[list[float]] = []
-        for c, S in zip(centres, covs, strict=True):
-            if self.kind == "density":
-                out.append([float(c[0]), float(np.sqrt(max(S[0, 0], 0.0)))])
-                continue
-            evals, evecs = np.linalg.eigh(0.5 * (S + S.T))
-            a, b = np.sqrt(np.clip(evals[::-1], 0.0, None))
-            angle = float(np.arctan2(evecs[1, 1], evecs[0, 1]))
-            out.append([float(c[0]), float(c[1]), float(a), float(b), angle])
-        return out
+        centres = self.projection.points(means)
+        covs = self.projection.covariances(dense_cov)
+        if self.kind == "density":
+            return [
+                [float(c[0]), float(np.sqrt(max(S[0, 0], 0.0)))]
+                for c, S in zip(centres, covs, strict=True)
+            ]
+        return [
+            [float(c[0]), float(c[1]), *ellipse_axes(S)] for c, S in zip(centres, covs, strict=True)
+        ]
 
 
 def probe_model(
@@ -308,15 +294,15 @@ def compute(
     rng = np.random.default_rng(DISPLAY_SEED)
     shown = np.arange(n) if n <= max_points else np.sort(rng.choice(n, max_points, False))
     Xs = Xa[shown]
-    proj = Projection.for_data(Xa, names)
-    pts = proj.points(Xs)
+    view = View.for_data(Xa, names)
+    pts = view.projection.points(Xs)
     codes, width = _label_table(k)
 
     def snapshot(source: GaussianMixture, info: dict[str, Any]) -> dict[str, Any]:
         proba = np.asarray(source.predict_proba(Xs), np.float64)
         top = np.minimum(np.rint(proba.max(axis=1) * 100), 99).astype(np.intp)
         dense = family.dense(np.asarray(source.covariances_, np.float64), k, d)
-        geometry = proj.geometry(np.asarray(source.means_, np.float64), dense)
+        geometry = view.geometry(np.asarray(source.means_, np.float64), dense)
         info.update(
             w=rounded(np.asarray(source.weights_, np.float64), 4),
             g=rounded(geometry),
@@ -355,7 +341,7 @@ def compute(
     counts = [int(np.sum(scores < t)) for t in thresholds]
     flag_step = np.searchsorted(thresholds, scores[shown], side="right")
 
-    if proj.kind == "density":
+    if view.kind == "density":
         x = pts[:, 0]
         y = np.random.default_rng(DISPLAY_SEED + 1).uniform(0.1, 0.9, len(shown))
     else:
@@ -381,9 +367,9 @@ def compute(
         "n": n,
         "d": d,
         "columns": names,
-        "view": proj.kind,
-        "labels": proj.labels,
-        "explained": rounded(proj.explained, 4),
+        "view": view.kind,
+        "labels": view.labels,
+        "explained": rounded(view.explained, 4),
         "chosen": {
             "k": k,
             "type": ct,
@@ -397,7 +383,7 @@ def compute(
             "x": rounded(x),
             "y": rounded(y, 3),
             "xrange": rounded(span(x)),
-            "yrange": rounded(span(y)) if proj.kind != "density" else [0, 1],
+            "yrange": rounded(span(y)) if view.kind != "density" else [0, 1],
         },
         "code_width": width,
         "starts": {"n": len(curves), "retained": retained, "curves": rounded(curves, 8)},
@@ -413,7 +399,7 @@ def compute(
         "selection": {"criterion": criterion, "types": types, "rows": selection_rows,
                       "best": result.best_index},
     }  # fmt: skip
-    if proj.kind == "density":
+    if view.kind == "density":
         payload["density"] = _density_frame(Xa[:, 0], steps, steps[-1]["g"])
         payload["points"]["xrange"] = payload["density"]["xrange"]
     return ReportData(Xa, names, result, model, scores, payload)
