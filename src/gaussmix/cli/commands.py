@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .covariance import COVARIANCE_TYPES
+from ..covariance import COVARIANCE_TYPES
 
 if TYPE_CHECKING:
-    from .em import FitEvent
+    from ..em import FitEvent
 
 EXIT_ERROR = 1
 AUTO_COMPONENTS = range(1, 10)
@@ -532,7 +532,7 @@ def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progress) -> Any:
-    from .selection import select_model
+    from ..selection import select_model
 
     return select_model(
         X,
@@ -547,7 +547,7 @@ def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progres
 def _read_training_data(
     args: argparse.Namespace,
 ) -> tuple[Data, NDArray[np.floating], list[str], Any]:
-    from .io import Standardization
+    from ..io import Standardization
 
     data = read_data(args.data)
     X, names = select_features(data, args.columns)
@@ -558,8 +558,8 @@ def _read_training_data(
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``gaussmix fit``: fit one model or choose one by BIC, save it, print a summary."""
-    from .io import save_model
-    from .mixture import GaussianMixture
+    from ..io import save_model
+    from ..mixture import GaussianMixture
 
     out = Path(args.output)
     _check_folder(out)
@@ -679,7 +679,7 @@ class _Loaded:
 
 
 def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
-    from .io import read_model
+    from ..io import read_model
 
     saved = read_model(args.model)
     model = saved.model
@@ -768,7 +768,7 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """``gaussmix sample``: rows drawn from the model, in the data's units."""
-    from .io import read_model
+    from ..io import read_model
 
     out = _check_output(args.output)
     saved = read_model(args.model)
@@ -824,8 +824,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``gaussmix demo``: the Old Faithful summary and its HTML report."""
-    from .datasets import load_faithful
-    from .demo import run_demo
+    from ..datasets import load_faithful
+    from ..demo import run_demo
 
     out = Path(args.output)
     write_report = None
@@ -883,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     argparse.ArgumentParser
         Each sub-command's namespace has ``handler``, the function that runs it.
     """
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="gaussmix",
@@ -915,7 +915,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated feature columns (for .npy: x0,x1 or 0,1); default: every column "
         "(of the model: the columns it was fitted on)",
     )
-    from .mixture import GaussianMixture
+    from ..mixture import GaussianMixture
 
     defaults = GaussianMixture().get_params()  # help texts follow the estimator's defaults
     model_opts = argparse.ArgumentParser(add_help=False)
