@@ -1,0 +1,363 @@
+"""The commands: one ``cmd_*`` function per sub-command, taking the parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import CLIError, _shown
+from .progress import Progress
+from .tables import Data, _check_folder, _check_output, read_data, select_features, write_table
+
+
+def _say(args: argparse.Namespace, text: str, stream: TextIO | None = None) -> None:
+    """An informational line (silenced by ``--quiet``)."""
+    if not getattr(args, "quiet", False):
+        print(text, file=stream or sys.stdout)
+
+
+@contextlib.contextmanager
+def _plain_arrays() -> Iterator[None]:
+    """Silence scikit-learn's warning about predicting plain arrays with a named model.
+
+    The command line selects the model's columns by name itself, then passes arrays.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        yield
+
+
+def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {"random_state": args.seed}
+    for name in ("n_init", "max_iter", "tol", "reg_covar"):
+        value = getattr(args, name)
+        if value is not None:
+            params[name] = value
+    return params
+
+
+def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progress) -> Any:
+    from ..selection import select_model
+
+    return select_model(
+        X,
+        args.components,
+        args.covariance,
+        criterion=getattr(args, "criterion", "bic"),
+        **_estimator_params(args),
+        callback=progress if progress.bar is not None else None,
+    )
+
+
+def _read_training_data(
+    args: argparse.Namespace,
+) -> tuple[Data, NDArray[np.floating], list[str], Any]:
+    from ..standardize import Standardization
+
+    data = read_data(args.data)
+    X, names = select_features(data, args.columns)
+    standardization = Standardization.fit(X) if getattr(args, "standardize", False) else None
+    Z = X if standardization is None else standardization.transform(X)
+    return data, Z, names, standardization
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``gaussmix fit``: fit one model or choose one by BIC, save it, print a summary."""
+    from ..mixture import GaussianMixture
+    from ..persistence import save_model
+
+    out = Path(args.output)
+    _check_folder(out)
+    data, Z, names, standardization = _read_training_data(args)
+    ks, types = args.components, args.covariance
+    progress = Progress(args, "fitting" if len(ks) * len(types) == 1 else "selecting")
+    result = None
+    try:
+        if len(ks) * len(types) == 1:
+            model = GaussianMixture(ks[0], covariance_type=types[0], **_estimator_params(args))
+            model.fit(Z, callback=progress if progress.bar is not None else None)
+        else:
+            result = _select(Z, args, progress)
+            model = result.best_model
+    finally:
+        progress.close()
+    if data.named:
+        model.feature_names_in_ = np.asarray(names, dtype=object)
+    save_model(model, out, standardization=standardization)
+
+    n = Z.shape[0]
+    log_det = 0.0 if standardization is None else standardization.log_abs_det
+    with _plain_arrays():
+        mean_ll = model.score(Z) - log_det
+    bic = -2.0 * n * mean_ll + model.n_parameters() * np.log(n)
+    lines = [
+        f"Fitted {model.n_components} component{'s' * (model.n_components > 1)} "
+        f"(covariance {model.covariance_type!r}) to {n} rows x {len(names)} columns "
+        f"({_shown(names, 6)}) of {data.path.name}"
+        + (" (standardized)" if standardization is not None else ""),
+    ]
+    if result is not None:
+        lines.append(
+            f"Chosen by BIC among {len(result.rows)} candidates "
+            "(`gaussmix select` prints the table)."
+        )
+    lines.append(
+        f"{'Converged' if model.converged_ else 'Did NOT converge'} in {model.n_iter_} EM "
+        f"iterations; log-likelihood {mean_ll:.6g} per row; BIC {bic:.6g}"
+    )
+    means = np.asarray(model.means_, dtype=np.float64)
+    if standardization is not None:
+        means = standardization.inverse_transform(means)
+    for j in range(model.n_components):
+        shown = ", ".join(f"{c}={m:.4g}" for c, m in zip(names[:6], means[j][:6], strict=True))
+        more = ", ..." if len(names) > 6 else ""
+        lines.append(f"  component {j}: weight {model.weights_[j]:.4f}, mean {shown}{more}")
+    lines.append(f"Saved the model to {out}")
+    _say(args, "\n".join(lines))
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    """``gaussmix select``: print (and optionally write) the BIC/AIC table."""
+    csv_path = None if args.csv is None else Path(args.csv)
+    if csv_path is not None:
+        _check_folder(csv_path)
+    data, Z, names, standardization = _read_training_data(args)
+    progress = Progress(args, "selecting")
+    try:
+        result = _select(Z, args, progress)
+    finally:
+        progress.close()
+    if standardization is not None:  # report the likelihood of the raw rows
+        shift = Z.shape[0] * standardization.log_abs_det
+        for row in result.rows:
+            if row["error"] is None:
+                row["log_likelihood"] -= shift
+                row["bic"] += 2.0 * shift
+                row["aic"] += 2.0 * shift
+    crit = result.criterion.upper()
+    best = result.best
+    print(
+        f"{data.path.name}: {Z.shape[0]} rows x {len(names)} columns"
+        + (" (standardized)" if standardization is not None else "")
+        + f"; lower BIC/AIC is better, * = chosen by {crit}"
+    )
+    print(result.to_string())
+    print(
+        f"Best: {best['n_components']} components, covariance {best['covariance_type']!r}, "
+        f"{crit} {best[result.criterion]:.6g}"
+    )
+    if csv_path is not None:
+        import csv
+
+        fields = [
+            "n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic",
+            "converged", "seconds", "error",
+        ]  # fmt: skip
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow([*fields, "best"])
+            for i, row in enumerate(result.rows):
+                cells = ["" if row[c] is None else row[c] for c in fields]
+                writer.writerow([*cells, i == result.best_index])
+        _say(args, f"Wrote the table to {csv_path}")
+    return 0
+
+
+@dataclass
+class _Loaded:
+    model: Any
+    standardization: Any
+    X: NDArray[np.floating]
+    names: list[str]
+    data: Data
+
+    def z(self) -> NDArray[np.floating]:
+        return self.X if self.standardization is None else self.standardization.transform(self.X)
+
+    def log_density(self) -> NDArray[np.floating]:
+        with _plain_arrays():
+            logd: NDArray[np.floating] = self.model.score_samples(self.z())
+        if self.standardization is not None:
+            logd = logd - self.standardization.log_abs_det
+        return logd
+
+
+def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
+    from ..persistence import read_model
+
+    saved = read_model(args.model)
+    model = saved.model
+    names_in = getattr(model, "feature_names_in_", None)
+    data = read_data(args.data)
+    X, names = select_features(
+        data,
+        args.columns,
+        model_names=None if names_in is None else [str(n) for n in names_in],
+        n_features=int(model.n_features_in_),
+        id_column=args.id,
+    )
+    return _Loaded(model, saved.standardization, X, names, data)
+
+
+def _with_id(args: argparse.Namespace, loaded: _Loaded, rows: Any = None) -> dict[str, Any]:
+    if args.id is None:
+        return {}
+    column = loaded.data.raw(args.id)
+    return {args.id: column if rows is None else column.take(rows)}
+
+
+def _wrote(args: argparse.Namespace, out: Path | None, text: str) -> None:
+    if out is not None:
+        _say(args, text)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``gaussmix predict``: labels (and probabilities) of every row, in input order."""
+    out = _check_output(args.output)
+    loaded = _load_for_prediction(args)
+    with _plain_arrays():
+        if args.proba:
+            proba = loaded.model.predict_proba(loaded.z())
+            labels = np.argmax(proba, axis=1)
+        else:
+            labels = loaded.model.predict(loaded.z())
+    columns = _with_id(args, loaded)
+    columns["label"] = np.asarray(labels, dtype=np.int64)
+    if args.proba:
+        for j in range(proba.shape[1]):
+            columns[f"proba_{j}"] = proba[:, j]
+    write_table(columns, out)
+    _wrote(args, out, f"Wrote {len(labels)} predictions to {out}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``gaussmix score``: log-density of every row, in the data's units."""
+    out = _check_output(args.output)
+    loaded = _load_for_prediction(args)
+    logd = loaded.log_density()
+    columns = _with_id(args, loaded)
+    columns["log_density"] = logd
+    write_table(columns, out)
+    _wrote(args, out, f"Wrote {len(logd)} log-densities to {out}")
+    return 0
+
+
+def cmd_anomalies(args: argparse.Namespace) -> int:
+    """``gaussmix anomalies``: the rows of lowest log-density (a quantile or a threshold)."""
+    out = _check_output(args.output)
+    loaded = _load_for_prediction(args)
+    logd = loaded.log_density()
+    if args.threshold is not None:
+        threshold = float(args.threshold)
+        rule = f"log-density below {threshold:.6g}"
+    else:
+        threshold = float(np.quantile(logd.astype(np.float64), args.quantile))
+        rule = f"log-density at or below {threshold:.6g}, the {args.quantile:g} quantile"
+    flagged = np.flatnonzero(logd <= threshold if args.threshold is None else logd < threshold)
+    columns = _with_id(args, loaded, flagged)
+    columns["row"] = flagged.astype(np.int64)
+    for j, name in enumerate(loaded.names):
+        if name not in columns:
+            columns[name] = loaded.X[flagged, j]
+    columns["log_density"] = logd[flagged]
+    write_table(columns, out)
+    summary = f"Flagged {len(flagged)} of {len(logd)} rows ({rule})"
+    if out is not None:
+        _say(args, f"{summary}; wrote them to {out}")
+    else:
+        _say(args, summary, sys.stderr)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``gaussmix sample``: rows drawn from the model, in the data's units."""
+    from ..persistence import read_model
+
+    out = _check_output(args.output)
+    saved = read_model(args.model)
+    model = saved.model
+    X, labels = model.sample(args.n, random_state=args.seed)
+    if saved.standardization is not None:
+        X = saved.standardization.inverse_transform(X)
+    names_in = getattr(model, "feature_names_in_", None)
+    names = [f"x{j}" for j in range(X.shape[1])] if names_in is None else list(map(str, names_in))
+    columns: dict[str, Any] = {name: X[:, j] for j, name in enumerate(names)}
+    columns["component" if "component" not in columns else "_component"] = labels.astype(np.int64)
+    write_table(columns, out)
+    _wrote(args, out, f"Wrote {args.n} rows to {out}")
+    return 0
+
+
+def _write_report_function() -> Callable[..., Path]:
+    try:
+        module = importlib.import_module("gaussmix.report")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("gaussmix.report", None):
+            raise CLIError(
+                "this gaussmix has no HTML report (gaussmix.report is missing)"
+            ) from None
+        raise CLIError(f"the HTML report needs {exc.name}, which is not installed") from None
+    function: Callable[..., Path] = module.write_report
+    return function
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``gaussmix report``: the interactive HTML report of a model chosen by BIC."""
+    out = (
+        Path(args.output)
+        if args.output
+        else Path(f"{Path(args.data).name.split('.')[0]}-report.html")
+    )
+    _check_folder(out)
+    write_report = _write_report_function()
+    data = read_data(args.data)
+    X, names = select_features(data, args.columns)
+    path = write_report(
+        X,
+        out,
+        n_components=args.components,
+        covariance_types=args.covariance,
+        columns=names,
+        random_state=args.seed,
+        title=args.title,
+    )
+    _say(args, f"Wrote the report to {path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``gaussmix demo``: the Old Faithful summary and its HTML report."""
+    from ..datasets import load_faithful
+    from ..demo import run_demo
+
+    out = Path(args.output)
+    write_report = None
+    if not args.no_report:
+        _check_folder(out)
+        write_report = _write_report_function()
+    run_demo(seed=args.seed, max_components=args.max_components, out=sys.stdout)
+    if write_report is not None:
+        X, columns = load_faithful()
+        path = write_report(
+            X,
+            out,
+            n_components=range(1, args.max_components + 1),
+            covariance_types="all",
+            columns=columns,
+            random_state=args.seed,
+            title="Old Faithful eruptions",
+        )
+        print(f"\nWrote the interactive report to {path}")
+    return 0

@@ -1,0 +1,425 @@
+"""The ``gaussmix`` argument parser: commands, options, their types and help texts."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from ..covariance import COVARIANCE_TYPES
+from .commands import (
+    cmd_anomalies,
+    cmd_demo,
+    cmd_fit,
+    cmd_predict,
+    cmd_report,
+    cmd_sample,
+    cmd_score,
+    cmd_select,
+)
+from .errors import _INSTALL_HINT
+
+AUTO_COMPONENTS = range(1, 10)
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def parse_components(text: str) -> list[int]:
+    """Numbers of components from ``3``, ``auto`` (1..9), ``1..9`` or ``2,4,8``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is none of those forms or names a number below 1.
+    """
+    t = text.strip().lower()
+    try:
+        if t == "auto":
+            ks = list(AUTO_COMPONENTS)
+        elif ".." in t:
+            low, high = (int(p) for p in t.split("..", 1))
+            ks = list(range(low, high + 1))
+        else:
+            ks = [int(p) for p in t.split(",")]
+    except ValueError:
+        ks = []
+    ks = list(dict.fromkeys(ks))  # without repeats, in the given order
+    if not ks or min(ks) < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid number of components {text!r}: use a positive integer (3), a range "
+            "(1..9), a list (2,4,8) or auto (1..9)"
+        )
+    return ks
+
+
+def parse_covariance(text: str) -> list[str]:
+    """Covariance types from one name, a comma-separated list, or ``all``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If a name is not a registered covariance type.
+    """
+    t = text.strip().lower()
+    types = list(COVARIANCE_TYPES) if t == "all" else [p.strip() for p in t.split(",")]
+    bad = [p for p in types if p not in COVARIANCE_TYPES]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"invalid covariance type {', '.join(bad)!r}: use {', '.join(COVARIANCE_TYPES)} or all"
+        )
+    return types
+
+
+def _quantile(text: str) -> float:
+    try:
+        q = float(text)
+    except ValueError:
+        q = -1.0
+    if not 0.0 < q < 1.0:
+        raise argparse.ArgumentTypeError(f"invalid quantile {text!r}: use a number in (0, 1)")
+    return q
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a positive integer")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: use an integer in [0, 2**32)")
+    return value
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Wraps each paragraph of the description; keeps the examples' lines as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if paragraph.startswith("examples:"):
+                paragraphs.append(paragraph)
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                    )
+                )
+        return "\n\n".join(paragraphs)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``gaussmix`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Each sub-command's namespace has ``handler``, the function that runs it.
+    """
+    from .._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gaussmix",
+        description="Gaussian mixture models from the command line: fit, select, predict, "
+        "score, flag anomalies, sample, and write an interactive HTML report.\n\n"
+        "DATA is a .csv, .tsv, .parquet or .npy file; output tables are .csv or .parquet "
+        "(CSV on standard output without -o).  CSV and Parquet need pyarrow, the progress "
+        f"bar tqdm: {_INSTALL_HINT}.",
+        epilog=_examples(
+            "gaussmix demo",
+            "gaussmix fit data.csv -k auto --covariance all -o model.gmm",
+            "gaussmix predict model.gmm data.csv --proba --id name -o labels.csv",
+            "gaussmix anomalies model.gmm new.parquet --quantile 0.01 -o flagged.csv",
+            "gaussmix COMMAND --help",
+        ),
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gaussmix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no informational lines"
+    )
+    columns = argparse.ArgumentParser(add_help=False)
+    columns.add_argument(
+        "--columns",
+        metavar="A,B,C",
+        help="comma-separated feature columns (for .npy: x0,x1 or 0,1); default: every column "
+        "(of the model: the columns it was fitted on)",
+    )
+    from ..mixture import GaussianMixture
+
+    defaults = GaussianMixture().get_params()  # help texts follow the estimator's defaults
+    model_opts = argparse.ArgumentParser(add_help=False)
+    model_opts.add_argument(
+        "--seed", type=_seed, default=0, help="random seed of the initialisation (default: 0)"
+    )
+    model_opts.add_argument(
+        "--n-init",
+        type=_positive_int,
+        metavar="N",
+        help=f"starts per fit (default: {defaults['n_init']})",
+    )
+    model_opts.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        metavar="N",
+        help=f"most EM iterations (default: {defaults['max_iter']})",
+    )
+    model_opts.add_argument(
+        "--tol",
+        type=float,
+        metavar="TOL",
+        help="convergence: change of the mean log-likelihood per row "
+        f"(default: {defaults['tol']:g})",
+    )
+    model_opts.add_argument(
+        "--reg-covar",
+        type=float,
+        metavar="X",
+        help=f"added to the covariances' diagonal (default: {defaults['reg_covar']:g})",
+    )
+    model_opts.add_argument(
+        "--standardize",
+        action="store_true",
+        help="fit on columns scaled to mean 0, standard deviation 1; the scaling is saved in "
+        "the model and applied by predict, score, anomalies and sample",
+    )
+
+    def add_candidates(p: argparse.ArgumentParser, default_covariance: str) -> None:
+        """``-k`` and ``--covariance``: the candidate models, compared by BIC when several."""
+        p.add_argument(
+            "-k",
+            "--components",
+            type=parse_components,
+            default=list(AUTO_COMPONENTS),
+            metavar="K",
+            help="number of components: 3, a range 1..9, a list 2,4,8, or auto (1..9); "
+            "several are compared by BIC (default: auto)",
+        )
+        p.add_argument(
+            "--covariance",
+            type=parse_covariance,
+            default=parse_covariance(default_covariance),
+            metavar="TYPE",
+            help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all; several "
+            f"are compared by BIC (default: {default_covariance})",
+        )
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
+        p = sub.add_parser(name, formatter_class=_Formatter, **kw)
+        p.set_defaults(handler=handler)
+        return p
+
+    fit = command(
+        "fit",
+        cmd_fit,
+        parents=[columns, model_opts, quiet],
+        help="fit a mixture (or choose one by BIC) and save it",
+        description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
+        "and .npy arrays, read by gaussmix.load).  With several numbers of components or "
+        "covariance types, every combination is fitted and the lowest BIC is kept.",
+        epilog=_examples(
+            "gaussmix fit data.csv -k 3 --covariance full -o model.gmm",
+            "gaussmix fit data.parquet -k auto --covariance all -o model.gmm   # BIC, k = 1..9",
+            "gaussmix fit data.csv -k 2..6 --columns x,y --standardize -o model.gmm",
+            "gaussmix fit X.npy -k 4 --n-init 16 --seed 1 --max-iter 500 -o model.gmm",
+        ),
+    )
+    fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")
+    fit.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    add_candidates(fit, default_covariance="full")
+
+    select = command(
+        "select",
+        cmd_select,
+        parents=[columns, model_opts, quiet],
+        help="print the BIC/AIC table of numbers of components x covariance types",
+        description="Fit every combination of numbers of components and covariance types "
+        "to DATA and print the table of log-likelihoods, BIC and AIC (lower is better), the "
+        "chosen model marked with *.",
+        epilog=_examples(
+            "gaussmix select data.csv -k 1..9 --covariance all",
+            "gaussmix select data.parquet -k 1..6 --covariance full,diag --csv table.csv",
+            "gaussmix select X.npy --criterion aic",
+        ),
+    )
+    select.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
+    add_candidates(select, default_covariance="all")
+    select.add_argument(
+        "--criterion",
+        choices=("bic", "aic"),
+        default="bic",
+        help="what chooses the model (default: bic)",
+    )
+    select.add_argument("--csv", metavar="OUT.csv", help="also write the table as CSV")
+
+    def prediction_command(name: str, handler: Any, **kw: Any) -> Any:
+        p = command(name, handler, parents=[columns, quiet], **kw)
+        p.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
+        p.add_argument("data", metavar="DATA", help="rows to process (.csv, .tsv, .parquet, .npy)")
+        p.add_argument(
+            "-o", "--output", metavar="OUT", help="output .csv or .parquet (default: CSV on stdout)"
+        )
+        p.add_argument(
+            "--id", metavar="COLUMN", help="column copied to the output as it is (an identifier)"
+        )
+        return p
+
+    predict = prediction_command(
+        "predict",
+        cmd_predict,
+        help="most probable component (and probabilities) of each row",
+        description="Write the most probable component of each row of DATA ('label'), and "
+        "with --proba the probability of every component ('proba_0', 'proba_1', ...), rows "
+        "in input order.",
+        epilog=_examples(
+            "gaussmix predict model.gmm data.csv -o labels.csv",
+            "gaussmix predict model.gmm data.parquet --proba --id customer -o proba.parquet",
+        ),
+    )
+    predict.add_argument("--proba", action="store_true", help="add per-component probabilities")
+
+    prediction_command(
+        "score",
+        cmd_score,
+        help="log-density of each row",
+        description="Write the log-density of the mixture at each row of DATA "
+        "('log_density', in the data's units), rows in input order.  Low values are unusual "
+        "rows.",
+        epilog=_examples(
+            "gaussmix score model.gmm data.csv -o scores.csv",
+            "gaussmix score model.gmm data.npy | head",
+        ),
+    )
+
+    anomalies = prediction_command(
+        "anomalies",
+        cmd_anomalies,
+        help="rows with the lowest log-density",
+        description="Write the rows of DATA whose log-density is in the lowest --quantile "
+        "(or below --threshold): their row number (from 0), feature values and log-density, "
+        "in input order.",
+        epilog=_examples(
+            "gaussmix anomalies model.gmm data.csv --quantile 0.01 -o flagged.csv",
+            "gaussmix anomalies model.gmm new.csv --threshold -12.5 --id name",
+        ),
+    )
+    rule = anomalies.add_mutually_exclusive_group()
+    rule.add_argument(
+        "--quantile",
+        type=_quantile,
+        default=0.01,
+        help="flag this share of the rows of DATA: those at or below the quantile (default: 0.01)",
+    )
+    rule.add_argument(
+        "--threshold", type=float, help="flag rows whose log-density is below this value"
+    )
+
+    sample = command(
+        "sample",
+        cmd_sample,
+        parents=[quiet],
+        help="draw rows from a fitted model",
+        description="Draw rows from the mixture in MODEL: one column per feature and the "
+        "'component' each row was drawn from, in random order.",
+        epilog=_examples(
+            "gaussmix sample model.gmm -n 1000 --seed 0 -o synthetic.csv",
+            "gaussmix sample model.gmm -n 10",
+        ),
+    )
+    sample.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
+    sample.add_argument(
+        "-n", type=_positive_int, default=1000, metavar="N", help="number of rows (default: 1000)"
+    )
+    sample.add_argument(
+        "-o", "--output", metavar="OUT", help="output .csv or .parquet (default: CSV on stdout)"
+    )
+    sample.add_argument(
+        "--seed", type=_seed, default=None, help="random seed (default: fresh entropy)"
+    )
+
+    report = command(
+        "report",
+        cmd_report,
+        parents=[columns, quiet],
+        help="write an interactive HTML report of a fit",
+        description="Choose a mixture for DATA by BIC and write a self-contained interactive "
+        "HTML page: the EM iterations, the BIC/AIC curves, anomalies, the parameters.",
+        epilog=_examples(
+            "gaussmix report data.csv -o report.html",
+            "gaussmix report data.parquet -k 1..4 --covariance full --columns x,y -o r.html",
+        ),
+    )
+    report.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
+    report.add_argument(
+        "-o", "--output", metavar="HTML", help="page to write (default: DATA-report.html)"
+    )
+    add_candidates(report, default_covariance="all")
+    report.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    report.add_argument("--title", help="title of the page (default: from DATA)")
+
+    demo = command(
+        "demo",
+        cmd_demo,
+        help="fit the bundled Old Faithful data, print a summary, write a report",
+        description="Fit the bundled Old Faithful data (272 eruptions), choose the number of "
+        "components and the covariance type by BIC, print a summary and write an "
+        "interactive HTML report.",
+        epilog=_examples("gaussmix demo", "gaussmix demo -o faithful.html --seed 1"),
+    )
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    demo.add_argument(
+        "--max-components",
+        type=_positive_int,
+        default=6,
+        metavar="K",
+        help="largest number of components tried (default: 6)",
+    )
+    demo.add_argument(
+        "-o",
+        "--output",
+        metavar="HTML",
+        default="gaussmix-demo-report.html",
+        help="report to write (default: gaussmix-demo-report.html)",
+    )
+    demo.add_argument("--no-report", action="store_true", help="print the summary only")
+    return parser

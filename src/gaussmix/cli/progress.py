@@ -1,0 +1,59 @@
+"""The progress bar of long fits."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .errors import _INSTALL_HINT
+
+if TYPE_CHECKING:
+    from ..multistart import FitEvent
+
+
+class Progress:
+    """A tqdm progress bar on standard error fed by the fit callback.
+
+    Shown only when standard error is a terminal, ``--quiet`` is not given and the fit runs
+    longer than about a second.
+    """
+
+    #: the bar on screen, if any (warnings are printed around it)
+    active: Progress | None = None
+
+    def __init__(self, args: argparse.Namespace, description: str) -> None:
+        self.bar: Any = None
+        if getattr(args, "quiet", False) or not sys.stderr.isatty():
+            return
+        try:
+            tqdm = importlib.import_module("tqdm").tqdm
+        except ImportError:
+            print(f"gaussmix: note: no progress bar without tqdm: {_INSTALL_HINT}", file=sys.stderr)
+            return
+        self.bar = tqdm(
+            desc=description, unit=" it", delay=1.0, leave=False, file=sys.stderr, mininterval=0.2
+        )
+        Progress.active = self
+
+    def __call__(self, event: FitEvent) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        self.bar.set_postfix_str(
+            f"start {event.start + 1}/{event.n_starts} ({event.phase}), "
+            f"log-lik {event.log_likelihood:.5g}",
+            refresh=False,
+        )
+
+    def write(self, line: str) -> None:
+        """Print a line on standard error without garbling the bar."""
+        self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if Progress.active is self:
+            Progress.active = None
