@@ -77,7 +77,7 @@ from .planning import (
     FLOAT32_PRODUCTS_MIN_ROWS,
     Kernel,
 )
-from .result import NonFiniteInput, PassResult, WorstRows
+from .result import NonFiniteInput, PassResult, WorstRows, merge_results
 from .stats_pass import RespSource, stats_pass
 from .terms import LOG_2PI, PassTerms, gaussian_terms
 from .threads import release_workspaces, run_parallel
@@ -101,6 +101,7 @@ __all__ = [
     "compiled_kernels",
     "gaussian_terms",
     "iter_chunks",
+    "merge_results",
     "mixture_pass",
     "numpy_kernels",
     "release_workspaces",

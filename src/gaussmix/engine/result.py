@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,3 +79,40 @@ class PassResult:
 
     def mean_log_likelihood(self) -> float:
         return self.log_likelihood / self.weight if self.weight > 0 else -np.inf
+
+
+def merge_results(results: Sequence[PassResult], n_worst: int = 0) -> PassResult:
+    """One result from the passes over consecutive blocks of rows (in row order).
+
+    Statistics, log-likelihoods and weights add (statistics by the parallel-axis merge),
+    per-row outputs are concatenated, and the ``n_worst`` worst rows of all blocks are kept
+    (each block's pass must have had its ``row_offset``).
+    """
+    if not results:
+        raise ValueError("merge_results needs at least one result.")
+    stats = None
+    if all(r.stats is not None for r in results):
+        stats = results[0].stats
+        for r in results[1:]:
+            assert stats is not None and r.stats is not None
+            stats = stats + r.stats
+    worst = WorstRows.empty()
+    for r in results:
+        worst = worst.merged(r.worst, n_worst)
+
+    def joined(name: str) -> NDArray[Any] | None:
+        parts = [getattr(r, name) for r in results]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    return PassResult(
+        stats=stats,
+        log_likelihood=float(sum(r.log_likelihood for r in results)),
+        weight=float(sum(r.weight for r in results)),
+        resp=joined("resp"),
+        log_density=joined("log_density"),
+        labels=joined("labels"),
+        worst=worst,
+        kernel="+".join(sorted({r.kernel for r in results})),
+        float32_products=any(r.float32_products for r in results),
+        float32_statistics=any(r.float32_statistics for r in results),
+    )

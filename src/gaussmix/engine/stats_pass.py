@@ -29,10 +29,12 @@ def stats_pass(
     *,
     sample_weight: Array | None = None,
     chunk_size: int | None = None,
+    row_offset: int = 0,
 ) -> SuffStats:
     """Statistics of ``X`` under responsibilities given per chunk by ``resp_source``.
 
-    ``resp_source(rows, z)`` receives the chunk's row slice and its internal coordinates and
+    ``resp_source(rows, z)`` receives the chunk's row slice (global: shifted by
+    ``row_offset``, the index of ``X``'s first row among all rows) and its internal coordinates and
     returns either soft responsibilities (n_c, k) or hard labels (n_c,) of integers in
     ``[0, k)``.  Used by initialisation (nearest seeds, random responsibilities);
     statistics are taken about ``ref`` (k, d) with the direct form.  Hard labels are summed
@@ -51,12 +53,13 @@ def stats_pass(
         if keep is not None and w is not None:
             x, w = x[keep], w[keep]
         z = frame.to_internal(x, out=buf[: x.shape[0]])
+        rows = slice(sl.start + row_offset, sl.stop + row_offset)
         if keep is None:
-            r = resp_source(sl, z)
+            r = resp_source(rows, z)
         else:  # the source answers for whole chunks: zero-weight rows get a placeholder
             full = np.zeros((sl.stop - sl.start, d))
             full[keep] = z
-            r = resp_source(sl, full)[keep]
+            r = resp_source(rows, full)[keep]
         if r.ndim == 1:
             _add_hard(total, moments, z, r, w)
             continue
