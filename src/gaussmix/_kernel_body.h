@@ -14,8 +14,8 @@
  */
 #define FN(suffix) KERNEL_CAT(NAME, suffix)
 /* whole vectors loaded from and stored to unaligned places, straight from and to registers
-   (memcpy into an array of vectors went through the stack in 16-byte halves, and the
-   32-byte load that followed stalled on the store) */
+   (memcpy into an array of vectors may go through the stack in halves, and a whole-vector
+   load that follows them stalls on the stores) */
 typedef VT FN(_uvt) __attribute__((aligned(8), may_alias));
 #define LOADV(p) (*(const FN(_uvt) *)(p))
 #define STOREV(p, v) (*(FN(_uvt) *)(p) = (v))
@@ -156,8 +156,8 @@ ATTR static inline void FN(_product)(const double *xt, Py_ssize_t d,
                                      const double *restrict mu, const double *restrict P,
                                      double *restrict dt, VT *restrict sq, double *y) {
     enum { R = L * H };
-    for (Py_ssize_t a = 0; a < d; a++) /* explicit vectors: written per element, gcc
-                                          vectorised it across features with permutes */
+    for (Py_ssize_t a = 0; a < d; a++) /* explicit vectors: a per-element loop may
+                                          be vectorised across features, with permutes */
         for (int h = 0; h < H; h++) {
             VT t;
             t = LOADV(xt + a * R + L * h);
@@ -190,7 +190,7 @@ ATTR static inline void FN(_tri)(const double *restrict xt, Py_ssize_t d,
 /* tri in float32 lanes (float32 input, well-conditioned factors; engine.py decides):
    twice the rows per vector.  FT holds 2 L floats, HT L floats (a VT's worth); a block's
    R rows are R / (2 L) FT (H is even in every variant).  Conversions go between HT and VT
-   (a vector of 2 L doubles is wider than the registers: gcc kept it on the stack). */
+   (a vector of 2 L doubles is wider than the registers, and would live on the stack). */
 typedef float FN(_ft) __attribute__((vector_size(2 * L * sizeof(float))));
 typedef float FN(_ht) __attribute__((vector_size(L * sizeof(float))));
 typedef FN(_ft) FN(_uft) __attribute__((aligned(4), may_alias));
@@ -368,7 +368,7 @@ ATTR static inline __attribute__((always_inline)) void FN(_dcols)(
     const double *restrict x, Py_ssize_t cap, Py_ssize_t n, const double *restrict r,
     const double *restrict mu, int A, int second, double *restrict p1, double *restrict p2) {
     /* sums from zero, added to the partial sums at the end (loading them into the
-       registers first was measured to stall on the store of the previous group); without
+       registers first would stall on the store of the previous group); without
        second, a2 holds the odd vectors' S1 sums */
     VT a1[4], a2[4];
     for (int i = 0; i < A; i++) {
@@ -753,8 +753,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     for (Py_ssize_t b = 0; b < c->m; b += R) {
         const Py_ssize_t w = c->m - b < R ? c->m - b : R;
         /* the rows two blocks ahead are asked of memory now, so that they arrive while
-           this block is computed (measured at n=100 000, d=32, k=16 on Zen 3: diag and
-           spherical prediction 9-13 % faster; 1, 2, 4 or 8 blocks ahead within noise) */
+           this block is computed */
         if (contiguous && b + 3 * R <= c->m) {
             const char *ahead = c->x + (b + 2 * R) * c->xs0;
             for (int i = 0; i < R; i++)
@@ -828,10 +827,9 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
            is left out of the sums: each lane's exponential is below e^-50 of its row's sum
            (at least 1: the row's best component adds exp(0) = 1).  The others are compacted
            into cv (the block buffers have room for k vectors after dt) and only they go
-           through exp, in order of component (measured at n=100 000, d=32, k=16, diag
-           score_samples on the aniso data: 9-10 % faster).  With responsibilities every
-           vector is formed: leaving out those at the floor (whose exponentials the sums
-           need) made EM 3 % slower at d=10, k=10 and 2 % faster at d=32, k=16. */
+           through exp, in order of component.  With responsibilities every vector is
+           formed: leaving out those at the floor (whose exponentials the sums need) saves
+           nothing overall. */
         double *restrict cv = dt + d * R;
         for (int h = 0; h < H; h++) {
             VT t, sum = {0};

@@ -227,8 +227,9 @@ typedef struct {
 #define IT v8l
 #define UT v8u
 #define L 8
-/* 32-row blocks: measured at n=200 000, d=10, k=10, EM 14.5 -> 12.4 ms per iteration on two
-   threads (the statistics' lane-wise sums); no change at d=16 and 32 */
+/* 32-row blocks: the statistics' lane-wise sums are loaded and stored once per block, so
+   longer blocks do it less often; chosen by measurement, see benchmarks/README.md (Design
+   measurements) */
 #define H 4
 #define ATTR __attribute__((target("avx512f")))
 #define ALL_LANES(m) (_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)) == 0xff)
@@ -328,8 +329,9 @@ static Py_ssize_t super_rows(Py_ssize_t dp, Py_ssize_t R) {
 }
 
 /* Rows gathered for the statistics of diagonal factors: a multiple of the block rows R,
-   such that the rows and responsibilities ((d + k) cap doubles) take about 32 KiB
-   (measured at n=100 000, d=32, k=16 on one thread: 16 and 64 KiB no better). */
+   such that the rows and responsibilities ((d + k) cap doubles) take about 32 KiB (the
+   first-level cache); chosen by measurement, see benchmarks/README.md (Design
+   measurements). */
 static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
     Py_ssize_t cap = 4096 / (d + k) / R * R;
     return cap < R ? R : cap > 64 * R ? 64 * R : cap;
@@ -337,8 +339,8 @@ static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
 
 /* Rows gathered for whitened statistics: a multiple of the block rows R, such that Z (k dz cap
    floats) takes about 256 KiB (the second-level cache), and at most WHITENED_MAX_ROWS, which
-   engine.py's error bound assumes (measured at n=100 000, d=32, k=16, one thread on Zen 3:
-   a pass 96, 93, 90, 91 and 111 ms with Z of 128, 192, 256, 384 and 576 KiB) */
+   engine.py's error bound assumes; the size chosen by measurement, see benchmarks/README.md
+   (Design measurements) */
 enum { WHITENED_MAX_ROWS = 256 };
 static Py_ssize_t whitened_rows(Py_ssize_t dz, Py_ssize_t k, Py_ssize_t R) {
     Py_ssize_t cap = 65536 / (dz * k) / R * R;
@@ -349,8 +351,8 @@ static Py_ssize_t whitened_rows(Py_ssize_t dz, Py_ssize_t k, Py_ssize_t R) {
    places from base. */
 /* The buffers that one loop reads and writes together (x, D, E, r) are set 8 doubles (a
    cache line) apart beyond their sizes: sizes of multiples of 4 KiB put them at the same
-   address modulo 4 KiB, where each store appears to the processor to alias the next loads
-   (measured at d = 32, k = 16 on Zen 3: the formation of D and E 2.6x faster). */
+   address modulo 4 KiB, where each store appears to the processor to alias the next
+   loads. */
 enum { SKEW = 8 };
 static size_t super_size(const Super *sup, Py_ssize_t k) {
     const size_t dp = (size_t)sup->dp, cap = (size_t)sup->cap, kk = (size_t)(k + 7) / 8 * 8;
@@ -487,8 +489,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
        d = 12) or super-block (triangular ones above) */
     const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows + (size_t)c.k * L_MAX;
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
-       first-level cache), a super-block above (measured: equal at d = 8 and 12, the partial
-       sums 20 % faster at d = 10, the super-block 1.1-1.5x faster from d = 16 to 64) */
+       first-level cache), a super-block above; the crossover chosen by measurement, see
+       benchmarks/README.md (Design measurements) */
     const int f64_stats = c.nk && (!stats32 || f64c);
     const int use_super = f64_stats && c.tri && c.d > 12;
     const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;

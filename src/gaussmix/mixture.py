@@ -201,8 +201,7 @@ class GaussianMixture(MixtureBase):
         """
         # BLAS on one thread for the whole fit, not only inside the passes: its products
         # here are small, and after a multi-threaded call OpenBLAS's worker spins on the
-        # other core for a while, competing with the passes' workers (measured at
-        # n=200 000, d=10, k=10 diag: 9-10 ms per iteration instead of 5-6)
+        # other core for a while, competing with the passes' workers
         with single_threaded_blas():
             return self._fit(X, sample_weight, callback)
 

@@ -63,9 +63,9 @@ FitCallback = Callable[[FitEvent], None]
 
 
 #: the short runs over several starts use a random subsample of at most
-#: ``max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)`` rows; measured on
-#: four synthetic sets (benchmarks/README.md), 10 000 rows pick as good a start as 20 000 in
-#: two thirds of the time
+#: ``max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)`` rows: enough to pick
+#: as good a start as more rows would, in less time; chosen by measurement, see
+#: benchmarks/README.md (Design measurements)
 SHORT_RUN_ROWS = 10_000
 SHORT_RUN_ROWS_PER_COMPONENT = 500
 

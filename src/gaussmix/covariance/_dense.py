@@ -23,7 +23,7 @@ def precision_factors(covariances: Array) -> tuple[Array, NDArray[np.bool_]]:
     is flagged and gets the identity in its place.  LAPACK is called directly, once per
     matrix for the factorisation and once for the triangular inverse, and the checks are
     made on the whole stack: this runs at every M-step, where scipy's wrappers and a check
-    per matrix cost 4x the arithmetic at d = 10.
+    per matrix would cost more than the arithmetic.
     """
     k, d, _ = covariances.shape
     out = np.empty((k, d, d))

@@ -11,7 +11,7 @@ _BLAS_CONTROLLER: list[Any] = []
 
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Limit BLAS to one thread; the library scan is done once and reused (it costs ms)."""
+    """Limit BLAS to one thread; the library scan is done once and reused (it is slow)."""
     if not _BLAS_CONTROLLER:
         from threadpoolctl import ThreadpoolController
 

@@ -13,9 +13,8 @@ CHUNK_BYTES = 8 * 2**20
 
 #: rows per chunk at least, when ``chunk_size`` is ``None``, for a pass the compiled kernel
 #: does (its buffers do not grow with the rows; a chunk it hands back to numpy is redone in
-#: pieces of numpy's size): each call costs about 0.1 ms besides its rows (measured at
-#: n=100 000, d=32, k=16, float32 EM on two threads: 1786-row chunks 57.2 and 49.3 ms a
-#: pass, 7144-row ones 53.2 and 46.1 ms)
+#: pieces of numpy's size): each call has a fixed cost besides its rows, which larger
+#: chunks spread; chosen by measurement, see benchmarks/README.md (Design measurements)
 FUSED_CHUNK_ROWS = 8192
 
 
@@ -37,16 +36,13 @@ def auto_chunk_size(
     The buffers get :data:`CHUNK_BYTES` (memory is bounded by a constant, not by ``n``), and
     with ``n_rows`` given a chunk is at most an equal share of the rows per worker, so that
     small data sets are done in as few chunks as there are workers.  Smaller buffers cost
-    time: per-chunk overhead (measured at n=100 000, d=32, k=16: 0.7 MiB buffers make the pass
-    1.3x slower than 8 MiB ones; at n=20 000, d=10, k=10, 12 chunks instead of 2 make it 2x
-    slower).  ``least`` raises the rows before that share (:data:`FUSED_CHUNK_ROWS`).
+    time: each chunk has a fixed overhead.  ``least`` raises the rows before that share
+    (:data:`FUSED_CHUNK_ROWS`).
     """
     width = max(n_feature_cols + n_components, n_features, 1)
     rows = min(max(CHUNK_BYTES // (8 * width), 256, least), max(65536, least))
     if n_rows is not None and n_rows > 0:
         # equal chunks in whole rounds over the workers, so none waits for a last straggler
-        # (measured at n=100 000, d=32, k=16 spherical: 5 chunks on 2 workers took as long
-        # as 6)
         workers = threads.default_threads()
         rounds = -(-n_rows // (workers * rows))
         rows = max(256, -(-n_rows // (workers * rounds)))

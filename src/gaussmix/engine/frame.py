@@ -79,9 +79,9 @@ class Frame:
 
         Beyond ``2 * FRAME_SAMPLE`` rows both are taken from every ``n // FRAME_SAMPLE``-th
         row: the frame needs a centre near the data and a scale within a small factor of the
-        spread, not exact moments, and the sample is what makes the frame 5-10x cheaper than
-        two passes over all rows (it was a fifth of the seeding at n=200 000).  Rows the
-        sample misses stay exact: nothing in the engine assumes the centre is the mean.
+        spread, not exact moments, and the sample spares the frame two passes over all rows.
+        Rows the sample misses stay exact: nothing in the engine assumes the centre is the
+        mean.
         """
         n = X.shape[0]
         if n > 2 * FRAME_SAMPLE:
@@ -90,8 +90,8 @@ class Frame:
             if ws is None or ws.sum() > 0:
                 sample = X[::step]
                 if sample.shape[0] * sample.shape[1] * 8 <= CHUNK_BYTES:
-                    # gathered once, then read twice at unit stride (measured at 200 000 x
-                    # 10: the frame 3-4 ms from the strided rows, about 1 ms this way)
+                    # gathered once, then read twice at unit stride: cheaper than reading
+                    # the strided rows twice
                     sample = np.ascontiguousarray(sample, dtype=np.float64)
                 return cls._from_rows(sample, ws, chunk_size, min_scale, missing)
         return cls._from_rows(X, sample_weight, chunk_size, min_scale, missing)
@@ -126,7 +126,7 @@ class Frame:
                     w = None if sample_weight is None else sample_weight[sl]
                     if w is None:
                         total_w += xc.shape[0]
-                        w = np.ones(xc.shape[0])  # a product: 4x faster than sum(axis=0)
+                        w = np.ones(xc.shape[0])  # a product: BLAS sums faster than sum(axis=0)
                     else:
                         total_w += float(w.sum())
                     sums += w @ xc

@@ -49,9 +49,9 @@ def far_rows(prep: Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[np
 
 
 #: rows are transposed into the feature-major buffer this many at a time: a block's rows
-#: stay in cache while they are read column by column (measured: 2.6x faster than one
-#: transposing subtract over a 35 000-row chunk at d=10, 1.3x faster than a GEMM with the
-#: identity at d=32)
+#: stay in cache while they are read column by column, which beats one transposing
+#: subtract over the chunk and a GEMM with the identity (see benchmarks/README.md, Design
+#: measurements)
 TRANSPOSE_BLOCK = 4096
 
 #: floor of log-responsibilities relative to the row's best component (see normalise)
@@ -65,14 +65,14 @@ def normalise(logp: Array, top: Array, divide: bool = True) -> Array:
 
     ``top`` is the per-row maximum of ``logp``.  Relative log-responsibilities are floored
     at -700, so that no responsibility falls below ``exp(-700)`` (~1e-304) into the subnormal
-    range, where every later product with it is an order of magnitude slower (measured: 10x
-    for the statistics GEMM).  The floor changes no sum by more than 1e-300 relative.
+    range, where every later product with it (the statistics GEMM's) is much slower.  The
+    floor changes no sum by more than 1e-300 relative.
     """
     logp -= top
     np.maximum(logp, FLOOR, out=logp)
     np.exp(logp, out=logp)
     total = logp.sum(axis=0)
-    if divide:  # a product with the reciprocal: 3x cheaper than k divisions per row
+    if divide:  # a product with the reciprocal: one division per row, not k
         logp *= 1.0 / total
     return np.asarray(top + np.log(total))
 
@@ -95,7 +95,6 @@ def log_densities(
         if prep.expanded.size:
             features(prep, x, ph)
             # np.dot, not np.matmul: matmul keeps the GIL on some of these shapes
-            # (measured: no gain from a second thread at 20 x 4096 @ 4096 x 10)
             if prep.all_expanded:
                 np.dot(prep.WT, ph, out=lp)
             else:

@@ -107,13 +107,12 @@ def mixture_pass(
         and X.dtype in (np.float32, np.float64)
         and X.dtype.isnative
         # a shared precision's pooled statistics cost numpy one d x d product per chunk,
-        # the kernel k of them (measured: up to 4x slower at d=32, k=16)
+        # the kernel k of them
         and not (stats and terms.moments.shared_precision)
     )
     prep = Prepared(terms, frame, kernel, use_fused, n if X.dtype == np.float32 else 0)
-    # float32 products and statistics: the statistics in float32 lanes too, whitened
-    # (measured at n=100 000, d=32, k=16 in separate processes: a pass 106 -> 89 ms on one
-    # thread, 56 -> 51-57 ms on two)
+    # float32 products and statistics: the statistics in float32 lanes too (twice the rows
+    # a vector), whitened, where float32 sums stay accurate
     k = prep.k
     allowed = np.broadcast_to(np.asarray(float32_statistics, dtype=bool), (k,))
     whitened = stats and prep.float32_products and bool(allowed.any())
@@ -174,10 +173,10 @@ def mixture_pass(
         order.fold(i, acc.sums)
 
     # BLAS runs single-threaded inside the pass: its own threads are slower on these
-    # tall-skinny products (measured: up to 7x for k=8), and our workers also spread the
-    # element-wise work, which BLAS cannot parallelise, over the cores.  A fused pass calls
-    # no BLAS but in a chunk the numpy path redoes (rare), so it skips setting the limit
-    # (about 80 us a call: a third of a prediction's fixed cost).
+    # tall-skinny products, and our workers also spread the element-wise work, which BLAS
+    # cannot parallelise, over the cores.  A fused pass calls no BLAS but in a chunk the
+    # numpy path redoes (rare), so it skips setting the limit, a large share of a
+    # prediction's fixed cost.
     with nullcontext() if prep.fused else single_threaded_blas():
         threads.run_parallel(len(chunks), workers, chunk)
     total = order.total

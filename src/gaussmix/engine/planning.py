@@ -20,10 +20,9 @@ EXPANDED_RISK_LIMIT = 1e6
 
 #: largest 2-norm condition number of every component's precision factor ``U_j`` (the square
 #: root of its covariance's) for which the fused kernel forms the products ``(x - mu_j) U_j``
-#: of float32 input in float32 lanes.  Their rounding grows with ``eps32 * cond(U_j)``:
-#: measured on the benchmark's anisotropic data at d = 32 (cond(U_j) up to 3,600), the
-#: log-likelihood moved by 9e-10 relative and single rows' log-densities by 8e-6 at most
-#: (the issue's bound for float32 input: 1e-5 on the log-likelihood); the statistics stay
+#: of float32 input in float32 lanes.  Their rounding grows with ``eps32 * cond(U_j)``; the
+#: value keeps float32 input within its bound of 1e-5 on the log-likelihood, chosen by
+#: measurement, see benchmarks/README.md (Design measurements); the statistics stay
 #: float64.  Beyond it (near-singular covariances) the products stay float64.
 FLOAT32_PRODUCTS_COND = 1e4
 

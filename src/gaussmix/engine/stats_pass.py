@@ -83,7 +83,7 @@ def _add_hard(
     second moments take a product per component.
     """
     k = total.N.shape[0]
-    # small integers sort by radix (5x faster than a merge sort of intp at 5,000 rows)
+    # small integers sort by radix, faster than a merge sort of intp
     small = labels.astype(np.int16) if k <= np.iinfo(np.int16).max else labels
     order = np.argsort(small, kind="stable")
     counts = np.bincount(labels, minlength=k)

@@ -17,7 +17,7 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool per worker count (creating threads per pass costs ~1 ms)."""
+    """A process-wide pool per worker count (threads created per pass would add to each)."""
     pool = _POOLS.get(workers)
     if pool is None:
         pool = _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "gaussmix"))
@@ -29,11 +29,10 @@ def run_parallel(n_tasks: int, workers: int, task: Callable[[int, int], None]) -
 
     The calling thread is worker 0 and starts at once; the others come from a pool.  Tasks
     are handed out one at a time to whichever worker asks first, so a worker that starts
-    late finds the work done rather than holding the pass back: an idle thread woken on a
-    2-vCPU machine was measured starting 0.5-4 ms after it was asked (at n=100 000, d=32,
-    k=16, a ``diag`` pass of 4 ms, which static shares made 7-8 ms).  ``t`` names the worker,
-    for its own buffers.  After a failure no new task starts; the first error is raised once
-    every started task has ended.
+    late finds the work done rather than holding the pass back: an idle thread, once woken,
+    may start late on the scale of a short pass.  ``t`` names the worker, for its own
+    buffers.  After a failure no new task starts; the first error is raised once every
+    started task has ended.
     """
     if workers <= 1 or n_tasks <= 1:
         for i in range(n_tasks):
@@ -72,7 +71,7 @@ def run_parallel(n_tasks: int, workers: int, task: Callable[[int, int], None]) -
             raise error
 
 
-#: the machine's cores, read once (os.cpu_count() costs ~13 us, twice a pass)
+#: the machine's cores, read once (os.cpu_count() is not free, and a pass asks twice)
 _CORES = os.cpu_count() or 1
 
 
@@ -84,10 +83,10 @@ class Workspace:
     """A float64 scratch buffer kept between passes.
 
     Allocating the chunk buffers afresh for every pass costs page faults on each first
-    touch (numpy maps buffers of 4 MiB and more afresh, with huge pages); measured at
-    n=200 000, d=10, k=10 this made a pass 1.5-2x slower.  Buffers are kept per calling
-    thread and worker slot, so concurrent passes from different threads never share one,
-    and each is at most a few MiB (see :func:`auto_chunk_size`).
+    touch (numpy maps buffers of 4 MiB and more afresh, with huge pages); kept, they fault
+    once.  Buffers are kept per calling thread and worker slot, so concurrent passes from
+    different threads never share one, and each is at most a few MiB (see
+    :func:`auto_chunk_size`).
     """
 
     def __init__(self) -> None:

@@ -36,9 +36,7 @@ def probe_verdict(sums: Sums, weights: Array, sl: slice, d: int) -> NDArray[np.b
     (:func:`whitened_safe`; fewer leave its scatter singular).  One with less is vouched
     for, unchecked, only if its mixing weight promised more (the rows are in some order:
     the pass's total is checked), not if it is a small component, the kind most likely to
-    collapse (measured on the benchmark's anisotropic data at n=100 000, d=32, k=16: with
-    2 (d + 1) rows' worth and no such rule, 2 of EM's first 5 passes were redone whole for
-    a component of 0.5 and 2.4 % weight the probe had not checked).
+    collapse and so to fail the total's check, which redoes the whole pass.
     """
     rows = sl.stop - sl.start
     least = (d + 1) * sums.weight / rows  # rows' worth of weight
@@ -56,10 +54,9 @@ class Probe:
     chunks the same way, and wait for the outcome before folding them.  The components
     chunk 0 fails are summed in float64 in every chunk: chunk 0 and the chunks summed ahead
     are redone so, and later chunks start so.  Which chunks and components are whitened
-    does not depend on the workers' timing, so neither does the result.  (Measured at
-    n=100 000, d=32, k=16 on the benchmark's anisotropic data: 3 of EM's first 10 passes
-    fail, each costing a whole second pass if the check came only at the end, and only 1
-    or 2 of the 16 components fail in each.)
+    does not depend on the workers' timing, so neither does the result.  Deciding on the
+    first chunk, component by component, spares the whole second pass that a check of the
+    total alone would cost, where only a few components fail.
 
     Where the pass's other chunks are larger than the probe (the kernel's chunks,
     :data:`FUSED_CHUNK_ROWS`, after a probe of numpy's size), they do not start before its
@@ -155,8 +152,8 @@ def unwhiten(factors: Array, s1: Array, s2: Array) -> None:
     """Whitened sums (``y = (z - m) U``, ``U`` upper-triangular) back to ``z - m``, in place.
 
     ``z - m = y U⁻¹``: ``s1 <- s1 U⁻¹`` and ``s2 <- U⁻ᵀ s2 U⁻¹``, by solves with ``Uᵀ`` in
-    float64, all components at once (per-component triangular solves cost 2.3 ms a pass at
-    d = 32, k = 16, 5 % of it).
+    float64, all components at once (per-component triangular solves would each pay
+    numpy's per-call overhead).
     """
     lower = np.swapaxes(np.triu(factors), 1, 2)  # Uᵀ
     s1[:] = np.linalg.solve(lower, s1[:, :, None])[:, :, 0]
