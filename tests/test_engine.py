@@ -457,3 +457,41 @@ def test_chunks_come_in_equal_rounds_over_the_workers(monkeypatch, workers):
         sizes = np.minimum(rows, n - rows * np.arange(chunks))
         loads = [sizes[t::workers].sum() for t in range(workers)]
         assert max(loads) <= n / workers + rounds
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n", [50, 3 * 8192])  # all rows, and the strided sample
+def test_frame_refuses_rows_that_are_not_finite(bad, n, rng):
+    from gaussmix.engine import NonFiniteInput
+
+    X = rng.normal(size=(n, 3))
+    row = min(300, n - 1)  # read by the strided sample too (every n // 8192-th row)
+    X[row, 1] = bad
+    with pytest.raises(NonFiniteInput, match=r"(NaN|infinite).* row") as info:
+        Frame.from_data(X)
+    assert isinstance(info.value, ValueError)
+    if np.isinf(bad):  # missing values are NaN only: an infinity stays an error
+        with pytest.raises(NonFiniteInput, match="infinite"):
+            Frame.from_data(X, missing="observed")
+
+
+def test_frame_of_observed_entries_takes_nan_as_missing(rng):
+    X = rng.normal(loc=[3.0, -1.0, 100.0], scale=[1.0, 4.0, 0.01], size=(400, 3))
+    w = rng.uniform(0.5, 2.0, size=400)
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.2] = np.nan
+    holes[:, 2][:] = np.nan  # a column with nothing observed gets centre 0
+    frame = Frame.from_data(holes, w, missing="observed")
+    seen = ~np.isnan(holes)
+    wm = np.where(seen, w[:, None], 0.0)
+    centre = np.nansum(holes * wm, axis=0)[:2] / wm.sum(axis=0)[:2]
+    np.testing.assert_allclose(frame.centre, [*centre, 0.0], rtol=1e-12)
+    spread = np.nansum(wm * (holes - frame.centre) ** 2) / wm.sum()
+    assert frame.scale == 2.0 ** np.round(np.log2(np.sqrt(spread)))
+    # without any NaN both modes agree
+    full = Frame.from_data(X, w)
+    observed = Frame.from_data(X, w, missing="observed")
+    np.testing.assert_allclose(observed.centre, full.centre, rtol=1e-12)
+    assert observed.scale == full.scale
+    with pytest.raises(ValueError, match="missing"):
+        Frame.from_data(X, missing="drop")  # type: ignore[arg-type]

@@ -187,7 +187,7 @@ ATTR static inline void FN(_tri)(const double *restrict xt, Py_ssize_t d,
         STOREV(lp + L * h, v);
     }
 }
-/* tri in float32 lanes (float32 input, well-conditioned factors; engine.py decides):
+/* tri in float32 lanes (float32 input, well-conditioned factors; engine/planning.py decides):
    twice the rows per vector.  FT holds 2 L floats, HT L floats (a VT's worth); a block's
    R rows are R / (2 L) FT (H is even in every variant).  Conversions go between HT and VT
    (a vector of 2 L doubles is wider than the registers, and would live on the stack). */
@@ -868,7 +868,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         }
         memcpy(c->lse + b, lse, (size_t)w * sizeof(double));
         if (!c->resp && !c->nk) continue;
-        /* a product with the reciprocal, as engine._normalise */
+        /* a product with the reciprocal, as engine/numpy_kernel.py normalise */
         for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];
         if (sup || g || c->wh) { /* each row's weight; 0 for the repeated rows of a short block */
             double rw[R];

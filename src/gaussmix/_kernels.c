@@ -19,12 +19,12 @@
  * register tiles with the features in the lanes (a GEMM micro-kernel's shape), diagonal
  * ones from gathered rows, per component and 4 features with the sums in registers
  * (spherical: S2 from the squared distances the log-densities computed).  Float32 input
- * may have the triangular products formed in float32 lanes (engine.py decides), and then
+ * may have the triangular products formed in float32 lanes (gaussmix/engine/planning.py decides), and then
  * its statistics too, in each component's whitened coordinates (see Whitened).
  *
  * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *
- * The differences x - mu are formed before any product, as engine.py's direct path does
+ * The differences x - mu are formed before any product, as the engine's direct numpy kernel does
  * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
  * is exact for rows close to their component even far from the origin.  Only exp and log
  * are our own (in _kernel_body.h: within a few ulp, on whole vectors), so the results agree
@@ -41,7 +41,7 @@
 #include <immintrin.h>
 #endif
 
-/* log-responsibilities relative to the row's best component are floored here (engine._FLOOR) */
+/* log-responsibilities relative to the row's best component are floored here (engine/numpy_kernel.py: FLOOR) */
 #define FLOOR (-700.0)
 
 /* without responsibilities, exponentials relative to the row's best component below
@@ -70,7 +70,7 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
    set, else lanes of b */
 #define SELECT(IT, m, a, b) ((__typeof__(a))(((IT)(a) & (m)) | ((IT)(b) & ~(m))))
 
-/* Whitened statistics (float32 input with float32 products and triangular factors; engine.py
+/* Whitened statistics (float32 input with float32 products and triangular factors; engine/whitened.py
    decides, and checks the result): each row's y_j = (z - mu_j) U_j, which the products form
    anyway, times sqrt(w r_j), is gathered feature-major: Z (k, dz, cap) floats, dz = d
    rounded up to 4 (the rows beyond d zero), and sqrt(w r_j) itself in sr (k, cap).  When
@@ -79,7 +79,7 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
    added in float64 to s (k, ntile, 2 L); Z sr (its S1) to s1 (k, dz); nk (k,) sums w r_j
    in float64.  About y, the sums are well-conditioned (close to nk times the identity near a
    fit), and a float32 sum of at most cap / (2 L) + log2(2 L) terms per lane is accurate to
-   that many float32 roundings (engine.py's bound); the caller maps them back to z's
+   that many float32 roundings (engine/whitened.py's bound); the caller maps them back to z's
    coordinates in float64.  Components flagged in skip (or none, if NULL) are left out: their
    statistics are summed in float64 instead, about their means (Super or the partial sums),
    and the outputs get both, each component's from one. */
@@ -103,7 +103,7 @@ typedef struct {
     int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
     Py_ssize_t panel;            /* triangular factors: u holds k of these panels (pack_panels) */
     const float *u32;            /* or NULL: the panels in float32, for products in float32
-                                    lanes (float32 input; engine.py decides) */
+                                    lanes (float32 input; engine/planning.py decides) */
     int spherical;               /* diagonal factors constant along each row: (x - mu)^2 summed,
                                     then times u^2 (one multiplication less per entry) */
     const double *shift, *transform; /* diagonal factors only, optional: (d,), panels of T */
@@ -339,7 +339,7 @@ static Py_ssize_t gathered_rows(Py_ssize_t d, Py_ssize_t k, Py_ssize_t R) {
 
 /* Rows gathered for whitened statistics: a multiple of the block rows R, such that Z (k dz cap
    floats) takes about 256 KiB (the second-level cache), and at most WHITENED_MAX_ROWS, which
-   engine.py's error bound assumes; the size chosen by measurement, see benchmarks/README.md
+   engine/whitened.py's error bound assumes; the size chosen by measurement, see benchmarks/README.md
    (Design measurements) */
 enum { WHITENED_MAX_ROWS = 256 };
 static Py_ssize_t whitened_rows(Py_ssize_t dz, Py_ssize_t k, Py_ssize_t R) {
@@ -637,7 +637,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gaussmix._kernels",
-    "The fused prediction pass of Gaussian mixtures (see engine.py).", -1,
+    "The fused prediction pass of Gaussian mixtures (see gaussmix/engine/).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

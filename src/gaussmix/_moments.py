@@ -37,7 +37,7 @@ class MomentKind(ABC):
 
     name: str
     #: whether all components share one precision factor (the fused kernel then transforms
-    #: each row once, engine.py)
+    #: each row once, engine/planning.py)
     shared_precision = False
 
     def __reduce__(self) -> tuple[object, tuple[str]]:

@@ -54,10 +54,11 @@ def mixture_pass(
     ----------
     X : ndarray of shape (n_samples, n_features)
         Validated, finite data in the caller's units (float32 or float64).
-    params : Params
-        Parameters in the internal frame.
-    family : CovarianceFamily
+    terms : PassTerms
+        The model's per-component means, precision factors and constants, in the
+        internal frame, and the layout of its statistics.
     frame : Frame
+        The internal frame the terms are in.
     sample_weight : ndarray of shape (n_samples,), optional
     chunk_size : int, optional
         Rows per chunk; ``None`` chooses one from the feature count (a few MiB per buffer).

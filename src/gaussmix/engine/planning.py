@@ -22,8 +22,9 @@ EXPANDED_RISK_LIMIT = 1e6
 #: root of its covariance's) for which the fused kernel forms the products ``(x - mu_j) U_j``
 #: of float32 input in float32 lanes.  Their rounding grows with ``eps32 * cond(U_j)``; the
 #: value keeps float32 input within its bound of 1e-5 on the log-likelihood, chosen by
-#: measurement, see benchmarks/README.md (Design measurements); the statistics stay
-#: float64.  Beyond it (near-singular covariances) the products stay float64.
+#: measurement, see benchmarks/README.md (Design measurements); the statistics are checked
+#: on their own (engine/whitened.py).  Beyond it (near-singular covariances) the products
+#: stay float64.
 FLOAT32_PRODUCTS_COND = 1e4
 
 #: float32 products are considered from this many rows per feature (their condition
