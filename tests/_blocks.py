@@ -13,12 +13,9 @@ from gaussmix.engine import (
     Frame,
     PassResult,
     PassTerms,
-    RespSource,
     merge_results,
     mixture_pass,
-    stats_pass,
 )
-from gaussmix.stats import SuffStats
 
 
 def block_pass(
@@ -64,24 +61,6 @@ class BlockSource:
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         results = [block_pass(x, terms, frame, w, a, options) for a, x, w in self.blocks()]
         return merge_results(results, options.get("n_worst", 0))
-
-    def stats_pass(
-        self,
-        resp_source: RespSource,
-        moments: Any,
-        frame: Frame,
-        ref: np.ndarray,
-        chunk_size: int | None = None,
-    ) -> SuffStats:
-        parts = [
-            stats_pass(x, resp_source, moments, frame, ref, sample_weight=w,
-                       chunk_size=chunk_size, row_offset=a)
-            for a, x, w in self.blocks()
-        ]  # fmt: skip
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
-        return total
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return np.take(self.X, rows, axis=0)

@@ -17,7 +17,7 @@ from scipy import stats as sps
 from gaussmix._moments import MEAN_SQUARE
 from gaussmix.covariance import REGISTRY, CovarianceFamily
 from gaussmix.covariance.storage import ISOTROPIC, DenseStorage
-from gaussmix.engine import Frame, stats_pass
+from gaussmix.engine import Frame, mixture_pass, unit_terms
 from gaussmix.stats import SuffStats
 
 
@@ -66,8 +66,10 @@ def statistics(family: CovarianceFamily, X: np.ndarray, R: np.ndarray) -> SuffSt
     """Statistics of ``X`` under responsibilities ``R``, frame = identity."""
     d = X.shape[1]
     frame = Frame(np.zeros(d), 1.0)
-    ref = np.zeros((R.shape[1], d))
-    return stats_pass(X, lambda rows, z: R[rows], family.moments, frame, ref)
+    terms = unit_terms(family.moments, np.zeros((R.shape[1], d)))
+    stats = mixture_pass(X, terms, frame, given=lambda rows: R[rows]).stats
+    assert stats is not None
+    return stats
 
 
 def expected_loglik(X: np.ndarray, R: np.ndarray, means: np.ndarray, dense: np.ndarray) -> float:

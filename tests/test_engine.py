@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -18,7 +19,6 @@ from gaussmix.engine import (
     mixture_pass,
     numpy_kernels,
     run_parallel,
-    stats_pass,
 )
 from gaussmix.params import Params
 from gaussmix.strategy import params_from_stats
@@ -357,10 +357,24 @@ def test_rows_beyond_float64_squares(rng, cov, kernel):
     np.testing.assert_array_equal(res.labels, res.resp.argmax(axis=1))
 
 
+def assigned_moments(X, R, sw):
+    """Weights, means and covariances (about the means) of ``X`` under responsibilities
+    ``R`` (n, k) and sample weights ``sw``: two-pass numpy, the reference."""
+    w = R if sw is None else R * sw[:, None]
+    nk = w.sum(axis=0)
+    means = (w.T @ X) / np.maximum(nk, 1e-300)[:, None]
+    cov = np.stack([((X - m) * wj[:, None]).T @ (X - m) for m, wj in zip(means, w.T, strict=True)])
+    return nk, means, cov / np.maximum(nk, 1e-300)[:, None, None]
+
+
+@pytest.mark.parametrize("kernels", ["fused", "numpy"])
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
 @pytest.mark.parametrize("weighted", [True, False])
-def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov, weighted):
-    """stats_pass sums hard labels per component's own rows; one-hot rows must agree."""
+def test_given_labels_and_responsibilities_give_their_statistics(rng, cov, weighted, kernels):
+    """A pass with given hard labels, their one-hot rows or soft responsibilities sums the
+    statistics of those, in the family's layout, whatever the chunks and threads."""
+    from gaussmix.engine import unit_terms
+
     family = get_family(cov)
     X = rng.normal(size=(700, 3)) * [1.0, 5.0, 0.2] + 40.0
     sw = rng.uniform(0.0, 2.0, size=700) if weighted else None
@@ -369,24 +383,66 @@ def test_hard_labels_give_the_statistics_of_one_hot_responsibilities(rng, cov, w
     labels = rng.integers(0, 5, size=700)
     labels[labels == 4] = 2  # empty components: the last one and one between used ones
     labels[labels == 1] = 0
+    soft = rng.dirichlet(np.ones(5), size=700)
     frame = Frame.from_data(X)
-    ref = rng.normal(size=(5, 3))
+    terms = unit_terms(family.moments, rng.normal(size=(5, 3)))
+    context = numpy_kernels() if kernels == "numpy" else nullcontext()
+    with context:
+        got = {
+            name: [
+                mixture_pass(
+                    X, terms, frame, sample_weight=sw, chunk_size=chunk, n_threads=t, given=given
+                ).stats
+                for chunk, t in ((128, 1), (700, 1), (61, 3))
+            ]
+            for name, given in (
+                ("labels", lambda rows: labels[rows]),
+                ("one-hot", lambda rows: np.eye(5)[labels[rows]]),
+                ("soft", lambda rows: soft[rows]),
+            )
+        }
+    for name, R in (("labels", np.eye(5)[labels]), ("one-hot", np.eye(5)[labels]), ("soft", soft)):
+        nk, means, dense = assigned_moments(X, R, sw)
+        for stats in got[name]:
+            np.testing.assert_allclose(stats.N, nk, rtol=1e-12, atol=1e-12)
+            used = nk > 0
+            user_means = frame.centre + frame.scale * stats.means()
+            np.testing.assert_allclose(user_means[used], means[used], rtol=1e-12)
+            scatter = stats.scatter() * frame.scale**2
+            want = {
+                "full": dense,
+                "tied": np.tensordot(nk / nk.sum(), dense, axes=1),
+                "diag": np.diagonal(dense, axis1=1, axis2=2),
+                "spherical": np.diagonal(dense, axis1=1, axis2=2).mean(axis=1),
+            }[cov]
+            if cov != "tied":
+                scatter, want = scatter[used], want[used]
+            np.testing.assert_allclose(scatter, want, rtol=1e-9, atol=1e-9)
+    assert got["labels"][0].N[1] == got["labels"][0].N[4] == 0.0
 
-    def hard(rows, z):
-        return labels[rows]
 
-    def one_hot(rows, z):
-        return np.eye(5)[labels[rows]]
+@pytest.mark.parametrize("kernels", ["fused", "numpy"])
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_hard_pass_assigns_each_row_to_its_nearest_centre(rng, cov, kernels):
+    from gaussmix.engine import unit_terms
 
-    a, b = (
-        stats_pass(X, src, family.moments, frame, ref, sample_weight=sw, chunk_size=128)
-        for src in (hard, one_hot)
-    )
-    for name in ("N", "S1", "S2"):
-        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-12, atol=1e-9)
-    assert a.N[1] == a.N[4] == 0.0
-    want = (labels == 0).sum() if sw is None else sw[labels == 0].sum()
-    np.testing.assert_allclose(a.N[0], want, rtol=1e-12)
+    family = get_family(cov)
+    X = rng.normal(size=(3000, 4)) * [1.0, 3.0, 0.5, 2.0] - 7.0
+    sw = rng.uniform(0.5, 2.0, size=3000)
+    frame = Frame.from_data(X, sw)
+    centres = X[rng.choice(3000, 6, replace=False)]
+    nearest = ((X[:, None, :] - centres[None]) ** 2).sum(axis=2).argmin(axis=1)
+    context = numpy_kernels() if kernels == "numpy" else nullcontext()
+    with context:
+        res = mixture_pass(
+            X, unit_terms(family.moments, frame.to_internal(centres)), frame, sample_weight=sw,
+            hard=True, resp=True, labels=True, chunk_size=500, n_threads=2,
+        )  # fmt: skip
+    np.testing.assert_array_equal(res.labels, nearest)
+    np.testing.assert_array_equal(res.resp, np.eye(6)[nearest])
+    nk, means, _ = assigned_moments(X, np.eye(6)[nearest], sw)
+    np.testing.assert_allclose(res.stats.N, nk, rtol=1e-12)
+    np.testing.assert_allclose(frame.centre + frame.scale * res.stats.means(), means, rtol=1e-10)
 
 
 def test_frame_centre_of_values_whose_sum_overflows(rng):

@@ -16,7 +16,14 @@ import numpy as np
 import pytest
 
 from gaussmix.covariance import COVARIANCE_TYPES, get_family
-from gaussmix.engine import Frame, WorstRows, gaussian_terms, merge_results, mixture_pass
+from gaussmix.engine import (
+    Frame,
+    WorstRows,
+    gaussian_terms,
+    merge_results,
+    mixture_pass,
+    unit_terms,
+)
 from gaussmix.init import initialize
 from gaussmix.multistart import fit_multistart
 from gaussmix.params import Params
@@ -101,11 +108,14 @@ def test_source_contract(kind, weighted, problem, tmp_path):
 
     labels = (np.arange(N) * 7) % K  # hard labels by global row
     soft = np.random.default_rng(3).dirichlet(np.ones(K), size=N)
-    for responsibilities in (lambda r, z: labels[r], lambda r, z: soft[r]):
-        ref = np.zeros((K, D))
-        a = source.stats_pass(responsibilities, family.moments, frame, ref)
-        b = memory.stats_pass(responsibilities, family.moments, frame, ref)
+    unit = unit_terms(family.moments, params.means)
+    for given in (lambda r: labels[r], lambda r: soft[r]):
+        a, b = (s.mixture_pass(unit, frame, given=given).stats for s in (source, memory))
+        assert a is not None and b is not None
         assert_same_stats(a, b)
+    a, b = (s.mixture_pass(unit, frame, hard=True).stats for s in (source, memory))
+    assert a is not None and b is not None
+    assert_same_stats(a, b)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

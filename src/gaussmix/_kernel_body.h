@@ -642,9 +642,13 @@ ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
 }
 /* whitened statistics: a block's y_j (already in Z at the fill position, from the
    products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself into sr; lpb (k, R) the
-   exponentials and rw (R,) each row's weight over their sum */
+   exponentials, tot (R,) the reciprocals of their sums and rw (R,) each row's weight times
+   that reciprocal.  Responsibilities r_ij below WHITENED_TINY are left out (their float32
+   products would be subnormal, which some processors compute many times slower; what they
+   leave out is below 2^-80 of each row's weight) */
 ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict lpb,
-                                     const double *restrict rw, Whitened *restrict wh) {
+                                     const double *restrict tot, const double *restrict rw,
+                                     Whitened *restrict wh) {
     enum { R = L * H, LF = 2 * L, HF = R / LF };
     typedef FN(_ft) FT;
     const Py_ssize_t dz = wh->dz, cap = wh->cap;
@@ -652,7 +656,8 @@ ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *r
         if (wh->skip && wh->skip[j]) continue; /* float64 statistics */
         double r[R], nk = 0.0;
         float sr[R];
-        for (int i = 0; i < R; i++) r[i] = lpb[j * R + i] * rw[i];
+        for (int i = 0; i < R; i++)
+            r[i] = lpb[j * R + i] * tot[i] < WHITENED_TINY ? 0.0 : lpb[j * R + i] * rw[i];
         for (int i = 0; i < R; i++) nk += r[i];
         for (int i = 0; i < R; i++) sr[i] = (float)sqrt(r[i]);
         wh->nk[j] += nk;
@@ -796,7 +801,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         for (int h = 0; h < H; h++) {
             VT t, bst = {0};
             t = LOADV(lpb + L * h);
-            if (c->labels)
+            if (c->labels || c->hard)
                 for (Py_ssize_t j = 1; j < k; j++) {
                     VT v;
                     v = LOADV(lpb + j * R + L * h);
@@ -820,53 +825,62 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         if (c->labels)
             for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];
         if (!c->lse) continue;
-        /* exponentials relative to the maxima (floored), their sums and the log-sum-exp,
-           a vector of rows at a time; the exponentials are kept for the responsibilities */
-        const int keep = c->resp || c->nk;
-        /* without responsibilities, a vector of rows whose lanes are all below SKIP_LSE
-           is left out of the sums: each lane's exponential is below e^-50 of its row's sum
-           (at least 1: the row's best component adds exp(0) = 1).  The others are compacted
-           into cv (the block buffers have room for k vectors after dt) and only they go
-           through exp, in order of component.  With responsibilities every vector is
-           formed: leaving out those at the floor (whose exponentials the sums need) saves
-           nothing overall. */
-        double *restrict cv = dt + d * R;
-        for (int h = 0; h < H; h++) {
-            VT t, sum = {0};
-            t = LOADV(top + L * h);
-            if (keep)
-                for (Py_ssize_t j = 0; j < k; j++) {
-                    VT v;
-                    v = LOADV(lpb + j * R + L * h);
-                    v -= t;
-                    v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
-                    FN(_exp)(&v);
-                    STOREV(lpb + j * R + L * h, v);
-                    sum += v;
+        if (c->hard || c->given) { /* responsibilities not the posterior's (see Chunk) */
+            for (Py_ssize_t j = 0; j < k; j++)
+                for (int i = 0; i < R; i++)
+                    lpb[j * R + i] = c->given ? (i < w ? c->given[(b + i) * k + j] : 0.0)
+                                              : (double)(best[i] == (double)j);
+            for (int i = 0; i < R; i++) total[i] = 1.0;
+            memcpy(c->lse + b, top, (size_t)w * sizeof(double));
+        } else {
+            /* exponentials relative to the maxima (floored), their sums and the log-sum-exp,
+               a vector of rows at a time; the exponentials are kept for the responsibilities */
+            const int keep = c->resp || c->nk;
+            /* without responsibilities, a vector of rows whose lanes are all below SKIP_LSE
+               is left out of the sums: each lane's exponential is below e^-50 of its row's sum
+               (at least 1: the row's best component adds exp(0) = 1).  The others are compacted
+               into cv (the block buffers have room for k vectors after dt) and only they go
+               through exp, in order of component.  With responsibilities every vector is
+               formed: leaving out those at the floor (whose exponentials the sums need) saves
+               nothing overall. */
+            double *restrict cv = dt + d * R;
+            for (int h = 0; h < H; h++) {
+                VT t, sum = {0};
+                t = LOADV(top + L * h);
+                if (keep)
+                    for (Py_ssize_t j = 0; j < k; j++) {
+                        VT v;
+                        v = LOADV(lpb + j * R + L * h);
+                        v -= t;
+                        v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf and NaN too */
+                        FN(_exp)(&v);
+                        STOREV(lpb + j * R + L * h, v);
+                        sum += v;
+                    }
+                else {
+                    Py_ssize_t n = 0;
+                    for (Py_ssize_t j = 0; j < k; j++) {
+                        VT v;
+                        v = LOADV(lpb + j * R + L * h);
+                        v -= t;
+                        STOREV(cv + n * L, v);
+                        n += !ALL_LANES(v < SKIP_LSE);
+                    }
+                    for (Py_ssize_t i = 0; i < n; i++) {
+                        VT v;
+                        v = LOADV(cv + i * L);
+                        v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* NaN too */
+                        FN(_exp)(&v);
+                        sum += v;
+                    }
                 }
-            else {
-                Py_ssize_t n = 0;
-                for (Py_ssize_t j = 0; j < k; j++) {
-                    VT v;
-                    v = LOADV(lpb + j * R + L * h);
-                    v -= t;
-                    STOREV(cv + n * L, v);
-                    n += !ALL_LANES(v < SKIP_LSE);
-                }
-                for (Py_ssize_t i = 0; i < n; i++) {
-                    VT v;
-                    v = LOADV(cv + i * L);
-                    v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* NaN too */
-                    FN(_exp)(&v);
-                    sum += v;
-                }
+                STOREV(total + L * h, sum);
+                FN(_log)(&sum);
+                sum += t;
+                STOREV(lse + L * h, sum);
             }
-            STOREV(total + L * h, sum);
-            FN(_log)(&sum);
-            sum += t;
-            STOREV(lse + L * h, sum);
+            memcpy(c->lse + b, lse, (size_t)w * sizeof(double));
         }
-        memcpy(c->lse + b, lse, (size_t)w * sizeof(double));
         if (!c->resp && !c->nk) continue;
         /* a product with the reciprocal, as engine/numpy_kernel.py normalise */
         for (int i = 0; i < R; i++) total[i] = 1.0 / total[i];
@@ -874,7 +888,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             double rw[R];
             for (int i = 0; i < R; i++)
                 rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
-            if (c->wh) FN(_wgather)(d, k, lpb, rw, c->wh);
+            if (c->wh) FN(_wgather)(d, k, lpb, total, rw, c->wh);
             if (sup) /* all components, or those whose statistics are not whitened */
                 FN(_gather)(d, k, xt, lpb, rw, sup);
             else if (g)

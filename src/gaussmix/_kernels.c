@@ -50,6 +50,10 @@
    any k up to 10^5 or so */
 #define SKIP_LSE (-50.0)
 
+/* responsibilities below this are left out of the whitened float32 statistics (see
+   _wgather in _kernel_body.h) */
+#define WHITENED_TINY 0x1p-80
+
 /* lanes of the widest variant's vectors */
 #define L_MAX 8
 
@@ -121,6 +125,12 @@ typedef struct {
     double *nk, *s1, *s2;
     int s2_mean;
     Whitened *wh; /* or NULL: the statistics in y's coordinates, see Whitened */
+    /* the responsibilities the statistics and resp take, instead of the posterior ones:
+       hard, one-hot at each row's best component (initialisation's nearest centres); or
+       given (m, k), C-contiguous (initialisation's given assignments).  lse then holds each
+       row's largest log-density, not a log-sum-exp. */
+    int hard;
+    const double *given;
 } Chunk;
 
 /* Doubles of the panels of an upper-triangular d x d matrix U: for each group of 4 columns
@@ -288,7 +298,8 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, N_ARGS };
+enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, GIVEN,
+       N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -374,15 +385,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
                             "float32_products", "float32_statistics", "float64_components",
-                            NULL};
+                            "hard", "given", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
-    int products32 = 0, stats32 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppO", names, &o[X],
+    int products32 = 0, stats32 = 0, hard = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpO", names, &o[X],
                                      &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
                                      &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
-                                     &o[S2], &products32, &stats32, &o[F64]))
+                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -398,7 +409,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         view(&v, NK, o[NK], "nk", 1, "d", 1, 1, 1) < 0 ||
         view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
         view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0 ||
-        view(&v, F64, o[F64], "float64_components", 1, "?", 0, 1, 1) < 0) {
+        view(&v, F64, o[F64], "float64_components", 1, "?", 0, 1, 1) < 0 ||
+        view(&v, GIVEN, o[GIVEN], "given", 2, "d", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -419,6 +431,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         .nk = v.held[NK] ? b[NK].buf : NULL,
         .s1 = v.held[S1] ? b[S1].buf : NULL,
         .s2 = v.held[S2] ? b[S2].buf : NULL,
+        .hard = hard,
+        .given = v.held[GIVEN] ? b[GIVEN].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
@@ -436,12 +450,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                                (b[S2].ndim == 1 ? !c.tri
                                 : b[S2].ndim == b[FACTORS].ndim && b[S2].shape[1] == c.d &&
                                       (!c.tri || b[S2].shape[2] == c.d)))) &&
-                    (!c.sw || (c.nk && b[SW].shape[0] == c.m));
+                    (!c.sw || (c.nk && b[SW].shape[0] == c.m)) &&
+                    (!c.given || (!c.hard && c.lse && b[GIVEN].shape[0] == c.m &&
+                                  b[GIVEN].shape[1] == c.k));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: shapes do not match (resp and statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
-                        "nk, s1 and s2 go together, without a transform)");
+                        "nk, s1 and s2 go together, without a transform; given is (m, k), "
+                        "with lse and without hard)");
         release(&v);
         return NULL;
     }

@@ -61,6 +61,11 @@ class MomentKind(ABC):
         """
 
     @abstractmethod
+    def unit_factors(self, k: int, d: int) -> Array:
+        """The factors of ``k`` unit covariances in this layout: identities (k, d, d) or
+        ones (k, d)."""
+
+    @abstractmethod
     def precision(self, factors: Array) -> Array:
         """Precision matrices (k, d, d) or diagonals (k, d) from factors."""
 
@@ -179,6 +184,9 @@ class FullMoments(MomentKind):
     def n_quad(self, d: int) -> int:
         return d * (d + 1) // 2
 
+    def unit_factors(self, k: int, d: int) -> Array:
+        return np.repeat(np.eye(d)[None], k, axis=0)
+
     def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         col = d
         for o in range(d):  # diagonal o of z zᵀ: z_a z_(a+o), in the order of _triu
@@ -232,6 +240,9 @@ class DiagMoments(MomentKind):
 
     def n_quad(self, d: int) -> int:
         return d
+
+    def unit_factors(self, k: int, d: int) -> Array:
+        return np.ones((k, d))
 
     def fill_quad(self, phi: Array, d: int, factors: Array) -> None:
         np.multiply(phi[:d], phi[:d], out=phi[d : 2 * d])

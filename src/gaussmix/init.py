@@ -1,10 +1,11 @@
 """Initialisation strategies, looked up by name in :data:`INITIALIZERS`.
 
-Each strategy reads the rows through a :class:`~gaussmix.sources.RowSource` and returns a
-*responsibility source* (hard or soft assignments, produced chunk by chunk), reference points
-and the rows to take statistics of (``None``: all rows); one statistics pass
-(:meth:`RowSource.stats_pass <gaussmix.sources.RowSource.stats_pass>`) then turns them into
-initial weights, means and covariances through the maximum-likelihood M-step.
+Each strategy reads the rows through a :class:`~gaussmix.sources.RowSource` and returns an
+*assignment* of the rows to components (:class:`Nearest` centres, or :class:`Given`
+responsibilities or labels produced chunk by chunk) and the rows to take statistics of
+(``None``: all rows); one pass of the engine (the same fused, threaded pass as an EM
+iteration, with the assignment's responsibilities instead of the model's) then turns them
+into initial weights, means and covariances through the maximum-likelihood M-step.
 
 ``"kmeans"``
     Labels of scikit-learn's :class:`~sklearn.cluster.KMeans` (one run) on all rows.
@@ -28,14 +29,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ._moments import MomentKind
 from .covariance import CovarianceFamily
-from .engine import Frame, RespSource
+from .engine import Frame, GivenResponsibilities, unit_terms
 from .params import Params
 from .sources import ArraySource, RowSource
+from .stats import SuffStats
 from .strategy import DegenerateMixtureError, params_from_stats, reseed
 
 Array = NDArray[np.float64]
@@ -47,26 +51,46 @@ SEED_SAMPLE = 2_500
 SEED_SAMPLE_PER_COMPONENT = 200
 _BLOCK = 4096
 
-#: a strategy's answer: responsibility source, reference points, and the rows to take the
-#: statistics of (None: all rows)
-Start = tuple[RespSource, Array, "RowSource | None"]
+
+@dataclass(frozen=True)
+class Nearest:
+    """Each row assigned to its nearest centre (internal frame): a hard pass under unit
+    covariances and equal weights."""
+
+    centres: Array
+
+    def statistics(
+        self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
+    ) -> SuffStats:
+        terms = unit_terms(moments, self.centres)
+        stats = source.mixture_pass(terms, frame, hard=True, chunk_size=chunk_size).stats
+        assert stats is not None
+        return stats
+
+
+@dataclass(frozen=True)
+class Given:
+    """Responsibilities (or hard labels) given for each slice of global rows; ``ref`` the
+    points the statistics are taken about."""
+
+    responsibilities: GivenResponsibilities
+    ref: Array
+
+    def statistics(
+        self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
+    ) -> SuffStats:
+        terms = unit_terms(moments, self.ref)
+        result = source.mixture_pass(
+            terms, frame, given=self.responsibilities, chunk_size=chunk_size
+        )
+        assert result.stats is not None
+        return result.stats
+
+
+#: a strategy's answer: the assignment and the rows to take the statistics of (None: all)
+Start = tuple["Nearest | Given", "RowSource | None"]
 
 Strategy = Callable[[RowSource, Frame, int, np.random.Generator], Start]
-
-
-def nearest(centres: Array) -> RespSource:
-    """Hard assignment of each row to its nearest centre (internal frame)."""
-    sq = np.einsum("kd,kd->k", centres, centres)
-    # |c|² - 2 zᵀc with the factor -2 (exact) folded into a contiguous copy of the centres:
-    # one product and one addition per chunk
-    scaled = np.ascontiguousarray(-2.0 * centres.T)
-
-    def source(rows: slice, z: Array) -> NDArray[np.intp]:
-        dist = z @ scaled
-        dist += sq
-        return np.asarray(dist.argmin(axis=1))
-
-    return source
 
 
 def _positive(source: RowSource) -> tuple[NDArray[np.floating], Array | None]:
@@ -97,8 +121,7 @@ def _kmeans(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -
         warnings.simplefilter("ignore", ConvergenceWarning)
         km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
     # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
-    centres = frame.to_internal(km.cluster_centers_)
-    return nearest(centres), centres, None
+    return Nearest(frame.to_internal(km.cluster_centers_)), None
 
 
 def kmeans_plusplus_seeds(
@@ -209,21 +232,20 @@ def _kmeans_plusplus_many(
     # EM runs that follow refine it on more rows)
     return [
         (
-            _given(labels[s]),
-            samples[s][seeds[s]],
+            Given(_labels(labels[s]), samples[s][seeds[s]]),
             None if rows is None else ArraySource(gathered[s], None if sw is None else sw[rows]),
         )
         for s, rows in enumerate(picks)
     ]
 
 
-def _given(labels: NDArray[np.intp]) -> RespSource:
+def _labels(labels: NDArray[np.intp]) -> GivenResponsibilities:
     """Hard labels known in advance for the rows they are asked for."""
 
-    def source(rows: slice, z: Array) -> NDArray[np.intp]:
+    def given(rows: slice) -> NDArray[np.intp]:
         return labels[rows]
 
-    return source
+    return given
 
 
 def _random_from_data(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
@@ -233,14 +255,13 @@ def _random_from_data(source: RowSource, frame: Frame, k: int, rng: np.random.Ge
     else:
         p = sw / sw.sum()
         idx = rng.choice(n, k, replace=bool(np.count_nonzero(p) < k), p=p)
-    centres = frame.to_internal(source.take(np.sort(idx)))
-    return nearest(centres), centres, None
+    return Nearest(frame.to_internal(source.take(np.sort(idx)))), None
 
 
 def _random(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
     seed = int(rng.integers(2**31 - 1))
 
-    def responsibilities(rows: slice, z: Array) -> Array:
+    def responsibilities(rows: slice) -> Array:
         out = np.empty((rows.stop - rows.start, k))
         for b in range(rows.start // _BLOCK, (rows.stop - 1) // _BLOCK + 1):
             block = np.random.default_rng([seed, b]).random((_BLOCK, k))
@@ -249,7 +270,7 @@ def _random(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -
         out /= out.sum(axis=1, keepdims=True)
         return out
 
-    return responsibilities, np.zeros((k, source.n_features)), None
+    return Given(responsibilities, np.zeros((k, source.n_features))), None
 
 
 INITIALIZERS: dict[str, Strategy] = {
@@ -309,7 +330,7 @@ def initialize(
 
     starts: list[Start]
     if means_z is not None:
-        starts = [(nearest(means_z), means_z, None)] * len(rngs)
+        starts = [(Nearest(means_z), None)] * len(rngs)
     elif method == "k-means++":
         starts = _kmeans_plusplus_many(source, frame, k, rngs)
     else:
@@ -317,10 +338,9 @@ def initialize(
         starts = [strategy(source, frame, k, rng) for rng in rngs]
 
     made: list[Params | DegenerateMixtureError] = []
-    for (responsibilities, ref, rows), rng in zip(starts, rngs, strict=True):
-        stats = (source if rows is None else rows).stats_pass(
-            responsibilities, family.moments, frame, ref, chunk_size
-        )
+    for (assignment, rows), rng in zip(starts, rngs, strict=True):
+        rows_s = source if rows is None else rows
+        stats = assignment.statistics(rows_s, family.moments, frame, chunk_size)
         params, bad = params_from_stats(stats, family, reg_covar)
         if bad.any():
             n = source.n_rows

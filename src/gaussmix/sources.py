@@ -1,8 +1,8 @@
 """Row sources: where the EM driver, the start race and initialisation read rows from.
 
 Everything after validation reads the data through one small protocol, :class:`RowSource`:
-a pass over all rows (:meth:`~RowSource.mixture_pass`), statistics under given
-responsibilities (:meth:`~RowSource.stats_pass`), some rows by index
+a pass over all rows (:meth:`~RowSource.mixture_pass`: the E-step and statistics, or
+statistics under given assignments for initialisation), some rows by index
 (:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the number of rows and their dtype.
 :class:`ArraySource` serves numpy arrays and memory maps (``np.memmap``, ``np.load(...,
 mmap_mode="r")``); sources of rows held elsewhere (Parquet files, Dask arrays) implement the
@@ -16,9 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ._moments import MomentKind
-from .engine import Frame, PassResult, PassTerms, RespSource, mixture_pass, stats_pass
-from .stats import SuffStats
+from .engine import Frame, PassResult, PassTerms, mixture_pass
 
 Array = NDArray[np.float64]
 
@@ -46,16 +44,6 @@ class RowSource(Protocol):
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         """One pass over all rows (:func:`gaussmix.engine.mixture_pass`'s options); the
         statistics and worst rows cover every row, with global row indices."""
-
-    def stats_pass(
-        self,
-        resp_source: RespSource,
-        moments: MomentKind,
-        frame: Frame,
-        ref: Array,
-        chunk_size: int | None = None,
-    ) -> SuffStats:
-        """Statistics under given responsibilities (:func:`gaussmix.engine.stats_pass`)."""
 
     def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
         """The rows at ``rows`` (global indices), in the caller's units, as an ndarray."""
@@ -96,19 +84,6 @@ class ArraySource:
 
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         return mixture_pass(self.X, terms, frame, sample_weight=self._weights, **options)
-
-    def stats_pass(
-        self,
-        resp_source: RespSource,
-        moments: MomentKind,
-        frame: Frame,
-        ref: Array,
-        chunk_size: int | None = None,
-    ) -> SuffStats:
-        return stats_pass(
-            self.X, resp_source, moments, frame, ref,
-            sample_weight=self._weights, chunk_size=chunk_size,
-        )  # fmt: skip
 
     def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
         # np.take copies the rows faster than indexing with an integer array

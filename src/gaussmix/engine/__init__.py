@@ -61,7 +61,6 @@ Layout
 ``sums``          per-chunk sums and their in-order total
 ``result``        :class:`PassResult`, :class:`WorstRows`
 ``passes``        :func:`mixture_pass`
-``stats_pass``    :func:`stats_pass`, statistics under given responsibilities (initialisation)
 """
 
 from __future__ import annotations
@@ -70,7 +69,7 @@ from .blas import single_threaded_blas
 from .chunks import FUSED_CHUNK_ROWS, auto_chunk_size, iter_chunks
 from .frame import FRAME_SAMPLE, Frame, Missing
 from .fused import compiled_kernels, numpy_kernels
-from .passes import mixture_pass
+from .passes import GivenResponsibilities, mixture_pass
 from .planning import (
     EXPANDED_RISK_LIMIT,
     FLOAT32_PRODUCTS_COND,
@@ -78,8 +77,7 @@ from .planning import (
     Kernel,
 )
 from .result import NonFiniteInput, PassResult, WorstRows, merge_results
-from .stats_pass import RespSource, stats_pass
-from .terms import LOG_2PI, PassTerms, gaussian_terms
+from .terms import LOG_2PI, PassTerms, gaussian_terms, unit_terms
 from .threads import release_workspaces, run_parallel
 
 __all__ = [
@@ -90,12 +88,12 @@ __all__ = [
     "FUSED_CHUNK_ROWS",
     "LOG_2PI",
     "Frame",
+    "GivenResponsibilities",
     "Kernel",
     "Missing",
     "NonFiniteInput",
     "PassResult",
     "PassTerms",
-    "RespSource",
     "WorstRows",
     "auto_chunk_size",
     "compiled_kernels",
@@ -107,5 +105,5 @@ __all__ = [
     "release_workspaces",
     "run_parallel",
     "single_threaded_blas",
-    "stats_pass",
+    "unit_terms",
 ]

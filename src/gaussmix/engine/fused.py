@@ -56,13 +56,16 @@ def fused_chunk(
     w: Array | None,
     sums: Sums | None,
     whitened: NDArray[np.bool_] | None,
+    hard: bool = False,
+    given: Array | None = None,
 ) -> bool:
     """A chunk's outputs, and its statistics into ``sums`` if given, by the fused kernel;
     False, with no statistics added, if the numpy path must redo it.
 
     ``whitened`` names the components whose statistics are summed in float32 lanes in
     whitened coordinates (``sums.w_*``), the others' going to the float64 sums
-    (``sums.f_*``); ``None``: all in float64.
+    (``sums.f_*``); ``None``: all in float64.  ``hard`` and ``given`` replace the posterior
+    responsibilities (see :func:`~gaussmix.engine.passes.mixture_pass`).
     """
     assert _compiled is not None
     stats: dict[str, np.ndarray] = {}
@@ -91,6 +94,8 @@ def fused_chunk(
             float32_products=prep.float32_products,
             float32_statistics=whitened is not None,
             float64_components=f64,
+            hard=hard,
+            given=given,
             **stats,
         )
     )

@@ -145,3 +145,14 @@ def add_stats(
             sums.total_n[j] += rw[j].sum()
             sums.s1[j] += rw[j] @ diff
             prep.moments.add_component(sums.s2d, i, prep.moments.weighted_second(diff, rw[j]))
+
+
+def assign(lp: Array, given: Array | None) -> None:
+    """Replace a chunk's log-densities (k, m) by responsibilities not the model's, in place:
+    ``given`` (m, k), or one-hot at each row's best component (ties to the first)."""
+    if given is not None:
+        lp[:] = given.T
+        return
+    best = lp.argmax(axis=0)
+    lp.fill(0.0)
+    lp[best, np.arange(lp.shape[1])] = 1.0

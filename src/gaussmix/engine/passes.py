@@ -8,8 +8,10 @@ and folds the chunks' sums in chunk order (:mod:`~gaussmix.engine.sums`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +49,8 @@ def mixture_pass(
     finite: bool = True,
     float32_statistics: bool | NDArray[np.bool_] = True,
     row_offset: int = 0,
+    hard: bool = False,
+    given: GivenResponsibilities | None = None,
 ) -> PassResult:
     """One pass over ``X`` under the model whose terms are ``terms``.
 
@@ -96,6 +100,16 @@ def mixture_pass(
         The index of ``X``'s first row among all rows (a block of a larger set): the worst
         rows are reported by global index, so blocks' worst rows merge
         (:meth:`~gaussmix.engine.result.WorstRows.merged`).
+    hard : bool
+        Statistics (and ``resp``) under hard responsibilities: one-hot at each row's most
+        probable component (with unit covariances and equal constants, its nearest mean:
+        initialisation's nearest-centre assignment).
+    given : callable, optional
+        Statistics (and ``resp``) under given responsibilities instead of the model's:
+        ``given(rows)`` returns them for a slice of global row indices (``row_offset``
+        included), as an (m, k) array or as (m,) integer labels (one-hot).  With ``hard`` or
+        ``given``, ``log_likelihood`` and ``log_density`` hold each row's largest
+        log-density, not the mixture's.
 
     Returns
     -------
@@ -111,7 +125,10 @@ def mixture_pass(
         # the kernel k of them
         and not (stats and terms.moments.shared_precision)
     )
-    prep = Prepared(terms, frame, kernel, use_fused, n if X.dtype == np.float32 else 0)
+    prep = Prepared(
+        terms, frame, kernel, use_fused, n if X.dtype == np.float32 else 0,
+        centred=hard or given is not None,
+    )  # fmt: skip
     # float32 products and statistics: the statistics in float32 lanes too (twice the rows
     # a vector), whitened, where float32 sums stay accurate
     k = prep.k
@@ -144,7 +161,8 @@ def mixture_pass(
     needs_lse = stats or resp or log_density or bool(n_worst) or log_likelihood
     accs = [
         _Accumulator(prep, rows, stats, n_worst, needs_lse, threads.workspace(t), finite, whitened,
-                     numpy_rows=min(numpy_step, rows))
+                     numpy_rows=min(numpy_step, rows),
+                     assignment=Assignment(hard, given, row_offset) if hard or given else None)
         for t in range(workers)
     ]  # fmt: skip
     order = InOrder(Sums(prep, stats, n_worst, whitened))
@@ -191,7 +209,7 @@ def mixture_pass(
                 stats=stats, resp=resp, log_density=log_density, labels=labels,
                 n_worst=n_worst, log_likelihood=log_likelihood, kernel=kernel,
                 out_dtype=out_dtype, n_threads=n_threads, finite=finite,
-                float32_statistics=final & safe, row_offset=row_offset,
+                float32_statistics=final & safe, row_offset=row_offset, hard=hard, given=given,
             )  # fmt: skip
         unwhiten(prep.fused_factors, total.w_s1, total.w_s2)
         total.f_n += total.w_n
@@ -201,6 +219,31 @@ def mixture_pass(
     if result.float32_statistics:
         result.whitened_components = probe.outcome()
     return result
+
+
+#: ``given(rows)``: responsibilities (m, k) or integer labels (m,) of a slice of global rows
+GivenResponsibilities = Callable[[slice], NDArray[Any]]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Responsibilities a pass takes instead of the model's: hard (one-hot at each row's
+    best component) or given per slice of global rows."""
+
+    hard: bool
+    given: GivenResponsibilities | None
+    row_offset: int
+
+    def of(self, sl: slice, k: int) -> Array | None:
+        """The given responsibilities of a chunk's rows (m, k), C-contiguous float64."""
+        if self.given is None:
+            return None
+        r = np.asarray(self.given(slice(sl.start + self.row_offset, sl.stop + self.row_offset)))
+        if r.ndim == 1:  # labels
+            out = np.zeros((r.shape[0], k))
+            out[np.arange(r.shape[0]), r] = 1.0
+            return out
+        return np.ascontiguousarray(r, dtype=np.float64)
 
 
 @dataclass
@@ -236,9 +279,14 @@ class _Accumulator:
         finite: bool = True,
         whitened: bool = False,
         numpy_rows: int | None = None,
+        assignment: Assignment | None = None,
     ):
         k = prep.k
         self.finite = finite
+        self.assignment = assignment
+        # the given responsibilities of the chunk in process, and its first row
+        self.given: Array | None = None
+        self.given_start = 0
         # the components whose statistics the current chunk sums whitened (None: none);
         # whitened says whether any chunk may
         self.whitened: NDArray[np.bool_] | None = None
@@ -266,15 +314,20 @@ class _Accumulator:
     ) -> None:
         """A chunk's outputs and sums: by the kernel, or by numpy in pieces of at most
         ``numpy_rows`` rows (its buffers' size) where there is none or it hands it back."""
+        given = None if self.assignment is None else self.assignment.of(sl, self.prep.k)
         if self.prep.fused:
             x, w, labels = _rows(X, sl, sample_weight, out)
             m = sl.stop - sl.start
             lse = None if self.lse is None else self.lse[:m]
             resp = None if out.resp is None else out.resp[sl]
             sums = self.sums if self.fused_stats else None
-            if fused.fused_chunk(self.prep, x, lse, resp, labels, w, sums, self.whitened):
+            hard = self.assignment is not None and self.assignment.hard
+            if fused.fused_chunk(
+                self.prep, x, lse, resp, labels, w, sums, self.whitened, hard, given
+            ):
                 self._tally(lse, None, sl, w, out)
                 return
+        self.given, self.given_start = given, sl.start
         for start in range(sl.start, sl.stop, self.numpy_rows):
             self._numpy(X, slice(start, min(start + self.numpy_rows, sl.stop)), sample_weight, out)
 
@@ -305,7 +358,14 @@ class _Accumulator:
             self._tally(None, None, sl, w, out)
             return
         # lp now holds the responsibilities (k, m) (unnormalised if no one reads them)
-        lse = numpy_kernel.normalise(lp, top, divide=self.stats or out.resp is not None)
+        if self.assignment is None:
+            lse = numpy_kernel.normalise(lp, top, divide=self.stats or out.resp is not None)
+        else:
+            lse = top.copy()
+            given = self.given
+            if given is not None:  # this piece's rows of the chunk's
+                given = given[sl.start - self.given_start : sl.stop - self.given_start]
+            numpy_kernel.assign(lp, given)
         if out.resp is not None:
             np.copyto(out.resp[sl].T, lp, casting="same_kind")
         self._tally(lse, hopeless, sl, w, out)

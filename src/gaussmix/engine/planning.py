@@ -44,9 +44,12 @@ class Prepared:
         kernel: Kernel,
         fused: bool = False,
         float32_rows: int = 0,
+        centred: bool = False,
     ):
         """``float32_rows``: the number of rows of float32 input the pass reads (0: float64),
-        for the choice of float32 products."""
+        for the choice of float32 products.  ``centred``: numpy takes every component in
+        the direct form, whose statistics are centred on the component (a pass under given
+        responsibilities, where the terms' factors say nothing of the data's spread)."""
         k, d = terms.means.shape
         self.k, self.d = k, d
         self.moments: MomentKind = terms.moments
@@ -63,7 +66,9 @@ class Prepared:
         self.means_user = frame.centre + frame.scale * terms.means
         self.scale = frame.scale
         self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
-        if kernel == "auto":  # per component: the expansion only where it is accurate
+        if centred:
+            risky = np.ones(k, dtype=bool)
+        elif kernel == "auto":  # per component: the expansion only where it is accurate
             risky = risk > EXPANDED_RISK_LIMIT
         elif kernel in ("expanded", "direct"):
             risky = np.full(k, kernel == "direct")

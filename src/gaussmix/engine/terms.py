@@ -74,4 +74,13 @@ def gaussian_terms(params: Params, family: CovarianceFamily) -> PassTerms:
     return PassTerms(moments, params.means, factors, constant, params.weights)
 
 
-__all__ = ["LOG_2PI", "PassTerms", "gaussian_terms"]
+def unit_terms(moments: MomentKind, means: Array) -> PassTerms:
+    """Terms of components with unit covariances and equal weights about ``means``: each
+    row's most probable component is its nearest mean, and statistics in ``moments``'s
+    layout are taken about the means (initialisation's assignments)."""
+    k, d = means.shape
+    factors = moments.unit_factors(k, d)
+    return PassTerms(moments, means, factors, np.zeros(k), np.full(k, 1.0 / k))
+
+
+__all__ = ["LOG_2PI", "PassTerms", "gaussian_terms", "unit_terms"]
