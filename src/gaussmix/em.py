@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,6 +75,8 @@ class EMState(Generic[P]):
     params: P
     monitor: ConvergenceMonitor
     reseeds: list[tuple[int, int]] = field(default_factory=list)  # (iteration, component)
+    #: the engine's advice for the next pass over these rows (PassResult.next_options)
+    pass_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lower_bound(self) -> float:
@@ -97,7 +99,8 @@ def em_step(
     ``limit`` bounds the re-seeds of the whole run (``state.reseeds`` counts them).
     """
     terms = strategy.pass_terms(state.params)
-    result = source.mixture_pass(terms, frame, chunk_size=chunk_size)
+    result = source.mixture_pass(terms, frame, chunk_size=chunk_size, **state.pass_options)
+    state.pass_options = result.next_options
     assert result.stats is not None
     value = strategy.objective(result, state.params)
     iteration = state.monitor.n_iter + 1

@@ -95,7 +95,9 @@ def mixture_pass(
         the others are summed in float64.  If a component's total then fails
         :func:`~gaussmix.engine.whitened.whitened_safe`, the pass is redone with that
         component's statistics in float64.  An array fixes the components
-        allowed, with no probe.
+        allowed, with no probe.  A pass that had to be redone advises the next passes of the
+        run to keep the components whose sums failed in float64
+        (``PassResult.next_options``), so that it is redone at most once per component.
     row_offset : int
         The index of ``X``'s first row among all rows (a block of a larger set): the worst
         rows are reported by global index, so blocks' worst rows merge
@@ -218,6 +220,8 @@ def mixture_pass(
     result = accs[0].result(n, out, total, row_offset)
     if result.float32_statistics:
         result.whitened_components = probe.outcome()
+    if np.ndim(float32_statistics):  # a mask given (or learnt): the run keeps it
+        result.next_options = {"float32_statistics": allowed.copy()}
     return result
 
 

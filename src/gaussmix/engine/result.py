@@ -71,6 +71,9 @@ class PassResult:
     float32_statistics: bool = False
     #: the components whose statistics it summed so (bool (k,)), the others' in float64
     whitened_components: NDArray[np.bool_] | None = None
+    #: options for the next pass of the same run (the same rows under nearby terms): what
+    #: this pass learnt, e.g. the components whose float32 statistics failed their check
+    next_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def worst_rows(self) -> NDArray[np.intp]:
@@ -115,4 +118,13 @@ def merge_results(results: Sequence[PassResult], n_worst: int = 0) -> PassResult
         kernel="+".join(sorted({r.kernel for r in results})),
         float32_products=any(r.float32_products for r in results),
         float32_statistics=any(r.float32_statistics for r in results),
+        next_options=_common_options([r.next_options for r in results]),
     )
+
+
+def _common_options(options: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """What every block advises: the components all of them allow float32 statistics."""
+    if not options or any("float32_statistics" not in o for o in options):
+        return {}
+    masks = [np.asarray(o["float32_statistics"], dtype=bool) for o in options]
+    return {"float32_statistics": np.logical_and.reduce(masks)}
