@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_em.py --configs all --sk-iters 3 --repeat 5 --float32 --write-readme
 	$(PY) benchmarks/bench_scaling.py --write-readme
+	$(PY) benchmarks/bench_paths.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
