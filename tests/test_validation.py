@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
@@ -40,10 +41,15 @@ def _call(model: GaussianMixture, method: str, X: Any) -> Any:
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_fit_rejects_non_finite(X: np.ndarray, bad: float) -> None:
+    """NaN is refused with missing='error' (by default it is a missing value); infinity
+    always."""
     X = X.copy()
     X[3, 1] = bad
-    with pytest.raises(ValueError, match=r"missing or infinite values yet.*drop those rows"):
-        GaussianMixture(2).fit(X)
+    with pytest.raises(ValueError, match=r"(NaN|inf) in 1 of 60 rows.*drop those rows"):
+        GaussianMixture(2, missing="error").fit(X)
+    if np.isinf(bad):
+        with pytest.raises(ValueError, match=r"inf in 1 of 60 rows.*not a missing value"):
+            GaussianMixture(2).fit(X)
 
 
 @pytest.mark.parametrize("n", [5, v._PARALLEL_SUM // 2], ids=["small", "summed-in-parts"])
@@ -68,8 +74,9 @@ def test_finite_values_whose_sum_overflows_are_accepted(dtype: type, n: int) -> 
 def test_predict_rejects_nan(fitted: GaussianMixture, X: np.ndarray, method: str) -> None:
     X = X.copy()
     X[0, 0] = np.nan
+    strict = clone(fitted).set_params(missing="error").fit(X[1:])
     with pytest.raises(ValueError, match=r"NaN in 1 of 60 rows.*np\.isfinite\(X\)\.all"):
-        _call(fitted, method, X)
+        _call(strict, method, X)
 
 
 @pytest.mark.parametrize("cov", COVARIANCE_TYPES)
@@ -84,7 +91,9 @@ def test_prediction_finds_non_finite_values_in_its_pass(
     the up-front check's, wherever the value lies among chunks and threads, and finite
     rows too far away for any density must still be scored, not rejected."""
     X, _, _ = make_blobs(rng, n=3000, d=3, k=3)
-    model = GaussianMixture(3, covariance_type=cov, n_init=1, random_state=0, chunk_size=128)
+    model = GaussianMixture(
+        3, covariance_type=cov, n_init=1, random_state=0, chunk_size=128, missing="error"
+    )
     model.fit(X)
     Y = X.astype(dtype)
     Y[[5, 1700, 2999], [0, 2, 1]] = [bad, 50.0, bad]
@@ -108,15 +117,15 @@ def test_prediction_finds_non_finite_values_in_its_pass(
 def test_nan_in_object_array_is_reported_as_missing(X: np.ndarray) -> None:
     Xo = X.astype(object)
     Xo[2, 0] = None
-    with pytest.raises(ValueError, match=r"missing or infinite values yet.*drop those rows"):
-        GaussianMixture(2).fit(Xo)
+    with pytest.raises(ValueError, match=r"NaN in 1 of 60 rows.*drop those rows"):
+        GaussianMixture(2, missing="error").fit(Xo)
 
 
 def test_select_model_rejects_nan(X: np.ndarray) -> None:
     X = X.copy()
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="drop those rows"):
-        select_model(X, [1, 2], "diag")
+        select_model(X, [1, 2], "diag", missing="error")
 
 
 # --------------------------------------------------------------------------- X: shape
@@ -246,7 +255,7 @@ def test_dataframe_with_missing_values() -> None:
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"a": pd.array([1, None, 3, 5], dtype="Int64"), "b": [1.0, 2.0, 5.0, 3.0]})
     with pytest.raises(ValueError, match=r"missing values.*1 of 4 rows.*X\.dropna\(\)"):
-        GaussianMixture(1).fit(df)
+        GaussianMixture(1, missing="error").fit(df)
 
 
 def test_dataframe_numeric_is_accepted() -> None:
@@ -346,6 +355,7 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("verbose", "loud", r"'verbose' parameter must be an integer >= 0"),
     ("chunk_size", 0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("chunk_size", 100.0, r"'chunk_size' parameter must be an integer >= 1 or None"),
+    ("missing", "drop", r"'missing' parameter must be one of 'marginalize', 'error'"),
 ]
 
 
@@ -613,8 +623,8 @@ def test_prediction_inputs_of_every_layout_agree(
     with pytest.raises(ValueError, match="expecting 2 features"):
         _call(fitted, method, X[:, :1])
     bad = X.copy()
-    bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    bad[3, 1] = np.inf
+    with pytest.raises(ValueError, match="inf"):
         _call(fitted, method, bad)
 
 

@@ -46,6 +46,7 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "warm_start": v.boolean,
     "verbose": v.int_at_least(0),
     "chunk_size": v.int_at_least(1, allow_none=True),
+    "missing": choice(("marginalize", "error")),
 }
 
 

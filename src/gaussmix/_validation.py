@@ -32,12 +32,20 @@ def _first_bad_value(arr: NDArray[Any]) -> tuple[tuple[int, ...], object]:
     return (), None
 
 
-def precheck_X(X: Any, what: str = "X", *, check_finite: bool = True) -> None:
+def precheck_X(
+    X: Any, what: str = "X", *, check_finite: bool = True, allow_nan: bool = False
+) -> bool:
     """Reject inputs scikit-learn's ``check_array`` would reject with a less helpful message.
 
     ``check_finite=False`` leaves out the scan of a float array for NaN and inf (a read of all
     of it), for callers whose pass over the data finds them anyway and then calls
-    :func:`raise_not_finite` (missing values of a data frame are still caught here).
+    :func:`raise_not_finite` (missing values of a data frame are still caught here, unless
+    allowed).  ``allow_nan`` takes NaN as a missing value (infinity stays an error).
+
+    Returns
+    -------
+    bool
+        Whether the scan found NaN (False without the scan).
     """
     if sparse.issparse(X):
         raise TypeError(
@@ -55,14 +63,15 @@ def precheck_X(X: Any, what: str = "X", *, check_finite: bool = True) -> None:
                 "Drop or encode those columns first."
             )
         isna = getattr(X, "isna", None)
-        missing = np.asarray(isna(), dtype=bool) if callable(isna) else None
+        missing = np.asarray(isna(), dtype=bool) if callable(isna) and not allow_nan else None
         if missing is not None and missing.ndim == 2 and missing.any():
             rows = missing.any(axis=1)
             raise ValueError(
                 f"Input {what} contains missing values (NaN or NA) in {int(rows.sum())} of "
-                f"{rows.shape[0]} rows (first: row {int(np.flatnonzero(rows)[0])}). gaussmix "
-                "does not handle missing or infinite values yet; drop those rows first, "
-                f"e.g. {what} = {what}.dropna()."
+                f"{rows.shape[0]} rows (first: row {int(np.flatnonzero(rows)[0])}), which are "
+                f"refused here (missing='error'): drop those rows first, e.g. {what} = "
+                f"{what}.dropna(), or leave missing='marginalize' (the default) to fit and "
+                "score rows on their observed values."
             )
     arr = X if isinstance(X, np.ndarray) else None
     if arr is None and not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
@@ -141,9 +150,15 @@ def precheck_X(X: Any, what: str = "X", *, check_finite: bool = True) -> None:
         )
     # a finite sum proves every entry finite, without an n x d mask; an infinite or NaN sum
     # may also come from finite values overflowing, so it is followed by the exact test
-    if kind == "f" and check_finite:
-        if not np.isfinite(_sum(arr)) and not np.isfinite(arr).all():
-            raise_not_finite(arr, what)
+    if kind == "f" and check_finite and not np.isfinite(_sum(arr)):
+        if not allow_nan:
+            if not np.isfinite(arr).all():
+                raise_not_finite(arr, what)
+            return False
+        if np.isinf(arr).any():
+            raise_infinite(arr, what)
+        return bool(np.isnan(arr).any())
+    return False
 
 
 # arrays from this many entries are summed by the engine's worker threads (numpy releases
@@ -190,10 +205,29 @@ def raise_not_finite(arr: NDArray[Any], what: str = "X") -> None:
     kinds = " and ".join(
         k for k, present in (("NaN", has_nan), ("inf", bool(np.isinf(arr).any()))) if present
     )
+    fix = (
+        "NaN is refused here (missing='error'): drop those rows first, e.g. "
+        f"{what} = {what}[np.isfinite({what}).all(axis=1)], or leave missing='marginalize' "
+        "(the default) to fit and score rows on their observed values."
+        if has_nan
+        else "Infinity is not a missing value: drop those rows first, e.g. "
+        f"{what} = {what}[np.isfinite({what}).all(axis=1)]."
+    )
     raise ValueError(
         f"Input {what} contains {kinds} in {n_bad} of {arr.shape[0]} rows (first: row {first}). "
-        "gaussmix does not handle missing or infinite values yet; drop those rows first, "
-        f"e.g. {what} = {what}[np.isfinite({what}).all(axis=1)]."
+        + fix
+    )
+
+
+def raise_infinite(arr: NDArray[Any], what: str = "X") -> None:
+    """Raise the error for infinite values in ``arr`` (which must hold some), where NaN is
+    taken as missing."""
+    bad_rows = np.isinf(arr).any(axis=1)
+    first = int(np.flatnonzero(bad_rows)[0])
+    raise ValueError(
+        f"Input {what} contains inf in {int(bad_rows.sum())} of {arr.shape[0]} rows (first: row "
+        f"{first}). Infinity is not a missing value: replace it with NaN if the value is "
+        f"unknown, or drop those rows, e.g. {what} = {what}[~np.isinf({what}).any(axis=1)]."
     )
 
 

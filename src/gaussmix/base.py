@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation as v
 from .covariance import CovarianceFamily, get_family
 from .engine import Frame, NonFiniteInput, PassResult, PassTerms, gaussian_terms, mixture_pass
+from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
 from .params import Params
@@ -44,9 +45,15 @@ class MixtureBase(DensityMixin, BaseEstimator):
     def _family(self) -> CovarianceFamily:
         return get_family(self.covariance_type)
 
+    def _allows_nan(self) -> bool:
+        """Whether NaN is taken as a missing value (``missing`` other than ``"error"``)."""
+        return getattr(self, "missing", "error") != "error"
+
     def _validate_X(
         self, X: Any, *, reset: bool, check_finite: bool = True
-    ) -> NDArray[np.floating]:
+    ) -> tuple[NDArray[np.floating], bool]:
+        """``X`` as a float array, checked, and whether it holds NaN (missing values, where
+        allowed; found only by the full scan, ``check_finite``)."""
         if (
             not reset
             and not check_finite
@@ -60,8 +67,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         ):
             # a float array of the fitted width, for a pass that finds NaN and inf itself:
             # nothing for validate_data to convert or report
-            return X
-        v.precheck_X(X, check_finite=check_finite)
+            return X, False
+        has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=self._allows_nan())
         expected = getattr(self, "n_features_in_", None)
         if not reset and expected is not None and np.shape(X)[1] != expected:
             raise ValueError(
@@ -78,11 +85,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
             ensure_min_samples=1,
             ensure_all_finite=False,
         )
-        return np.asarray(X)
+        return np.asarray(X), has_nan
 
-    def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any]:
+    def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any, bool]:
+        """``X``, the sample weights and whether ``X`` holds missing values."""
         v.check_params(self, self._parameter_table)
-        X = self._validate_X(X, reset=True)
+        X, has_nan = self._validate_X(X, reset=True)
         n = X.shape[0]
         if n < 2:
             raise ValueError(
@@ -95,7 +103,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
             )
         sw = v.check_sample_weight(sample_weight, n)
-        return X, sw
+        return X, sw, has_nan
 
     # ------------------------------------------------------------------ fitted state
 
@@ -187,22 +195,23 @@ class MixtureBase(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         # NaN and inf are found by the pass itself (a row holding one has no finite
         # log-density), which saves a read of X
-        Xv = self._validate_X(X, reset=False, check_finite=False)
+        Xv, _ = self._validate_X(X, reset=False, check_finite=False)
         frame = self._prediction_frame()
+        terms = self._pass_terms(frame)
         try:
             return mixture_pass(
-                Xv,
-                self._pass_terms(frame),
-                frame,
-                chunk_size=self.chunk_size,
-                stats=False,
-                out_dtype=Xv.dtype,
-                finite=False,
-                **what,
-            )
+                Xv, terms, frame, chunk_size=self.chunk_size, stats=False, out_dtype=Xv.dtype,
+                finite=False, **what,
+            )  # fmt: skip
         except NonFiniteInput:
-            v.raise_not_finite(Xv)
-            raise
+            if not self._allows_nan() or np.isinf(Xv).any():
+                if self._allows_nan():
+                    v.raise_infinite(Xv)
+                v.raise_not_finite(Xv)
+                raise
+        # missing values: each row scored on its observed coordinates
+        source = IncompleteSource(Xv)
+        return source.mixture_pass(terms, frame, stats=False, out_dtype=Xv.dtype, **what)
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each row.
@@ -343,7 +352,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self._allows_nan()
         return tags
 
 

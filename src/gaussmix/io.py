@@ -33,7 +33,7 @@ exactly these members, and no others:
     ``params``
         the estimator's constructor parameters (``get_params()``) that JSON can hold:
         ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
-        init_iter, random_state, warm_start, verbose, chunk_size``.  ``random_state`` is an
+        init_iter, random_state, warm_start, verbose, chunk_size, missing``.  ``random_state`` is an
         integer or ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).  A
         key missing from the object takes the constructor's default; an unknown key is an
         error.  ``weights_init``, ``means_init`` and ``precisions_init`` are arrays (below).
@@ -144,6 +144,7 @@ JSON_PARAMS = (
     "warm_start",
     "verbose",
     "chunk_size",
+    "missing",
 )
 _HEADER_KEYS = (
     "format",

@@ -19,6 +19,7 @@ from . import _validation as v
 from .base import MixtureBase
 from .covariance import CovarianceFamily
 from .engine import Frame, single_threaded_blas
+from .incomplete.source import IncompleteSource
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
 from .sources import ArraySource, RowSource
@@ -75,6 +76,13 @@ class GaussianMixture(MixtureBase):
     chunk_size : int or None, default=None
         Rows processed at a time; ``None`` picks a size that keeps each buffer at a few MiB.
         Results do not depend on it.
+    missing : {'marginalize', 'error'}, default='marginalize'
+        What NaN in ``X`` means.  ``'marginalize'``: a value missing at random; each row is
+        fitted and scored on its observed coordinates exactly (the E-step uses their marginal
+        density, the M-step the conditional expectations of the missing ones), and a row
+        with nothing observed is left out of the fit (``n_empty_rows_``), with the mixing
+        weights as its probabilities.  ``'error'``: NaN is refused.  Infinity is always
+        refused.
 
     Attributes
     ----------
@@ -95,6 +103,8 @@ class GaussianMixture(MixtureBase):
         Mean log-likelihood at every E-step of the retained start (also ``lower_bounds_``).
     start_lower_bounds_ : list of float
         Mean log-likelihood of every start at the end of its short run.
+    n_empty_rows_ : int
+        Rows of ``X`` with nothing observed, left out of the fit.
     reseeds_ : list of (int, int)
         (iteration, component) of every degenerate component that was re-seeded.
     n_features_in_ : int
@@ -133,6 +143,7 @@ class GaussianMixture(MixtureBase):
         warm_start: bool = False,
         verbose: int = 0,
         chunk_size: int | None = None,
+        missing: str = "marginalize",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -149,6 +160,7 @@ class GaussianMixture(MixtureBase):
         self.warm_start = warm_start
         self.verbose = verbose
         self.chunk_size = chunk_size
+        self.missing = missing
 
     # ------------------------------------------------------------------ fitting
 
@@ -208,7 +220,7 @@ class GaussianMixture(MixtureBase):
     def _fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
     ) -> Any:
-        X, sw = self._validate_fit(X, sample_weight)
+        X, sw, has_nan = self._validate_fit(X, sample_weight)
         family = self._family()
         d = X.shape[1]
         k = self.n_components
@@ -219,7 +231,11 @@ class GaussianMixture(MixtureBase):
             frame = self._prediction_frame()
         else:
             floor = float(np.sqrt(self.reg_covar))
-            frame = Frame.from_data(X, sw, self.chunk_size, min_scale=floor)
+            frame = Frame.from_data(
+                X, sw, self.chunk_size, min_scale=floor, missing="observed" if has_nan else "error"
+            )
+        # rows with missing values are fitted on their observed coordinates exactly
+        source = IncompleteSource(X, sw) if has_nan else ArraySource(X, sw)
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
@@ -241,7 +257,7 @@ class GaussianMixture(MixtureBase):
 
         deterministic = warm or inits["means"] is not None
         best, starts = fit_multistart(
-            ArraySource(X, sw), MaximumLikelihood(family, reg), frame, start,
+            source, MaximumLikelihood(family, reg), frame, start,
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
@@ -261,6 +277,7 @@ class GaussianMixture(MixtureBase):
             best.params, frame, X.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
+            n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
         )  # fmt: skip
         return self
 

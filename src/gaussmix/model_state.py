@@ -52,6 +52,8 @@ class ModelState:
         Each start's log-likelihood at the end of its short run.
     reseeds : list of (int, int)
         (iteration, component) of every re-seeded degenerate component.
+    n_empty_rows : int
+        Rows of the training data with nothing observed (left out of the fit).
     feature_names : list of str or None
         Column names of the training data, when it had string column names.
     """
@@ -69,6 +71,7 @@ class ModelState:
     start_lower_bounds: list[float] = field(default_factory=list)
     reseeds: list[tuple[int, int]] = field(default_factory=list)
     feature_names: list[str] | None = None
+    n_empty_rows: int = 0
 
     @property
     def family(self) -> CovarianceFamily:
@@ -140,6 +143,7 @@ class ModelState:
         estimator.lower_bounds_ = estimator.history_  # scikit-learn >= 1.7's name
         estimator.start_lower_bounds_ = [float(x) for x in self.start_lower_bounds]
         estimator.reseeds_ = [(int(i), int(j)) for i, j in self.reseeds]
+        estimator.n_empty_rows_ = int(self.n_empty_rows)
         estimator.n_features_in_ = self.n_features
         if self.feature_names is not None:
             estimator.feature_names_in_ = np.asarray(self.feature_names, dtype=object)
@@ -164,6 +168,7 @@ class ModelState:
             start_lower_bounds=list(getattr(estimator, "start_lower_bounds_", [])),
             reseeds=list(getattr(estimator, "reseeds_", [])),
             feature_names=None if names is None else [str(n) for n in names],
+            n_empty_rows=int(getattr(estimator, "n_empty_rows_", 0)),
         )
 
 

@@ -143,7 +143,7 @@ def select_model(
         types = list(covariance_types)
     for t in types:
         get_family(t)
-    v.precheck_X(X)
+    v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     Xa = np.asarray(X)
     n = Xa.shape[0] if Xa.ndim == 2 else 0
     sw = v.check_sample_weight(sample_weight, n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,3 +105,23 @@ def fused_chunk(
             f_[f64] += w_[f64]
             w_[f64] = 0.0
     return clean
+
+
+def raw_chunk(
+    x: NDArray[np.floating],
+    inv_scale: float,
+    means: Array,
+    factors: Array,
+    base: Array,
+    lse: Array | None,
+    resp: NDArray[np.floating] | None,
+    labels: NDArray[np.intp] | None,
+    **options: Any,
+) -> bool:
+    """One chunk through the kernel with operands given directly (no planned pass): means in
+    units of the frame's scale, factors and constants per component; False if the numpy
+    path must redo it."""
+    assert _compiled is not None
+    return bool(
+        _compiled.mixture_chunk(x, inv_scale, means, factors, base, lse, resp, labels, **options)
+    )

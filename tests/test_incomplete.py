@@ -1,0 +1,268 @@
+"""Missing values handled exactly: marginal densities, conditional expectations, EM.
+
+References: scipy's Gaussian densities of each row's observed sub-vector, and a plain numpy
+EM step for incomplete data written from the formulas (Ghahramani & Jordan 1994) below, row
+by row: the E-step from marginal densities, the M-step from the conditional expectations of
+the missing coordinates plus their conditional covariance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+
+from gaussmix import COVARIANCE_TYPES, GaussianMixture
+from gaussmix.covariance import get_family
+from gaussmix.engine import Frame, gaussian_terms, numpy_kernels
+from gaussmix.incomplete.source import IncompleteSource
+from gaussmix.params import Params
+from gaussmix.strategy import params_from_stats
+
+from ._data import make_blobs
+
+
+def with_holes(rng, X, rate, *, empty_rows=0):
+    """``X`` with values missing completely at random (and some rows missing entirely)."""
+    Xm = X.copy()
+    Xm[rng.random(X.shape) < rate] = np.nan
+    if empty_rows:
+        Xm[rng.choice(len(X), empty_rows, replace=False)] = np.nan
+    return Xm
+
+
+def dense_model(rng, d, k):
+    weights = rng.dirichlet(np.ones(k) * 3)
+    means = rng.normal(scale=3.0, size=(k, d))
+    a = rng.normal(size=(k, d, d)) * 0.6
+    cov = np.einsum("kab,kcb->kac", a, a) + 0.4 * np.eye(d)
+    return weights, means, cov
+
+
+def family_cov(cov_type, dense):
+    return {
+        "full": dense,
+        "tied": dense[0],
+        "diag": np.diagonal(dense, axis1=1, axis2=2).copy(),
+        "spherical": np.diagonal(dense, axis1=1, axis2=2).mean(axis=1),
+    }[cov_type]
+
+
+def model_of(cov_type, weights, means, cov):
+    family = get_family(cov_type)
+    chol, bad = family.precisions_cholesky(cov)
+    assert not bad.any()
+    gm = GaussianMixture(len(weights), covariance_type=cov_type)
+    from gaussmix.model_state import ModelState
+
+    ModelState(family.name, weights, means, cov, chol).apply(gm)
+    return gm
+
+
+def marginal_log_density(x, weights, means, dense):
+    """log sum_j w_j N(x_o; mu_jo, S_j,oo) by scipy (0 for a row with nothing observed)."""
+    o = ~np.isnan(x)
+    if not o.any():
+        return 0.0
+    parts = [
+        np.log(w) + sps.multivariate_normal(m[o], S[np.ix_(o, o)]).logpdf(x[o])
+        for w, m, S in zip(weights, means, dense, strict=True)
+    ]
+    return float(logsumexp(parts))
+
+
+@pytest.mark.parametrize("kernels", ["fused", "numpy"])
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_scores_are_the_marginal_densities_of_the_observed_values(cov_type, kernels, rng):
+    d, k = 5, 3
+    weights, means, dense = dense_model(rng, d, k)
+    cov = family_cov(cov_type, dense)
+    dense = get_family(cov_type).dense(cov, k, d)
+    gm = model_of(cov_type, weights, means, cov)
+    X = with_holes(rng, rng.normal(scale=3.0, size=(400, d)), 0.35, empty_rows=3)
+    context = numpy_kernels() if kernels == "numpy" else nullcontext()
+    with context:
+        logd = gm.score_samples(X)
+        proba = gm.predict_proba(X)
+        labels = gm.predict(X)
+    want = np.array([marginal_log_density(x, weights, means, dense) for x in X])
+    np.testing.assert_allclose(logd, want, rtol=1e-10, atol=1e-10)
+    empty = np.isnan(X).all(axis=1)
+    np.testing.assert_allclose(proba[empty], np.broadcast_to(weights, (empty.sum(), k)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    assert gm.score(X) == pytest.approx(want.mean(), rel=1e-10)
+
+
+def reference_em_step(X, weights, means, dense):
+    """One EM step for incomplete rows, row by row: returns the observed-data mean
+    log-likelihood and the new weights, means and dense covariances (full model)."""
+    n, d = X.shape
+    k = len(weights)
+    rows = [~np.isnan(x) for x in X]
+    keep = [o.any() for o in rows]
+    logp = np.full((n, k), -np.inf)
+    for i, (x, o) in enumerate(zip(X, rows, strict=True)):
+        if keep[i]:
+            for j in range(k):
+                logp[i, j] = np.log(weights[j]) + sps.multivariate_normal(
+                    means[j][o], dense[j][np.ix_(o, o)]
+                ).logpdf(x[o])
+    used = np.array(keep)
+    lse = logsumexp(logp[used], axis=1)
+    r = np.exp(logp[used] - lse[:, None])
+    Xu = X[used]
+    nk = r.sum(axis=0)
+    expect = np.zeros((k, len(Xu), d))  # E[x | x_o, j]
+    corr = np.zeros((k, len(Xu), d, d))  # conditional covariance of the missing block
+    for i, x in enumerate(Xu):
+        o = ~np.isnan(x)
+        m = ~o
+        for j in range(k):
+            S = dense[j]
+            B = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
+            xh = x.copy()
+            xh[m] = means[j][m] + B @ (x[o] - means[j][o])
+            expect[j, i] = xh
+            corr[j, i][np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
+    new_means = np.einsum("nk,knd->kd", r, expect) / nk[:, None]
+    new_cov = np.empty((k, d, d))
+    for j in range(k):
+        diff = expect[j] - new_means[j]
+        new_cov[j] = (np.einsum("n,na,nb->ab", r[:, j], diff, diff)
+                      + np.einsum("n,nab->ab", r[:, j], corr[j])) / nk[j]  # fmt: skip
+    return lse.sum() / used.sum(), nk / nk.sum(), new_means, new_cov
+
+
+@pytest.mark.parametrize("kernels", ["fused", "numpy"])
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_statistics_are_the_expected_complete_data_statistics(cov_type, kernels, rng):
+    """One pass of the incomplete-rows source followed by the M-step equals one EM step for
+    incomplete data written out row by row (then constrained to the family)."""
+    d, k, n = 4, 3, 300
+    weights, means, dense = dense_model(rng, d, k)
+    cov = family_cov(cov_type, dense)
+    family = get_family(cov_type)
+    dense = family.dense(cov, k, d)
+    X = with_holes(rng, means[rng.integers(k, size=n)] + rng.normal(size=(n, d)), 0.3,
+                   empty_rows=2)  # fmt: skip
+    frame = Frame.from_data(X, missing="observed")
+    s = frame.scale
+    chol, _ = family.precisions_cholesky(cov / s**2)
+    params = Params(weights, (means - frame.centre) / s, cov / s**2, chol)
+    context = numpy_kernels() if kernels == "numpy" else nullcontext()
+    with context:
+        result = IncompleteSource(X).mixture_pass(gaussian_terms(params, family), frame)
+    assert result.stats is not None
+    new, _ = params_from_stats(result.stats, family, 0.0)
+    ll, w_ref, m_ref, c_ref = reference_em_step(X, weights, means, dense)
+    used = int((~np.isnan(X)).any(axis=1).sum())
+    assert result.stats.log_likelihood / used == pytest.approx(ll, rel=1e-10)
+    np.testing.assert_allclose(new.weights, w_ref, rtol=1e-10)
+    np.testing.assert_allclose(frame.centre + s * new.means, m_ref, rtol=1e-9, atol=1e-9)
+    nk = w_ref * used
+    want = {
+        "full": c_ref,
+        "tied": np.tensordot(nk / nk.sum(), c_ref, axes=1),
+        "diag": np.diagonal(c_ref, axis1=1, axis2=2),
+        "spherical": np.diagonal(c_ref, axis1=1, axis2=2).mean(axis=1),
+    }[cov_type]
+    np.testing.assert_allclose(new.covariances * s**2, want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
+def test_em_with_missing_values_never_decreases_and_recovers_the_model(cov_type, rng):
+    X, _, _ = make_blobs(rng, n=6000, d=4, k=3, spread=6.0)
+    Xm = with_holes(rng, X, 0.3, empty_rows=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(3, covariance_type=cov_type, tol=1e-8, max_iter=200,
+                             random_state=0).fit(Xm)  # fmt: skip
+        complete = GaussianMixture(3, covariance_type=cov_type, random_state=0).fit(X)
+    h = np.asarray(gm.history_)
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))
+    assert gm.n_empty_rows_ == int(np.isnan(Xm).all(axis=1).sum()) >= 10
+    order = [int(np.argmin(((complete.means_ - m) ** 2).sum(axis=1))) for m in gm.means_]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(gm.means_, complete.means_[order], atol=0.15)
+    np.testing.assert_allclose(gm.weights_, complete.weights_[order], atol=0.02)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "kmeans", "random", "random_from_data"])
+def test_every_start_works_with_incomplete_rows(init_params, rng):
+    X, _, _ = make_blobs(rng, n=900, d=3, k=3)
+    Xm = with_holes(rng, X, 0.25, empty_rows=5)
+    gm = GaussianMixture(3, init_params=init_params, n_init=2, random_state=0).fit(Xm)
+    assert np.isfinite(gm.means_).all() and np.isfinite(gm.covariances_).all()
+    assert np.isfinite(gm.score(Xm))
+
+
+def test_results_do_not_depend_on_chunks_threads_or_kernels(rng):
+    X, _, _ = make_blobs(rng, n=2000, d=5, k=3)
+    Xm = with_holes(rng, X, 0.3, empty_rows=4)
+    start = {"means_init": X[[0, 700, 1400]], "max_iter": 8, "tol": 0.0}
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits.append(GaussianMixture(3, **start).fit(Xm))
+        fits.append(GaussianMixture(3, chunk_size=97, **start).fit(Xm))
+        with numpy_kernels():
+            fits.append(GaussianMixture(3, **start).fit(Xm))
+    for other in fits[1:]:
+        np.testing.assert_allclose(other.history_, fits[0].history_, rtol=1e-12)
+        np.testing.assert_allclose(other.covariances_, fits[0].covariances_, rtol=1e-9)
+
+
+def test_complete_data_takes_the_complete_data_path_bit_for_bit(rng):
+    X, _, _ = make_blobs(rng, n=1000, d=3, k=3)
+    a = GaussianMixture(3, random_state=0).fit(X)
+    b = GaussianMixture(3, random_state=0, missing="error").fit(X)
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.covariances_, b.covariances_)
+    assert a.n_empty_rows_ == 0
+
+
+def test_weights_equal_repeated_incomplete_rows(rng):
+    X, _, _ = make_blobs(rng, n=300, d=3, k=2)
+    Xm = with_holes(rng, X, 0.3)
+    w = rng.integers(1, 4, size=300)
+    start = {"means_init": X[[0, 150]], "max_iter": 6, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = GaussianMixture(2, **start).fit(Xm, sample_weight=w.astype(float))
+        repeated = GaussianMixture(2, **start).fit(np.repeat(Xm, w, axis=0))
+    np.testing.assert_allclose(weighted.means_, repeated.means_, rtol=1e-9)
+    np.testing.assert_allclose(weighted.covariances_, repeated.covariances_, rtol=1e-8)
+
+
+def test_float32_rows_with_missing_values(rng):
+    X, _, _ = make_blobs(rng, n=1500, d=4, k=3)
+    Xm = with_holes(rng, X, 0.2)
+    start = {"means_init": X[[0, 500, 1000]], "max_iter": 10, "tol": 0.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        f64 = GaussianMixture(3, **start).fit(Xm)
+        f32 = GaussianMixture(3, **start).fit(Xm.astype(np.float32))
+    assert f32.means_.dtype == np.float32
+    np.testing.assert_allclose(f32.history_, f64.history_, rtol=1e-5)
+    assert f32.predict_proba(Xm.astype(np.float32)).dtype == np.float32
+
+
+def test_missing_error_and_infinity_are_refused(rng):
+    X = rng.normal(size=(50, 3))
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2, missing="error").fit(X)
+    X[4, 2] = np.inf
+    with pytest.raises(ValueError, match=r"inf.*not a missing value"):
+        GaussianMixture(2).fit(X)
+    model = GaussianMixture(2, random_state=0).fit(np.nan_to_num(X, posinf=0.0))
+    with pytest.raises(ValueError, match="inf"):
+        model.predict(X)
+    with pytest.raises(ValueError, match="one of 'marginalize', 'error'"):
+        GaussianMixture(2, missing="drop").fit(np.nan_to_num(X, posinf=0.0))
