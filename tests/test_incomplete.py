@@ -25,6 +25,7 @@ from gaussmix.params import Params
 from gaussmix.strategy import params_from_stats
 
 from ._data import make_blobs
+from .test_fast_paths import family_covariances
 
 
 def with_holes(rng, X, rate, *, empty_rows=0):
@@ -42,15 +43,6 @@ def dense_model(rng, d, k):
     a = rng.normal(size=(k, d, d)) * 0.6
     cov = np.einsum("kab,kcb->kac", a, a) + 0.4 * np.eye(d)
     return weights, means, cov
-
-
-def family_cov(cov_type, dense):
-    return {
-        "full": dense,
-        "tied": dense[0],
-        "diag": np.diagonal(dense, axis1=1, axis2=2).copy(),
-        "spherical": np.diagonal(dense, axis1=1, axis2=2).mean(axis=1),
-    }[cov_type]
 
 
 def model_of(cov_type, weights, means, cov):
@@ -81,7 +73,7 @@ def marginal_log_density(x, weights, means, dense):
 def test_scores_are_the_marginal_densities_of_the_observed_values(cov_type, kernels, rng):
     d, k = 5, 3
     weights, means, dense = dense_model(rng, d, k)
-    cov = family_cov(cov_type, dense)
+    cov = family_covariances(cov_type, dense)
     dense = get_family(cov_type).dense(cov, k, d)
     gm = model_of(cov_type, weights, means, cov)
     X = with_holes(rng, rng.normal(scale=3.0, size=(400, d)), 0.35, empty_rows=3)
@@ -146,7 +138,7 @@ def test_statistics_are_the_expected_complete_data_statistics(cov_type, kernels,
     incomplete data written out row by row (then constrained to the family)."""
     d, k, n = 4, 3, 300
     weights, means, dense = dense_model(rng, d, k)
-    cov = family_cov(cov_type, dense)
+    cov = family_covariances(cov_type, dense)
     family = get_family(cov_type)
     dense = family.dense(cov, k, d)
     X = with_holes(rng, means[rng.integers(k, size=n)] + rng.normal(size=(n, d)), 0.3,

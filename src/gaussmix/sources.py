@@ -52,15 +52,8 @@ class RowSource(Protocol):
         """A source of the rows at ``rows`` (with their weights), in that order."""
 
 
-class ArraySource:
-    """Rows held in a numpy array or a memory map, read in place (never copied whole).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated, finite rows (float32 or float64).
-    sample_weight : ndarray of shape (n_samples,), optional
-    """
+class InMemoryRows:
+    """What a source whose rows are one array ``X`` (with optional weights) knows of them."""
 
     def __init__(self, X: NDArray[np.floating], sample_weight: Array | None = None) -> None:
         self.X = X
@@ -82,6 +75,17 @@ class ArraySource:
     def sample_weight(self) -> Array | None:
         return self._weights
 
+
+class ArraySource(InMemoryRows):
+    """Rows held in a numpy array or a memory map, read in place (never copied whole).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated, finite rows (float32 or float64).
+    sample_weight : ndarray of shape (n_samples,), optional
+    """
+
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         return mixture_pass(self.X, terms, frame, sample_weight=self._weights, **options)
 
@@ -94,4 +98,4 @@ class ArraySource:
         return ArraySource(self.take(rows), weights)
 
 
-__all__ = ["ArraySource", "RowSource"]
+__all__ = ["ArraySource", "InMemoryRows", "RowSource"]

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from .._moments import MomentKind
 from ..engine import Frame, PassResult, PassTerms, WorstRows
 from ..engine.segmented import segmented_pass
+from ..sources import InMemoryRows
 from ..stats import SuffStats
 from .marginal import Operators
 from .patterns import Patterns
@@ -27,7 +28,7 @@ def covariances_of(terms: PassTerms) -> Array:
     return 0.5 * (cov + np.swapaxes(cov, -1, -2))
 
 
-class IncompleteSource:
+class IncompleteSource(InMemoryRows):
     """Rows with NaN for values missing at random, as a :class:`~gaussmix.sources.RowSource`.
 
     Passes return the observed-data log-likelihood and, for the M-step, each component's
@@ -45,8 +46,7 @@ class IncompleteSource:
     """
 
     def __init__(self, X: NDArray[np.floating], sample_weight: Array | None = None) -> None:
-        self.X = X
-        self._weights = sample_weight
+        super().__init__(X, sample_weight)
         self.patterns = Patterns.of(X)
         grouped = np.take(X, self.patterns.order, axis=0)
         # a placeholder the zero-padded factors ignore; finite, so that 0 * x is 0
@@ -56,22 +56,6 @@ class IncompleteSource:
         with np.errstate(invalid="ignore"):
             means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
         self.fill = np.where(np.isfinite(means), means, 0.0)
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self.X.dtype
-
-    @property
-    def sample_weight(self) -> Array | None:
-        return self._weights
 
     @property
     def n_empty(self) -> int:
