@@ -205,3 +205,11 @@ def test_without_narwhals(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(fit(frame).means_, fit(X).means_)
     with pytest.raises(TypeError, match="through narwhals, which is not installed"):
         GaussianMixture(1).fit(pl.DataFrame(X))
+
+
+def test_sparse_columns_and_duplicate_names(reference: GaussianMixture) -> None:
+    sparse = pd.DataFrame(X, columns=NAMES).astype(pd.SparseDtype(float))
+    np.testing.assert_array_equal(fit(sparse).means_, reference.means_)
+    twice = pd.DataFrame(X[:, :3], columns=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"duplicate column names \['a'\]; rename them"):
+        GaussianMixture(1).fit(twice)

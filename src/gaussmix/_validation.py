@@ -84,7 +84,7 @@ class FrameValues:
         )
 
 
-def _as_native_frame(X: Any, nw: ModuleType) -> Any:
+def _as_native_frame(X: Any, nw: ModuleType, what: str) -> Any:
     """``X`` if narwhals knows its library; else a pyarrow Table made from an object with the
     Arrow PyCapsule or dataframe interchange protocol; else None (not a data frame)."""
     if nw.dependencies.is_into_dataframe(X):
@@ -108,7 +108,7 @@ def _as_native_frame(X: Any, nw: ModuleType) -> Any:
             pd = importlib.import_module("pandas")
         except ImportError:
             raise TypeError(
-                f"X is a {type(X).__name__} data frame (dataframe interchange protocol); "
+                f"{what} is a {type(X).__name__} data frame (dataframe interchange protocol); "
                 "reading it needs pyarrow or pandas. Install one, or pass a NumPy array."
             ) from None
         return pd.api.interchange.from_dataframe(X)
@@ -138,15 +138,26 @@ def frame_values(X: Any, what: str = "X") -> FrameValues | None:
                 f"(or pass {what}.to_numpy())."
             )
         return None  # pandas without narwhals: precheck_X's own checks
-    native = _as_native_frame(X, nw)
+    native = _as_native_frame(X, nw, what)
     if native is None:
         return None
-    df = nw.from_native(native, eager_only=True)
+    try:
+        df = nw.from_native(native, eager_only=True)
+    except nw.exceptions.DuplicateError:
+        names = [str(c) for c in getattr(native, "columns", getattr(native, "column_names", []))]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        raise ValueError(
+            f"{what} has duplicate column names {twice}; rename them so that each feature "
+            "has its own name."
+        ) from None
     schema = df.schema
+    # Object (pandas object columns) and Unknown (e.g. pandas sparse columns) are read
+    # value by value below
+    maybe = (nw.Boolean, nw.Object, nw.Unknown)
     bad = {
         str(name): str(dtype)
         for name, dtype in schema.items()
-        if not (dtype.is_numeric() or dtype == nw.Boolean or dtype == nw.Object)
+        if not (dtype.is_numeric() or any(dtype == m for m in maybe))
     }
     if bad:
         kinds = ", ".join(sorted(set(bad.values())))
@@ -161,7 +172,7 @@ def frame_values(X: Any, what: str = "X") -> FrameValues | None:
     values = np.empty((n, d), dtype=dtype)
     for j, (name, column_type) in enumerate(schema.items()):
         column = df.get_column(name)
-        if column_type == nw.Object:
+        if column_type == nw.Object or column_type == nw.Unknown:
             values[:, j] = _object_column(column, j, name, dtype, what)
         else:
             values[:, j] = column.cast(nw.Float32 if f32 else nw.Float64).to_numpy()

@@ -85,7 +85,7 @@ class SelectionResult:
             )
         widths = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
         return "\n".join(
-            "  ".join(cell.rjust(w) if 2 < c < 9 else cell.ljust(w) for c, (cell, w) in
+            "  ".join(cell.rjust(w) if 2 < c < len(header) else cell.ljust(w) for c, (cell, w) in
                       enumerate(zip(line, widths, strict=True))).rstrip()
             for line in lines
         )  # fmt: skip
@@ -224,9 +224,10 @@ def select_model(
             f"No candidate model can be chosen from {n_eff:.6g} rows: every one fitted has more "
             "free parameters than rows or a covariance held up only by reg_covar (the "
             f"smallest, {fewest['n_components']} {fewest['covariance_type']!r} component"
-            f"{'s' * (fewest['n_components'] > 1)}: {fewest['flag']}). Fit fewer features "
-            "(e.g. after PCA), fewer components or simpler covariance types, or fit one model "
-            "directly with GaussianMixture."
+            f"{'s' * (fewest['n_components'] > 1)}: {fewest['flag']}). Use fewer features "
+            "(e.g. after PCA), fewer components or simpler covariance types ('diag', "
+            "'spherical'), or fit a single model (one number of components, one covariance "
+            "type), which is not chosen among others."
         )
     best = int(np.argmin(scores))
     model_best = models[best]
