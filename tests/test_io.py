@@ -482,3 +482,77 @@ def test_model_state_carries_every_fitted_attribute(
             else:
                 assert got == want
         np.testing.assert_allclose(other.score_samples(data), model.score_samples(data), rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- corruption, paths
+
+
+def test_version_needed_to_extract_beyond_zipfile(saved: Path) -> None:
+    """A flipped "version needed to extract" in the central directory made zipfile raise
+    NotImplementedError; it is a damaged file like any other."""
+    content = bytearray(saved.read_bytes())
+    directory = content.rindex(b"PK\x01\x02")  # the last member's central directory entry
+    content[directory + 6] = 0xFF  # version needed to extract: 25.5
+    saved.write_bytes(bytes(content))
+    assert_rejected(saved, "damaged or truncated ZIP archive")
+
+
+def _same_model(a: Any, b: Any) -> bool:
+    arrays = all(
+        np.array_equal(getattr(a.state, f), getattr(b.state, f))
+        for f in ("weights", "means", "covariances", "precisions_cholesky")
+    )
+    params = a.params.keys() == b.params.keys() and all(
+        a.params[p] is b.params[p] or np.array_equal(a.params[p], b.params[p]) for p in a.params
+    )
+    return arrays and params and a.header == b.header and a.state.history == b.state.history
+
+
+def test_every_single_bit_flip_is_the_model_or_a_model_file_error(tmp_path: Path) -> None:
+    """Every one of the ~17,000 single-bit flips of a small model file either loads as exactly
+    the original model (a flip in a field the reader ignores: a timestamp, "version made
+    by") or raises ModelFileError, never another exception."""
+    from gaussmix.io import read_model_file
+
+    X = np.random.default_rng(0).normal(size=(20, 1))
+    model = GaussianMixture(1, covariance_type="spherical", n_init=1, tol=10.0).fit(X)
+    original_path = model.save(tmp_path / "small.gmm")
+    original = read_model_file(original_path)
+    content = original_path.read_bytes()
+    assert len(content) < 4096  # all bits in a few seconds
+    path = tmp_path / "flipped.gmm"
+    same = errors = 0
+    for bit in range(8 * len(content)):
+        flipped = bytearray(content)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        path.write_bytes(bytes(flipped))
+        try:
+            loaded = read_model_file(path)
+        except ModelFileError:
+            errors += 1
+            continue
+        assert _same_model(loaded, original), f"bit {bit} loads as another model"
+        same += 1
+    assert same + errors == 8 * len(content) and errors > 0.8 * (same + errors)
+
+
+def test_save_into_a_missing_folder_or_onto_a_folder(tmp_path: Path, models: Any) -> None:
+    model = models["full", "float64"]
+    target = tmp_path / "no" / "such" / "model.gmm"
+    with pytest.raises(FileNotFoundError, match="there is no folder") as info:
+        model.save(target)
+    assert str(target) in str(info.value) and ".tmp" not in str(info.value)
+    with pytest.raises(IsADirectoryError, match="it is a folder") as folder:
+        model.save(tmp_path)
+    assert f"e.g. {tmp_path / 'model.gmm'}" in str(folder.value)
+    assert ".tmp" not in str(folder.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_files_written_before_verbose_interval_still_load(saved: Path) -> None:
+    rewrite(saved, edit_json=lambda h: h["params"].pop("verbose_interval"))
+    assert load(saved).verbose_interval == 10
+    rewrite(saved, edit_json=lambda h: h["params"].update(verbose_interval=3))
+    assert load(saved).verbose_interval == 3
+    rewrite(saved, edit_json=lambda h: h["params"].update(verbose_interval=0))
+    assert_rejected(saved, "'verbose_interval' parameter must be an integer >= 1")

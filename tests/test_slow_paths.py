@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from gaussmix import GaussianMixture
+from gaussmix import GaussianMixture, SingularCovarianceWarning
 from gaussmix.covariance import get_family
 from gaussmix.em import ConvergenceMonitor, EMState, run_em
 from gaussmix.engine import Frame, compiled_kernels, gaussian_terms, mixture_pass
@@ -70,6 +70,8 @@ def test_float32_fits_agree_with_float64_on_unflattering_data(data, covariance_t
     for dtype in (np.float64, np.float32):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # starts at random rows can leave a component with few rows: not what is tested
+            warnings.simplefilter("ignore", SingularCovarianceWarning)
             fits[dtype] = GaussianMixture(
                 k, covariance_type=covariance_type, max_iter=15, tol=0, **start
             ).fit(X.astype(dtype))

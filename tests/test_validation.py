@@ -247,8 +247,12 @@ def test_dataframe_with_string_column() -> None:
         GaussianMixture(1).fit(df)
     with pytest.raises(TypeError, match=r"non-numeric columns \['colour'\]"):
         GaussianMixture(1).fit(df.astype({"colour": "category"}))
-    with pytest.raises(ValueError, match=r"contains 'r' at index \(0, 1\).*drop or encode"):
+    # an object column of text is a text column; one of numbers and a typo names the cell
+    with pytest.raises(TypeError, match=r"non-numeric columns \['colour'\]"):
         GaussianMixture(1).fit(df.astype({"colour": object}))
+    df["colour"] = pd.Series([1.0, 2.0, "red", 4.0], dtype=object)
+    with pytest.raises(ValueError, match=r"contains 'red' at index \(2, 1\) \(row 2 of column"):
+        GaussianMixture(1).fit(df)
 
 
 def test_dataframe_with_missing_values() -> None:
@@ -353,6 +357,8 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("warm_start", "yes", r"'warm_start' parameter must be True or False"),
     ("verbose", -1, r"'verbose' parameter must be an integer >= 0"),
     ("verbose", "loud", r"'verbose' parameter must be an integer >= 0"),
+    ("verbose_interval", 0, r"'verbose_interval' parameter must be an integer >= 1"),
+    ("verbose_interval", 2.0, r"'verbose_interval' parameter must be an integer >= 1"),
     ("chunk_size", 0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("chunk_size", 100.0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("missing", "drop", r"'missing' parameter must be one of 'marginalize', 'error'"),

@@ -1,15 +1,51 @@
-"""gaussmix: fast, memory-bounded Gaussian mixture models with a scikit-learn API."""
+"""gaussmix: fast, memory-bounded Gaussian mixture models with a scikit-learn API.
+
+The names below are imported on first use (PEP 562), so that ``import gaussmix.cli`` and
+``gaussmix --help`` start without importing NumPy, SciPy or scikit-learn.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .covariance import COVARIANCE_TYPES
-from .io import ModelFileError
-from .mixture import GaussianMixture
-from .persistence import load
-from .selection import SelectionResult, select_model
-from .stats import SuffStats
-from .strategy import DegenerateMixtureError
+
+if TYPE_CHECKING:
+    from .covariance import COVARIANCE_TYPES
+    from .io import ModelFileError
+    from .mixture import GaussianMixture, SingularCovarianceWarning
+    from .persistence import load
+    from .selection import SelectionResult, select_model
+    from .stats import SuffStats
+    from .strategy import DegenerateMixtureError
+
+#: public name -> the module that defines it
+_LAZY = {
+    "COVARIANCE_TYPES": "covariance",
+    "DegenerateMixtureError": "strategy",
+    "GaussianMixture": "mixture",
+    "ModelFileError": "io",
+    "SelectionResult": "selection",
+    "SingularCovarianceWarning": "mixture",
+    "SuffStats": "stats",
+    "load": "persistence",
+    "select_model": "selection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gaussmix' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "COVARIANCE_TYPES",
@@ -17,6 +53,7 @@ __all__ = [
     "GaussianMixture",
     "ModelFileError",
     "SelectionResult",
+    "SingularCovarianceWarning",
     "SuffStats",
     "__version__",
     "load",

@@ -45,6 +45,7 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "random_state": v.random_state,
     "warm_start": v.boolean,
     "verbose": v.int_at_least(0),
+    "verbose_interval": v.int_at_least(1),
     "chunk_size": v.int_at_least(1, allow_none=True),
     "missing": choice(("marginalize", "error")),
 }

@@ -5,9 +5,12 @@ Nothing here copies or modifies the user's arrays unless a dtype conversion is r
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -32,28 +35,198 @@ def _first_bad_value(arr: NDArray[Any]) -> tuple[tuple[int, ...], object]:
     return (), None
 
 
+# --------------------------------------------------------------------------- data frames
+
+_NARWHALS: list[ModuleType | None] = []
+
+#: how to drop the rows holding missing values, by data-frame library
+_DROP_MISSING = {
+    "pandas": "{X} = {X}.dropna()",
+    "polars": "{X} = {X}.drop_nulls().drop_nans()",
+    "pyarrow": "{X} = {X}.drop_null()",
+}
+
+
+def _narwhals() -> ModuleType | None:
+    """narwhals (the data-frame layer scikit-learn uses too), or None if not installed."""
+    if not _NARWHALS:
+        try:
+            _NARWHALS.append(importlib.import_module("narwhals.stable.v2"))
+        except ImportError:
+            _NARWHALS.append(None)
+    return _NARWHALS[0]
+
+
+@dataclass(frozen=True)
+class FrameValues:
+    """A data frame's values, read once.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_rows, n_columns)
+        C-contiguous float64 (float32 when every column is float32); missing values
+        (null, NA, NaN) are NaN.
+    native : object
+        The frame whose column names scikit-learn reads: the user's frame, or a pyarrow
+        Table made from an object known only by the interchange protocol.
+    library : str
+        ``"pandas"``, ``"polars"``, ``"pyarrow"``, ... (for messages).
+    """
+
+    values: NDArray[np.floating]
+    native: Any
+    library: str
+
+    def drop_missing_hint(self, what: str) -> str:
+        """How to drop the rows with missing values, in this library's words."""
+        return _DROP_MISSING.get(self.library, "{X} = {X}[rows without missing values]").format(
+            X=what
+        )
+
+
+def _as_native_frame(X: Any, nw: ModuleType, what: str) -> Any:
+    """``X`` if narwhals knows its library; else a pyarrow Table made from an object with the
+    Arrow PyCapsule or dataframe interchange protocol; else None (not a data frame)."""
+    if nw.dependencies.is_into_dataframe(X):
+        return X
+    if isinstance(X, (np.ndarray, list, tuple)) or sparse.issparse(X):
+        return None
+    has_stream = hasattr(X, "__arrow_c_stream__") and not hasattr(X, "__arrow_c_array__")
+    if not has_stream and not hasattr(X, "__dataframe__"):
+        return None
+    try:
+        pa = importlib.import_module("pyarrow")
+        if has_stream:
+            return pa.table(X)
+        return importlib.import_module("pyarrow.interchange").from_dataframe(X)
+    except ImportError:
+        pass
+    except Exception:  # not a table after all (a stream of another type): not a frame
+        return None
+    if hasattr(X, "__dataframe__"):
+        try:
+            pd = importlib.import_module("pandas")
+        except ImportError:
+            raise TypeError(
+                f"{what} is a {type(X).__name__} data frame (dataframe interchange protocol); "
+                "reading it needs pyarrow or pandas. Install one, or pass a NumPy array."
+            ) from None
+        return pd.api.interchange.from_dataframe(X)
+    return None
+
+
+def frame_values(X: Any, what: str = "X") -> FrameValues | None:
+    """The values of a data frame (pandas, polars, pyarrow, ... through narwhals), or None
+    when ``X`` is not a data frame.
+
+    Raises
+    ------
+    TypeError
+        Naming the columns that cannot hold numbers (text, categories, dates, nested).
+    ValueError
+        Naming the first cell of an ``object`` column that is not a number.
+    """
+    if isinstance(X, np.ndarray):
+        return None
+    nw = _narwhals()
+    if nw is None:
+        module = type(X).__module__.split(".")[0]
+        if module != "pandas" and (hasattr(X, "__dataframe__") or hasattr(X, "schema")):
+            raise TypeError(
+                f"{what} is a {module} {type(X).__name__}; gaussmix reads data frames other "
+                "than pandas through narwhals, which is not installed: pip install narwhals "
+                f"(or pass {what}.to_numpy())."
+            )
+        return None  # pandas without narwhals: precheck_X's own checks
+    native = _as_native_frame(X, nw, what)
+    if native is None:
+        return None
+    try:
+        df = nw.from_native(native, eager_only=True)
+    except nw.exceptions.DuplicateError:
+        names = [str(c) for c in getattr(native, "columns", getattr(native, "column_names", []))]
+        twice = sorted({c for c in names if names.count(c) > 1})
+        raise ValueError(
+            f"{what} has duplicate column names {twice}; rename them so that each feature "
+            "has its own name."
+        ) from None
+    schema = df.schema
+    # Object (pandas object columns) and Unknown (e.g. pandas sparse columns) are read
+    # value by value below
+    maybe = (nw.Boolean, nw.Object, nw.Unknown)
+    bad = {
+        str(name): str(dtype)
+        for name, dtype in schema.items()
+        if not (dtype.is_numeric() or any(dtype == m for m in maybe))
+    }
+    if bad:
+        kinds = ", ".join(sorted(set(bad.values())))
+        raise TypeError(
+            f"{what} has non-numeric columns {list(bad)} ({kinds}); gaussmix models numeric "
+            "features only. Drop or encode those columns first (e.g. one-hot encode "
+            "categories, convert dates to numbers)."
+        )
+    n, d = df.shape
+    f32 = d > 0 and all(dtype == nw.Float32 for dtype in schema.values())
+    dtype = np.float32 if f32 else np.float64
+    values = np.empty((n, d), dtype=dtype)
+    for j, (name, column_type) in enumerate(schema.items()):
+        column = df.get_column(name)
+        if column_type == nw.Object or column_type == nw.Unknown:
+            values[:, j] = _object_column(column, j, name, dtype, what)
+        else:
+            values[:, j] = column.cast(nw.Float32 if f32 else nw.Float64).to_numpy()
+    library = str(df.implementation).lower().rsplit(".", 1)[-1]
+    return FrameValues(values, native, library)
+
+
+def _object_column(column: Any, j: int, name: Any, dtype: type, what: str) -> NDArray[Any]:
+    """An ``object`` column's values as numbers (missing ones NaN), or the error naming the
+    first value that is not a number."""
+    raw = np.array(column.to_numpy(), dtype=object)  # a copy: missing values become NaN
+    raw[np.asarray(column.is_null().to_numpy(), dtype=bool)] = np.nan
+    try:
+        return raw.astype(dtype)
+    except (TypeError, ValueError):
+        pass
+    index, value = _first_bad_value(raw)
+    i = index[0] if index else 0
+    msg = (
+        f"{what} must hold numbers, but it contains {value!r} at index ({i}, {j}) (row {i} of "
+        f"column {name!r}). Convert the data to numeric values, or drop or encode "
+        "non-numeric columns first."
+    )
+    if isinstance(value, (str, bytes)):
+        raise ValueError(msg)
+    raise TypeError(msg + " (float() argument must be a string or a real number.)")
+
+
+# --------------------------------------------------------------------------- checks
+
+
 def precheck_X(
     X: Any, what: str = "X", *, check_finite: bool = True, allow_nan: bool = False
-) -> bool:
+) -> tuple[NDArray[Any], bool]:
     """Reject inputs scikit-learn's ``check_array`` would reject with a less helpful message.
+
+    Returns the values checked (``X`` itself when it is a NumPy array, else ``X`` read as
+    one: a data frame through :func:`frame_values`) and whether they hold NaN.
 
     ``check_finite=False`` leaves out the scan of a float array for NaN and inf (a read of all
     of it), for callers whose pass over the data finds them anyway and then calls
     :func:`raise_not_finite` (missing values of a data frame are still caught here, unless
     allowed).  ``allow_nan`` takes NaN as a missing value (infinity stays an error).
-
-    Returns
-    -------
-    bool
-        Whether the scan found NaN (False without the scan).
     """
+    frame = frame_values(X, what)
+    if frame is not None:
+        return check_array_values(frame.values, what, frame=frame, allow_nan=allow_nan)
     if sparse.issparse(X):
         raise TypeError(
             f"{what} is a sparse matrix, but gaussmix needs dense data (Gaussian mixtures use "
             f"every entry). Convert it with {what}.toarray() if it fits in memory."
         )
     dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and hasattr(X, "columns"):  # pandas-like frame: name the columns
+    if dtypes is not None and hasattr(X, "columns"):  # pandas without narwhals
         bad = [
             str(c) for c, t in zip(X.columns, dtypes, strict=True) if not _maybe_numeric_dtype(t)
         ]
@@ -73,6 +246,18 @@ def precheck_X(
                 f"{what}.dropna(), or leave missing='marginalize' (the default) to fit and "
                 "score rows on their observed values."
             )
+    return check_array_values(X, what, check_finite=check_finite, allow_nan=allow_nan)
+
+
+def check_array_values(
+    X: Any,
+    what: str = "X",
+    *,
+    check_finite: bool = True,
+    frame: FrameValues | None = None,
+    allow_nan: bool = False,
+) -> tuple[NDArray[Any], bool]:
+    """:func:`precheck_X` of an array-like that is not a data frame (or a frame's values)."""
     arr = X if isinstance(X, np.ndarray) else None
     if arr is None and not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
         raise TypeError(
@@ -150,15 +335,15 @@ def precheck_X(
         )
     # a finite sum proves every entry finite, without an n x d mask; an infinite or NaN sum
     # may also come from finite values overflowing, so it is followed by the exact test
-    if kind == "f" and check_finite and not np.isfinite(_sum(arr)):
+    if kind == "f" and (check_finite or frame is not None) and not np.isfinite(_sum(arr)):
         if not allow_nan:
             if not np.isfinite(arr).all():
-                raise_not_finite(arr, what)
-            return False
+                raise_not_finite(arr, what, frame)
+            return arr, False
         if np.isinf(arr).any():
             raise_infinite(arr, what)
-        return bool(np.isnan(arr).any())
-    return False
+        return arr, bool(np.isnan(arr).any())
+    return arr, False
 
 
 # arrays from this many entries are summed by the engine's worker threads (numpy releases
@@ -196,26 +381,29 @@ def _maybe_numeric_dtype(dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and kind == "O"
 
 
-def raise_not_finite(arr: NDArray[Any], what: str = "X") -> None:
-    """Raise the error for NaN or inf in ``arr`` (which must hold some)."""
+def raise_not_finite(arr: NDArray[Any], what: str = "X", frame: FrameValues | None = None) -> None:
+    """Raise the error for NaN or inf in ``arr`` (which must hold some); ``frame`` when
+    ``arr`` holds a data frame's values (its missing values are NaN)."""
     bad_rows = ~np.isfinite(arr).all(axis=1)
     n_bad = int(bad_rows.sum())
     first = int(np.flatnonzero(bad_rows)[0])
     has_nan = bool(np.isnan(arr).any())
-    kinds = " and ".join(
-        k for k, present in (("NaN", has_nan), ("inf", bool(np.isinf(arr).any()))) if present
-    )
-    fix = (
-        "NaN is refused here (missing='error'): drop those rows first, e.g. "
-        f"{what} = {what}[np.isfinite({what}).all(axis=1)], or leave missing='marginalize' "
-        "(the default) to fit and score rows on their observed values."
+    has_inf = bool(np.isinf(arr).any())
+    if frame is not None and has_nan:
+        kinds = "missing values (NaN or NA)" + (" and inf" if has_inf else "")
+        fix = frame.drop_missing_hint(what)
+    else:
+        kinds = " and ".join(k for k, present in (("NaN", has_nan), ("inf", has_inf)) if present)
+        fix = f"{what} = {what}[np.isfinite({what}).all(axis=1)]"
+    advice = (
+        f"NaN is refused here (missing='error'): drop those rows first, e.g. {fix}, or leave "
+        "missing='marginalize' (the default) to fit and score rows on their observed values."
         if has_nan
-        else "Infinity is not a missing value: drop those rows first, e.g. "
-        f"{what} = {what}[np.isfinite({what}).all(axis=1)]."
+        else f"Infinity is not a missing value: drop those rows first, e.g. {fix}."
     )
     raise ValueError(
         f"Input {what} contains {kinds} in {n_bad} of {arr.shape[0]} rows (first: row {first}). "
-        + fix
+        + advice
     )
 
 

@@ -68,14 +68,18 @@ class MixtureBase(DensityMixin, BaseEstimator):
             # a float array of the fitted width, for a pass that finds NaN and inf itself:
             # nothing for validate_data to convert or report
             return X, False
-        has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=self._allows_nan())
-        expected = getattr(self, "n_features_in_", None)
-        if not reset and expected is not None and np.shape(X)[1] != expected:
-            raise ValueError(
-                f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
-                f"{expected} features as input. Pass rows with the same {expected} columns "
-                "as the data the model was fitted on."
+        frame = v.frame_values(X)
+        if frame is not None:
+            # a data frame (pandas, polars, pyarrow, ...) read once; scikit-learn still reads
+            # and checks its column names
+            values, has_nan = v.check_array_values(
+                frame.values, frame=frame, allow_nan=self._allows_nan()
             )
+            self._check_width(values, reset)
+            validate_data(self, frame.native, reset=reset, skip_check_array=True)
+            return values, has_nan
+        _, has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=self._allows_nan())
+        self._check_width(X, reset)
         # precheck_X has already rejected NaN and inf with a clearer message
         X = validate_data(
             self,
@@ -86,6 +90,15 @@ class MixtureBase(DensityMixin, BaseEstimator):
             ensure_all_finite=False,
         )
         return np.asarray(X), has_nan
+
+    def _check_width(self, X: Any, reset: bool) -> None:
+        expected = getattr(self, "n_features_in_", None)
+        if not reset and expected is not None and np.shape(X)[1] != expected:
+            raise ValueError(
+                f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                f"{expected} features as input. Pass rows with the same {expected} columns "
+                "as the data the model was fitted on."
+            )
 
     def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any, bool]:
         """``X``, the sample weights and whether ``X`` holds missing values."""
@@ -346,6 +359,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         ------
         sklearn.exceptions.NotFittedError
             If the model is not fitted.
+        IsADirectoryError, FileNotFoundError
+            If ``path`` is a folder, or its folder does not exist (the message names it).
         """
         check_is_fitted(self)
         return write_model(path, ModelState.of(self), self.get_params(deep=False))

@@ -11,6 +11,7 @@ objective and what to do with a degenerate component, and the
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -131,6 +132,7 @@ def run_em(
     chunk_size: int | None = None,
     max_reseeds: int | None = None,
     verbose: int = 0,
+    verbose_interval: int = 10,
     callback: IterationCallback[P] | None = None,
 ) -> EMState[P]:
     """Run EM from ``state`` until its monitor converges or reaches ``max_iter``.
@@ -149,7 +151,10 @@ def run_em(
     max_reseeds : int, optional
         Largest number of re-seeds in this run (default ``2 * n_components + 5``).
     verbose : int
-        Print one line per iteration when ``>= 2``.
+        When ``>= 2``, print a line every ``verbose_interval`` iterations (as
+        scikit-learn does): the iteration, the time since the previous line and the change
+        of the log-likelihood.
+    verbose_interval : int
     callback : callable, optional
         ``callback(iteration, params, objective)`` after each iteration's E-step, with the
         parameters that produced it.
@@ -157,17 +162,21 @@ def run_em(
     k = strategy.point_estimate(state.params).n_components
     limit = 2 * k + 5 if max_reseeds is None else max_reseeds
     monitor = state.monitor
+    shown = time.perf_counter()
     while not monitor.done:
         value = em_step(
             source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback
         )
         converged = monitor.report(value)
-        if verbose >= 2:
+        if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
+            now = time.perf_counter()
             print(
-                f"  Iteration {monitor.n_iter}\t log-likelihood {value:.6f}\t change {change:.3e}",
+                f"  Iteration {monitor.n_iter}\t time lapse {now - shown:.5f}s\t "
+                f"ll change {change:.5f}\t log-likelihood {value:.6f}",
                 file=sys.stdout,
             )
+            shown = now
         if converged:
             break
     return state

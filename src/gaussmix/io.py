@@ -33,9 +33,11 @@ exactly these members, and no others:
     ``params``
         the estimator's constructor parameters (``get_params()``) that JSON can hold:
         ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
-        init_iter, random_state, warm_start, verbose, chunk_size, missing``.  ``random_state`` is an
-        integer or ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).  A
-        key missing from the object takes the constructor's default; an unknown key is an
+        init_iter, random_state, warm_start, verbose, verbose_interval, chunk_size,
+        missing``.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
+        ``Generator`` is written as ``null``).  A key missing from the object takes the
+        constructor's default (files written before ``verbose_interval`` and ``missing``
+        existed lack them); an unknown key is an
         error.  ``weights_init``, ``means_init`` and ``precisions_init`` are arrays (below).
     ``fit``
         the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
@@ -95,20 +97,20 @@ The internal coordinate frame of the fit is not stored: predictions of the loade
 a frame derived from the parameters and agree with the original model's to rounding
 (about 1e-12 relative in float64).
 
-Writing is atomic: the archive is written to a temporary file in the target's directory,
-flushed and ``fsync``-ed, then moved over the target with :func:`os.replace`, so a crash
-leaves either the old file or the new one, never a partial file.
+Writing is atomic (:mod:`gaussmix._files`): the archive is written to a temporary file in the
+target's directory, flushed and ``fsync``-ed, then moved over the target with
+:func:`os.replace`, so a crash leaves either the old file or the new one, never a partial
+file.  A target that is a folder, or in a folder that does not exist, is refused first with a
+message naming it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import math
 import os
-import secrets
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -119,6 +121,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _parameters
+from ._files import replaced_atomically
 from ._version import __version__
 from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
 from .model_state import FITTED_ARRAYS, ModelState
@@ -143,6 +146,7 @@ JSON_PARAMS = (
     "random_state",
     "warm_start",
     "verbose",
+    "verbose_interval",
     "chunk_size",
     "missing",
 )
@@ -310,32 +314,6 @@ def _write_archive(fileobj: Any, header: dict[str, Any], members: dict[str, byte
             zf.writestr(info, data)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _create_temporary(target: Path) -> tuple[int, Path]:
-    """A new file next to ``target``, created with the usual permissions (umask applies)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"Could not create a temporary file next to {target}.")
-
-
 def write_model(
     path: PathLike,
     state: ModelState,
@@ -361,22 +339,16 @@ def write_model(
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    IsADirectoryError, FileNotFoundError
+        If ``path`` is a folder, or its folder does not exist (nothing is written).
     """
     header, members = _header_and_members(state, params, standardization)
     target = Path(os.fspath(path))
-    directory = target.parent
-    fd, tmp = _create_temporary(target)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_archive(f, header, members)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_directory(directory)
+    with replaced_atomically(target, "the model", "model.gmm") as f:
+        _write_archive(f, header, members)
     return target
 
 
@@ -402,7 +374,8 @@ class _Reader:
         f.seek(0)
         try:
             zf = zipfile.ZipFile(f)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+        # NotImplementedError: a "version needed to extract" beyond zipfile's (a flipped bit)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError):
             if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
                 why = (
                     "it looks like a Python pickle, which gaussmix never loads because "

@@ -7,7 +7,7 @@ Validation, prediction, scoring, sampling and saving come from
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,6 +26,74 @@ from .sources import ArraySource, RowSource
 from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
+
+
+class SingularCovarianceWarning(UserWarning):
+    """A fitted covariance is held up only by ``reg_covar``.
+
+    Its component has fewer effective rows (the sum of its responsibilities, weighted) than
+    the covariance needs to be non-singular: ``n_features + 1`` for ``'full'``, 2 for
+    ``'diag'`` and ``'spherical'``, ``n_features + n_components`` in all for ``'tied'``.
+    Its density then reflects the regularisation, not the data.
+    """
+
+
+#: effective rows a covariance needs to be non-singular without regularisation, per
+#: component (``'tied'``: in all, ``d + k``); types not listed are not checked
+_ROWS_NEEDED: dict[str, Callable[[int, int], float]] = {
+    "full": lambda k, d: d + 1,
+    "diag": lambda k, d: 2,
+    "spherical": lambda k, d: 2,
+    "tied": lambda k, d: d + k,
+}
+
+
+def singular_components(
+    covariance_type: str, weights: ArrayLike, n_features: int, n_rows: float
+) -> str | None:
+    """Why a fit's covariances are held up only by regularisation, or None.
+
+    Parameters
+    ----------
+    covariance_type : str
+    weights : array-like of shape (n_components,)
+        The fitted mixture weights.
+    n_features : int
+    n_rows : float
+        Rows fitted (the sum of the sample weights).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"component 2 has 3.1 effective rows for 5 features (a 'full' covariance
+        needs 6)"``.
+    """
+    needed_of = _ROWS_NEEDED.get(covariance_type)
+    if needed_of is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    k = w.shape[0]
+    needed = needed_of(k, n_features)
+    if covariance_type == "tied":
+        if n_rows >= needed:
+            return None
+        return (
+            f"{n_rows:.4g} rows for {n_features} features and {k} components (a 'tied' "
+            f"covariance needs {needed:g})"
+        )
+    rows = w * n_rows
+    bad = np.flatnonzero(rows < needed * (1.0 - 1e-9))
+    if bad.size == 0:
+        return None
+    shown = [int(j) for j in bad[:5]]
+    which = ", ".join(map(str, shown)) + (", ..." if bad.size > 5 else "")
+    has = ", ".join(f"{rows[j]:.3g}" for j in shown) + (", ..." if bad.size > 5 else "")
+    plural = bad.size > 1
+    return (
+        f"component{'s' * plural} {which} ha{'ve' if plural else 's'} {has} effective rows "
+        f"for {n_features} feature{'s' * (n_features > 1)} (a {covariance_type!r} covariance "
+        f"needs {needed:g})"
+    )
 
 
 class GaussianMixture(MixtureBase):
@@ -72,7 +140,10 @@ class GaussianMixture(MixtureBase):
     warm_start : bool, default=False
         Start a new :meth:`fit` from the previous solution (one start).
     verbose : int, default=0
-        1 prints one line per start, 2 one line per iteration.
+        1 prints one line per start; 2 also a line every ``verbose_interval`` iterations
+        (time since the previous line, change of the log-likelihood), as scikit-learn does.
+    verbose_interval : int, default=10
+        Iterations between two lines printed with ``verbose >= 2``.
     chunk_size : int or None, default=None
         Rows processed at a time; ``None`` picks a size that keeps each buffer at a few MiB.
         Results do not depend on it.
@@ -142,6 +213,7 @@ class GaussianMixture(MixtureBase):
         random_state: int | np.random.RandomState | np.random.Generator | None = None,
         warm_start: bool = False,
         verbose: int = 0,
+        verbose_interval: int = 10,
         chunk_size: int | None = None,
         missing: str = "marginalize",
     ) -> None:
@@ -159,6 +231,7 @@ class GaussianMixture(MixtureBase):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.missing = missing
 
@@ -261,7 +334,8 @@ class GaussianMixture(MixtureBase):
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
-            chunk_size=self.chunk_size, verbose=self.verbose, callback=callback,
+            chunk_size=self.chunk_size, verbose=self.verbose,
+            verbose_interval=self.verbose_interval, callback=callback,
             previous=self.lower_bound_ if warm else -np.inf,
         )  # fmt: skip
 
@@ -279,6 +353,16 @@ class GaussianMixture(MixtureBase):
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
             n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
         )  # fmt: skip
+        n_rows = float(X.shape[0] if sw is None else sw.sum())
+        why = singular_components(family.name, self.weights_, d, n_rows)
+        if why is not None:
+            warnings.warn(
+                f"{why}: the covariance is singular, held up only by reg_covar, and its "
+                "density reflects the regularisation, not the data. Use fewer components, a "
+                "covariance type with fewer parameters ('diag', 'spherical'), or more rows.",
+                SingularCovarianceWarning,
+                stacklevel=3,
+            )
         return self
 
     def _check_warm_start(self, family: CovarianceFamily, k: int, d: int) -> None:
@@ -306,4 +390,4 @@ class GaussianMixture(MixtureBase):
         return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
 
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]

@@ -106,6 +106,7 @@ def fit_multistart(
     rng: np.random.Generator,
     chunk_size: int | None = None,
     verbose: int = 0,
+    verbose_interval: int = 10,
     short_run_rows: int | None = None,
     callback: FitCallback | None = None,
     previous: float = -np.inf,
@@ -139,7 +140,11 @@ def fit_multistart(
         return report
 
     n = source.n_rows
-    opts: dict[str, Any] = {"chunk_size": chunk_size, "verbose": verbose}
+    opts: dict[str, Any] = {
+        "chunk_size": chunk_size,
+        "verbose": verbose,
+        "verbose_interval": verbose_interval,
+    }
     short = init_iter if n_init > 1 else None
     rows_s = source
     if short_run_rows is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
 from .covariance import COVARIANCE_TYPES, get_family
-from .mixture import GaussianMixture
+from .mixture import GaussianMixture, SingularCovarianceWarning
 from .multistart import FitCallback
 from .strategy import DegenerateMixtureError
 
@@ -38,8 +38,10 @@ class SelectionResult:
     ----------
     rows : list of dict
         One per fitted candidate with keys ``n_components, covariance_type, log_likelihood``
-        (total, under the final parameters), ``n_parameters, bic, aic, converged, seconds``
-        and ``error`` (``None``, or why the candidate could not be fitted).
+        (total, under the final parameters), ``n_parameters, bic, aic, converged, seconds``,
+        ``error`` (``None``, or why the candidate could not be fitted) and ``flag``
+        (``None``, or why the fitted candidate is never chosen: more free parameters than
+        rows, or a covariance held up only by regularisation).
     criterion : str
         ``"bic"`` or ``"aic"``; lower is better (scikit-learn's sign convention; mclust
         reports ``-BIC``).
@@ -63,12 +65,13 @@ class SelectionResult:
     def to_string(self) -> str:
         """The table as aligned text, the chosen model marked with ``*``."""
         header = ["", "k", "covariance", "log-lik", "params", "BIC", "AIC", "conv", "sec"]
-        lines = [header]
+        flagged = any(r.get("flag") for r in self.rows)
+        lines = [header + ["not chosen because"] * flagged]
         for i, r in enumerate(self.rows):
             failed = r["error"] is not None
             lines.append(
                 [
-                    "*" if i == self.best_index else "",
+                    "*" if i == self.best_index else ("!" if r.get("flag") else ""),
                     str(r["n_components"]),
                     r["covariance_type"],
                     "failed" if failed else f"{r['log_likelihood']:.3f}",
@@ -78,10 +81,11 @@ class SelectionResult:
                     "" if failed else ("yes" if r["converged"] else "no"),
                     f"{r['seconds']:.2f}",
                 ]
+                + [r.get("flag") or ""] * flagged
             )
-        widths = [max(len(line[c]) for line in lines) for c in range(len(header))]
+        widths = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
         return "\n".join(
-            "  ".join(cell.rjust(w) if c > 2 else cell.ljust(w) for c, (cell, w) in
+            "  ".join(cell.rjust(w) if 2 < c < len(header) else cell.ljust(w) for c, (cell, w) in
                       enumerate(zip(line, widths, strict=True))).rstrip()
             for line in lines
         )  # fmt: skip
@@ -110,6 +114,7 @@ def select_model(
     criterion: str = "bic",
     sample_weight: ArrayLike | None = None,
     callback: FitCallback | None = None,
+    candidate_callback: Callable[[int, int, int, str], None] | None = None,
     **params: Any,
 ) -> SelectionResult:
     """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
@@ -125,6 +130,10 @@ def select_model(
         Row weights; ``n`` in the BIC penalty is their sum.
     callback : callable, optional
         Passed to every fit (see :meth:`GaussianMixture.fit`), e.g. for a progress bar.
+    candidate_callback : callable, optional
+        Called before each candidate is fitted, as ``candidate_callback(i, n_candidates,
+        n_components, covariance_type)`` with ``i`` from 0 (a progress bar's "candidate i
+        of N").
     **params
         Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...).
 
@@ -132,7 +141,16 @@ def select_model(
     -------
     SelectionResult
         Candidates that cannot be fitted (more components than rows, degenerate) are kept in
-        the table with their ``error`` and never chosen.
+        the table with their ``error`` and never chosen.  Fitted candidates with more free
+        parameters than rows (the sum of ``sample_weight``), or with a covariance held up only
+        by ``reg_covar`` (a component with fewer effective rows than its covariance needs, see
+        :class:`~gaussmix.SingularCovarianceWarning`), are kept with their ``flag`` and never
+        chosen either: their likelihood reflects the regularisation, not the data.
+
+    Raises
+    ------
+    ValueError
+        If no candidate could be fitted, or every fitted one is flagged.
     """
     if criterion not in ("bic", "aic"):
         raise ValueError(f"criterion must be 'bic' or 'aic'; got {criterion!r}.")
@@ -143,8 +161,8 @@ def select_model(
         types = list(covariance_types)
     for t in types:
         get_family(t)
-    v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
-    Xa = np.asarray(X)
+    # a data frame read as an array (the fits read its names)
+    Xa, _ = v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     n = Xa.shape[0] if Xa.ndim == 2 else 0
     sw = v.check_sample_weight(sample_weight, n)
     n_eff = float(n if sw is None else sw.sum())
@@ -153,14 +171,22 @@ def select_model(
     models: list[GaussianMixture | None] = []
     for cov in types:
         for k in ks:
+            if candidate_callback is not None:
+                candidate_callback(len(rows), len(types) * len(ks), k, cov)
             row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-            row.update(n_components=k, covariance_type=cov, error=None)
+            row.update(n_components=k, covariance_type=cov, error=None, flag=None)
             model = GaussianMixture(k, covariance_type=cov, **params)
             start = time.perf_counter()
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("ignore", ConvergenceWarning)
+                    warnings.simplefilter("always", SingularCovarianceWarning)
                     model.fit(X, sample_weight=sw, callback=callback)
+                for w in caught:  # the others are shown as they would have been
+                    if issubclass(w.category, SingularCovarianceWarning):
+                        row["flag"] = "singular covariance: " + str(w.message).split(":")[0]
+                    else:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             except DegenerateMixtureError as exc:
                 row["error"] = str(exc)
             except ValueError as exc:
@@ -174,6 +200,8 @@ def select_model(
                 logd = model.score_samples(X).astype(np.float64)
                 ll = float(logd.sum() if sw is None else sw @ logd)
                 p = row["n_parameters"]
+                if p > n_eff:
+                    row["flag"] = f"{p} free parameters for {n_eff:.6g} rows"
                 row.update(
                     log_likelihood=ll,
                     bic=-2.0 * ll + p * np.log(n_eff),
@@ -185,10 +213,22 @@ def select_model(
                 models.append(None)
             rows.append(row)
 
-    scores = [r[criterion] if r["error"] is None else np.inf for r in rows]
+    scores = [r[criterion] if r["error"] is None and not r["flag"] else np.inf for r in rows]
     if not np.isfinite(scores).any():
+        flagged = [r for r in rows if r["error"] is None]
+        if not flagged:
+            raise ValueError(
+                "No candidate model could be fitted: " + "; ".join(str(r["error"]) for r in rows)
+            )
+        fewest = min(flagged, key=lambda r: r["n_parameters"])
         raise ValueError(
-            "No candidate model could be fitted: " + "; ".join(str(r["error"]) for r in rows)
+            f"No candidate model can be chosen from {n_eff:.6g} rows: every one fitted has more "
+            "free parameters than rows or a covariance held up only by reg_covar (the "
+            f"smallest, {fewest['n_components']} {fewest['covariance_type']!r} component"
+            f"{'s' * (fewest['n_components'] > 1)}: {fewest['flag']}). Use fewer features "
+            "(e.g. after PCA), fewer components or simpler covariance types ('diag', "
+            "'spherical'), or fit a single model (one number of components, one covariance "
+            "type), which is not chosen among others."
         )
     best = int(np.argmin(scores))
     model_best = models[best]

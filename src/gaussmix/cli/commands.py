@@ -17,7 +17,14 @@ from numpy.typing import NDArray
 
 from .errors import CLIError, _shown
 from .progress import Progress
-from .tables import Data, _check_folder, _check_output, read_data, select_features, write_table
+from .tables import (
+    Data,
+    check_output,
+    read_data,
+    select_features,
+    write_table,
+    write_text_table,
+)
 
 
 def _say(args: argparse.Namespace, text: str, stream: TextIO | None = None) -> None:
@@ -46,16 +53,43 @@ def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
+def _candidates(args: argparse.Namespace) -> int:
+    return len(args.components) * len(args.covariance)
+
+
 def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progress) -> Any:
     from ..selection import select_model
 
+    shown = progress.bar is not None
     return select_model(
         X,
         args.components,
         args.covariance,
         criterion=getattr(args, "criterion", "bic"),
         **_estimator_params(args),
-        callback=progress if progress.bar is not None else None,
+        callback=progress if shown else None,
+        candidate_callback=progress.candidate if shown else None,
+    )
+
+
+def _flagged_note(result: Any) -> str | None:
+    flagged = sum(1 for row in result.rows if row.get("flag"))
+    if not flagged:
+        return None
+    return (
+        f"! = never chosen ({flagged} candidate{'s' * (flagged > 1)}): more free parameters "
+        "than rows, or a covariance held up only by --reg-covar (a component with fewer "
+        "rows than its covariance needs); the last column says which"
+    )
+
+
+def _features(data: Data, args: argparse.Namespace, **kw: Any) -> Any:
+    return select_features(
+        data,
+        args.columns,
+        id_column=getattr(args, "id", None),
+        exclude=getattr(args, "exclude", None),
+        **kw,
     )
 
 
@@ -65,7 +99,7 @@ def _read_training_data(
     from ..standardize import Standardization
 
     data = read_data(args.data)
-    X, names = select_features(data, args.columns)
+    X, names = _features(data, args)
     standardization = Standardization.fit(X) if getattr(args, "standardize", False) else None
     Z = X if standardization is None else standardization.transform(X)
     return data, Z, names, standardization
@@ -76,11 +110,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from ..mixture import GaussianMixture
     from ..persistence import save_model
 
-    out = Path(args.output)
-    _check_folder(out)
+    out = check_output(args.output, "model", inputs=[("DATA", args.data)], force=args.force)
+    assert out is not None
     data, Z, names, standardization = _read_training_data(args)
     ks, types = args.components, args.covariance
-    progress = Progress(args, "fitting" if len(ks) * len(types) == 1 else "selecting")
+    n_candidates = len(ks) * len(types)
+    progress = (
+        Progress(args, "fitting")
+        if n_candidates == 1
+        else Progress(args, "selecting", candidates=n_candidates)
+    )
     result = None
     try:
         if len(ks) * len(types) == 1:
@@ -107,9 +146,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
         + (" (standardized)" if standardization is not None else ""),
     ]
     if result is not None:
+        flagged = sum(1 for row in result.rows if row.get("flag"))
         lines.append(
-            f"Chosen by BIC among {len(result.rows)} candidates "
-            "(`gaussmix select` prints the table)."
+            f"Chosen by BIC among {len(result.rows)} candidates"
+            + (
+                f" ({flagged} never chosen: more free parameters than rows, or a singular "
+                "covariance)"
+                if flagged
+                else ""
+            )
+            + " (`gaussmix select` prints the table)."
         )
     lines.append(
         f"{'Converged' if model.converged_ else 'Did NOT converge'} in {model.n_iter_} EM "
@@ -129,11 +175,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_select(args: argparse.Namespace) -> int:
     """``gaussmix select``: print (and optionally write) the BIC/AIC table."""
-    csv_path = None if args.csv is None else Path(args.csv)
-    if csv_path is not None:
-        _check_folder(csv_path)
+    csv_path = check_output(args.csv, "csv", inputs=[("DATA", args.data)], force=args.force)
     data, Z, names, standardization = _read_training_data(args)
-    progress = Progress(args, "selecting")
+    progress = Progress(args, "selecting", candidates=_candidates(args))
     try:
         result = _select(Z, args, progress)
     finally:
@@ -153,23 +197,22 @@ def cmd_select(args: argparse.Namespace) -> int:
         + f"; lower BIC/AIC is better, * = chosen by {crit}"
     )
     print(result.to_string())
+    note = _flagged_note(result)
+    if note is not None:
+        print(note)
     print(
         f"Best: {best['n_components']} components, covariance {best['covariance_type']!r}, "
         f"{crit} {best[result.criterion]:.6g}"
     )
     if csv_path is not None:
-        import csv
-
         fields = [
             "n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic",
-            "converged", "seconds", "error",
+            "converged", "seconds", "error", "flag",
         ]  # fmt: skip
-        with open(csv_path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow([*fields, "best"])
-            for i, row in enumerate(result.rows):
-                cells = ["" if row[c] is None else row[c] for c in fields]
-                writer.writerow([*cells, i == result.best_index])
+        table = [[*fields, "best"]]
+        for i, row in enumerate(result.rows):
+            table.append([*(row.get(c) for c in fields), i == result.best_index])
+        write_text_table(table, csv_path)
         _say(args, f"Wrote the table to {csv_path}")
     return 0
 
@@ -200,14 +243,19 @@ def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
     model = saved.model
     names_in = getattr(model, "feature_names_in_", None)
     data = read_data(args.data)
-    X, names = select_features(
+    X, names = _features(
         data,
-        args.columns,
+        args,
         model_names=None if names_in is None else [str(n) for n in names_in],
         n_features=int(model.n_features_in_),
-        id_column=args.id,
     )
     return _Loaded(model, saved.standardization, X, names, data)
+
+
+def _table_output(args: argparse.Namespace) -> Path | None:
+    """``-o`` of a command writing a table: never its MODEL or DATA (unless ``--force``)."""
+    inputs = [("MODEL", args.model)] + ([("DATA", args.data)] if "data" in args else [])
+    return check_output(args.output, "table", inputs=inputs, force=args.force)
 
 
 def _with_id(args: argparse.Namespace, loaded: _Loaded, rows: Any = None) -> dict[str, Any]:
@@ -224,7 +272,7 @@ def _wrote(args: argparse.Namespace, out: Path | None, text: str) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``: labels (and probabilities) of every row, in input order."""
-    out = _check_output(args.output)
+    out = _table_output(args)
     loaded = _load_for_prediction(args)
     with _plain_arrays():
         if args.proba:
@@ -244,7 +292,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """``gaussmix score``: log-density of every row, in the data's units."""
-    out = _check_output(args.output)
+    out = _table_output(args)
     loaded = _load_for_prediction(args)
     logd = loaded.log_density()
     columns = _with_id(args, loaded)
@@ -256,7 +304,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_anomalies(args: argparse.Namespace) -> int:
     """``gaussmix anomalies``: the rows of lowest log-density (a quantile or a threshold)."""
-    out = _check_output(args.output)
+    out = _table_output(args)
     loaded = _load_for_prediction(args)
     logd = loaded.log_density()
     if args.threshold is not None:
@@ -285,7 +333,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """``gaussmix sample``: rows drawn from the model, in the data's units."""
     from ..persistence import read_model
 
-    out = _check_output(args.output)
+    out = _table_output(args)
     saved = read_model(args.model)
     model = saved.model
     X, labels = model.sample(args.n, random_state=args.seed)
@@ -315,15 +363,16 @@ def _write_report_function() -> Callable[..., Path]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``gaussmix report``: the interactive HTML report of a model chosen by BIC."""
-    out = (
-        Path(args.output)
-        if args.output
-        else Path(f"{Path(args.data).name.split('.')[0]}-report.html")
+    out = check_output(
+        args.output or f"{Path(args.data).name.split('.')[0]}-report.html",
+        "html",
+        inputs=[("DATA", args.data)],
+        force=args.force,
     )
-    _check_folder(out)
+    assert out is not None
     write_report = _write_report_function()
     data = read_data(args.data)
-    X, names = select_features(data, args.columns)
+    X, names = _features(data, args)
     path = write_report(
         X,
         out,
@@ -345,7 +394,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.output)
     write_report = None
     if not args.no_report:
-        _check_folder(out)
+        check_output(args.output, "html", force=args.force)
         write_report = _write_report_function()
     run_demo(seed=args.seed, max_components=args.max_components, out=sys.stdout)
     if write_report is not None:

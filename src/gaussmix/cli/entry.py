@@ -37,6 +37,8 @@ def _error(message: str) -> int:
 
 
 def _os_error(exc: OSError) -> str:
+    if exc.errno is None and str(exc):  # gaussmix's own message, naming the path and the fix
+        return str(exc)
     where = f": {exc.filename}" if exc.filename else ""
     if isinstance(exc, FileNotFoundError):
         return f"no such file or folder{where}"

@@ -1,23 +1,19 @@
-"""The ``gaussmix`` argument parser: commands, options, their types and help texts."""
+"""The ``gaussmix`` argument parser: commands, options, their types and help texts.
+
+It imports no numerical module: a command's function (:mod:`gaussmix.cli.commands`, which
+imports NumPy and the estimators) is imported when the command runs, so that ``--help`` and
+argument errors answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import math
 import textwrap
-from collections.abc import Callable
 from typing import Any
 
-from ..covariance import COVARIANCE_TYPES
-from .commands import (
-    cmd_anomalies,
-    cmd_demo,
-    cmd_fit,
-    cmd_predict,
-    cmd_report,
-    cmd_sample,
-    cmd_score,
-    cmd_select,
-)
+from .defaults import COVARIANCE_TYPES, ESTIMATOR_DEFAULTS
 from .errors import _INSTALL_HINT
 
 AUTO_COMPONENTS = range(1, 10)
@@ -108,6 +104,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: use a finite number")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -143,6 +149,21 @@ class _Formatter(argparse.HelpFormatter):
 
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+class _Command:
+    """A sub-command's handler, imported from :mod:`gaussmix.cli.commands` when it runs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        commands = importlib.import_module(".commands", __package__)
+        status: int = getattr(commands, self.name)(args)
+        return status
+
+    def __repr__(self) -> str:
+        return f"<gaussmix command {self.name}>"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,11 +204,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--columns",
         metavar="A,B,C",
         help="comma-separated feature columns (for .npy: x0,x1 or 0,1); default: every column "
-        "(of the model: the columns it was fitted on)",
+        "(of the model: the columns it was fitted on) but those of --exclude and --id",
     )
-    from ..mixture import GaussianMixture
+    columns.add_argument(
+        "--exclude",
+        metavar="A,B",
+        help="comma-separated columns to leave out of the features (identifiers, labels, text)",
+    )
 
-    defaults = GaussianMixture().get_params()  # help texts follow the estimator's defaults
+    def add_force(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help=f"replace {what} even if it is one of the inputs or a file of another kind "
+            "(by default such a file is left as it is, with an error)",
+        )
+
+    def add_id(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--id",
+            metavar="COLUMN",
+            help="an identifier column, left out of the features",
+        )
+
+    defaults = ESTIMATOR_DEFAULTS  # help texts follow the estimator's defaults
     model_opts = argparse.ArgumentParser(add_help=False)
     model_opts.add_argument(
         "--seed", type=_seed, default=0, help="random seed of the initialisation (default: 0)"
@@ -206,14 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_opts.add_argument(
         "--tol",
-        type=float,
+        type=_finite_float,
         metavar="TOL",
         help="convergence: change of the mean log-likelihood per row "
         f"(default: {defaults['tol']:g})",
     )
     model_opts.add_argument(
         "--reg-covar",
-        type=float,
+        type=_finite_float,
         metavar="X",
         help=f"added to the covariances' diagonal (default: {defaults['reg_covar']:g})",
     )
@@ -244,14 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
             f"are compared by BIC (default: {default_covariance})",
         )
 
-    def command(name: str, handler: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
+    def command(name: str, **kw: Any) -> Any:
         p = sub.add_parser(name, formatter_class=_Formatter, **kw)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=_Command(f"cmd_{name}"))
         return p
 
     fit = command(
         "fit",
-        cmd_fit,
         parents=[columns, model_opts, quiet],
         help="fit a mixture (or choose one by BIC) and save it",
         description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
@@ -266,16 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")
     fit.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    add_id(fit)
     add_candidates(fit, default_covariance="full")
+    add_force(fit, "MODEL")
 
     select = command(
         "select",
-        cmd_select,
         parents=[columns, model_opts, quiet],
         help="print the BIC/AIC table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
         "to DATA and print the table of log-likelihoods, BIC and AIC (lower is better), the "
-        "chosen model marked with *.",
+        "chosen model marked with *.  Candidates with more free parameters than rows, or "
+        "with a covariance held up only by --reg-covar (a component with too few rows), are "
+        "marked with ! and never chosen; the last column says why.",
         epilog=_examples(
             "gaussmix select data.csv -k 1..9 --covariance all",
             "gaussmix select data.parquet -k 1..6 --covariance full,diag --csv table.csv",
@@ -291,22 +333,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="what chooses the model (default: bic)",
     )
     select.add_argument("--csv", metavar="OUT.csv", help="also write the table as CSV")
+    add_id(select)
+    add_force(select, "the --csv file")
 
-    def prediction_command(name: str, handler: Any, **kw: Any) -> Any:
-        p = command(name, handler, parents=[columns, quiet], **kw)
+    def prediction_command(name: str, **kw: Any) -> Any:
+        p = command(name, parents=[columns, quiet], **kw)
         p.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
         p.add_argument("data", metavar="DATA", help="rows to process (.csv, .tsv, .parquet, .npy)")
         p.add_argument(
             "-o", "--output", metavar="OUT", help="output .csv or .parquet (default: CSV on stdout)"
         )
         p.add_argument(
-            "--id", metavar="COLUMN", help="column copied to the output as it is (an identifier)"
+            "--id",
+            metavar="COLUMN",
+            help="an identifier column: copied to the output as it is, left out of the features",
         )
+        add_force(p, "OUT")
         return p
 
     predict = prediction_command(
         "predict",
-        cmd_predict,
         help="most probable component (and probabilities) of each row",
         description="Write the most probable component of each row of DATA ('label'), and "
         "with --proba the probability of every component ('proba_0', 'proba_1', ...), rows "
@@ -320,7 +366,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     prediction_command(
         "score",
-        cmd_score,
         help="log-density of each row",
         description="Write the log-density of the mixture at each row of DATA "
         "('log_density', in the data's units), rows in input order.  Low values are unusual "
@@ -333,7 +378,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     anomalies = prediction_command(
         "anomalies",
-        cmd_anomalies,
         help="rows with the lowest log-density",
         description="Write the rows of DATA whose log-density is in the lowest --quantile "
         "(or below --threshold): their row number (from 0), feature values and log-density, "
@@ -351,12 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="flag this share of the rows of DATA: those at or below the quantile (default: 0.01)",
     )
     rule.add_argument(
-        "--threshold", type=float, help="flag rows whose log-density is below this value"
+        "--threshold",
+        type=_finite_float,
+        help="flag rows whose log-density is below this value",
     )
 
     sample = command(
         "sample",
-        cmd_sample,
         parents=[quiet],
         help="draw rows from a fitted model",
         description="Draw rows from the mixture in MODEL: one column per feature and the "
@@ -376,10 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--seed", type=_seed, default=None, help="random seed (default: fresh entropy)"
     )
+    add_force(sample, "OUT")
 
     report = command(
         "report",
-        cmd_report,
         parents=[columns, quiet],
         help="write an interactive HTML report of a fit",
         description="Choose a mixture for DATA by BIC and write a self-contained interactive "
@@ -393,13 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output", metavar="HTML", help="page to write (default: DATA-report.html)"
     )
+    add_id(report)
     add_candidates(report, default_covariance="all")
     report.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     report.add_argument("--title", help="title of the page (default: from DATA)")
+    add_force(report, "HTML")
 
     demo = command(
         "demo",
-        cmd_demo,
         help="fit the bundled Old Faithful data, print a summary, write a report",
         description="Fit the bundled Old Faithful data (272 eruptions), choose the number of "
         "components and the covariance type by BIC, print a summary and write an "
@@ -422,4 +468,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="report to write (default: gaussmix-demo-report.html)",
     )
     demo.add_argument("--no-report", action="store_true", help="print the summary only")
+    add_force(demo, "HTML")
     return parser

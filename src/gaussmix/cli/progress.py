@@ -23,8 +23,14 @@ class Progress:
     #: the bar on screen, if any (warnings are printed around it)
     active: Progress | None = None
 
-    def __init__(self, args: argparse.Namespace, description: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, description: str, candidates: int | None = None
+    ) -> None:
+        """``candidates``: a model selection's number of candidates; the bar then counts
+        candidates ("candidate i of N") instead of EM iterations."""
         self.bar: Any = None
+        self.description = description
+        self.candidates = candidates
         if getattr(args, "quiet", False) or not sys.stderr.isatty():
             return
         try:
@@ -33,19 +39,37 @@ class Progress:
             print(f"gaussmix: note: no progress bar without tqdm: {_INSTALL_HINT}", file=sys.stderr)
             return
         self.bar = tqdm(
-            desc=description, unit=" it", delay=1.0, leave=False, file=sys.stderr, mininterval=0.2
+            desc=description,
+            total=candidates,
+            unit=" it" if candidates is None else " candidates",
+            delay=1.0,
+            leave=False,
+            file=sys.stderr,
+            mininterval=0.2,
         )
         Progress.active = self
+
+    def candidate(self, index: int, total: int, n_components: int, covariance_type: str) -> None:
+        """A model selection starts fitting candidate ``index`` (from 0) of ``total``."""
+        if self.bar is None:
+            return
+        self.bar.n = index
+        self.bar.set_description_str(
+            f"{self.description}: candidate {index + 1} of {total} "
+            f"(k={n_components}, {covariance_type})",
+            refresh=True,
+        )
 
     def __call__(self, event: FitEvent) -> None:
         if self.bar is None:
             return
-        self.bar.update(1)
         self.bar.set_postfix_str(
             f"start {event.start + 1}/{event.n_starts} ({event.phase}), "
             f"log-lik {event.log_likelihood:.5g}",
             refresh=False,
         )
+        # an EM iteration; with candidates, only a refresh (at most every mininterval)
+        self.bar.update(1 if self.candidates is None else 0)
 
     def write(self, line: str) -> None:
         """Print a line on standard error without garbling the bar."""
@@ -53,6 +77,8 @@ class Progress:
 
     def close(self) -> None:
         if self.bar is not None:
+            if self.candidates is not None:
+                self.bar.n = self.candidates
             self.bar.close()
             self.bar = None
         if Progress.active is self:

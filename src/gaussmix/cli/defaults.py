@@ -1,0 +1,21 @@
+"""What the parser shows and checks, declared without importing the numerical stack.
+
+``gaussmix --help``, ``gaussmix COMMAND --help`` and argument errors import only this
+package's parser (no NumPy, SciPy or scikit-learn), so the covariance types and the
+estimator's defaults that the help texts name are declared here;
+``tests/test_cli.py`` checks them against :data:`gaussmix.COVARIANCE_TYPES` and
+:class:`gaussmix.GaussianMixture`.
+"""
+
+from __future__ import annotations
+
+#: the registered covariance types, in their conventional order
+COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
+
+#: the defaults of the GaussianMixture parameters that the command line sets
+ESTIMATOR_DEFAULTS: dict[str, float] = {
+    "n_init": 16,
+    "max_iter": 100,
+    "tol": 1e-3,
+    "reg_covar": 1e-6,
+}
