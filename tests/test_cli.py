@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
@@ -234,9 +235,12 @@ def test_help_through_the_console_script(tmp_path: Path) -> None:
 def test_report(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     result = ok(gaussmix("report", files["csv"], "--columns", "a,b", "-k", "1..2",
-                         "--covariance", "full", "-o", out, cwd=tmp_path))  # fmt: skip
-    assert out.exists() and "<html" in out.read_text(encoding="utf-8").lower()
-    assert f"Wrote the report to {out}" in result.stdout
+                         "--covariance", "full", "--max-points", "40", "-o", out,
+                         cwd=tmp_path))  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    assert "<html" in html.lower() and f"Wrote the report to {out}" in result.stdout
+    data = re.search(r'<script type="application/json" id="gm-data">(.*?)</script>', html, re.S)
+    assert data is not None and len(json.loads(data.group(1))["data"]["rows"]) == min(N, 40)
 
 
 def test_demo_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -275,20 +275,25 @@ def test_plots_and_report_share_the_projection(rng):
     from gaussmix import GaussianMixture
     from gaussmix.plot import Projection as PlotProjection
     from gaussmix.plot import ellipse_geometry, pca_projection
-    from gaussmix.report._payload import View
+    from gaussmix.report._display import projection_axes
+    from gaussmix.report._encoding import DisplayFrame
 
     assert PlotProjection is Projection
     X = anisotropic_data(rng, 300, [4.0, 2.0, 1.0, 0.5])
     model = GaussianMixture(2, random_state=0).fit(X)
     plotted = pca_projection(model, X)
-    shown = View.for_data(X, ["a", "b", "c", "d"])
-    assert shown.kind == "pca"
-    np.testing.assert_array_equal(plotted.components, shown.projection.components)
-    np.testing.assert_array_equal(plotted.points(X), shown.projection.points(X))
+    frame = DisplayFrame.for_data(X)
+    axes = projection_axes(X, ["a", "b", "c", "d"], frame)
+    pcs = [a for a in axes if a["kind"] == "pc"]
+    assert [a["label"] for a in axes if a["kind"] == "feature"] == ["a", "b", "c", "d"]
+    # the report's axes, on frame coordinates, are the plots' principal axes
+    vectors = np.array([a["vec"] for a in pcs[:2]])
+    np.testing.assert_array_equal(vectors / frame.scale, plotted.components)
+    shown = frame.to_frame(X) @ vectors.T + [a["offset"] for a in pcs[:2]]
+    np.testing.assert_allclose(shown, plotted.points(X), atol=1e-12)
     assert plotted.labels[0].endswith("% var)")
-    assert shown.labels[0].endswith("% of variance)")
+    assert pcs[0]["label"].endswith("% of variance)")
 
     S = plotted.covariances(model.covariances_)[0]
     a, b, angle = ellipse_axes(S)
     assert ellipse_geometry(S, 2.0) == (4.0 * a, 4.0 * b, np.degrees(angle))
-    assert shown.geometry(model.means_, model.covariances_)[0][2:] == [a, b, angle]

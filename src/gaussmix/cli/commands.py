@@ -381,6 +381,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         columns=names,
         random_state=args.seed,
         title=args.title,
+        max_points=args.max_points,
     )
     _say(args, f"Wrote the report to {path}")
     return 0

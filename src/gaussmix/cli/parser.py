@@ -442,6 +442,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_candidates(report, default_covariance="all")
     report.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     report.add_argument("--title", help="title of the page (default: from DATA)")
+    report.add_argument(
+        "--max-points",
+        type=_positive_int,
+        default=2000,
+        metavar="N",
+        help="rows drawn at most: a sample stratified by component when DATA has more "
+        "(statistics use every row; default: 2000)",
+    )
     add_force(report, "HTML")
 
     demo = command(

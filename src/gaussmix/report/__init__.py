@@ -6,9 +6,13 @@
 >>> write_report(X, "faithful.html", columns=columns)  # doctest: +SKIP
 
 The page is one file (inline SVG, vanilla JavaScript, CSS and JSON data; nothing is
-fetched) that shows EM iteration by iteration, model selection curves, an anomaly
-threshold and the fitted parameters.  Its template, style sheet and script are the package
-data files ``template.html``, ``report.css`` and ``report.js``.
+fetched) where the reader changes each choice and sees its effect: every candidate of the
+model selection, EM replayed from the start they pick, how clustering fails, each point's
+memberships, uncertainty and density views, any projection of the features.  Its template,
+style sheet and script are the package data files ``template.html``, ``report.css`` and
+``report.js``; the modules ``_candidates``, ``_replays``, ``_failures`` and ``_display``
+compute what it shows (``_payload`` gathers them, ``_encoding`` packs the numbers,
+``_render`` writes the HTML).
 """
 
 from __future__ import annotations

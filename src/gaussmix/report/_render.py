@@ -122,31 +122,46 @@ def data_summary(data: ReportData) -> str:
 
 
 def selection_table(data: ReportData) -> str:
-    """Every candidate of the model selection, the chosen one highlighted."""
+    """Every candidate of the model selection, the chosen one highlighted.
+
+    Each row names its candidate (``data-candidate``) so that the page can draw it.
+    """
     res = data.result
+    criteria = data.payload["criteria"]
     out = [
         '<table class="numeric selection"><thead><tr>',
         "<th>k</th><th>covariance</th><th>log-likelihood</th><th>parameters</th>",
-        "<th>BIC</th><th>AIC</th><th>converged</th></tr></thead><tbody>",
+        *(f"<th>{c.upper()}</th>" for c in criteria),
+        "<th>converged</th></tr></thead><tbody>",
     ]
     for i, r in enumerate(res.rows):
         chosen = i == res.best_index
-        out.append('<tr class="chosen">' if chosen else "<tr>")
+        mark = ' class="chosen"' if chosen else ""
+        out.append(f'<tr data-candidate="{i}"{mark}>')
         out.append(f"<th scope='row'>{r['n_components']}{' ★' if chosen else ''}</th>")
         out.append(f"<td>{_esc(r['covariance_type'])}</td>")
         if r["error"] is not None:
-            out.append(f'<td colspan="5" class="failed">not fitted: {_esc(r["error"])}</td>')
+            span = 3 + len(criteria)
+            out.append(f'<td colspan="{span}" class="failed">not fitted: {_esc(r["error"])}</td>')
         else:
             out += [
                 f"<td>{_total(r['log_likelihood'])}</td>",
                 f"<td>{r['n_parameters']}</td>",
-                f"<td>{_total(r['bic'])}</td>",
-                f"<td>{_total(r['aic'])}</td>",
+                *(f"<td>{_total(r[c]) if r.get(c) is not None else '—'}</td>" for c in criteria),
                 f"<td>{'yes' if r['converged'] else 'no'}</td>",
             ]
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def criterion_charts(criteria: Sequence[str]) -> str:
+    """One empty chart per criterion, drawn by the page."""
+    return "".join(
+        f'<figure><svg id="{c}-plot" viewBox="0 0 520 320" role="img" '
+        f'aria-label="{c.upper()} against the number of components"></svg></figure>'
+        for c in criteria
+    )
 
 
 def anomalous_rows(data: ReportData) -> str:
@@ -178,12 +193,15 @@ def _json_for_script(payload: dict[str, Any]) -> str:
 
 
 def _em_fact(payload: dict[str, Any]) -> str:
-    """How the kept start ran, for the header.
+    """How the chosen model's fit ran, for the header.
 
     E.g. "converged: 9 short-run iterations on 10,000 rows, then 2 on all rows; best of 16
     starts".
     """
-    steps = payload["steps"]
+    replays = payload["replays"]
+    default = next(s for s in replays["starts"] if s["name"] == "default")
+    run = default["runs"][str(replays["seed"])]
+    steps = run["steps"]
     short = [s for s in steps if s["phase"] == "short"]
     full = [s for s in steps if s["phase"] == "full"]
     n = payload["n"]
@@ -196,8 +214,8 @@ def _em_fact(payload: dict[str, Any]) -> str:
         )
     if full:
         parts.append(f"{'then ' if short else ''}{len(full)} on all rows")
-    starts = payload["starts"]["n"]
-    state = "converged" if payload["chosen"]["converged"] else "not converged"
+    starts = run["starts"]
+    state = "converged" if run["final"]["converged"] else "not converged"
     return f"{state}: {', '.join(parts) or 'no iterations'}; best of {starts} start" + (
         "s" if starts != 1 else ""
     )
@@ -222,6 +240,7 @@ def render(data: ReportData) -> str:
                            f"(mean {_num(data.model.score(data.X))} per row)"),
         ("random_state", str(payload["random_state"])),
     ]  # fmt: skip
+    shown = len(payload["data"]["rows"])
     parts = {
         "TITLE": _esc(title),
         "CSS": _asset("report.css"),
@@ -229,12 +248,19 @@ def render(data: ReportData) -> str:
         "DATA": _json_for_script(payload),
         "FACTS": "".join(f"<div><dt>{_esc(a)}</dt><dd>{b}</dd></div>" for a, b in facts),
         "SELECTION_TABLE": selection_table(data),
+        "CRITERION_SVGS": criterion_charts(payload["criteria"]),
         "PARAMETERS": parameter_tables(data),
+        "PARAMETERS_LABEL": f"{components}, <code>{_esc(ct)}</code> covariances: "
+        "the chosen model \u2605",
         "SUMMARY": data_summary(data),
         "ANOMALOUS": anomalous_rows(data),
         "CRITERION": crit,
         "VERSION": _esc(__version__),
-        "N_SHOWN": f"{len(payload['points']['x']):,}",
+        "D": str(payload["d"]),
+        "N_SHOWN": f"{shown:,}",
+        "SAMPLE_NOTE": f", a stratified sample of the {payload['n']:,} rows"
+        if shown < payload["n"]
+        else "",
     }
     return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: parts[m.group(1)], _asset("template.html"))
 
@@ -287,19 +313,27 @@ def write_report(
     """Fit, select and write a self-contained interactive HTML report of ``X``.
 
     The model is chosen with :func:`gaussmix.select_model` over ``n_components`` x
-    ``covariance_types``, then re-fitted with the same ``random_state`` while recording
-    every EM iteration of the start that was kept (its short run, then its run on all
-    rows). The page works offline (no network, no external files) and shows:
+    ``covariance_types``; the page lets the reader change each choice and see its effect.
+    It works offline (no network, no external files) and shows:
 
-    * the EM iterations on a slider with play/pause: points coloured by their most
-      probable component (opacity: its probability), one- and two-sigma ellipses of each
-      component (the density curves when ``X`` has one column);
-    * the log-likelihood per iteration of the kept start and of the other starts;
-    * BIC and AIC against the number of components, per covariance type;
-    * an anomaly threshold (0 to 10 % quantile of ``score_samples``) highlighting the
-      flagged points and counting the flagged rows;
-    * tables of the fitted parameters, the selection, the data's summary and the least
-      likely rows.
+    * every candidate of the selection, one click away (a grid of number of components by
+      covariance model, the criterion charts' markers, the table's rows): points coloured
+      by their most probable component (opacity: its probability), one- and two-sigma
+      ellipses, weights, the anomaly count and the parameter tables follow, the chosen model
+      stays marked;
+    * each point up close (hover, click, or the arrow keys): its membership probabilities
+      and log-density; views of the uncertainty (1 - largest probability) and of the
+      density (contours of log p(x), with the anomaly threshold);
+    * EM replayed for the chosen model from a start the reader picks (the default race,
+      each initialisation strategy alone) and one of a few seeds, E-step and M-step as
+      separate half-steps, with the log-likelihood curve growing; every parameter drawn is
+      the one EM had (recorded through the fit callback);
+    * how clustering fails, side by side, on ``X`` where it shows (else on the bundled Old
+      Faithful data): k-means against the mixture, too few and too many components, a start
+      stuck in a local optimum, a component collapsing without regularisation;
+    * BIC and AIC (and any other criterion of the selection table) against the number of
+      components, an anomaly threshold (0 to 10 % quantile of ``score_samples``), the least
+      likely rows and a summary of the data.
 
     Parameters
     ----------
@@ -315,12 +349,12 @@ def write_report(
         Feature names for axes and tables.
     random_state : int, RandomState, Generator or None, default=0
         Seed of the fits (resolved once to an int, so that the recorded re-fit is the
-        selected model).
+        selected model); the EM replays use it and the next two integers.
     title : str, optional
         Page title (default: names the chosen model).
     max_points : int, default=2000
-        At most this many rows (a fixed-seed random subsample) are drawn; the file's size
-        grows with it times the number of EM iterations.
+        At most this many rows are drawn: a fixed-seed sample stratified by the chosen
+        model's components (counts, thresholds and criteria use every row).
     criterion : {"bic", "aic"}, default="bic"
         Criterion of the model selection (lower is better).
 
@@ -331,10 +365,14 @@ def write_report(
 
     Notes
     -----
-    Two columns are drawn as they are; more are projected on the first two principal
-    components of ``X`` (means ``W mu``, covariances ``W S Wᵀ``, exact projections of each
-    component); one column is drawn as the value against the mixture's density, the points
-    in a jittered strip under the curves.
+    Every fit is made in Python; the page embeds the parameters (in a power-of-two frame,
+    as float32) and evaluates those mixtures at the drawn points itself, so its size grows
+    with the drawn points times the number of features, and with the number of candidates
+    and EM iterations times the parameters of a model, not with ``n``.  Two columns are
+    drawn as they are; with more, the reader picks the axes among the first principal
+    components of ``X`` and the features (means ``a mu``, covariances ``a Sigma bᵀ``: exact
+    projections of each component); one column is drawn as the value against the mixture's
+    density, the points in a jittered strip under the curves.
     """
     text = build_report_html(
         X,
