@@ -97,7 +97,7 @@ def test_faithful_payload_matches_the_selected_model(faithful: tuple[Any, Any, s
     k, ct = result.best["n_components"], result.best["covariance_type"]
     assert data["chosen"]["k"] == k and data["chosen"]["type"] == ct
     assert data["view"] == "features" and data["labels"] == columns
-    assert len(data["selection"]["rows"]) == len(result.rows) == 24
+    assert len(data["selection"]["rows"]) == len(result.rows) == 6 * 14  # "all": 14 models
     assert data["selection"]["best"] == result.best_index
 
     model = GaussianMixture(k, covariance_type=ct, random_state=0).fit(X)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._version import __version__
-from .covariance import COVARIANCE_TYPES
+from .covariance import COVARIANCE_TYPES, MCLUST_MODELS
 from .io import ModelFileError
 from .mixture import GaussianMixture
 from .persistence import load
@@ -13,6 +13,7 @@ from .strategy import DegenerateMixtureError
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "MCLUST_MODELS",
     "DegenerateMixtureError",
     "GaussianMixture",
     "ModelFileError",

@@ -128,7 +128,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    """``gaussmix select``: print (and optionally write) the BIC/AIC table."""
+    """``gaussmix select``: print (and optionally write) the BIC/AIC/ICL table."""
     csv_path = None if args.csv is None else Path(args.csv)
     if csv_path is not None:
         _check_folder(csv_path)
@@ -145,12 +145,13 @@ def cmd_select(args: argparse.Namespace) -> int:
                 row["log_likelihood"] -= shift
                 row["bic"] += 2.0 * shift
                 row["aic"] += 2.0 * shift
+                row["icl"] += 2.0 * shift
     crit = result.criterion.upper()
     best = result.best
     print(
         f"{data.path.name}: {Z.shape[0]} rows x {len(names)} columns"
         + (" (standardized)" if standardization is not None else "")
-        + f"; lower BIC/AIC is better, * = chosen by {crit}"
+        + f"; lower BIC/AIC/ICL is better, * = chosen by {crit}"
     )
     print(result.to_string())
     print(
@@ -162,7 +163,7 @@ def cmd_select(args: argparse.Namespace) -> int:
 
         fields = [
             "n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic",
-            "converged", "seconds", "error",
+            "icl", "converged", "seconds", "error",
         ]  # fmt: skip
         with open(csv_path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
