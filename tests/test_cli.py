@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gaussmix import GaussianMixture, load
+from gaussmix import MCLUST_MODELS, GaussianMixture, load
 from gaussmix.cli import Progress, build_parser, main, parse_components, parse_covariance
 from gaussmix.persistence import read_model
 
@@ -140,7 +140,7 @@ def test_fit_auto_standardized_parquet_then_score(files: dict[str, Path], tmp_pa
     fit = ok(gaussmix("fit", files["parquet"], "-k", "1..4", "--covariance", "all",
                       "--columns", "a,b", "--standardize", "-o", model_path,
                       cwd=tmp_path))  # fmt: skip
-    assert "Chosen by BIC among 16 candidates" in fit.stdout
+    assert "Chosen by BIC among 56 candidates" in fit.stdout  # 14 models x 4
     assert "(standardized)" in fit.stdout
     saved = read_model(model_path)
     assert saved.standardization is not None
@@ -351,8 +351,12 @@ def test_component_and_covariance_arguments() -> None:
     for bad in ("0", "x", "5..2", "", "1..x"):
         with pytest.raises(Exception, match="invalid number of components"):
             parse_components(bad)
-    assert parse_covariance("all") == ["full", "tied", "diag", "spherical"]
+    assert parse_covariance("all") == list(MCLUST_MODELS)
+    assert parse_covariance("sklearn") == ["full", "tied", "diag", "spherical"]
     assert parse_covariance("diag,full") == ["diag", "full"]
+    # any case, sets expanded, without repeats
+    mixed = parse_covariance("vev, VVV,full,sklearn")
+    assert mixed == ["VEV", "VVV", "full", "tied", "diag", "spherical"]
     with pytest.raises(Exception, match="invalid covariance type"):
         parse_covariance("fuller")
 

@@ -243,7 +243,12 @@ def test_help_and_argument_errors_do_not_import_the_numerical_stack() -> None:
 
 
 def test_the_parser_shows_the_estimator_defaults() -> None:
+    from gaussmix.covariance import COVARIANCE_SETS, MCLUST_MODELS, REGISTRY
+
     assert defaults.COVARIANCE_TYPES == COVARIANCE_TYPES
+    assert defaults.MCLUST_MODELS == MCLUST_MODELS
+    assert defaults.COVARIANCE_NAMES == tuple(REGISTRY)
+    assert defaults.COVARIANCE_SETS == COVARIANCE_SETS
     params = GaussianMixture().get_params()
     assert {name: params[name] for name in defaults.ESTIMATOR_DEFAULTS} == (
         defaults.ESTIMATOR_DEFAULTS

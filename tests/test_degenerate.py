@@ -21,6 +21,7 @@ from gaussmix import (
 )
 
 from ._data import make_blobs
+from .test_mclust_models import OTHER_MODELS
 
 Maker = Callable[[np.random.Generator], tuple[np.ndarray, int]]
 
@@ -100,7 +101,7 @@ def assert_finite_fit(model: GaussianMixture, X: np.ndarray) -> None:
     assert np.isfinite(model.bic(X))
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 @pytest.mark.parametrize("case", list(CASES))
 def test_degenerate_data_fits(rng: np.random.Generator, case: str, covariance_type: str) -> None:
     X, k = CASES[case](rng)
@@ -110,7 +111,7 @@ def test_degenerate_data_fits(rng: np.random.Generator, case: str, covariance_ty
     assert model.means_.dtype == X.dtype
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 @pytest.mark.parametrize("init_params", ["kmeans", "random", "random_from_data"])
 def test_few_distinct_points_every_init(
     rng: np.random.Generator, covariance_type: str, init_params: str
@@ -132,7 +133,7 @@ def test_few_distinct_points_every_init(
     assert_finite_fit(model, X)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_scaled_data_gives_scaled_model(rng: np.random.Generator, covariance_type: str) -> None:
     """Scaling X by 1e±150 scales the fitted means and covariances (reg_covar scaled too)."""
     X = make_blobs(rng, n=60, d=2, k=2)[0]
@@ -146,7 +147,7 @@ def test_scaled_data_gives_scaled_model(rng: np.random.Generator, covariance_typ
         np.testing.assert_allclose(model.predict_proba(X * factor), ref.predict_proba(X), atol=1e-8)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_collapsed_component_is_reseeded(rng: np.random.Generator, covariance_type: str) -> None:
     """A component whose mean is far from all data gets no rows: it is re-seeded."""
     X = np.r_[rng.normal(0.0, 1.0, (40, 2)), rng.normal(8.0, 1.0, (40, 2))]
@@ -164,7 +165,7 @@ def test_collapsed_component_is_reseeded(rng: np.random.Generator, covariance_ty
     assert np.abs(model.means_).max() < 20  # moved onto the data
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 @pytest.mark.parametrize("n_components", [1, 2])
 def test_unrecoverable_degeneracy_raises(covariance_type: str, n_components: int) -> None:
     X = np.full((10, 2), 3.0)
@@ -178,7 +179,7 @@ def test_unrecoverable_degeneracy_raises(covariance_type: str, n_components: int
     assert_finite_fit(model.fit(X), X)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_far_rows_with_zero_weight_change_nothing(
     rng: np.random.Generator, covariance_type: str
 ) -> None:
@@ -193,14 +194,14 @@ def test_far_rows_with_zero_weight_change_nothing(
     np.testing.assert_allclose(model.covariances_, ref.covariances_, atol=1e-10)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_single_feature(rng: np.random.Generator, covariance_type: str) -> None:
     X = np.r_[rng.normal(-5, 1, 30), rng.normal(5, 1, 30)][:, None]
     model = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
     assert_finite_fit(model, X)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_prediction_far_from_every_component(
     rng: np.random.Generator, covariance_type: str
 ) -> None:

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
 from gaussmix.covariance import get_family
 from tests._data import make_blobs
+from tests.test_mclust_models import OTHER_MODELS
 
 
 def assert_monotone(history, rtol=1e-12):
@@ -20,7 +21,7 @@ def assert_monotone(history, rtol=1e-12):
     assert np.all(drops <= rtol * np.abs(h[:-1]) + 1e-12), f"log-likelihood decreased: {h}"
 
 
-@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("cov", [*COVARIANCE_TYPES, *OTHER_MODELS])
 @pytest.mark.parametrize("init", ["k-means++", "kmeans", "random", "random_from_data"])
 def test_log_likelihood_never_decreases(rng, cov, init):
     X, _, _ = make_blobs(rng, n=600, d=3, k=4, spread=2.0)
@@ -70,7 +71,7 @@ def test_recovers_known_parameters(rng, cov):
     assert gm.converged_
 
 
-@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("cov", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_integer_sample_weight_equals_repeated_rows(rng, cov):
     X, _, _ = make_blobs(rng, n=200, d=3, k=3, spread=3.0)
     counts = rng.integers(0, 4, size=X.shape[0])
@@ -94,7 +95,7 @@ def test_fit_predict_equals_fit_then_predict(rng, cov):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+@pytest.mark.parametrize("cov", [*COVARIANCE_TYPES, *OTHER_MODELS])
 def test_result_does_not_depend_on_chunk_size(rng, cov):
     X, _, _ = make_blobs(rng, n=700, d=3, k=3, spread=3.0)
     fits = [

@@ -17,7 +17,13 @@ from scipy.stats import multivariate_normal
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 
-from gaussmix import COVARIANCE_TYPES, GaussianMixture, SelectionResult, select_model
+from gaussmix import (
+    COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    GaussianMixture,
+    SelectionResult,
+    select_model,
+)
 from gaussmix.plot import (
     ellipse_geometry,
     pca_projection,
@@ -240,18 +246,19 @@ def selection(data):
     return select_model(data[2], range(1, 5), "all", random_state=0, n_init=2)
 
 
-@pytest.mark.parametrize("criterion", ["both", "bic", "aic"])
+@pytest.mark.parametrize("criterion", ["both", "bic", "aic", "icl"])
 def test_criteria_lines_and_best_marker(selection, tmp_path, criterion):
     result = plot_criteria(selection, criterion=criterion)
     shown = ["bic", "aic"] if criterion == "both" else [criterion]
-    assert set(result.lines) == {(t, c) for t in COVARIANCE_TYPES for c in shown}
+    # "all": mclust's 14 models
+    assert set(result.lines) == {(t, c) for t in MCLUST_MODELS for c in shown}
     for (t, c), line in result.lines.items():
         rows = [r for r in selection.rows if r["covariance_type"] == t]
         np.testing.assert_array_equal(line.get_xdata(), [r["n_components"] for r in rows])
         np.testing.assert_allclose(line.get_ydata(), [r[c] for r in rows])
     best = selection.best
     assert result.best is best
-    mark = "bic" if criterion in ("both", "bic") else "aic"
+    mark = "bic" if criterion in ("both", "bic") else criterion
     assert result.best_marker.get_xdata()[0] == best["n_components"]
     assert result.best_marker.get_ydata()[0] == pytest.approx(best[mark])
     # the marked model is the minimum of the selection's criterion
@@ -261,11 +268,11 @@ def test_criteria_lines_and_best_marker(selection, tmp_path, criterion):
 
 
 def test_criteria_skip_failed_candidates(selection):
-    rows = [dict(r) for r in selection.rows if r["covariance_type"] == "full"]
-    rows[-1].update(log_likelihood=None, bic=None, aic=None, error="degenerate")
+    rows = [dict(r) for r in selection.rows if r["covariance_type"] == "VVV"]
+    rows[-1].update(log_likelihood=None, bic=None, aic=None, icl=None, error="degenerate")
     fake = SelectionResult(rows, "bic", 0, selection.models[0])
     result = plot_criteria(fake)
-    assert len(result.lines[("full", "bic")].get_xdata()) == len(rows) - 1
+    assert len(result.lines[("VVV", "bic")].get_xdata()) == len(rows) - 1
     with pytest.raises(ValueError, match="criterion"):
         plot_criteria(selection, criterion="hqc")
 

@@ -331,8 +331,8 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("n_components", 1.5, r"'n_components' parameter must be an integer >= 1"),
     ("n_components", "2", r"'n_components' parameter must be an integer"),
     ("n_components", None, r"'n_components' parameter must be an integer"),
-    ("covariance_type", "ful", r"one of 'full', 'tied', 'diag', 'spherical'; got 'ful'"),
-    ("covariance_type", None, r"one of 'full', 'tied', 'diag', 'spherical'"),
+    ("covariance_type", "ful", r"one of 'full', 'tied', 'diag', 'spherical', 'EII', .*; got 'ful'"),
+    ("covariance_type", None, r"one of 'full', 'tied', 'diag', 'spherical', 'EII', "),
     ("tol", -1e-3, r"'tol' parameter must be a finite real number >= 0"),
     ("tol", np.nan, r"'tol' parameter must be a finite real number >= 0"),
     ("tol", "small", r"'tol' parameter must be a real number"),
@@ -384,7 +384,7 @@ def test_bad_parameter_raises_at_fit(X: np.ndarray, name: str, value: Any, match
 
 
 def test_select_model_arguments(X: np.ndarray) -> None:
-    with pytest.raises(ValueError, match=r"criterion must be 'bic' or 'aic'"):
+    with pytest.raises(ValueError, match=r"criterion must be 'bic', 'aic' or 'icl'"):
         select_model(X, [1], criterion="loglik")
     with pytest.raises(ValueError, match=r"n_components must hold positive integers; got 0"):
         select_model(X, [0, 1])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .covariance import COVARIANCE_TYPES
+    from .covariance import COVARIANCE_TYPES, MCLUST_MODELS
     from .io import ModelFileError
     from .mixture import GaussianMixture, SingularCovarianceWarning
     from .persistence import load
@@ -25,6 +25,7 @@ _LAZY = {
     "COVARIANCE_TYPES": "covariance",
     "DegenerateMixtureError": "strategy",
     "GaussianMixture": "mixture",
+    "MCLUST_MODELS": "covariance",
     "ModelFileError": "io",
     "SelectionResult": "selection",
     "SingularCovarianceWarning": "mixture",
@@ -49,6 +50,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "MCLUST_MODELS",
     "DegenerateMixtureError",
     "GaussianMixture",
     "ModelFileError",

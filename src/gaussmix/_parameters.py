@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _validation as v
-from .covariance import COVARIANCE_TYPES
+from .covariance import REGISTRY
 from .init import INITIALIZERS
 
 
@@ -32,7 +32,7 @@ def init_array(name: str, value: Any) -> None:
 #: every constructor parameter of :class:`gaussmix.GaussianMixture` and its check
 GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "n_components": v.int_at_least(1),
-    "covariance_type": choice(COVARIANCE_TYPES),
+    "covariance_type": choice(tuple(REGISTRY)),
     "tol": v.real_at_least(0.0),
     "reg_covar": v.real_at_least(0.0),
     "max_iter": v.int_at_least(0),

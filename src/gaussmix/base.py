@@ -287,6 +287,34 @@ class MixtureBase(DensityMixin, BaseEstimator):
         n = np.shape(X)[0]
         return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
 
+    def icl(self, X: ArrayLike) -> float:
+        """Integrated completed likelihood on ``X`` (lower is better).
+
+        BIC plus twice the classification's cost ``-sum_i log z_i,c(i)``, with ``z`` the
+        posterior probabilities and ``c(i)`` each row's most probable component (Biernacki,
+        Celeux & Govaert 2000, ICL-BIC): BIC penalised for components that overlap.  It is
+        mclust's ``icl()`` with the opposite sign (mclust's criteria are higher-is-better).
+        """
+        log_likelihood, cost, n = self._criterion_terms(X)
+        return float(-2.0 * log_likelihood + self.n_parameters() * np.log(n) + 2.0 * cost)
+
+    def _criterion_terms(
+        self, X: ArrayLike, sample_weight: Array | None = None
+    ) -> tuple[float, float, float]:
+        """From one pass over ``X``: the log-likelihood, the classification's cost
+        ``-sum_i log max_k z_ik`` (both weighted by ``sample_weight``) and the number of rows
+        (their total weight)."""
+        result = self._pass(X, resp=True, log_density=sample_weight is not None)
+        assert result.resp is not None
+        # the most probable component's probability is at least 1 / k: its log is finite
+        cost = -np.log(np.max(result.resp, axis=1).astype(np.float64))
+        if sample_weight is None:
+            return float(result.log_likelihood), float(cost.sum()), float(cost.shape[0])
+        assert result.log_density is not None
+        w = np.asarray(sample_weight, dtype=np.float64)
+        log_density = result.log_density.astype(np.float64)
+        return float(w @ log_density), float(w @ cost), float(w.sum())
+
     def sample(
         self, n_samples: int = 1, random_state: int | np.random.Generator | None = None
     ) -> tuple[NDArray[np.floating], NDArray[np.intp]]:

@@ -23,7 +23,10 @@ exactly these members, and no others:
     ``gaussmix_version``
         the version of gaussmix that wrote the file (informative only).
     ``covariance_type``
-        ``"full"``, ``"tied"``, ``"diag"`` or ``"spherical"``.
+        a registered name (:data:`gaussmix.covariance.REGISTRY`): ``"full"``, ``"tied"``,
+        ``"diag"``, ``"spherical"`` or one of mclust's 14 model names (``"EII"``, ...,
+        ``"VVV"``), as the model was given it.  The arrays' shapes are those of the model's
+        storage.
     ``n_components``, ``n_features``
         positive integers ``k`` and ``d``.
     ``dtype``
@@ -123,7 +126,7 @@ from numpy.typing import NDArray
 from . import _parameters
 from ._files import replaced_atomically
 from ._version import __version__
-from .covariance import COVARIANCE_TYPES, CovarianceFamily, get_family
+from .covariance import REGISTRY, CovarianceFamily, get_family
 from .model_state import FITTED_ARRAYS, ModelState
 from .standardize import Standardization
 
@@ -547,10 +550,9 @@ class _Reader:
     def model(self, zf: zipfile.ZipFile) -> ModelFile:
         header = self.header(zf)
         cov_type = header["covariance_type"]
-        if cov_type not in COVARIANCE_TYPES:
+        if not isinstance(cov_type, str) or cov_type not in REGISTRY:
             raise self.fail(
-                f"unknown covariance_type {cov_type!r}; this gaussmix knows "
-                f"{', '.join(COVARIANCE_TYPES)}."
+                f"unknown covariance_type {cov_type!r}; this gaussmix knows {', '.join(REGISTRY)}."
             )
         family = get_family(cov_type)
         k = self.positive_int(header["n_components"], "n_components")

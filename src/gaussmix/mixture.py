@@ -107,12 +107,18 @@ class GaussianMixture(MixtureBase):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Structure of the covariance matrices (see :mod:`gaussmix.covariance`).
+    covariance_type : str, default='full'
+        Structure of the covariance matrices: one of mclust's 14 models ``Sigma_k = lambda_k
+        D_k A_k D_kᵀ`` named by their volume, shape and orientation, each Equal, Variable or
+        Identity: 'EII', 'VII', 'EEI', 'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE',
+        'EEV', 'VEV', 'EVV', 'VVV'; or scikit-learn's names 'full' (VVV), 'tied' (EEE),
+        'diag' (VVI) and 'spherical' (VII), which give the same fits (see
+        :mod:`gaussmix.covariance`).
     tol : float, default=1e-3
         EM stops when the mean log-likelihood per sample changes by less than ``tol``.
     reg_covar : float, default=1e-6
-        Non-negative regularisation added to the diagonal of the covariances.
+        Non-negative regularisation added to the diagonal of each component's scatter before
+        the M-step (for 'full', 'tied', 'diag' and 'spherical': to the covariances).
     max_iter : int, default=100
         Largest number of EM iterations of the retained start (short-run iterations included).
     n_init : int, default=16
@@ -134,7 +140,10 @@ class GaussianMixture(MixtureBase):
     precisions_init : array-like, default=None
         Initial precisions (inverse covariances), of shape (n_components, n_features,
         n_features) for 'full', (n_features, n_features) for 'tied', (n_components,
-        n_features) for 'diag' and (n_components,) for 'spherical'.
+        n_features) for 'diag' and (n_components,) for 'spherical'; mclust's models take
+        the shape of the one with the same storage: (n_components,) for EII and VII,
+        (n_components, n_features) for EEI, VEI, EVI and VVI, (n_features, n_features) for
+        EEE, and (n_components, n_features, n_features) for the other ellipsoidal ones.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation.
     warm_start : bool, default=False

@@ -48,7 +48,7 @@ from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
-from .covariance import COVARIANCE_TYPES, get_family
+from .covariance import REGISTRY, get_family
 from .geometry import Projection, data_pca, ellipse_axes, mixture_pca
 
 try:
@@ -352,7 +352,8 @@ class CriteriaPlot:
     ----------
     ax : matplotlib.axes.Axes
     lines : dict
-        ``(covariance_type, criterion) -> Line2D`` (criterion ``"bic"`` or ``"aic"``);
+        ``(covariance_type, criterion) -> Line2D`` (criterion ``"bic"``, ``"aic"`` or
+        ``"icl"``);
         candidates that failed to fit are left out of the lines.
     best_marker : matplotlib.lines.Line2D
         The star on the chosen model: at ``(best["n_components"], best[criterion])`` with
@@ -380,7 +381,7 @@ def plot_criteria(
     selection_result : SelectionResult
         The result of :func:`gaussmix.select_model`.
     ax : matplotlib.axes.Axes, optional
-    criterion : {"both", "bic", "aic"}, default="both"
+    criterion : {"both", "bic", "aic", "icl"}, default="both"
         Which criterion to draw; with ``"both"`` BIC lines are solid and AIC dashed, in the
         same colour for a covariance type.
 
@@ -388,16 +389,14 @@ def plot_criteria(
     -------
     CriteriaPlot
     """
-    if criterion not in ("both", "bic", "aic"):
-        raise ValueError(f"criterion must be 'both', 'bic' or 'aic'; got {criterion!r}.")
+    if criterion not in ("both", "bic", "aic", "icl"):
+        raise ValueError(f"criterion must be 'both', 'bic', 'aic' or 'icl'; got {criterion!r}.")
     shown = ["bic", "aic"] if criterion == "both" else [criterion]
     ax = _axes(ax)
     types = list(dict.fromkeys(r["covariance_type"] for r in selection_result.rows))
-    known = [t for t in COVARIANCE_TYPES if t in types] + [
-        t for t in types if t not in COVARIANCE_TYPES
-    ]
+    known = [t for t in REGISTRY if t in types] + [t for t in types if t not in REGISTRY]
     colors = _component_colors(len(known))
-    style = {"bic": ("-", "o"), "aic": ("--", "s")}
+    style = {"bic": ("-", "o"), "aic": ("--", "s"), "icl": (":", "^")}
     lines: dict[tuple[str, str], Line2D] = {}
     for t, color in zip(known, colors, strict=True):
         rows = sorted(

@@ -1,4 +1,5 @@
-"""Model selection: fit a grid of ``n_components`` x covariance types, compare by BIC / AIC."""
+"""Model selection: fit a grid of ``n_components`` x covariance types, compare by BIC, AIC
+or ICL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
-from .covariance import COVARIANCE_TYPES, get_family
+from .covariance import covariance_types as resolve_covariance_types
+from .covariance import get_family
 from .mixture import GaussianMixture, SingularCovarianceWarning
 from .multistart import FitCallback
 from .strategy import DegenerateMixtureError
@@ -25,6 +27,7 @@ _COLUMNS = (
     "n_parameters",
     "bic",
     "aic",
+    "icl",
     "converged",
     "seconds",
 )
@@ -38,13 +41,13 @@ class SelectionResult:
     ----------
     rows : list of dict
         One per fitted candidate with keys ``n_components, covariance_type, log_likelihood``
-        (total, under the final parameters), ``n_parameters, bic, aic, converged, seconds``,
-        ``error`` (``None``, or why the candidate could not be fitted) and ``flag``
-        (``None``, or why the fitted candidate is never chosen: more free parameters than
-        rows, or a covariance held up only by regularisation).
+        (total, under the final parameters), ``n_parameters, bic, aic, icl, converged,
+        seconds``, ``error`` (``None``, or why the candidate could not be fitted) and
+        ``flag`` (``None``, or why the fitted candidate is never chosen: more free parameters
+        than rows, or a covariance held up only by regularisation).
     criterion : str
-        ``"bic"`` or ``"aic"``; lower is better (scikit-learn's sign convention; mclust
-        reports ``-BIC``).
+        ``"bic"``, ``"aic"`` or ``"icl"``; lower is better (scikit-learn's sign convention;
+        mclust reports ``-BIC`` and ``-ICL``).
     best_index : int
         Index in ``rows`` of the chosen model.
     best_model : GaussianMixture
@@ -64,7 +67,7 @@ class SelectionResult:
 
     def to_string(self) -> str:
         """The table as aligned text, the chosen model marked with ``*``."""
-        header = ["", "k", "covariance", "log-lik", "params", "BIC", "AIC", "conv", "sec"]
+        header = ["", "k", "covariance", "log-lik", "params", "BIC", "AIC", "ICL", "conv", "sec"]
         flagged = any(r.get("flag") for r in self.rows)
         lines = [header + ["not chosen because"] * flagged]
         for i, r in enumerate(self.rows):
@@ -78,6 +81,7 @@ class SelectionResult:
                     str(r["n_parameters"]),
                     "" if failed else f"{r['bic']:.3f}",
                     "" if failed else f"{r['aic']:.3f}",
+                    "" if failed else f"{r['icl']:.3f}",
                     "" if failed else ("yes" if r["converged"] else "no"),
                     f"{r['seconds']:.2f}",
                 ]
@@ -124,8 +128,11 @@ def select_model(
     X : array-like of shape (n_samples, n_features)
     n_components : int or iterable of int, default=range(1, 10)
     covariance_types : str or iterable of str, default="all"
-        ``"all"`` means every registered type.
-    criterion : {"bic", "aic"}, default="bic"
+        ``"all"``: mclust's 14 models (EII, VII, ..., VVV); ``"sklearn"``: scikit-learn's
+        four names (full, tied, diag, spherical); or any registered names.
+    criterion : {"bic", "aic", "icl"}, default="bic"
+        ICL is BIC plus twice the classification's cost (see
+        :meth:`GaussianMixture.icl <gaussmix.base.MixtureBase.icl>`).
     sample_weight : array-like of shape (n_samples,), optional
         Row weights; ``n`` in the BIC penalty is their sum.
     callback : callable, optional
@@ -152,15 +159,10 @@ def select_model(
     ValueError
         If no candidate could be fitted, or every fitted one is flagged.
     """
-    if criterion not in ("bic", "aic"):
-        raise ValueError(f"criterion must be 'bic' or 'aic'; got {criterion!r}.")
+    if criterion not in ("bic", "aic", "icl"):
+        raise ValueError(f"criterion must be 'bic', 'aic' or 'icl'; got {criterion!r}.")
     ks = _components(n_components)
-    if isinstance(covariance_types, str):
-        types = list(COVARIANCE_TYPES) if covariance_types == "all" else [covariance_types]
-    else:
-        types = list(covariance_types)
-    for t in types:
-        get_family(t)
+    types = resolve_covariance_types(covariance_types)
     # a data frame read as an array (the fits read its names)
     Xa, _ = v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     n = Xa.shape[0] if Xa.ndim == 2 else 0
@@ -197,15 +199,16 @@ def select_model(
             d = Xa.shape[1]
             row["n_parameters"] = get_family(cov).n_parameters(k, d) + k * d + k - 1
             if row["error"] is None:
-                logd = model.score_samples(X).astype(np.float64)
-                ll = float(logd.sum() if sw is None else sw @ logd)
+                ll, cost, _ = model._criterion_terms(X, sw)
                 p = row["n_parameters"]
                 if p > n_eff:
                     row["flag"] = f"{p} free parameters for {n_eff:.6g} rows"
+                bic = -2.0 * ll + p * np.log(n_eff)
                 row.update(
                     log_likelihood=ll,
-                    bic=-2.0 * ll + p * np.log(n_eff),
+                    bic=bic,
                     aic=-2.0 * ll + 2.0 * p,
+                    icl=bic + 2.0 * cost,
                     converged=bool(model.converged_),
                 )
                 models.append(model)

@@ -174,7 +174,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_select(args: argparse.Namespace) -> int:
-    """``gaussmix select``: print (and optionally write) the BIC/AIC table."""
+    """``gaussmix select``: print (and optionally write) the BIC/AIC/ICL table."""
     csv_path = check_output(args.csv, "csv", inputs=[("DATA", args.data)], force=args.force)
     data, Z, names, standardization = _read_training_data(args)
     progress = Progress(args, "selecting", candidates=_candidates(args))
@@ -189,12 +189,13 @@ def cmd_select(args: argparse.Namespace) -> int:
                 row["log_likelihood"] -= shift
                 row["bic"] += 2.0 * shift
                 row["aic"] += 2.0 * shift
+                row["icl"] += 2.0 * shift
     crit = result.criterion.upper()
     best = result.best
     print(
         f"{data.path.name}: {Z.shape[0]} rows x {len(names)} columns"
         + (" (standardized)" if standardization is not None else "")
-        + f"; lower BIC/AIC is better, * = chosen by {crit}"
+        + f"; lower BIC/AIC/ICL is better, * = chosen by {crit}"
     )
     print(result.to_string())
     note = _flagged_note(result)
@@ -207,7 +208,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     if csv_path is not None:
         fields = [
             "n_components", "covariance_type", "log_likelihood", "n_parameters", "bic", "aic",
-            "converged", "seconds", "error", "flag",
+            "icl", "converged", "seconds", "error", "flag",
         ]  # fmt: skip
         table = [[*fields, "best"]]
         for i, row in enumerate(result.rows):

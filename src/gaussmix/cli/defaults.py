@@ -9,8 +9,20 @@ estimator's defaults that the help texts name are declared here;
 
 from __future__ import annotations
 
-#: the registered covariance types, in their conventional order
+#: scikit-learn's covariance types, in their conventional order
 COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
+
+#: mclust's 14 models, in mclust's order
+MCLUST_MODELS: tuple[str, ...] = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE",
+    "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+
+#: every registered ``covariance_type``, in the registry's order
+COVARIANCE_NAMES: tuple[str, ...] = COVARIANCE_TYPES + MCLUST_MODELS
+
+#: the named sets of covariance types a sweep accepts
+COVARIANCE_SETS: dict[str, tuple[str, ...]] = {"all": MCLUST_MODELS, "sklearn": COVARIANCE_TYPES}
 
 #: the defaults of the GaussianMixture parameters that the command line sets
 ESTIMATOR_DEFAULTS: dict[str, float] = {

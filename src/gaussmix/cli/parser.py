@@ -13,7 +13,7 @@ import math
 import textwrap
 from typing import Any
 
-from .defaults import COVARIANCE_TYPES, ESTIMATOR_DEFAULTS
+from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS
 from .errors import _INSTALL_HINT
 
 AUTO_COMPONENTS = range(1, 10)
@@ -59,7 +59,8 @@ def parse_components(text: str) -> list[int]:
 
 
 def parse_covariance(text: str) -> list[str]:
-    """Covariance types from one name, a comma-separated list, or ``all``.
+    """Covariance types from one name, a comma-separated list, ``all`` (mclust's 14 models) or
+    ``sklearn`` (scikit-learn's four names); names are matched without regard to case.
 
     Parameters
     ----------
@@ -74,14 +75,16 @@ def parse_covariance(text: str) -> list[str]:
     argparse.ArgumentTypeError
         If a name is not a registered covariance type.
     """
-    t = text.strip().lower()
-    types = list(COVARIANCE_TYPES) if t == "all" else [p.strip() for p in t.split(",")]
-    bad = [p for p in types if p not in COVARIANCE_TYPES]
+    known = {name.lower(): name for name in (*COVARIANCE_NAMES, *COVARIANCE_SETS)}
+    parts = [p.strip() for p in text.split(",")]
+    bad = [p for p in parts if p.lower() not in known]
     if bad:
         raise argparse.ArgumentTypeError(
-            f"invalid covariance type {', '.join(bad)!r}: use {', '.join(COVARIANCE_TYPES)} or all"
+            f"invalid covariance type {', '.join(bad)!r}: use {', '.join(COVARIANCE_NAMES)}, "
+            f"{', '.join(COVARIANCE_SETS)}, or a comma-separated list"
         )
-    return types
+    types = [t for p in parts for t in COVARIANCE_SETS.get(known[p.lower()], (known[p.lower()],))]
+    return list(dict.fromkeys(types))
 
 
 def _quantile(text: str) -> float:
@@ -280,8 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
             type=parse_covariance,
             default=parse_covariance(default_covariance),
             metavar="TYPE",
-            help=f"{', '.join(COVARIANCE_TYPES)}, a comma-separated list, or all; several "
-            f"are compared by BIC (default: {default_covariance})",
+            help="mclust's models EII, VII, EEI, VEI, EVI, VVI, EEE, VEE, EVE, VVE, EEV, VEV, "
+            "EVV, VVV or scikit-learn's full, tied, diag, spherical; a comma-separated list; "
+            "all (the 14 models) or sklearn (the four); several are compared by BIC "
+            f"(default: {default_covariance})",
         )
 
     def command(name: str, **kw: Any) -> Any:
@@ -312,23 +317,23 @@ def build_parser() -> argparse.ArgumentParser:
     select = command(
         "select",
         parents=[columns, model_opts, quiet],
-        help="print the BIC/AIC table of numbers of components x covariance types",
+        help="print the BIC/AIC/ICL table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
-        "to DATA and print the table of log-likelihoods, BIC and AIC (lower is better), the "
-        "chosen model marked with *.  Candidates with more free parameters than rows, or "
+        "to DATA and print the table of log-likelihoods, BIC, AIC and ICL (lower is better), "
+        "the chosen model marked with *.  Candidates with more free parameters than rows, or "
         "with a covariance held up only by --reg-covar (a component with too few rows), are "
         "marked with ! and never chosen; the last column says why.",
         epilog=_examples(
             "gaussmix select data.csv -k 1..9 --covariance all",
             "gaussmix select data.parquet -k 1..6 --covariance full,diag --csv table.csv",
-            "gaussmix select X.npy --criterion aic",
+            "gaussmix select X.npy --criterion icl --covariance VEV,VVV,sklearn",
         ),
     )
     select.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
     add_candidates(select, default_covariance="all")
     select.add_argument(
         "--criterion",
-        choices=("bic", "aic"),
+        choices=("bic", "aic", "icl"),
         default="bic",
         help="what chooses the model (default: bic)",
     )

@@ -11,6 +11,7 @@ through the family.  There is no ``covariance_type`` branching outside this pack
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -24,29 +25,55 @@ Array = NDArray[np.float64]
 
 
 class CovarianceFamily(ABC):
-    """One covariance structure (``full``, ``tied``, ``diag``, ``spherical``, ...)."""
+    """One covariance structure (``full``, ``tied``, ``diag``, ``spherical``, ``VEV``, ...)."""
 
-    #: registry name
+    #: registry name: mclust's name of the model, or scikit-learn's for the four it has
     name: str
+    #: mclust's name of the model: volume, shape and orientation, each E(qual), V(ariable) or
+    #: I(dentity); defaults to :attr:`name`
+    model: str
+    #: whether :meth:`estimate` iterates (and so depends on ``previous``); closed-form M-steps
+    #: ignore ``previous``
+    iterative: bool = False
     #: how the covariances are stored
     storage: Storage
     #: which second moments the M-step needs, and the feature map of the E-step
     moments: MomentKind
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "model" not in cls.__dict__:
+            cls.model = cls.name
+
+    def renamed(self, name: str) -> CovarianceFamily:
+        """The same family registered under another name (an alias)."""
+        alias = copy.copy(self)
+        alias.name = name
+        return alias
+
+    def __repr__(self) -> str:
+        alias = f" ({self.model})" if self.model != self.name else ""
+        return f"<covariance family {self.name!r}{alias}>"
+
     @abstractmethod
     def n_parameters(self, n_components: int, n_features: int) -> int:
-        """Number of free covariance parameters."""
+        """Number of free covariance parameters, as mclust counts them (``nVarParams``)."""
 
     @abstractmethod
     def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
         """The M-step: covariances that maximise the expected complete-data log-likelihood.
+
+        Iterative M-steps start from ``previous`` and never end at a lower value of that
+        objective than ``previous`` has (when ``previous`` satisfies the constraint), so EM's
+        log-likelihood never decreases.
 
         Parameters
         ----------
         stats : SuffStats
             Statistics in this family's moment layout (:attr:`moments`).
         reg_covar : float
-            Non-negative value added to the diagonal.
+            Non-negative value added to the diagonal of each component's scatter before the
+            constrained estimate (see the module's docstring).
         previous : ndarray, optional
             The covariances of the previous iteration, for M-steps that iterate (``None``
             at a start).

@@ -12,6 +12,7 @@ class Full(CovarianceFamily):
     """One ``(d, d)`` covariance matrix per component: each one's weighted scatter."""
 
     name = "full"
+    model = "VVV"
     storage = DENSE
     moments = FULL
 

@@ -1,5 +1,6 @@
-"""``spherical`` (mclust's VII): each component has a single variance (a multiple of the
-identity)."""
+"""The spherical models: ``spherical`` (mclust's VII), one variance per component, and EII,
+one variance shared by every component.  Both are stored as one variance per component (k,).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 from .._moments import MEAN_SQUARE
 from ..stats import SuffStats
+from ._constrained import regularised_scatters
 from .base import Array, CovarianceFamily
 from .storage import ISOTROPIC
 
@@ -15,6 +17,7 @@ class Spherical(CovarianceFamily):
     """One variance per component."""
 
     name = "spherical"
+    model = "VII"
     storage = ISOTROPIC
     moments = MEAN_SQUARE
 
@@ -24,3 +27,18 @@ class Spherical(CovarianceFamily):
     def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
         # the mean-square layout's scatter is already the mean variance over features
         return np.asarray(stats.scatter() + reg_covar)
+
+
+class EII(CovarianceFamily):
+    """One variance shared by every component: the weighted mean of their mean variances."""
+
+    name = "EII"
+    storage = ISOTROPIC
+    moments = MEAN_SQUARE
+
+    def n_parameters(self, n_components: int, n_features: int) -> int:
+        return 1
+
+    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+        n, variance = regularised_scatters(stats, reg_covar)
+        return np.full(n.shape, (n @ variance) / n.sum())

@@ -14,6 +14,7 @@ class Tied(CovarianceFamily):
     """A single ``(d, d)`` covariance matrix: the pooled within-component scatter."""
 
     name = "tied"
+    model = "EEE"
     storage = SHARED_DENSE
     moments = POOLED
 
