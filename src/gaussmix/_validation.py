@@ -184,14 +184,25 @@ def _maybe_numeric_dtype(dtype: Any) -> bool:
 def raise_not_finite(arr: NDArray[Any], what: str = "X") -> None:
     """Raise the error for NaN or inf in ``arr`` (which must hold some)."""
     bad_rows = ~np.isfinite(arr).all(axis=1)
-    n_bad = int(bad_rows.sum())
     first = int(np.flatnonzero(bad_rows)[0])
-    has_nan = bool(np.isnan(arr).any())
-    kinds = " and ".join(
-        k for k, present in (("NaN", has_nan), ("inf", bool(np.isinf(arr).any()))) if present
-    )
-    raise ValueError(
-        f"Input {what} contains {kinds} in {n_bad} of {arr.shape[0]} rows (first: row {first}). "
+    has_nan, has_inf = bool(np.isnan(arr).any()), bool(np.isinf(arr).any())
+    raise not_finite_error(has_nan, has_inf, int(bad_rows.sum()), arr.shape[0], first, what)
+
+
+def not_finite_error(
+    has_nan: bool,
+    has_inf: bool,
+    n_bad: int,
+    n_rows: int,
+    first: int,
+    what: str = "X",
+    where: str = "",
+) -> ValueError:
+    """The error for ``n_bad`` of ``n_rows`` rows holding NaN or inf (``first``: the first
+    such row); ``where`` narrows the rows counted (e.g. to a block of a Dask array)."""
+    kinds = " and ".join(k for k, present in (("NaN", has_nan), ("inf", has_inf)) if present)
+    return ValueError(
+        f"Input {what} contains {kinds} in {n_bad} of {n_rows} rows{where} (first: row {first}). "
         "gaussmix does not handle missing or infinite values yet; drop those rows first, "
         f"e.g. {what} = {what}[np.isfinite({what}).all(axis=1)]."
     )
@@ -221,18 +232,26 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
             f"sample_weight must have shape ({n_samples},) to match X, got {sw.shape}; "
             "pass one weight per row of X as a 1-D array."
         )
-    if not np.isfinite(sw).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN and inf are reported below
+        total = float(sw.sum())
+    non_finite = 0 if np.isfinite(sw).all() else int((~np.isfinite(sw)).sum())
+    check_weight_values(non_finite, int((sw < 0).sum()) if (sw < 0).any() else 0, total)
+    return sw
+
+
+def check_weight_values(non_finite: int, negative: int, total: float) -> None:
+    """The checks of sample weights that need only their summary: the number of NaN or
+    infinite weights, of negative ones, and their sum."""
+    if non_finite:
         raise ValueError(
-            f"sample_weight contains {int((~np.isfinite(sw)).sum())} NaN or infinite values; "
+            f"sample_weight contains {non_finite} NaN or infinite values; "
             "pass finite weights (give rows to leave out weight 0)."
         )
-    if (sw < 0).any():
+    if negative:
         raise ValueError(
-            f"sample_weight has {int((sw < 0).sum())} negative values; weights must be >= 0 "
+            f"sample_weight has {negative} negative values; weights must be >= 0 "
             "(give rows to leave out weight 0)."
         )
-    with np.errstate(over="ignore"):
-        total = sw.sum()
     if not total > 0:
         raise ValueError("sample_weight sums to zero; give at least one row a positive weight.")
     if not np.isfinite(total):
@@ -240,7 +259,6 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
             "sample_weight sums to infinity; rescale the weights (only their ratios matter "
             "to the fitted parameters)."
         )
-    return sw
 
 
 # --------------------------------------------------------------------------- parameters

@@ -19,10 +19,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
 from .covariance import CovarianceFamily, get_family
+from .dask import is_dask_collection
 from .engine import Frame, NonFiniteInput, PassResult, PassTerms, gaussian_terms, mixture_pass
 from .io import write_model
 from .model_state import ModelState
 from .params import Params
+from .sources import ArraySource, RowSource
 
 Array = NDArray[np.float64]
 
@@ -61,6 +63,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
             # a float array of the fitted width, for a pass that finds NaN and inf itself:
             # nothing for validate_data to convert or report
             return X
+        lazy = None
+        if is_dask_collection(X):
+            # checked lazily; scikit-learn's bookkeeping (width, names) sees a one-row stand-in
+            from .dask.boundary import lazy_rows
+
+            lazy, X = lazy_rows(X)
         v.precheck_X(X, check_finite=check_finite)
         expected = getattr(self, "n_features_in_", None)
         if not reset and expected is not None and np.shape(X)[1] != expected:
@@ -78,12 +86,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
             ensure_min_samples=1,
             ensure_all_finite=False,
         )
-        return np.asarray(X)
+        return np.asarray(X) if lazy is None else lazy
 
     def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any]:
         v.check_params(self, self._parameter_table)
         X = self._validate_X(X, reset=True)
-        n = X.shape[0]
+        n = int(X.shape[0])
         if n < 2:
             raise ValueError(
                 f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
@@ -94,8 +102,20 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
             )
-        sw = v.check_sample_weight(sample_weight, n)
+        sw = v.check_sample_weight(sample_weight, n) if isinstance(X, np.ndarray) else sample_weight
         return X, sw
+
+    def _fit_rows(
+        self, X: Any, sample_weight: Any
+    ) -> tuple[RowSource, NDArray[np.floating], Array | None]:
+        """The training rows as a row source, and the rows and weights its frame is taken
+        from (validated; Dask input: a lazy source, its frame's sample gathered once)."""
+        X, sw = self._validate_fit(X, sample_weight)
+        if isinstance(X, np.ndarray):
+            return ArraySource(X, sw), X, sw
+        from .dask.boundary import fit_rows
+
+        return fit_rows(self, X, sw)
 
     # ------------------------------------------------------------------ fitted state
 
@@ -189,6 +209,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
         # log-density), which saves a read of X
         Xv = self._validate_X(X, reset=False, check_finite=False)
         frame = self._prediction_frame()
+        if not isinstance(Xv, np.ndarray):  # Dask: per-row outputs stay lazy
+            from .dask.boundary import lazy_pass
+
+            return lazy_pass(
+                Xv, self._pass_terms(frame), frame, chunk_size=self.chunk_size, stats=False,
+                out_dtype=Xv.dtype, **what,
+            )  # fmt: skip
         try:
             return mixture_pass(
                 Xv,
@@ -255,15 +282,15 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + self.n_parameters() * np.log(n))
+        result = self._pass(X)  # its weight is the number of rows
+        n = result.weight
+        return float(-2.0 * result.mean_log_likelihood() * n + self.n_parameters() * np.log(n))
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
+        result = self._pass(X)
+        n = result.weight
+        return float(-2.0 * result.mean_log_likelihood() * n + 2 * self.n_parameters())
 
     def sample(
         self, n_samples: int = 1, random_state: int | np.random.Generator | None = None

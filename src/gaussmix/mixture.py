@@ -21,7 +21,7 @@ from .covariance import CovarianceFamily
 from .engine import Frame, single_threaded_blas
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
-from .sources import ArraySource, RowSource
+from .sources import RowSource
 from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
@@ -208,9 +208,9 @@ class GaussianMixture(MixtureBase):
     def _fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
     ) -> Any:
-        X, sw = self._validate_fit(X, sample_weight)
+        source, frame_rows, frame_weights = self._fit_rows(X, sample_weight)
         family = self._family()
-        d = X.shape[1]
+        d = source.n_features
         k = self.n_components
         inits = self._user_inits(family, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
@@ -219,7 +219,7 @@ class GaussianMixture(MixtureBase):
             frame = self._prediction_frame()
         else:
             floor = float(np.sqrt(self.reg_covar))
-            frame = Frame.from_data(X, sw, self.chunk_size, min_scale=floor)
+            frame = Frame.from_data(frame_rows, frame_weights, self.chunk_size, min_scale=floor)
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
@@ -241,7 +241,7 @@ class GaussianMixture(MixtureBase):
 
         deterministic = warm or inits["means"] is not None
         best, starts = fit_multistart(
-            ArraySource(X, sw), MaximumLikelihood(family, reg), frame, start,
+            source, MaximumLikelihood(family, reg), frame, start,
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
@@ -258,7 +258,7 @@ class GaussianMixture(MixtureBase):
             )
         monitor = best.monitor
         self._set_fit(
-            best.params, frame, X.dtype,
+            best.params, frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
         )  # fmt: skip

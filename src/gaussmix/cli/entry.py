@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
+from .cluster import session
 from .errors import CLIError, _one_line
 from .parser import build_parser
 from .progress import Progress
@@ -65,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            status: int = args.handler(args)
+            with session(args):  # --scheduler: a Dask cluster for the run
+                status: int = args.handler(args)
             return status
         except KeyboardInterrupt:
             print("gaussmix: interrupted", file=sys.stderr)
