@@ -108,6 +108,26 @@ def test_the_default_start_races_on_a_gathered_sample_and_matches_memory(rng):
     assert len(full) == got.n_iter_ and all(e.n_rows == len(X) for e in full)
 
 
+@pytest.mark.parametrize("init_params", ["k-means++", "random", "random_from_data"])
+def test_starts_made_on_the_cluster_equal_those_in_memory(data, rng, init_params):
+    """One start on all rows: seeding reads rows by index and the start's statistics pass
+    (responsibilities given per row) runs on the workers."""
+    X, _ = data
+    w = rng.uniform(0.5, 2.0, size=len(X))
+    params = dict(init_params=init_params, n_init=1, random_state=3, tol=0.0, max_iter=4)
+    want = GaussianMixture(3, **params).fit(X, sample_weight=w)
+    got = GaussianMixture(3, **params).fit(lazy(X), sample_weight=da.from_array(w, CHUNKS))
+    assert_same_model(got, want)
+
+
+def test_a_warm_start_continues_on_dask_as_in_memory(data):
+    X, means = data
+    params = dict(means_init=means, tol=0.0, max_iter=3, warm_start=True)
+    want = GaussianMixture(3, **params).fit(X).fit(X)
+    got = GaussianMixture(3, **params).fit(X).fit(lazy(X))
+    assert_same_model(got, want)
+
+
 def test_results_depend_on_the_chunking_only_by_rounding_and_repeat_exactly(data):
     X, means = data
     params = dict(means_init=means, tol=0.0, max_iter=10, covariance_type="full")

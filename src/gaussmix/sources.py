@@ -5,8 +5,9 @@ a pass over all rows (:meth:`~RowSource.mixture_pass`: the E-step and statistics
 statistics under given assignments for initialisation), some rows by index
 (:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the number of rows and their dtype.
 :class:`ArraySource` serves numpy arrays and memory maps (``np.memmap``, ``np.load(...,
-mmap_mode="r")``); sources of rows held elsewhere (Parquet files, Dask arrays) implement the
-same protocol, summing the engine's statistics over their blocks.
+mmap_mode="r")``); sources of rows held elsewhere implement the same protocol, summing the
+engine's statistics over their blocks (:class:`gaussmix.dask.source.DaskSource`: a Dask
+array, on the workers).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class RowSource(Protocol):
 
     @property
     def sample_weight(self) -> Array | None:
-        """Weights of the rows (``None``: all 1)."""
+        """Weights of the rows (``None``: all 1); held where the rows are (a Dask source's
+        are a Dask array)."""
 
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         """One pass over all rows (:func:`gaussmix.engine.mixture_pass`'s options); the
