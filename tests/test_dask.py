@@ -196,8 +196,9 @@ def test_the_client_never_holds_the_data(dask_client):
             tracemalloc.stop()
         assert gm.n_iter_ == 5
     nbytes = 1_600_000 * 4 * 8
-    assert peaks[1] < peaks[0] + nbytes / 50, f"client peaks {peaks} for {nbytes} bytes of rows"
-    assert peaks[1] < nbytes / 4
+    # gathering the rows would allocate all of their bytes at least once
+    assert peaks[1] < peaks[0] + nbytes / 20, f"client peaks {peaks} for {nbytes} bytes of rows"
+    assert peaks[1] < nbytes / 2
 
 
 @pytest.mark.slow
