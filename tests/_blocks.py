@@ -16,6 +16,7 @@ from gaussmix.engine import (
     merge_results,
     mixture_pass,
 )
+from gaussmix.sources import ArrayRows
 
 
 def block_pass(
@@ -32,27 +33,12 @@ def block_pass(
     )
 
 
-class BlockSource:
+class BlockSource(ArrayRows):
     """Rows held in blocks ``X[bounds[i]:bounds[i + 1]]``; every pass runs block by block."""
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray | None, bounds: list[int]):
-        self.X, self._weights, self.bounds = X, sample_weight, bounds
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.X.shape[0])
-
-    @property
-    def n_features(self) -> int:
-        return int(self.X.shape[1])
-
-    @property
-    def dtype(self) -> np.dtype[Any]:
-        return self.X.dtype
-
-    @property
-    def sample_weight(self) -> np.ndarray | None:
-        return self._weights
+        super().__init__(X, sample_weight)
+        self.bounds = bounds
 
     def blocks(self):
         for a, b in itertools.pairwise(self.bounds):

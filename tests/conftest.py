@@ -23,3 +23,18 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real local Dask cluster (2 worker processes of 1 thread, loopback), shared by the
+    session's Dask tests and started only when one of them runs."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=None, worker_dashboard_address=None,
+    )  # fmt: skip
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

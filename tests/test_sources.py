@@ -1,7 +1,7 @@
 """Row sources: the contract every source keeps, and statistics that travel.
 
-Every source (a numpy array, a memory-mapped ``.npy`` file, and ``BlockSource``, rows in
-blocks whose passes are merged, the shape of a Parquet or Dask source) must give the same
+Every source (a numpy array, a memory-mapped ``.npy`` file, ``BlockSource``, rows in
+blocks whose passes are merged, and ``DaskSource`` on a real local cluster) must give the same
 passes, statistics, worst rows and fits as the rows in memory.  Statistics computed in other
 processes (``multiprocessing`` with spawn) merge to the in-memory result.
 """
@@ -44,11 +44,28 @@ def memmap(X: np.ndarray, tmp_path) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
+def dask_source(X: np.ndarray, w: np.ndarray | None) -> RowSource:
+    """The rows as a Dask array in the blocks ``BOUNDS`` (held on the test cluster)."""
+    da = pytest.importorskip("dask.array")
+    from gaussmix.dask.source import DaskSource
+
+    chunks = (tuple(np.diff(BOUNDS).tolist()),)
+    Xd = da.from_array(X, chunks=(chunks[0], X.shape[1])).persist()
+    return DaskSource(Xd, None if w is None else da.from_array(w, chunks=chunks).persist())
+
+
 SOURCES = {
     "array": lambda X, w, tmp: ArraySource(X, w),
     "memmap": lambda X, w, tmp: ArraySource(memmap(X, tmp), w),
     "blocks": lambda X, w, tmp: BlockSource(X, w, BOUNDS),
+    "dask": lambda X, w, tmp: dask_source(X, w),
 }
+
+
+def make_source(kind: str, X: np.ndarray, w: np.ndarray | None, tmp_path, request) -> RowSource:
+    if kind == "dask":  # on a real cluster of worker processes
+        request.getfixturevalue("dask_client")
+    return SOURCES[kind](X, w, tmp_path)
 
 
 @pytest.fixture
@@ -78,14 +95,17 @@ def assert_same_stats(a: SuffStats, b: SuffStats, rtol: float = 1e-12) -> None:
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("kind", SOURCES)
-def test_source_contract(kind, weighted, problem, tmp_path):
+def test_source_contract(kind, weighted, problem, tmp_path, request):
     X, weights, frame, params = problem
     w = weights if weighted else None
-    source = SOURCES[kind](X, w, tmp_path)
+    source = make_source(kind, X, w, tmp_path, request)
     memory = ArraySource(X, w)
     assert isinstance(source, RowSource)
     assert (source.n_rows, source.n_features, source.dtype) == (N, D, X.dtype)
-    assert source.sample_weight is w
+    if w is None:
+        assert source.sample_weight is None
+    else:  # a Dask source's weights are a Dask array
+        np.testing.assert_array_equal(np.asarray(source.sample_weight), w)
     rows = np.array([3, 2399, 0, 1501, 700, 699])
     np.testing.assert_array_equal(source.take(rows), X[rows])
     sub = source.subset(rows)
@@ -120,7 +140,9 @@ def test_source_contract(kind, weighted, problem, tmp_path):
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("kind", SOURCES)
-def test_the_driver_fits_the_same_model_from_every_source(kind, covariance_type, rng, tmp_path):
+def test_the_driver_fits_the_same_model_from_every_source(
+    kind, covariance_type, rng, tmp_path, request
+):
     X, _, _ = make_blobs(rng, n=N, d=D, k=K)
     w = rng.uniform(0.5, 2.0, size=N)
     family = get_family(covariance_type)
@@ -138,7 +160,7 @@ def test_the_driver_fits_the_same_model_from_every_source(kind, covariance_type,
         )  # fmt: skip
         return best
 
-    got, want = fit(SOURCES[kind](X, w, tmp_path)), fit(ArraySource(X, w))
+    got, want = fit(make_source(kind, X, w, tmp_path, request)), fit(ArraySource(X, w))
     np.testing.assert_allclose(got.monitor.history, want.monitor.history, rtol=1e-11)
     for name in ("weights", "means", "covariances"):
         np.testing.assert_allclose(

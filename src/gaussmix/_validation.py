@@ -385,24 +385,57 @@ def raise_not_finite(arr: NDArray[Any], what: str = "X", frame: FrameValues | No
     """Raise the error for NaN or inf in ``arr`` (which must hold some); ``frame`` when
     ``arr`` holds a data frame's values (its missing values are NaN)."""
     bad_rows = ~np.isfinite(arr).all(axis=1)
-    n_bad = int(bad_rows.sum())
     first = int(np.flatnonzero(bad_rows)[0])
-    has_nan = bool(np.isnan(arr).any())
-    has_inf = bool(np.isinf(arr).any())
-    if frame is not None and has_nan:
+    has_nan, has_inf = bool(np.isnan(arr).any()), bool(np.isinf(arr).any())
+    fix = frame.drop_missing_hint(what) if frame is not None and has_nan else None
+    raise not_finite_error(
+        has_nan, has_inf, int(bad_rows.sum()), arr.shape[0], first, what,
+        fix=fix, frame=frame is not None,
+    )  # fmt: skip
+
+
+def not_finite_error(
+    has_nan: bool,
+    has_inf: bool,
+    n_bad: int,
+    n_rows: int,
+    first: int,
+    what: str = "X",
+    where: str = "",
+    *,
+    fix: str | None = None,
+    frame: bool = False,
+    lazy: bool = False,
+) -> ValueError:
+    """The error for ``n_bad`` of ``n_rows`` rows holding NaN or inf (``first``: the first
+    such row); ``where`` narrows the rows counted (e.g. to a block of a Dask array), ``fix``
+    replaces the generic way to drop them, ``frame`` names a data frame's missing values,
+    ``lazy`` says the rows are a Dask collection (whose missing values are not handled)."""
+    if frame and has_nan:
         kinds = "missing values (NaN or NA)" + (" and inf" if has_inf else "")
-        fix = frame.drop_missing_hint(what)
     else:
         kinds = " and ".join(k for k, present in (("NaN", has_nan), ("inf", has_inf)) if present)
-        fix = f"{what} = {what}[np.isfinite({what}).all(axis=1)]"
-    advice = (
-        f"NaN is refused here (missing='error'): drop those rows first, e.g. {fix}, or leave "
-        "missing='marginalize' (the default) to fit and score rows on their observed values."
-        if has_nan
-        else f"Infinity is not a missing value: drop those rows first, e.g. {fix}."
-    )
-    raise ValueError(
-        f"Input {what} contains {kinds} in {n_bad} of {arr.shape[0]} rows (first: row {first}). "
+    if has_nan and lazy:
+        advice = (
+            "gaussmix does not yet fit or score Dask rows with missing values: drop those rows "
+            f"lazily, e.g. {what} = {what}[da.isfinite({what}).all(axis=1)], or compute "
+            f"{what} into memory, where missing='marginalize' fits rows on their observed values."
+        )
+    elif has_nan:
+        fix = fix or f"{what} = {what}[np.isfinite({what}).all(axis=1)]"
+        advice = (
+            f"NaN is refused here (missing='error'): drop those rows first, e.g. {fix}, or "
+            "leave missing='marginalize' (the default) to fit and score rows on their "
+            "observed values."
+        )
+    else:
+        fix = fix or f"{what} = {what}[~np.isinf({what}).any(axis=1)]"
+        advice = (
+            "Infinity is not a missing value: replace it with NaN if the value is unknown, or "
+            f"drop those rows, e.g. {fix}."
+        )
+    return ValueError(
+        f"Input {what} contains {kinds} in {n_bad} of {n_rows} rows{where} (first: row {first}). "
         + advice
     )
 
@@ -412,11 +445,7 @@ def raise_infinite(arr: NDArray[Any], what: str = "X") -> None:
     taken as missing."""
     bad_rows = np.isinf(arr).any(axis=1)
     first = int(np.flatnonzero(bad_rows)[0])
-    raise ValueError(
-        f"Input {what} contains inf in {int(bad_rows.sum())} of {arr.shape[0]} rows (first: row "
-        f"{first}). Infinity is not a missing value: replace it with NaN if the value is "
-        f"unknown, or drop those rows, e.g. {what} = {what}[~np.isinf({what}).any(axis=1)]."
-    )
+    raise not_finite_error(False, True, int(bad_rows.sum()), arr.shape[0], first, what)
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
@@ -443,18 +472,26 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
             f"sample_weight must have shape ({n_samples},) to match X, got {sw.shape}; "
             "pass one weight per row of X as a 1-D array."
         )
-    if not np.isfinite(sw).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN and inf are reported below
+        total = float(sw.sum())
+    non_finite = 0 if np.isfinite(sw).all() else int((~np.isfinite(sw)).sum())
+    check_weight_values(non_finite, int((sw < 0).sum()) if (sw < 0).any() else 0, total)
+    return sw
+
+
+def check_weight_values(non_finite: int, negative: int, total: float) -> None:
+    """The checks of sample weights that need only their summary: the number of NaN or
+    infinite weights, of negative ones, and their sum."""
+    if non_finite:
         raise ValueError(
-            f"sample_weight contains {int((~np.isfinite(sw)).sum())} NaN or infinite values; "
+            f"sample_weight contains {non_finite} NaN or infinite values; "
             "pass finite weights (give rows to leave out weight 0)."
         )
-    if (sw < 0).any():
+    if negative:
         raise ValueError(
-            f"sample_weight has {int((sw < 0).sum())} negative values; weights must be >= 0 "
+            f"sample_weight has {negative} negative values; weights must be >= 0 "
             "(give rows to leave out weight 0)."
         )
-    with np.errstate(over="ignore"):
-        total = sw.sum()
     if not total > 0:
         raise ValueError("sample_weight sums to zero; give at least one row a positive weight.")
     if not np.isfinite(total):
@@ -462,7 +499,6 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> Array | None:
             "sample_weight sums to infinity; rescale the weights (only their ratios matter "
             "to the fitted parameters)."
         )
-    return sw
 
 
 # --------------------------------------------------------------------------- parameters

@@ -19,11 +19,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
 from .covariance import CovarianceFamily, get_family
-from .engine import Frame, NonFiniteInput, PassResult, PassTerms, gaussian_terms, mixture_pass
+from .dask import is_dask_collection
+from .engine import (
+    Frame,
+    Missing,
+    NonFiniteInput,
+    PassResult,
+    PassTerms,
+    gaussian_terms,
+    mixture_pass,
+)
 from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
 from .params import Params
+from .sources import ArraySource, RowSource
 
 Array = NDArray[np.float64]
 
@@ -68,6 +78,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
             # a float array of the fitted width, for a pass that finds NaN and inf itself:
             # nothing for validate_data to convert or report
             return X, False
+        lazy = None
+        if is_dask_collection(X):
+            # checked lazily; scikit-learn's bookkeeping (width, names) sees a one-row stand-in
+            from .dask.boundary import lazy_rows
+
+            lazy, X = lazy_rows(X)
         frame = v.frame_values(X)
         if frame is not None:
             # a data frame (pandas, polars, pyarrow, ...) read once; scikit-learn still reads
@@ -77,7 +93,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             )
             self._check_width(values, reset)
             validate_data(self, frame.native, reset=reset, skip_check_array=True)
-            return values, has_nan
+            return (values, has_nan) if lazy is None else (lazy, False)
         _, has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=self._allows_nan())
         self._check_width(X, reset)
         # precheck_X has already rejected NaN and inf with a clearer message
@@ -89,7 +105,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
             ensure_min_samples=1,
             ensure_all_finite=False,
         )
-        return np.asarray(X), has_nan
+        # a Dask collection: its lazy rows (their missing values are found by the passes)
+        return (np.asarray(X), has_nan) if lazy is None else (lazy, False)
 
     def _check_width(self, X: Any, reset: bool) -> None:
         expected = getattr(self, "n_features_in_", None)
@@ -104,7 +121,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
         """``X``, the sample weights and whether ``X`` holds missing values."""
         v.check_params(self, self._parameter_table)
         X, has_nan = self._validate_X(X, reset=True)
-        n = X.shape[0]
+        n = int(X.shape[0])
         if n < 2:
             raise ValueError(
                 f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
@@ -115,8 +132,25 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
             )
-        sw = v.check_sample_weight(sample_weight, n)
+        sw = v.check_sample_weight(sample_weight, n) if isinstance(X, np.ndarray) else sample_weight
         return X, sw, has_nan
+
+    def _fit_rows(
+        self, X: Any, sample_weight: Any
+    ) -> tuple[RowSource, NDArray[np.floating], Array | None, Missing]:
+        """The training rows as a row source, the rows and weights its frame is taken from,
+        and what a NaN among those means (validated; rows with missing values: the source of
+        incomplete rows; Dask input: a lazy source, its frame's sample gathered once)."""
+        X, sw, has_nan = self._validate_fit(X, sample_weight)
+        if isinstance(X, np.ndarray):
+            # rows with missing values are fitted on their observed coordinates exactly
+            if has_nan:
+                return IncompleteSource(X, sw), X, sw, "observed"
+            return ArraySource(X, sw), X, sw, "error"
+        from .dask.boundary import fit_rows
+
+        source, rows, weights = fit_rows(self, X, sw)
+        return source, rows, weights, "error"
 
     # ------------------------------------------------------------------ fitted state
 
@@ -211,6 +245,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
         Xv, _ = self._validate_X(X, reset=False, check_finite=False)
         frame = self._prediction_frame()
         terms = self._pass_terms(frame)
+        if not isinstance(Xv, np.ndarray):  # Dask: per-row outputs stay lazy
+            from .dask.boundary import lazy_pass
+
+            return lazy_pass(
+                Xv, terms, frame, chunk_size=self.chunk_size, stats=False, out_dtype=Xv.dtype,
+                **what,
+            )  # fmt: skip
         try:
             return mixture_pass(
                 Xv, terms, frame, chunk_size=self.chunk_size, stats=False, out_dtype=Xv.dtype,
@@ -277,15 +318,15 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + self.n_parameters() * np.log(n))
+        result = self._pass(X)  # its weight is the number of rows
+        n = result.weight
+        return float(-2.0 * result.mean_log_likelihood() * n + self.n_parameters() * np.log(n))
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
-        mean_ll = self.score(X)  # validates X first
-        n = np.shape(X)[0]
-        return float(-2.0 * mean_ll * n + 2 * self.n_parameters())
+        result = self._pass(X)
+        n = result.weight
+        return float(-2.0 * result.mean_log_likelihood() * n + 2 * self.n_parameters())
 
     def icl(self, X: ArrayLike) -> float:
         """Integrated completed likelihood on ``X`` (lower is better).

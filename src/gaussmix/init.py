@@ -226,14 +226,17 @@ def _kmeans_plusplus_many(
     taken = [np.arange(source.n_rows) if r is None else r for r in picks]
     gathered = source.take(np.concatenate(taken)).reshape(len(rngs), m, -1)
     samples = frame.to_internal(gathered)
-    weights = None if sw is None else sw[np.stack(taken)]
+    # np.asarray: a source's weights may be held elsewhere (a Dask array): these rows' only
+    weights = None if sw is None else np.asarray(sw[np.concatenate(taken)]).reshape(len(rngs), m)
     seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
     # each start's statistics come from its own subsample, split by nearest seed (the short
     # EM runs that follow refine it on more rows)
     return [
         (
             Given(_labels(labels[s]), samples[s][seeds[s]]),
-            None if rows is None else ArraySource(gathered[s], None if sw is None else sw[rows]),
+            None
+            if rows is None
+            else ArraySource(gathered[s], None if weights is None else weights[s]),
         )
         for s, rows in enumerate(picks)
     ]

@@ -22,7 +22,7 @@ from .engine import Frame, single_threaded_blas
 from .incomplete.source import IncompleteSource
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
-from .sources import ArraySource, RowSource
+from .sources import RowSource
 from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
@@ -302,9 +302,9 @@ class GaussianMixture(MixtureBase):
     def _fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
     ) -> Any:
-        X, sw, has_nan = self._validate_fit(X, sample_weight)
+        source, frame_rows, frame_weights, missing = self._fit_rows(X, sample_weight)
         family = self._family()
-        d = X.shape[1]
+        d = source.n_features
         k = self.n_components
         inits = self._user_inits(family, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
@@ -314,10 +314,8 @@ class GaussianMixture(MixtureBase):
         else:
             floor = float(np.sqrt(self.reg_covar))
             frame = Frame.from_data(
-                X, sw, self.chunk_size, min_scale=floor, missing="observed" if has_nan else "error"
+                frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
             )
-        # rows with missing values are fitted on their observed coordinates exactly
-        source = IncompleteSource(X, sw) if has_nan else ArraySource(X, sw)
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
@@ -357,12 +355,14 @@ class GaussianMixture(MixtureBase):
             )
         monitor = best.monitor
         self._set_fit(
-            best.params, frame, X.dtype,
+            best.params, frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
             n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
         )  # fmt: skip
-        n_rows = float(X.shape[0] if sw is None else sw.sum())
+        weights = source.sample_weight
+        # a lazy source's weights are not read again for a warning: its rows count instead
+        n_rows = float(weights.sum() if isinstance(weights, np.ndarray) else source.n_rows)
         why = singular_components(family.name, self.weights_, d, n_rows)
         if why is not None:
             warnings.warn(

@@ -5,8 +5,9 @@ a pass over all rows (:meth:`~RowSource.mixture_pass`: the E-step and statistics
 statistics under given assignments for initialisation), some rows by index
 (:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the number of rows and their dtype.
 :class:`ArraySource` serves numpy arrays and memory maps (``np.memmap``, ``np.load(...,
-mmap_mode="r")``); sources of rows held elsewhere (Parquet files, Dask arrays) implement the
-same protocol, summing the engine's statistics over their blocks.
+mmap_mode="r")``); sources of rows held elsewhere implement the same protocol, summing the
+engine's statistics over their blocks (:class:`gaussmix.dask.source.DaskSource`: a Dask
+array, on the workers).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class RowSource(Protocol):
 
     @property
     def sample_weight(self) -> Array | None:
-        """Weights of the rows (``None``: all 1)."""
+        """Weights of the rows (``None``: all 1); held where the rows are (a Dask source's
+        are a Dask array)."""
 
     def mixture_pass(self, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
         """One pass over all rows (:func:`gaussmix.engine.mixture_pass`'s options); the
@@ -52,10 +54,11 @@ class RowSource(Protocol):
         """A source of the rows at ``rows`` (with their weights), in that order."""
 
 
-class InMemoryRows:
-    """What a source whose rows are one array ``X`` (with optional weights) knows of them."""
+class ArrayRows:
+    """What a source whose rows are one array ``X`` (with optional weights) knows of them;
+    ``X`` is any array with ``shape`` and ``dtype`` (an ndarray, a Dask array)."""
 
-    def __init__(self, X: NDArray[np.floating], sample_weight: Array | None = None) -> None:
+    def __init__(self, X: Any, sample_weight: Any = None) -> None:
         self.X = X
         self._weights = sample_weight
 
@@ -69,14 +72,15 @@ class InMemoryRows:
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self.X.dtype
+        return np.dtype(self.X.dtype)
 
     @property
-    def sample_weight(self) -> Array | None:
+    def sample_weight(self) -> Any:
+        """The weights, in the array type of ``X`` (``None``: all 1)."""
         return self._weights
 
 
-class ArraySource(InMemoryRows):
+class ArraySource(ArrayRows):
     """Rows held in a numpy array or a memory map, read in place (never copied whole).
 
     Parameters
@@ -98,4 +102,4 @@ class ArraySource(InMemoryRows):
         return ArraySource(self.take(rows), weights)
 
 
-__all__ = ["ArraySource", "InMemoryRows", "RowSource"]
+__all__ = ["ArrayRows", "ArraySource", "RowSource"]

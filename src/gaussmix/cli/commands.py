@@ -98,6 +98,10 @@ def _read_training_data(
 ) -> tuple[Data, NDArray[np.floating], list[str], Any]:
     from ..standardize import Standardization
 
+    if getattr(args, "scheduler", None):  # out of core, on the cluster
+        from .cluster import read_lazily
+
+        return (*read_lazily(args), None)
     data = read_data(args.data)
     X, names = _features(data, args)
     standardization = Standardization.fit(X) if getattr(args, "standardize", False) else None

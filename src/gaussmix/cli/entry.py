@@ -67,7 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            status: int = args.handler(args)
+            if getattr(args, "scheduler", None):  # a Dask cluster for the run
+                from .cluster import session  # its readers import numpy: only when asked
+
+                with session(args):
+                    status: int = args.handler(args)
+            else:
+                status = args.handler(args)
             return status
         except KeyboardInterrupt:
             print("gaussmix: interrupted", file=sys.stderr)

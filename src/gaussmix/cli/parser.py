@@ -267,6 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
         "the model and applied by predict, score, anomalies and sample",
     )
 
+    cluster = argparse.ArgumentParser(add_help=False)
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="fit on the dask.distributed cluster whose scheduler is at ADDRESS (e.g. "
+        "tcp://10.0.0.5:8786): its workers read DATA (.parquet, .zarr, .npy) out of core, at "
+        'the same path; one model, no --standardize (needs "gaussmix[dask]")',
+    )
+
     def add_candidates(p: argparse.ArgumentParser, default_covariance: str) -> None:
         """``-k`` and ``--covariance``: the candidate models, compared by BIC when several."""
         p.add_argument(
@@ -296,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command(
         "fit",
-        parents=[columns, model_opts, quiet],
+        parents=[columns, model_opts, quiet, cluster],
         help="fit a mixture (or choose one by BIC) and save it",
         description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
         "and .npy arrays, read by gaussmix.load).  With several numbers of components or "
@@ -306,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix fit data.parquet -k auto --covariance all -o model.gmm   # BIC, k = 1..9",
             "gaussmix fit data.csv -k 2..6 --columns x,y --standardize -o model.gmm",
             "gaussmix fit X.npy -k 4 --n-init 16 --seed 1 --max-iter 500 -o model.gmm",
+            "gaussmix fit big.parquet -k 8 --scheduler tcp://10.0.0.5:8786 -o model.gmm",
         ),
     )
     fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from .._moments import MomentKind
 from ..engine import Frame, PassResult, PassTerms, WorstRows
 from ..engine.segmented import segmented_pass
-from ..sources import InMemoryRows
+from ..sources import ArrayRows
 from ..stats import SuffStats
 from .marginal import Operators
 from .patterns import Patterns
@@ -28,7 +28,7 @@ def covariances_of(terms: PassTerms) -> Array:
     return 0.5 * (cov + np.swapaxes(cov, -1, -2))
 
 
-class IncompleteSource(InMemoryRows):
+class IncompleteSource(ArrayRows):
     """Rows with NaN for values missing at random, as a :class:`~gaussmix.sources.RowSource`.
 
     Passes return the observed-data log-likelihood and, for the M-step, each component's
