@@ -322,12 +322,31 @@ def test_truncated_file(saved: Path, fraction: float) -> None:
     assert_rejected(saved, str(saved))
 
 
-@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 0, "1"])
+@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 0, "1", True])
 def test_other_format_version(saved: Path, version: Any) -> None:
     rewrite(saved, edit_json=lambda h: h.update(format_version=version))
-    message = assert_rejected(saved, f"format version {version!r}", "reads format version 1")
+    message = assert_rejected(saved, f"format version {version!r}", "reads format versions 1 and 2")
     if version == FORMAT_VERSION + 1:
         assert "Upgrade gaussmix" in message
+
+
+def test_version_1_files_still_load(
+    saved: Path, models: dict[tuple[str, str], GaussianMixture], data: np.ndarray
+) -> None:
+    # what gaussmix wrote before format version 2: version 1, without the parameters
+    # added since (their defaults apply)
+    def as_version_1(header: dict[str, Any]) -> None:
+        header["format_version"] = 1
+        for key in ("verbose_interval", "missing"):
+            del header["params"][key]
+
+    rewrite(saved, edit_json=as_version_1)
+    loaded = load(saved)
+    assert loaded.get_params()["missing"] == "marginalize"
+    np.testing.assert_array_equal(loaded.means_, models["full", "float64"].means_)
+    np.testing.assert_allclose(
+        loaded.score_samples(data), models["full", "float64"].score_samples(data), rtol=1e-12
+    )
 
 
 def test_other_format_name(saved: Path) -> None:

@@ -8,7 +8,7 @@ two into a :class:`~gaussmix.GaussianMixture`: ``GaussianMixture.save`` and
 with ``np.load(..., allow_pickle=False)``, and everything is validated before a model is
 built.
 
-File format, version 1 (this docstring is the specification)
+File format, version 2 (this docstring is the specification)
 ------------------------------------------------------------
 A ZIP archive (members stored or deflated; the suggested file extension is ``.gmm``) holding
 exactly these members, and no others:
@@ -19,7 +19,12 @@ exactly these members, and no others:
     ``format``
         the string ``"gaussmix-model"``.
     ``format_version``
-        the integer ``1``.  A reader refuses any other version, naming both versions.
+        the integer ``2``.  A reader refuses any version it does not know, naming it and the
+        versions it reads.  Version 1 (gaussmix 0.x before mclust's models and missing
+        values) is read as version 2, of which it is a subset (the four scikit-learn
+        covariance types; no ``verbose_interval`` or ``missing`` parameter).  Version 2
+        exists so that a reader of version 1 refuses a newer file by its version, not by
+        an unknown key or covariance name.
     ``gaussmix_version``
         the version of gaussmix that wrote the file (informative only).
     ``covariance_type``
@@ -132,7 +137,9 @@ from .standardize import Standardization
 
 FORMAT_NAME = "gaussmix-model"
 #: the version of the file format this module writes and reads
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: versions this reader accepts (each later one adds to the one before)
+READABLE_VERSIONS = (1, 2)
 JSON_MEMBER = "gaussmix.json"
 
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
@@ -431,12 +438,13 @@ class _Reader:
             found = header.get("format") if isinstance(header, dict) else None
             raise self.not_a_model(f"format {found!r} in {JSON_MEMBER}, not {FORMAT_NAME!r}")
         version = header.get("format_version")
-        if version != FORMAT_VERSION or isinstance(version, bool):
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
             writer = header.get("gaussmix_version")
             by = f" (written by gaussmix {writer})" if isinstance(writer, str) else ""
+            readable = " and ".join(str(v) for v in READABLE_VERSIONS)
             raise self.fail(
                 f"model file format version {version!r}{by}, but this gaussmix "
-                f"({__version__}) reads format version {FORMAT_VERSION} only. "
+                f"({__version__}) reads format versions {readable} only. "
                 + (
                     "Upgrade gaussmix to read it."
                     if isinstance(version, int) and version > FORMAT_VERSION
@@ -745,6 +753,7 @@ def read_model_file(path: PathLike) -> ModelFile:
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
     "ModelFile",
     "ModelFileError",
     "read_model_file",
