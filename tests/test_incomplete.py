@@ -258,3 +258,14 @@ def test_missing_error_and_infinity_are_refused(rng):
         model.predict(X)
     with pytest.raises(ValueError, match="one of 'marginalize', 'error'"):
         GaussianMixture(1, missing="drop").fit(np.nan_to_num(X, posinf=0.0))
+
+
+def test_rows_with_nothing_observed_alone(rng):
+    # a batch of only empty rows (every column unobserved): the mixing weights as
+    # probabilities, a log-density of 0 (the integral over every coordinate), no warning
+    X = rng.normal(size=(200, 3))
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    empty = np.full((2, 3), np.nan)
+    np.testing.assert_allclose(gm.predict_proba(empty), np.vstack([gm.weights_] * 2))
+    np.testing.assert_array_equal(gm.score_samples(empty), [0.0, 0.0])
+    assert (gm.predict(empty) == np.argmax(gm.weights_)).all()

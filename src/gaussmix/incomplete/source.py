@@ -53,9 +53,10 @@ class IncompleteSource(ArrayRows):
         self.rows = np.where(np.isnan(grouped), 0.0, grouped).astype(X.dtype, copy=False)
         self.row_weights = None if sample_weight is None else sample_weight[self.patterns.order]
         # the column means of the observed values, for the rows handed out by take()
-        with np.errstate(invalid="ignore"):
-            means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
-        self.fill = np.where(np.isfinite(means), means, 0.0)
+        # (a column with nothing observed, as in one empty row to predict, gets 0)
+        counts = X.shape[0] - np.isnan(X).sum(axis=0)
+        sums = np.nansum(X, axis=0, dtype=np.float64)
+        self.fill = np.divide(sums, counts, out=np.zeros(X.shape[1]), where=counts > 0)
 
     @property
     def n_empty(self) -> int:
