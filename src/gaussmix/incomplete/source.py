@@ -3,6 +3,7 @@ the expected complete-data statistics that EM's M-step takes as they are."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,8 @@ class IncompleteSource(ArrayRows):
         self.rows = np.where(np.isnan(grouped), 0.0, grouped).astype(X.dtype, copy=False)
         self.row_weights = None if sample_weight is None else sample_weight[self.patterns.order]
         # the column means of the observed values, for the rows handed out by take()
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # a column with no observed value: filled with 0
+            warnings.simplefilter("ignore", RuntimeWarning)
             means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
         self.fill = np.where(np.isfinite(means), means, 0.0)
 
