@@ -403,3 +403,51 @@ def test_the_cli_reports_an_unreachable_scheduler(tmp_path):
                         DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="1s")  # fmt: skip
     assert done.returncode == 1
     assert "gaussmix: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+
+
+def test_imputation_and_tail_probabilities_are_lazy_and_match_memory(data, rng):
+    """Imputation and anomaly scoring map the in-memory methods over the blocks: the same
+    conditional means and tail probabilities (a pattern's reference draws do not depend on
+    the block), chunked as the input; draws seeded per block."""
+    X, _ = data
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.25] = np.nan
+    holes[[5, 900]] = np.nan
+    gm = GaussianMixture(3, random_state=0).fit(holes)
+    lazy_holes = lazy(holes)
+    filled = gm.impute(lazy_holes)
+    assert isinstance(filled, da.Array) and filled.chunks == lazy_holes.chunks
+    np.testing.assert_allclose(filled.compute(), gm.impute(holes), rtol=1e-12)
+    tails = gm.tail_probability(lazy_holes)
+    assert isinstance(tails, da.Array) and tails.chunks == (lazy_holes.chunks[0],)
+    np.testing.assert_array_equal(tails.compute(), gm.tail_probability(holes))
+    flags = gm.is_anomaly(lazy_holes, 0.9)
+    assert flags.dtype == bool
+    np.testing.assert_array_equal(flags.compute(), gm.is_anomaly(holes, 0.9))
+    np.testing.assert_array_equal(
+        gm.anomaly_threshold(lazy_holes, 0.9).compute(), gm.anomaly_threshold(holes, 0.9)
+    )
+    draws = gm.impute(lazy_holes, n_draws=2, random_state=4)
+    assert draws.shape == (2, *holes.shape) and draws.chunks[1] == lazy_holes.chunks[0]
+    got = draws.compute()
+    np.testing.assert_array_equal(got, gm.impute(lazy_holes, n_draws=2, random_state=4).compute())
+    missing = np.isnan(holes)
+    assert not np.isnan(got).any() and np.all(got[:, ~missing] == holes[~missing])
+    assert not np.any(got[0][missing] == got[1][missing])
+    with_inf = holes.copy()
+    with_inf[1000, 1] = np.inf
+    with pytest.raises(
+        ValueError,
+        match=r"inf in 1 of 700 rows of its block 1 \(rows 700 to 1399\) \(first: row 1000\)",
+    ):
+        gm.impute(lazy(with_inf)).compute()
+
+
+def test_each_blocks_draws_have_their_own_seed(rng):
+    """Blocks holding the same rows draw different completions."""
+    rows = rng.normal(size=(50, 3))
+    rows[:, 1] = np.nan
+    X = np.concatenate([rows, rows])
+    gm = GaussianMixture(1, random_state=0).fit(rng.normal(size=(200, 3)))
+    draws = gm.impute(lazy(X, chunks=50), n_draws=1, random_state=0).compute()[0]
+    assert not np.any(draws[:50, 1] == draws[50:, 1])

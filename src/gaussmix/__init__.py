@@ -13,6 +13,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .covariance import COVARIANCE_TYPES, MCLUST_MODELS
+    from .imputer import GaussianMixtureImputer
     from .io import ModelFileError
     from .mixture import GaussianMixture, SingularCovarianceWarning
     from .persistence import load
@@ -25,6 +26,7 @@ _LAZY = {
     "COVARIANCE_TYPES": "covariance",
     "DegenerateMixtureError": "strategy",
     "GaussianMixture": "mixture",
+    "GaussianMixtureImputer": "imputer",
     "MCLUST_MODELS": "covariance",
     "ModelFileError": "io",
     "SelectionResult": "selection",
@@ -53,6 +55,7 @@ __all__ = [
     "MCLUST_MODELS",
     "DegenerateMixtureError",
     "GaussianMixture",
+    "GaussianMixtureImputer",
     "ModelFileError",
     "SelectionResult",
     "SingularCovarianceWarning",

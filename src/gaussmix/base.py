@@ -8,6 +8,7 @@ covariances in the caller's units) and everything here works from that state.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
+from .anomaly import TailReference
 from .covariance import CovarianceFamily, get_family
 from .dask import is_dask_collection
 from .engine import (
@@ -29,6 +31,7 @@ from .engine import (
     gaussian_terms,
     mixture_pass,
 )
+from .impute import impute_rows
 from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
@@ -60,10 +63,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return getattr(self, "missing", "error") != "error"
 
     def _validate_X(
-        self, X: Any, *, reset: bool, check_finite: bool = True
+        self, X: Any, *, reset: bool, check_finite: bool = True, allow_nan: bool | None = None
     ) -> tuple[NDArray[np.floating], bool]:
         """``X`` as a float array, checked, and whether it holds NaN (missing values, where
-        allowed; found only by the full scan, ``check_finite``)."""
+        allowed, by ``missing`` unless ``allow_nan`` says; found only by the full scan,
+        ``check_finite``)."""
+        allow = self._allows_nan() if allow_nan is None else allow_nan
         if (
             not reset
             and not check_finite
@@ -88,14 +93,12 @@ class MixtureBase(DensityMixin, BaseEstimator):
         if frame is not None:
             # a data frame (pandas, polars, pyarrow, ...) read once; scikit-learn still reads
             # and checks its column names
-            values, has_nan = v.check_array_values(
-                frame.values, frame=frame, allow_nan=self._allows_nan()
-            )
+            values, has_nan = v.check_array_values(frame.values, frame=frame, allow_nan=allow)
             self._check_width(values, reset)
             validate_data(self, frame.native, reset=reset, skip_check_array=True)
             return (values, has_nan) if lazy is None else (lazy, False)
-        _, has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=self._allows_nan())
-        self._check_width(X, reset)
+        checked, has_nan = v.precheck_X(X, check_finite=check_finite, allow_nan=allow)
+        self._check_width(checked, reset)
         # precheck_X has already rejected NaN and inf with a clearer message
         X = validate_data(
             self,
@@ -243,6 +246,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
         # NaN and inf are found by the pass itself (a row holding one has no finite
         # log-density), which saves a read of X
         Xv, _ = self._validate_X(X, reset=False, check_finite=False)
+        return self._pass_rows(Xv, **what)
+
+    def _pass_rows(self, Xv: NDArray[np.floating], **what: Any) -> PassResult:
+        """:meth:`_pass` of validated rows (NaN and inf not yet looked for)."""
         frame = self._prediction_frame()
         terms = self._pass_terms(frame)
         if not isinstance(Xv, np.ndarray):  # Dask: per-row outputs stay lazy
@@ -386,11 +393,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': {n_samples}. The sampling requires at "
                 "least one sample: pass n_samples >= 1."
             )
-        v.random_state("random_state", random_state)
-        if isinstance(random_state, np.random.RandomState):
-            rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-        else:
-            rng = np.random.default_rng(random_state)
+        rng = _generator(random_state)
         family = self._family()
         weights = np.asarray(self.weights_, np.float64)
         means = np.asarray(self.means_, np.float64)
@@ -406,6 +409,182 @@ class MixtureBase(DensityMixin, BaseEstimator):
         order = rng.permutation(n_samples)
         X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
         return X, labels[order]
+
+    # ------------------------------------------------------------------ imputation
+
+    def impute(
+        self,
+        X: ArrayLike,
+        n_draws: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> NDArray[np.floating]:
+        """Fill the missing values (NaN) of ``X`` under the fitted mixture.
+
+        Each row's missing coordinates given its observed ones ``x_o`` follow the mixture
+        ``sum_j r_j(x_o) N(mu_jm + S_j,mo S_j,oo^-1 (x_o - mu_jo), S_j,mm - S_j,mo S_j,oo^-1
+        S_j,om)``, ``r_j(x_o)`` the posterior on the observed coordinates
+        (:mod:`gaussmix.impute`).  NaN is taken as a missing value here whatever
+        ``missing`` says; infinity is refused.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with NaN where values are missing (a data frame's missing values are NaN).
+            It is not modified.
+        n_draws : int, optional
+            ``None`` (default): fill each missing value with its conditional expectation.
+            An int ``m >= 1``: draw ``m`` completions of every row from the conditional
+            distribution (multiple imputation: pick a component from ``r(x_o)``, then draw
+            from its conditional Gaussian).
+        random_state : int, Generator or None, default=None
+            Seed of the draws (independent of the constructor's ``random_state``; ``None``
+            draws fresh entropy).  Not used without ``n_draws``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features), or (n_draws, n_samples, n_features)
+            A new array, in ``X``'s dtype (float32 stays float32), its observed values as
+            they are.  A row with nothing observed gets the mixture's mean (or draws from
+            the mixture); ``X`` without NaN comes back as a copy.  For a Dask array: a lazy
+            Dask array chunked as ``X``'s rows (each block's draws seeded from
+            ``random_state`` and the block's index).
+        """
+        check_is_fitted(self)
+        if n_draws is not None and (
+            isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1
+        ):
+            raise ValueError(
+                f"n_draws must be None (the conditional expectation) or a positive int (the "
+                f"number of completions to draw); got {n_draws!r}."
+            )
+        rng = _generator(random_state)
+        Xv, has_nan = self._validate_X(X, reset=False, allow_nan=True)
+        if not isinstance(Xv, np.ndarray):  # Dask: block by block, lazily
+            from .dask.boundary import lazy_impute
+
+            return lazy_impute(self, Xv, n_draws, rng)
+        return self._impute_rows(Xv, has_nan, n_draws, rng if n_draws is not None else None)
+
+    def _impute_rows(
+        self,
+        Xv: NDArray[np.floating],
+        has_nan: bool,
+        n_draws: int | None,
+        rng: np.random.Generator | None,
+    ) -> NDArray[np.floating]:
+        """:meth:`impute` of validated rows (``has_nan``: whether they hold any NaN)."""
+        if not has_nan:
+            return Xv.copy() if n_draws is None else np.repeat(Xv[None], n_draws, axis=0)
+        frame = self._prediction_frame()
+        return impute_rows(Xv, self._pass_terms(frame), frame, n_draws=n_draws, rng=rng)
+
+    # ------------------------------------------------------------------ anomalies
+
+    def tail_probability(self, X: ArrayLike) -> NDArray[np.float64]:
+        """How unusual each row is: the model's probability of a row at most as likely.
+
+        For a row with observed coordinates ``o``, ``P(f_o(Y) <= f_o(x_o))`` for ``Y``
+        drawn from the model, ``f_o`` the mixture's density of the coordinates ``o``: the
+        mass outside the highest-density region through the row.  Unlike
+        :meth:`score_samples`, it is comparable across rows that miss different values:
+        for rows drawn from the model it is uniform on (0, 1] whatever they miss.
+        Estimated by Monte Carlo per missingness pattern (cached per model and pattern;
+        :mod:`gaussmix.anomaly` has the definition and its calibration).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            In ``[1e-4, 1]`` (the Monte-Carlo resolution); 1 for a row with nothing
+            observed.  Lazy for a Dask array.
+        """
+        return self._rowwise(X, self._tail_probability_rows, np.float64)
+
+    def anomaly_threshold(self, X: ArrayLike, quantile: float = 0.99) -> NDArray[np.float64]:
+        """Each row's log-density threshold: below it, the row is an anomaly at ``quantile``.
+
+        The threshold of a row with observed coordinates ``o`` is the ``1 - quantile``
+        quantile of ``log f_o(Y)`` for ``Y`` drawn from the model (estimated as in
+        :meth:`tail_probability`): ``score_samples(X) < anomaly_threshold(X, q)`` exactly
+        when ``tail_probability(X) <= 1 - q``.  Rows with the same observed columns share a
+        threshold; rows with fewer observed columns get a threshold in their own units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        quantile : float in (0, 1), default=0.99
+            The share of the model's rows judged normal: a share ``1 - quantile`` of rows
+            drawn from the model is flagged, for complete and incomplete rows alike.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``-inf`` for rows with nothing observed (never flagged).  Lazy for Dask input.
+        """
+        return self._rowwise(X, self._threshold_rows, np.float64, alpha=_tail_share(quantile))
+
+    def is_anomaly(self, X: ArrayLike, quantile: float = 0.99) -> NDArray[np.bool_]:
+        """Whether each row lies outside the model's highest-density region of mass
+        ``quantile``, on its observed coordinates.
+
+        ``tail_probability(X) <= 1 - quantile``, the same as ``score_samples(X) <
+        anomaly_threshold(X, quantile)``: rows drawn from the model are flagged at the rate
+        ``1 - quantile`` whichever values they miss.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        quantile : float in (0, 1), default=0.99
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) of bool
+            Lazy for Dask input.
+        """
+        return self._rowwise(X, self._anomaly_rows, np.bool_, alpha=_tail_share(quantile))
+
+    def _rowwise(self, X: ArrayLike, method: Any, dtype: Any, **kw: Any) -> Any:
+        """``method(rows, **kw)`` of the validated rows of ``X``; lazily, block by block,
+        for a Dask collection."""
+        check_is_fitted(self)
+        Xv, _ = self._validate_X(X, reset=False, check_finite=False)
+        if not isinstance(Xv, np.ndarray):
+            from .dask.boundary import lazy_rowwise
+
+            return lazy_rowwise(method, Xv, dtype, **kw)
+        return method(Xv, **kw)
+
+    def _tails(self) -> TailReference:
+        """The tail reference of the fitted parameters (kept until they change)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for name in ("weights_", "means_", "covariances_"):
+            digest.update(np.ascontiguousarray(getattr(self, name), dtype=np.float64).tobytes())
+        key = digest.digest()
+        cached = getattr(self, "_tail_cache", None)
+        if cached is None or cached[0] != key:
+            frame = self._prediction_frame()
+            cached = (key, TailReference(self._pass_terms(frame), frame))
+            self._tail_cache = cached
+        return cached[1]
+
+    def _scored(self, Xv: NDArray[np.floating]) -> NDArray[np.float64]:
+        logd = self._pass_rows(Xv, log_density=True).log_density
+        assert logd is not None
+        return np.asarray(logd, dtype=np.float64)
+
+    def _tail_probability_rows(self, Xv: NDArray[np.floating]) -> NDArray[np.float64]:
+        return self._tails().tail_probability(Xv, self._scored(Xv))
+
+    def _threshold_rows(self, Xv: NDArray[np.floating], alpha: float) -> NDArray[np.float64]:
+        self._scored(Xv)  # NaN or inf where the model refuses them raise here
+        return self._tails().threshold(Xv, alpha)
+
+    def _anomaly_rows(self, Xv: NDArray[np.floating], alpha: float) -> NDArray[np.bool_]:
+        flagged: NDArray[np.bool_] = self._scored(Xv) < self._tails().threshold(Xv, alpha)
+        return flagged
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted model to ``path`` (atomically; no pickle).
@@ -438,6 +617,29 @@ class MixtureBase(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = self._allows_nan()
         return tags
+
+
+def _generator(random_state: Any) -> np.random.Generator:
+    """A Generator from a validated per-call ``random_state`` (a RandomState is drawn
+    from once)."""
+    v.random_state("random_state", random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return np.random.default_rng(random_state)
+
+
+def _tail_share(quantile: Any) -> float:
+    """``1 - quantile``, the tail share flagged, from a validated ``quantile``."""
+    if (
+        isinstance(quantile, bool)
+        or not isinstance(quantile, (int, float, np.integer, np.floating))
+        or not 0.0 < float(quantile) < 1.0
+    ):
+        raise ValueError(
+            f"quantile must be a number in (0, 1), the share of the model's rows judged "
+            f"normal (0.99 flags 1 % of them); got {quantile!r}."
+        )
+    return 1.0 - float(quantile)
 
 
 __all__ = ["MixtureBase"]

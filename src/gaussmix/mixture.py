@@ -162,7 +162,8 @@ class GaussianMixture(MixtureBase):
         density, the M-step the conditional expectations of the missing ones), and a row
         with nothing observed is left out of the fit (``n_empty_rows_``), with the mixing
         weights as its probabilities.  ``'error'``: NaN is refused.  Infinity is always
-        refused.
+        refused.  :meth:`impute` fills NaN in either case (see also
+        :meth:`tail_probability` and :meth:`is_anomaly`, which judge incomplete rows fairly).
 
     Attributes
     ----------

@@ -20,8 +20,11 @@ from .progress import Progress
 from .tables import (
     Data,
     check_output,
+    copy_kind,
+    derived_path,
     read_data,
     select_features,
+    write_like,
     write_table,
     write_text_table,
 )
@@ -46,7 +49,7 @@ def _plain_arrays() -> Iterator[None]:
 
 def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     params: dict[str, Any] = {"random_state": args.seed}
-    for name in ("n_init", "max_iter", "tol", "reg_covar"):
+    for name in ("n_init", "max_iter", "tol", "reg_covar", "missing"):
         value = getattr(args, name)
         if value is not None:
             params[name] = value
@@ -84,12 +87,34 @@ def _flagged_note(result: Any) -> str | None:
 
 
 def _features(data: Data, args: argparse.Namespace, **kw: Any) -> Any:
+    kw.setdefault("allow_missing", getattr(args, "missing", "marginalize") != "error")
     return select_features(
         data,
         args.columns,
         id_column=getattr(args, "id", None),
         exclude=getattr(args, "exclude", None),
         **kw,
+    )
+
+
+def _incomplete(X: NDArray[np.floating], verb: str, empty_note: str = "") -> str | None:
+    """What the rows with missing values are, in words, e.g. "12 of 300 rows are incomplete
+    (15 empty cells; 1 with nothing observed): fitted on their observed values"; None when
+    every row is complete, or for rows read lazily (a Dask fit refuses missing values)."""
+    if not isinstance(X, np.ndarray):
+        return None
+    missing = np.isnan(X)
+    rows = int(missing.any(axis=1).sum())
+    if not rows:
+        return None
+    cells = int(missing.sum())
+    empty = int(missing.all(axis=1).sum())
+    detail = f"{cells} empty cell{'s' * (cells > 1)}"
+    if empty:
+        detail += f"; {empty} with nothing observed{empty_note}"
+    return (
+        f"{rows} of {X.shape[0]} rows {'is' if rows == 1 else 'are'} incomplete ({detail}): "
+        f"{verb} on their observed values"
     )
 
 
@@ -161,6 +186,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             )
             + " (`gaussmix select` prints the table)."
         )
+    note = _incomplete(Z, "fitted", ", left out of the fit")
+    if note is not None:
+        lines.append(note)
     lines.append(
         f"{'Converged' if model.converged_ else 'Did NOT converge'} in {model.n_iter_} EM "
         f"iterations; log-likelihood {mean_ll:.6g} per row; BIC {bic:.6g}"
@@ -196,11 +224,14 @@ def cmd_select(args: argparse.Namespace) -> int:
                 row["icl"] += 2.0 * shift
     crit = result.criterion.upper()
     best = result.best
+    note = _incomplete(Z, "fitted", ", left out of the fits")
     print(
         f"{data.path.name}: {Z.shape[0]} rows x {len(names)} columns"
         + (" (standardized)" if standardization is not None else "")
         + f"; lower BIC/AIC/ICL is better, * = chosen by {crit}"
     )
+    if note is not None:
+        print(note)
     print(result.to_string())
     note = _flagged_note(result)
     if note is not None:
@@ -241,7 +272,9 @@ class _Loaded:
         return logd
 
 
-def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
+def _load_for_prediction(args: argparse.Namespace, allow_missing: bool = False) -> _Loaded:
+    """The model and the rows of DATA it reads (with missing values where the model takes
+    them, or ``allow_missing``)."""
     from ..persistence import read_model
 
     saved = read_model(args.model)
@@ -253,6 +286,7 @@ def _load_for_prediction(args: argparse.Namespace) -> _Loaded:
         args,
         model_names=None if names_in is None else [str(n) for n in names_in],
         n_features=int(model.n_features_in_),
+        allow_missing=allow_missing or model.missing != "error",
     )
     return _Loaded(model, saved.standardization, X, names, data)
 
@@ -270,9 +304,16 @@ def _with_id(args: argparse.Namespace, loaded: _Loaded, rows: Any = None) -> dic
     return {args.id: column if rows is None else column.take(rows)}
 
 
-def _wrote(args: argparse.Namespace, out: Path | None, text: str) -> None:
+def _wrote(
+    args: argparse.Namespace, out: Path | None, text: str, X: NDArray[np.floating] | None = None
+) -> None:
+    """The closing line of a command writing a table (only to a file), and what its
+    incomplete rows were (on standard error when the table goes to standard output)."""
+    note = None if X is None else _incomplete(X, "scored")
     if out is not None:
-        _say(args, text)
+        _say(args, text + ("" if note is None else f"; {note}"))
+    elif note is not None:
+        _say(args, note, sys.stderr)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -291,7 +332,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for j in range(proba.shape[1]):
             columns[f"proba_{j}"] = proba[:, j]
     write_table(columns, out)
-    _wrote(args, out, f"Wrote {len(labels)} predictions to {out}")
+    _wrote(args, out, f"Wrote {len(labels)} predictions to {out}", loaded.X)
     return 0
 
 
@@ -303,34 +344,94 @@ def cmd_score(args: argparse.Namespace) -> int:
     columns = _with_id(args, loaded)
     columns["log_density"] = logd
     write_table(columns, out)
-    _wrote(args, out, f"Wrote {len(logd)} log-densities to {out}")
+    _wrote(args, out, f"Wrote {len(logd)} log-densities to {out}", loaded.X)
     return 0
 
 
 def cmd_anomalies(args: argparse.Namespace) -> int:
-    """``gaussmix anomalies``: the rows of lowest log-density (a quantile or a threshold)."""
+    """``gaussmix anomalies``: the rows of lowest log-density (a quantile or a threshold);
+    with incomplete rows, the rows of lowest tail probability (a log-density over fewer
+    columns is on another scale)."""
     out = _table_output(args)
     loaded = _load_for_prediction(args)
     logd = loaded.log_density()
+    tails = None
+    if np.isnan(loaded.X).any():
+        with _plain_arrays():
+            tails = loaded.model.tail_probability(loaded.z())
     if args.threshold is not None:
         threshold = float(args.threshold)
         rule = f"log-density below {threshold:.6g}"
-    else:
+        if tails is not None:
+            rule += (
+                "; the log-densities of incomplete rows are over fewer columns, not "
+                "comparable with this threshold: --quantile ranks them fairly"
+            )
+        flagged = np.flatnonzero(logd < threshold)
+    elif tails is None:
         threshold = float(np.quantile(logd.astype(np.float64), args.quantile))
         rule = f"log-density at or below {threshold:.6g}, the {args.quantile:g} quantile"
-    flagged = np.flatnonzero(logd <= threshold if args.threshold is None else logd < threshold)
+        flagged = np.flatnonzero(logd <= threshold)
+    else:
+        # tail probabilities are comparable whatever a row misses; ties (the Monte-Carlo
+        # resolution) are broken by log-density, which orders the rows of one pattern alike
+        count = int(np.ceil(args.quantile * logd.shape[0] - 1e-9))
+        flagged = np.sort(np.lexsort((logd, tails))[:count])
+        rule = (
+            f"the {args.quantile:g} share with the lowest tail probability, each row judged "
+            f"on its observed columns: {int(np.isnan(loaded.X).any(axis=1).sum())} rows are "
+            "incomplete"
+        )
     columns = _with_id(args, loaded, flagged)
     columns["row"] = flagged.astype(np.int64)
     for j, name in enumerate(loaded.names):
         if name not in columns:
             columns[name] = loaded.X[flagged, j]
     columns["log_density"] = logd[flagged]
+    if tails is not None:
+        columns["tail_probability"] = tails[flagged]
     write_table(columns, out)
     summary = f"Flagged {len(flagged)} of {len(logd)} rows ({rule})"
     if out is not None:
         _say(args, f"{summary}; wrote them to {out}")
     else:
         _say(args, summary, sys.stderr)
+    return 0
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    """``gaussmix impute``: DATA with its empty cells filled under the model, written to a
+    new file in DATA's format (every other column as it is)."""
+    out_text = args.output or derived_path(args.data, "imputed")
+    out = check_output(
+        out_text, copy_kind(args.data, out_text),
+        inputs=[("MODEL", args.model), ("DATA", args.data)], force=args.force,
+    )  # fmt: skip
+    assert out is not None
+    loaded = _load_for_prediction(args, allow_missing=True)
+    X = loaded.X
+    with _plain_arrays():
+        filled = loaded.model.impute(loaded.z(), n_draws=args.draws, random_state=args.seed)
+    if loaded.standardization is not None:
+        filled = loaded.standardization.inverse_transform(filled)
+    missing = np.isnan(X)
+    filled = np.where(missing, filled, X)  # observed cells exactly as read
+    write_like(loaded.data, loaded.names, filled, out)
+    rows = int(missing.any(axis=1).sum())
+    empty = int(missing.all(axis=1).sum())
+    cells = f"{int(missing.sum())} empty cells in {rows} of {X.shape[0]} rows"
+    if args.draws is None:
+        what = f"Imputed {cells} (each its conditional expectation under the model"
+        what += f"; {empty} rows with nothing observed got the mixture's mean)" if empty else ")"
+        _say(args, f"{what}; wrote {out}")
+    else:
+        shape = (
+            f"an array of shape {filled.shape} to {out}" if out.suffix.lower() == ".npy"
+            else f"{filled.shape[0] * X.shape[0]} rows to {out} (every row {args.draws} "
+            "times, the completion numbered in the column 'draw')"
+        )  # fmt: skip
+        _say(args, f"Drew {args.draws} completions of the {cells} from their conditional "
+             f"distribution under the model; wrote {shape}")  # fmt: skip
     return 0
 
 
@@ -388,7 +489,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         title=args.title,
         max_points=args.max_points,
     )
-    _say(args, f"Wrote the report to {path}")
+    note = _incomplete(X, "fitted")
+    _say(args, f"Wrote the report to {path}" + ("" if note is None else f"; {note}"))
     return 0
 
 

@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gaussmix",
         description="Gaussian mixture models from the command line: fit, select, predict, "
-        "score, flag anomalies, sample, and write an interactive HTML report.\n\n"
+        "score, flag anomalies, impute empty cells, sample, and write an interactive HTML "
+        "report.\n\n"
         "DATA is a .csv, .tsv, .parquet or .npy file; output tables are .csv or .parquet "
         "(CSV on standard output without -o).  CSV and Parquet need pyarrow, the progress "
         f"bar tqdm: {_INSTALL_HINT}.",
@@ -267,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
         "the model and applied by predict, score, anomalies and sample",
     )
 
+    missing = argparse.ArgumentParser(add_help=False)
+    missing.add_argument(
+        "--missing",
+        choices=("marginalize", "error"),
+        default="marginalize",
+        help="what an empty cell (or NaN) of DATA is: marginalize, a value missing at random "
+        "(each row is fitted on its observed values; the default), or error (rows with one "
+        "are refused); the model keeps it for predict, score and anomalies",
+    )
+
     cluster = argparse.ArgumentParser(add_help=False)
     cluster.add_argument(
         "--scheduler",
@@ -305,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command(
         "fit",
-        parents=[columns, model_opts, quiet, cluster],
+        parents=[columns, model_opts, missing, quiet, cluster],
         help="fit a mixture (or choose one by BIC) and save it",
         description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
         "and .npy arrays, read by gaussmix.load).  With several numbers of components or "
@@ -326,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = command(
         "select",
-        parents=[columns, model_opts, quiet],
+        parents=[columns, model_opts, missing, quiet],
         help="print the BIC/AIC/ICL table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
         "to DATA and print the table of log-likelihoods, BIC, AIC and ICL (lower is better), "
@@ -351,13 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_id(select)
     add_force(select, "the --csv file")
 
-    def prediction_command(name: str, **kw: Any) -> Any:
+    def prediction_command(
+        name: str, output: str = "output .csv or .parquet (default: CSV on stdout)", **kw: Any
+    ) -> Any:
         p = command(name, parents=[columns, quiet], **kw)
         p.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
         p.add_argument("data", metavar="DATA", help="rows to process (.csv, .tsv, .parquet, .npy)")
-        p.add_argument(
-            "-o", "--output", metavar="OUT", help="output .csv or .parquet (default: CSV on stdout)"
-        )
+        p.add_argument("-o", "--output", metavar="OUT", help=output)
         p.add_argument(
             "--id",
             metavar="COLUMN",
@@ -415,6 +426,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="flag rows whose log-density is below this value",
     )
 
+    impute = prediction_command(
+        "impute",
+        output="file to write, in DATA's format (default: DATA's name with -imputed, beside it)",
+        help="fill the empty cells of DATA under a fitted model",
+        description="Write DATA with each empty cell (or NaN) of the model's columns filled "
+        "with its conditional expectation given the row's observed values under the mixture "
+        "in MODEL, or with --draws, several completions drawn from the conditional "
+        "distribution (multiple imputation).  The output is a new file in DATA's format, its "
+        "other columns (identifiers, text) as they are; it never replaces an input.  A row "
+        "with nothing observed gets the mixture's mean.",
+        epilog=_examples(
+            "gaussmix impute model.gmm data.csv                     # writes data-imputed.csv",
+            "gaussmix impute model.gmm data.parquet -o filled.parquet --id customer",
+            "gaussmix impute model.gmm data.csv --draws 5 --seed 0 -o completions.csv",
+        ),
+    )
+    impute.add_argument(
+        "--draws",
+        type=_positive_int,
+        metavar="M",
+        help="draw M completions of every row instead of the conditional expectation: a "
+        "leading 'draw' column numbers them (in a .npy array: a leading axis)",
+    )
+    impute.add_argument(
+        "--seed", type=_seed, default=None, help="random seed of --draws (default: fresh entropy)"
+    )
+
     sample = command(
         "sample",
         parents=[quiet],
@@ -440,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = command(
         "report",
-        parents=[columns, quiet],
+        parents=[columns, missing, quiet],
         help="write an interactive HTML report of a fit",
         description="Choose a mixture for DATA by BIC and write a self-contained interactive "
         "HTML page: the EM iterations, the BIC/AIC curves, anomalies, the parameters.",

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..multistart import SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT
-from .outputs import lazy_pass
+from .outputs import lazy_impute, lazy_pass, lazy_rowwise
 from .source import DaskSource
 from .validation import as_rows, check_sample_weight, stand_in
 
@@ -66,4 +66,4 @@ def check_start(estimator: Any, n_rows: int) -> None:
         )
 
 
-__all__ = ["check_start", "fit_rows", "lazy_pass", "lazy_rows"]
+__all__ = ["check_start", "fit_rows", "lazy_impute", "lazy_pass", "lazy_rows", "lazy_rowwise"]

@@ -3,6 +3,7 @@ log-densities, one task per block, chunked as the input's rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dask.array as da
@@ -73,4 +74,73 @@ def _lazy_output(
     return da.Array(graph, name, chunks=(X.chunks[0], (k,)), dtype=out_dtype)
 
 
-__all__ = ["ROW_OUTPUTS", "block_output", "lazy_pass"]
+def lazy_rowwise(function: Callable[..., NDArray[Any]], X: Any, dtype: Any, **kw: Any) -> Any:
+    """``function(block, **kw)`` of every block of ``X`` (a validated Dask array): one value
+    per row, chunked as ``X``'s rows.  ``function`` takes validated in-memory rows (a fitted
+    model's method, sent with the graph); a block holding infinity raises the in-memory
+    error, counted in the block."""
+    return da.map_blocks(
+        _checked_block,
+        X,
+        function=function,
+        kw=kw,
+        drop_axis=1,
+        dtype=dtype,
+        meta=np.empty(0, dtype),
+    )
+
+
+def lazy_impute(model: Any, X: Any, n_draws: int | None, rng: np.random.Generator) -> Any:
+    """:meth:`~gaussmix.base.MixtureBase.impute` of every block of ``X`` (a validated Dask
+    array), chunked as ``X``'s rows (draws: a leading axis of ``n_draws``); each block's draws
+    are seeded by one draw of ``rng`` and the block's index."""
+    seed = None if n_draws is None else int(rng.integers(2**63))
+    kw = {"model": model, "n_draws": n_draws, "seed": seed}
+    if n_draws is None:
+        return da.map_blocks(_impute_block, X, dtype=X.dtype, meta=np.empty((0, 0), X.dtype), **kw)
+    chunks = ((n_draws,), X.chunks[0], X.chunks[1])
+    return da.map_blocks(
+        _impute_block, X, new_axis=0, chunks=chunks, dtype=X.dtype,
+        meta=np.empty((0, 0, 0), X.dtype), **kw,
+    )  # fmt: skip
+
+
+def _finite_block(x: NDArray[np.floating], info: dict[Any, Any] | None) -> int:
+    """The block's index; infinity in it raises the in-memory error (rows numbered as in
+    the whole array)."""
+    where = (info or {}).get(0, {})  # the input's block (the output may have a new axis)
+    index = int(where.get("chunk-location", (0,))[0])
+    if np.isinf(x).any():
+        start = int(where.get("array-location", [(0, 0)])[0][0])
+        bad = np.isinf(x).any(axis=1)
+        raise v.not_finite_error(
+            False, True, int(bad.sum()), x.shape[0], start + int(np.flatnonzero(bad)[0]),
+            where=f" of its block {index} (rows {start} to {start + x.shape[0] - 1})", lazy=True,
+        )  # fmt: skip
+    return index
+
+
+def _checked_block(
+    x: NDArray[np.floating],
+    function: Callable[..., NDArray[Any]],
+    kw: dict[str, Any],
+    block_info: dict[Any, Any] | None = None,
+) -> NDArray[Any]:
+    _finite_block(x, block_info)
+    return function(x, **kw)
+
+
+def _impute_block(
+    x: NDArray[np.floating],
+    model: Any,
+    n_draws: int | None,
+    seed: int | None,
+    block_info: dict[Any, Any] | None = None,
+) -> NDArray[np.floating]:
+    index = _finite_block(x, block_info)
+    rng = None if seed is None else np.random.default_rng([seed, index])
+    out: NDArray[np.floating] = model._impute_rows(x, bool(np.isnan(x).any()), n_draws, rng)
+    return out
+
+
+__all__ = ["ROW_OUTPUTS", "block_output", "lazy_impute", "lazy_pass", "lazy_rowwise"]
