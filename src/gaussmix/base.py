@@ -150,7 +150,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         from .dask.boundary import fit_rows
 
         source, rows, weights = fit_rows(self, X, sw)
-        return source, rows, weights, "error"
+        # the frame's sample holds NaN only where NaN is a missing value
+        return source, rows, weights, "observed" if np.isnan(rows).any() else "error"
 
     # ------------------------------------------------------------------ fitted state
 
@@ -249,8 +250,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
             from .dask.boundary import lazy_pass
 
             return lazy_pass(
-                Xv, terms, frame, chunk_size=self.chunk_size, stats=False, out_dtype=Xv.dtype,
-                **what,
+                Xv, terms, frame, missing=self._allows_nan(), chunk_size=self.chunk_size,
+                stats=False, out_dtype=Xv.dtype, **what,
             )  # fmt: skip
         try:
             return mixture_pass(
