@@ -192,9 +192,16 @@ def _numpy(
         y = np.matmul(diffs / reach[:, None], op.factors)
     else:
         y = diffs / reach[:, None] * op.factors[:, None, :]
+    quad = np.einsum("kmd,kmd->km", y, y)
     with np.errstate(over="ignore"):
-        logp = base[:, None] - 0.5 * np.einsum("kmd,kmd->km", y, y) * reach**2
+        logp = base[:, None] - 0.5 * quad * reach**2
     top = logp.max(axis=0)
+    lost = ~np.isfinite(top)  # log-densities below the float64 range, as in far_rows
+    if lost.any():
+        nearest = quad[:, lost].argmin(axis=0)
+        logp[:, lost] = np.where(np.arange(k)[:, None] == nearest, 0.0, -np.inf)
+        top[lost] = 0.0
+        diffs[:, lost] = 0.0  # they add no statistics (their squares overflow)
     if labels is not None:
         labels[rows] = logp.argmax(axis=0)
     if hard or given is not None:
@@ -210,11 +217,13 @@ def _numpy(
         total = r.sum(axis=0)
         r /= total
         lse[rows] = top + np.log(total)
+    lse[rows][lost] = -np.inf
     if resp is not None:
         np.copyto(resp[rows], r.T, casting="same_kind")
     if acc is None:
         return
     rw = r if w is None else r * w
+    rw[:, lost] = 0.0
     nk = rw.sum(axis=1)
     s1 = np.einsum("km,kmd->kd", rw, diffs)
     if acc.s2.ndim == 3:
