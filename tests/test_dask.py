@@ -469,6 +469,55 @@ def test_the_cli_fits_on_the_cluster_out_of_core_as_in_memory(dask_client, data,
     assert done.returncode == 1 and "non-numeric columns 'name'" in done.stderr
 
 
+@pytest.mark.slow
+def test_the_cli_predicts_scores_and_selects_on_the_cluster(dask_client, holes, tmp_path):
+    """``--scheduler`` on the commands that read data: predict (Parquet, the model's columns
+    by name, NaN marginalised) equals the library in memory, anomalies and select equal
+    the in-memory commands."""
+    from gaussmix import load
+
+    Xm, _ = holes
+    X = np.nan_to_num(Xm, nan=0.5)
+    np.save(tmp_path / "x.npy", X)
+    frame = pd.DataFrame(Xm, columns=["a", "b", "c"])
+    frame.assign(name="row")[["name", "c", "a", "b"]].to_parquet(tmp_path / "holes.parquet")
+    model = tmp_path / "m.gmm"
+    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
+    done = gaussmix_cli("fit", str(tmp_path / "x.csv"), "-k", "3", "-o", str(model))
+    assert done.returncode == 0, done.stderr
+    address = dask_client.scheduler.address
+
+    done = gaussmix_cli("predict", str(model), str(tmp_path / "holes.parquet"), "--proba",
+                        "-o", str(tmp_path / "p.csv"), "--scheduler", address)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(tmp_path / "p.csv")
+    fitted = load(model)
+    want = fitted.predict_proba(frame)
+    np.testing.assert_allclose(got[["proba_0", "proba_1", "proba_2"]], want, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(got["label"], want.argmax(axis=1))
+
+    runs = {}
+    for where in ((), ("--scheduler", address)):
+        out = tmp_path / f"a{len(where)}.csv"
+        done = gaussmix_cli("anomalies", str(model), str(tmp_path / "x.npy"), "--quantile",
+                            "0.02", "-o", str(out), *where)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs[where] = pd.read_csv(out)
+        done = gaussmix_cli("select", str(tmp_path / "x.npy"), "-k", "1..2", "--covariance",
+                            "diag", *where)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs[(*where, "select")] = [ln for ln in done.stdout.splitlines() if "Best:" in ln]
+    memory, cluster = runs[()], runs[("--scheduler", address)]
+    assert len(memory) == 50 and list(cluster.columns) == list(memory.columns)
+    np.testing.assert_array_equal(cluster["row"], memory["row"])
+    np.testing.assert_allclose(cluster.to_numpy(), memory.to_numpy(), rtol=1e-10)
+    assert runs[("select",)] == runs[("--scheduler", address, "select")] != []
+
+    done = gaussmix_cli("score", str(model), str(tmp_path / "x.npy"), "--id", "x0",
+                        "--scheduler", address)  # fmt: skip
+    assert done.returncode == 1 and "--id is not available with --scheduler" in done.stderr
+
+
 def test_npy_blocks_are_read_by_the_workers_not_sent_with_the_graph(tmp_path):
     import pickle
 
