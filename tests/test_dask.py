@@ -470,52 +470,62 @@ def test_the_cli_fits_on_the_cluster_out_of_core_as_in_memory(dask_client, data,
 
 
 @pytest.mark.slow
-def test_the_cli_predicts_scores_and_selects_on_the_cluster(dask_client, holes, tmp_path):
-    """``--scheduler`` on the commands that read data: predict (Parquet, the model's columns
-    by name, NaN marginalised) equals the library in memory, anomalies and select equal
-    the in-memory commands."""
-    from gaussmix import load
+def test_the_cli_predicts_flags_and_selects_on_the_cluster(dask_client, holes, tmp_path):
+    """``--scheduler`` on the commands that read data, each equal to the library in memory:
+    predict (Parquet, the model's columns found by name, NaN marginalised), anomalies (the
+    flagged rows gathered from a .npy the workers read) and select (every candidate fitted
+    on the cluster)."""
+    from gaussmix.persistence import save_model
+    from gaussmix.selection import select_model
 
     Xm, _ = holes
     X = np.nan_to_num(Xm, nan=0.5)
     np.save(tmp_path / "x.npy", X)
     frame = pd.DataFrame(Xm, columns=["a", "b", "c"])
     frame.assign(name="row")[["name", "c", "a", "b"]].to_parquet(tmp_path / "holes.parquet")
-    model = tmp_path / "m.gmm"
-    pd.DataFrame(X, columns=["a", "b", "c"]).to_csv(tmp_path / "x.csv", index=False)
-    done = gaussmix_cli("fit", str(tmp_path / "x.csv"), "-k", "3", "-o", str(model))
-    assert done.returncode == 0, done.stderr
+    fitted = GaussianMixture(3, random_state=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    save_model(fitted, tmp_path / "m.gmm")
     address = dask_client.scheduler.address
 
-    done = gaussmix_cli("predict", str(model), str(tmp_path / "holes.parquet"), "--proba",
-                        "-o", str(tmp_path / "p.csv"), "--scheduler", address)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    got = pd.read_csv(tmp_path / "p.csv")
-    fitted = load(model)
+    def run(*args: str) -> pd.DataFrame:
+        out = tmp_path / f"{args[0]}.csv"
+        done = gaussmix_cli(*args, "-o", str(out), "--scheduler", address)
+        assert done.returncode == 0, done.stderr
+        return pd.read_csv(out)
+
+    got = run("predict", str(tmp_path / "m.gmm"), str(tmp_path / "holes.parquet"), "--proba")
     want = fitted.predict_proba(frame)
     np.testing.assert_allclose(got[["proba_0", "proba_1", "proba_2"]], want, rtol=1e-10, atol=1e-14)
     np.testing.assert_array_equal(got["label"], want.argmax(axis=1))
 
-    runs = {}
-    for where in ((), ("--scheduler", address)):
-        out = tmp_path / f"a{len(where)}.csv"
-        done = gaussmix_cli("anomalies", str(model), str(tmp_path / "x.npy"), "--quantile",
-                            "0.02", "-o", str(out), *where)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        runs[where] = pd.read_csv(out)
-        done = gaussmix_cli("select", str(tmp_path / "x.npy"), "-k", "1..2", "--covariance",
-                            "diag", *where)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        runs[(*where, "select")] = [ln for ln in done.stdout.splitlines() if "Best:" in ln]
-    memory, cluster = runs[()], runs[("--scheduler", address)]
-    assert len(memory) == 50 and list(cluster.columns) == list(memory.columns)
-    np.testing.assert_array_equal(cluster["row"], memory["row"])
-    np.testing.assert_allclose(cluster.to_numpy(), memory.to_numpy(), rtol=1e-10)
-    assert runs[("select",)] == runs[("--scheduler", address, "select")] != []
+    got = run("anomalies", str(tmp_path / "m.gmm"), str(tmp_path / "x.npy"), "--quantile", "0.02")
+    logd = fitted.score_samples(pd.DataFrame(X, columns=["a", "b", "c"]))
+    flagged = np.flatnonzero(logd <= np.quantile(logd, 0.02))
+    np.testing.assert_array_equal(got["row"], flagged)
+    np.testing.assert_array_equal(got[["x0", "x1", "x2"]], X[flagged])
+    np.testing.assert_allclose(got["log_density"], logd[flagged], rtol=1e-10)
 
-    done = gaussmix_cli("score", str(model), str(tmp_path / "x.npy"), "--id", "x0",
-                        "--scheduler", address)  # fmt: skip
-    assert done.returncode == 1 and "--id is not available with --scheduler" in done.stderr
+    table = tmp_path / "select.csv"
+    done = gaussmix_cli("select", str(tmp_path / "holes.parquet"), "--columns", "a,b,c", "-k",
+                        "1..2", "--covariance", "diag", "--csv", str(table), "--scheduler",
+                        address)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(table)
+    want = select_model(frame, [1, 2], ["diag"], random_state=0)  # --seed 0
+    np.testing.assert_allclose(got["bic"], [row["bic"] for row in want.rows], rtol=1e-8)
+    assert got["best"].tolist() == [i == want.best_index for i in range(2)]
+
+
+def test_the_cli_refuses_id_on_the_cluster(tmp_path):
+    import argparse
+
+    from gaussmix.cli.cluster import read_for_model
+    from gaussmix.cli.errors import CLIError
+
+    np.save(tmp_path / "x.npy", np.zeros((10, 2)))
+    args = argparse.Namespace(data=str(tmp_path / "x.npy"), columns=None, id="x0")
+    with pytest.raises(CLIError, match="--id is not available with --scheduler"):
+        read_for_model(args, None, 2)
 
 
 def test_npy_blocks_are_read_by_the_workers_not_sent_with_the_graph(tmp_path):
