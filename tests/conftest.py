@@ -33,6 +33,8 @@ def dask_client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None, worker_dashboard_address=None,
+        # a free port for the scheduler's HTTP server, not 8787 (another cluster may hold it)
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )  # fmt: skip
     client = distributed.Client(cluster)
     yield client

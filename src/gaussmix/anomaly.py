@@ -27,7 +27,7 @@ mass lies there).  ``p(x)`` has no closed form for a mixture, so it is estimated
 :data:`REFERENCE_DRAWS` rows are drawn from the model once (from a fixed seed, so that a
 row's tail probability depends on the row and the model only); for each missingness pattern
 met, they are masked to the pattern, their marginal log-densities computed by the engine's
-pass of incomplete rows (one segment per pattern, with its marginal factors) and sorted,
+pass of incomplete rows (grouped by pattern, their marginal densities) and sorted,
 once per model and pattern (:class:`TailReference` caches them).  Then::
 
     p̂(x) = (1 + #{i : log f_o(Y_i) <= log f_o(x_o)}) / (M + 1)
@@ -50,9 +50,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .engine import LOG_2PI, Frame, PassTerms
-from .engine.segmented import segmented_pass
-from .incomplete.marginal import Operators
-from .incomplete.patterns import Patterns
+from .incomplete.passes import pattern_pass
+from .incomplete.patterns import GroupedRows, Patterns
 from .incomplete.source import covariances_of
 
 Array = NDArray[np.float64]
@@ -140,15 +139,20 @@ class TailReference:
         drawn = self._rows
         for a in range(0, len(todo), per_batch):
             batch = todo[a : a + per_batch]
-            # the missing values' placeholder, 0, is ignored by the marginal factors
-            rows = np.where(observed[batch][:, None, :], drawn[None], 0.0).reshape(-1, d)
-            # one segment per pattern, with its marginal factors (the incomplete rows' pass)
-            ops = Operators.of(self._cov, observed[batch])
-            lse = np.empty(rows.shape[0])
-            segmented_pass(
-                rows, np.arange(len(batch) + 1) * self.draws, self.terms.means, ops.factors,
-                ops.base(self._log_w, self.frame.scale), self.frame, stats=False, lse=lse,
-            )  # fmt: skip
+            # the reference rows' observed values under each pattern, grouped as the
+            # incomplete rows' pass takes them (its marginal densities)
+            obs = observed[batch]
+            sizes = obs.sum(axis=1) * self.draws
+            rows = GroupedRows(
+                np.concatenate([drawn[:, o].ravel() for o in obs]),
+                np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+                (np.arange(len(batch) + 1) * self.draws).astype(np.int64),
+                obs,
+            )
+            lse = np.empty(rows.n_rows)
+            pattern_pass(
+                rows, self.terms.means, self._cov, self._log_w, self.frame, stats=False, lse=lse
+            )
             for i, part in zip(batch, lse.reshape(len(batch), self.draws), strict=True):
                 ref = np.sort(part)
                 if (len(self._sorted) + 1) * self.draws <= CACHE_ENTRIES:

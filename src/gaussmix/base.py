@@ -153,7 +153,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         from .dask.boundary import fit_rows
 
         source, rows, weights = fit_rows(self, X, sw)
-        return source, rows, weights, "error"
+        # the frame's sample holds NaN only where NaN is a missing value
+        return source, rows, weights, "observed" if np.isnan(rows).any() else "error"
 
     # ------------------------------------------------------------------ fitted state
 
@@ -256,8 +257,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
             from .dask.boundary import lazy_pass
 
             return lazy_pass(
-                Xv, terms, frame, chunk_size=self.chunk_size, stats=False, out_dtype=Xv.dtype,
-                **what,
+                Xv, terms, frame, missing=self._allows_nan(), chunk_size=self.chunk_size,
+                stats=False, out_dtype=Xv.dtype, **what,
             )  # fmt: skip
         try:
             return mixture_pass(
@@ -352,14 +353,17 @@ class MixtureBase(DensityMixin, BaseEstimator):
         """From one pass over ``X``: the log-likelihood, the classification's cost
         ``-sum_i log max_k z_ik`` (both weighted by ``sample_weight``) and the number of rows
         (their total weight)."""
-        result = self._pass(X, resp=True, log_density=sample_weight is not None)
+        # a Dask pass's outputs are lazy and it has no log-likelihood: the rows' sum is it
+        lazy = is_dask_collection(X)
+        result = self._pass(X, resp=True, log_density=sample_weight is not None or lazy)
         assert result.resp is not None
         # the most probable component's probability is at least 1 / k: its log is finite
         cost = -np.log(np.max(result.resp, axis=1).astype(np.float64))
-        if sample_weight is None:
+        if sample_weight is None and not lazy:
             return float(result.log_likelihood), float(cost.sum()), float(cost.shape[0])
         assert result.log_density is not None
-        w = np.asarray(sample_weight, dtype=np.float64)
+        n = int(cost.shape[0])
+        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         log_density = result.log_density.astype(np.float64)
         return float(w @ log_density), float(w @ cost), float(w.sum())
 

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .engine import Frame, PassTerms
-from .incomplete.marginal import Operators
+from .incomplete.marginal import marginals
 from .incomplete.patterns import Patterns
 from .incomplete.source import IncompleteSource, covariances_of
 
@@ -40,7 +40,7 @@ class _Block:
     """Rows that share a number of observed coordinates, with their patterns' operators.
 
     ``rows`` index the incomplete rows; ``local`` gives each row's pattern among ``obs``,
-    ``mis``, ``B`` and ``C`` (see :class:`~gaussmix.incomplete.marginal.Operators`).
+    ``mis``, ``B`` and ``C`` (see :class:`~gaussmix.incomplete.marginal.Marginal`).
     """
 
     rows: NDArray[np.intp]
@@ -112,15 +112,18 @@ def _blocks(patterns: Patterns, cov: Array) -> Iterator[_Block]:
     batch = max(1, WORK_ENTRIES // (k * d * d))
     for start in range(0, patterns.n_patterns, batch):
         members = np.arange(start, min(start + batch, patterns.n_patterns))
-        ops = Operators.of(cov, patterns.observed[members])
-        for grp in ops.groups:
-            if grp.mis.shape[1] == 0:  # complete rows (not among those passed here)
+        ops = marginals(cov, patterns.observed[members])
+        n_obs = patterns.observed[members].sum(axis=1)
+        for size in np.unique(n_obs).tolist():
+            if size == d:  # complete rows (not among those passed here)
                 continue
-            p = members[grp.patterns]
+            group = [ops[i] for i in np.flatnonzero(n_obs == size).tolist()]
+            p = members[n_obs == size]
             local = np.repeat(np.arange(p.size), counts[p])
             rows = np.concatenate([patterns.order[patterns.bounds[q] : patterns.bounds[q + 1]]
                                    for q in p.tolist()])  # fmt: skip
-            yield _Block(rows, local, grp.obs, grp.mis, grp.B, grp.C)
+            yield _Block(rows, local, *(np.stack([getattr(m, a) for m in group])
+                                        for a in ("obs", "mis", "B", "C")))  # fmt: skip
     if patterns.empty.size:  # nothing observed: the mixture itself
         diagonal = cov.ndim == 2
         yield _Block(

@@ -19,10 +19,9 @@ from . import _validation as v
 from .base import MixtureBase
 from .covariance import CovarianceFamily
 from .engine import Frame, single_threaded_blas
-from .incomplete.source import IncompleteSource
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
-from .sources import RowSource
+from .sources import ArrayRows, RowSource
 from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
@@ -359,7 +358,7 @@ class GaussianMixture(MixtureBase):
             best.params, frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
-            n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
+            n_empty_rows=source.n_empty if isinstance(source, ArrayRows) else 0,
         )  # fmt: skip
         weights = source.sample_weight
         # a lazy source's weights are not read again for a warning: its rows count instead

@@ -79,6 +79,11 @@ class ArrayRows:
         """The weights, in the array type of ``X`` (``None``: all 1)."""
         return self._weights
 
+    @property
+    def n_empty(self) -> int:
+        """Rows with nothing observed, left out of the statistics (NaN as missing values)."""
+        return 0
+
 
 class ArraySource(ArrayRows):
     """Rows held in a numpy array or a memory map, read in place (never copied whole).

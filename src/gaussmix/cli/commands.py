@@ -119,14 +119,14 @@ def _incomplete(X: NDArray[np.floating], verb: str, empty_note: str = "") -> str
 
 
 def _read_training_data(
-    args: argparse.Namespace,
+    args: argparse.Namespace, one_model: bool = True
 ) -> tuple[Data, NDArray[np.floating], list[str], Any]:
     from ..standardize import Standardization
 
     if getattr(args, "scheduler", None):  # out of core, on the cluster
         from .cluster import read_lazily
 
-        return (*read_lazily(args), None)
+        return (*read_lazily(args, one_model=one_model), None)
     data = read_data(args.data)
     X, names = _features(data, args)
     standardization = Standardization.fit(X) if getattr(args, "standardize", False) else None
@@ -208,7 +208,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_select(args: argparse.Namespace) -> int:
     """``gaussmix select``: print (and optionally write) the BIC/AIC/ICL table."""
     csv_path = check_output(args.csv, "csv", inputs=[("DATA", args.data)], force=args.force)
-    data, Z, names, standardization = _read_training_data(args)
+    data, Z, names, standardization = _read_training_data(args, one_model=False)
     progress = Progress(args, "selecting", candidates=_candidates(args))
     try:
         result = _select(Z, args, progress)
@@ -260,13 +260,18 @@ class _Loaded:
     X: NDArray[np.floating]
     names: list[str]
     data: Data
+    lazy: bool = False  # X a Dask array read by the cluster's workers
 
     def z(self) -> NDArray[np.floating]:
+        if self.lazy:
+            from .cluster import standardized
+
+            return standardized(self.X, self.standardization)
         return self.X if self.standardization is None else self.standardization.transform(self.X)
 
     def log_density(self) -> NDArray[np.floating]:
         with _plain_arrays():
-            logd: NDArray[np.floating] = self.model.score_samples(self.z())
+            logd: NDArray[np.floating] = np.asarray(self.model.score_samples(self.z()))
         if self.standardization is not None:
             logd = logd - self.standardization.log_abs_det
         return logd
@@ -280,6 +285,13 @@ def _load_for_prediction(args: argparse.Namespace, allow_missing: bool = False) 
     saved = read_model(args.model)
     model = saved.model
     names_in = getattr(model, "feature_names_in_", None)
+    if getattr(args, "scheduler", None):  # out of core, on the cluster
+        from .cluster import read_for_model
+
+        data, X, names = read_for_model(
+            args, None if names_in is None else [str(n) for n in names_in], model.n_features_in_
+        )
+        return _Loaded(model, saved.standardization, X, names, data, lazy=True)
     data = read_data(args.data)
     X, names = _features(
         data,
@@ -321,11 +333,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = _table_output(args)
     loaded = _load_for_prediction(args)
     with _plain_arrays():
-        if args.proba:
-            proba = loaded.model.predict_proba(loaded.z())
+        if args.proba:  # np.asarray: lazy outputs computed on the cluster
+            proba = np.asarray(loaded.model.predict_proba(loaded.z()))
             labels = np.argmax(proba, axis=1)
         else:
-            labels = loaded.model.predict(loaded.z())
+            labels = np.asarray(loaded.model.predict(loaded.z()))
     columns = _with_id(args, loaded)
     columns["label"] = np.asarray(labels, dtype=np.int64)
     if args.proba:
@@ -384,9 +396,10 @@ def cmd_anomalies(args: argparse.Namespace) -> int:
         )
     columns = _with_id(args, loaded, flagged)
     columns["row"] = flagged.astype(np.int64)
+    rows = np.asarray(loaded.X[flagged])  # only these rows come back from a cluster
     for j, name in enumerate(loaded.names):
         if name not in columns:
-            columns[name] = loaded.X[flagged, j]
+            columns[name] = rows[:, j]
     columns["log_density"] = logd[flagged]
     if tails is not None:
         columns["tail_probability"] = tails[flagged]

@@ -282,9 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="fit on the dask.distributed cluster whose scheduler is at ADDRESS (e.g. "
+        help="run on the dask.distributed cluster whose scheduler is at ADDRESS (e.g. "
         "tcp://10.0.0.5:8786): its workers read DATA (.parquet, .zarr, .npy) out of core, at "
-        'the same path; one model, no --standardize (needs "gaussmix[dask]")',
+        "the same path, and NaN are missing values; no --standardize or --id (fit: one "
+        'model) (needs "gaussmix[dask]")',
     )
 
     def add_candidates(p: argparse.ArgumentParser, default_covariance: str) -> None:
@@ -337,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = command(
         "select",
-        parents=[columns, model_opts, missing, quiet],
+        parents=[columns, model_opts, missing, quiet, cluster],
         help="print the BIC/AIC/ICL table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
         "to DATA and print the table of log-likelihoods, BIC, AIC and ICL (lower is better), "
@@ -348,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix select data.csv -k 1..9 --covariance all",
             "gaussmix select data.parquet -k 1..6 --covariance full,diag --csv table.csv",
             "gaussmix select X.npy --criterion icl --covariance VEV,VVV,sklearn",
+            "gaussmix select big.parquet -k 2..6 --covariance full --scheduler tcp://10.0.0.5:8786",
         ),
     )
     select.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
@@ -365,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     def prediction_command(
         name: str, output: str = "output .csv or .parquet (default: CSV on stdout)", **kw: Any
     ) -> Any:
-        p = command(name, parents=[columns, quiet], **kw)
+        p = command(name, parents=[columns, quiet, cluster], **kw)
         p.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
         p.add_argument("data", metavar="DATA", help="rows to process (.csv, .tsv, .parquet, .npy)")
         p.add_argument("-o", "--output", metavar="OUT", help=output)
@@ -399,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "gaussmix score model.gmm data.csv -o scores.csv",
             "gaussmix score model.gmm data.npy | head",
+            "gaussmix score model.gmm big.parquet --scheduler tcp://10.0.0.5:8786 -o s.parquet",
         ),
     )
 

@@ -39,7 +39,7 @@ def fit_rows(
     its frame is taken from, once the estimator's start is known not to read every row
     into memory (:func:`check_start`)."""
     check_start(estimator, int(X.shape[0]))
-    source = DaskSource(X, check_sample_weight(sample_weight, X))
+    source = DaskSource(X, check_sample_weight(sample_weight, X), missing=estimator._allows_nan())
     return (source, *source.frame_sample())
 
 

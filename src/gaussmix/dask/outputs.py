@@ -22,40 +22,46 @@ ROW_OUTPUTS = ("labels", "resp", "log_density")
 def block_output(
     x: NDArray[np.floating], spec: PassSpec, index: int, start: int, rows: int, field: str
 ) -> NDArray[Any]:
-    """One per-row output of block ``index``; NaN or inf in it raise the in-memory error,
-    counted in the block."""
+    """One per-row output of block ``index``; inf in it (and NaN, unless a missing value)
+    raise the in-memory error, counted in the block."""
     try:
         out: NDArray[Any] = getattr(block_pass(x, None, spec, index, start, rows), field)
     except NonFiniteInput:
-        bad = ~np.isfinite(x).all(axis=1)
+        has_nan = not spec.missing and bool(np.isnan(x).any())
+        bad = np.isinf(x).any(axis=1) if spec.missing else ~np.isfinite(x).all(axis=1)
         raise v.not_finite_error(
-            bool(np.isnan(x).any()), bool(np.isinf(x).any()), int(bad.sum()), rows,
+            has_nan, bool(np.isinf(x).any()), int(bad.sum()), rows,
             start + int(np.flatnonzero(bad)[0]), where=f" of its block {index} (rows {start} "
-            f"to {start + rows - 1})", lazy=True,
+            f"to {start + rows - 1})",
         ) from None  # fmt: skip
     return out
 
 
-def lazy_pass(X: Any, terms: PassTerms, frame: Frame, **options: Any) -> PassResult:
+def lazy_pass(
+    X: Any, terms: PassTerms, frame: Frame, *, missing: bool = False, **options: Any
+) -> PassResult:
     """:func:`~gaussmix.engine.mixture_pass` of the rows of ``X`` (a validated Dask array).
 
     The per-row outputs asked for (``labels``, ``resp``, ``log_density``) are Dask arrays
     chunked as ``X``'s rows, computed when read; a pass that asks for none (a score) is
-    computed now, on the cluster, and returns its log-likelihood and weight.
+    computed now, on the cluster, and returns its log-likelihood and weight.  ``missing``:
+    NaN is a missing value (each row scored on its observed values), not an error.
     """
     asked = [f for f in ROW_OUTPUTS if options.get(f)]
     if not asked:
-        return DaskSource(X).mixture_pass(terms, frame, **options)
-    outputs = {f: _lazy_output(X, terms, frame, f, options) for f in asked}
+        return DaskSource(X, missing=missing).mixture_pass(terms, frame, **options)
+    outputs = {f: _lazy_output(X, terms, frame, f, options, missing) for f in asked}
     return PassResult(stats=None, log_likelihood=float("nan"), weight=float("nan"), **outputs)
 
 
 def _lazy_output(
-    X: Any, terms: PassTerms, frame: Frame, field: str, options: dict[str, Any]
+    X: Any, terms: PassTerms, frame: Frame, field: str, options: dict[str, Any], missing: bool
 ) -> Any:
     others = {f: False for f in ROW_OUTPUTS if f != field}
     # labels alone need no normalisation (as in memory)
-    spec = PassSpec(terms, frame, {**options, **others, "log_likelihood": field != "labels"})
+    spec = PassSpec(
+        terms, frame, {**options, **others, "log_likelihood": field != "labels"}, missing
+    )
     name = _token(field.replace("_", "-"))
     spec_key = (name, "spec")
     dsk: dict[Any, Any] = {spec_key: spec}
@@ -115,7 +121,7 @@ def _finite_block(x: NDArray[np.floating], info: dict[Any, Any] | None) -> int:
         bad = np.isinf(x).any(axis=1)
         raise v.not_finite_error(
             False, True, int(bad.sum()), x.shape[0], start + int(np.flatnonzero(bad)[0]),
-            where=f" of its block {index} (rows {start} to {start + x.shape[0] - 1})", lazy=True,
+            where=f" of its block {index} (rows {start} to {start + x.shape[0] - 1})",
         )  # fmt: skip
     return index
 
