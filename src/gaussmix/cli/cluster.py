@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CLIError, _one_line, _shown
+from .outofcore import one_model
 from .tables import Data, _parse_columns
 
 if TYPE_CHECKING:
@@ -66,12 +67,7 @@ def read_lazily(args: argparse.Namespace) -> tuple[Data, Any, list[str]]:
         For a format that cannot be read out of core, a missing file, unknown or
         non-numeric columns, or options that need all rows in memory.
     """
-    if getattr(args, "standardize", False):
-        raise CLIError("--standardize is not available with --scheduler; fit without it")
-    if len(args.components) * len(args.covariance) != 1:
-        raise CLIError(
-            "--scheduler fits one model: give one number of components (-k) and one covariance type"
-        )
+    one_model(args, "with --scheduler")
     path = Path(args.data)
     if not path.exists():
         raise CLIError(f"no such file: {path}")
