@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_dask.py --write-readme
 	$(PY) benchmarks/bench_impute.py --write-readme
 	$(PY) benchmarks/bench_missing.py --write-readme
+	$(PY) benchmarks/bench_stream.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -29,6 +29,17 @@ def init_array(name: str, value: Any) -> None:
         raise ValueError(f"The {name!r} parameter must be None or array-like; got {value!r}.")
 
 
+def step_decay(name: str, value: Any) -> None:
+    """A real number in (0.5, 1]: the steps of stepwise EM then sum to infinity and their
+    squares do not (the condition of its convergence)."""
+    v.real_at_least(0.0)(name, value)
+    if not 0.5 < value <= 1.0:
+        raise ValueError(
+            f"The {name!r} parameter must be in (0.5, 1] (the steps (learning_offset + t) ** "
+            f"-{name} must sum to infinity while their squares converge); got {value!r}."
+        )
+
+
 #: every constructor parameter of :class:`gaussmix.GaussianMixture` and its check
 GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "n_components": v.int_at_least(1),
@@ -48,6 +59,9 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "verbose_interval": v.int_at_least(1),
     "chunk_size": v.int_at_least(1, allow_none=True),
     "missing": choice(("marginalize", "error")),
+    "batch_size": v.int_at_least(1, allow_none=True),
+    "learning_offset": v.real_at_least(0.0),
+    "learning_decay": step_decay,
 }
 
 

@@ -35,8 +35,10 @@ from .impute import impute_rows
 from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
+from .multistart import check_start
+from .ondisk import NpySource
 from .params import Params
-from .sources import ArraySource, RowSource
+from .sources import ArraySource, RowSource, frame_rows
 
 Array = NDArray[np.float64]
 
@@ -71,7 +73,6 @@ class MixtureBase(DensityMixin, BaseEstimator):
         allow = self._allows_nan() if allow_nan is None else allow_nan
         if (
             not reset
-            and not check_finite
             and type(X) is np.ndarray
             and X.dtype in (np.float64, np.float32)
             and X.dtype.isnative
@@ -80,9 +81,11 @@ class MixtureBase(DensityMixin, BaseEstimator):
             and X.shape[1] == getattr(self, "n_features_in_", -1)
             and not hasattr(self, "feature_names_in_")
         ):
-            # a float array of the fitted width, for a pass that finds NaN and inf itself:
-            # nothing for validate_data to convert or report
-            return X, False
+            # a float array of the fitted width: nothing for validate_data to convert or
+            # report; a pass that finds NaN and inf itself needs no scan either
+            if not check_finite:
+                return X, False
+            return v.check_array_values(X, check_finite=True, allow_nan=self._allows_nan())
         lazy = None
         if is_dask_collection(X):
             # checked lazily; scikit-learn's bookkeeping (width, names) sees a one-row stand-in
@@ -120,14 +123,25 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 "as the data the model was fitted on."
             )
 
-    def _validate_fit(self, X: Any, sample_weight: Any) -> tuple[NDArray[np.floating], Any, bool]:
-        """``X``, the sample weights and whether ``X`` holds missing values."""
+    def _validate_fit(
+        self, X: Any, sample_weight: Any, reset: bool = True
+    ) -> tuple[NDArray[np.floating], Any, bool]:
+        """``X``, the sample weights and whether ``X`` holds missing values; ``reset=False``
+        checks a batch for a fitted model (:meth:`partial_fit`): its columns must be the
+        model's, and one row is enough."""
         v.check_params(self, self._parameter_table)
-        X, has_nan = self._validate_X(X, reset=True)
+        X, has_nan = self._validate_X(X, reset=reset)
+        if reset:
+            self._check_rows(int(X.shape[0]), X.shape)
         n = int(X.shape[0])
+        sw = v.check_sample_weight(sample_weight, n) if isinstance(X, np.ndarray) else sample_weight
+        return X, sw, has_nan
+
+    def _check_rows(self, n: int, shape: tuple[int, ...]) -> None:
+        """Refuse fewer rows than a fit needs (two, and one per component)."""
         if n < 2:
             raise ValueError(
-                f"Found array with {n} sample(s) (shape={X.shape}) while a minimum of 2 is "
+                f"Found array with {n} sample(s) (shape={shape}) while a minimum of 2 is "
                 "required to fit a Gaussian mixture. Pass more rows."
             )
         if n < self.n_components:
@@ -135,16 +149,23 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"Expected n_samples >= n_components but got n_components = "
                 f"{self.n_components}, n_samples = {n}. Decrease n_components or pass more rows."
             )
-        sw = v.check_sample_weight(sample_weight, n) if isinstance(X, np.ndarray) else sample_weight
-        return X, sw, has_nan
 
     def _fit_rows(
-        self, X: Any, sample_weight: Any
+        self, X: Any, sample_weight: Any, reset: bool = True
     ) -> tuple[RowSource, NDArray[np.floating], Array | None, Missing]:
         """The training rows as a row source, the rows and weights its frame is taken from,
         and what a NaN among those means (validated; rows with missing values: the source of
-        incomplete rows; Dask input: a lazy source, its frame's sample gathered once)."""
-        X, sw, has_nan = self._validate_fit(X, sample_weight)
+        incomplete rows; Dask input: a lazy source, its frame's sample gathered once; a row
+        source or a memory map: read out of core, its frame's sample read once)."""
+        source = self._as_source(X, sample_weight)
+        if source is not None:
+            v.check_params(self, self._parameter_table)
+            self._check_source(source, reset)
+            if reset:
+                check_start(self, source.n_rows, "with rows read out of core", "pass means_init")
+            rows, weights = frame_rows(source)
+            return source, rows, weights, "error"
+        X, sw, has_nan = self._validate_fit(X, sample_weight, reset)
         if isinstance(X, np.ndarray):
             # rows with missing values are fitted on their observed coordinates exactly
             if has_nan:
@@ -155,6 +176,49 @@ class MixtureBase(DensityMixin, BaseEstimator):
         source, rows, weights = fit_rows(self, X, sw)
         # the frame's sample holds NaN only where NaN is a missing value
         return source, rows, weights, "observed" if np.isnan(rows).any() else "error"
+
+    @staticmethod
+    def _as_source(X: Any, sample_weight: Any) -> RowSource | None:
+        """``X`` as a row source read out of core (a memory map, or a row source given as
+        such), or None for any other input."""
+        if isinstance(X, np.memmap):
+            # read by the source block by block: validation must not read it into memory
+            return NpySource(X, sample_weight)
+        if not isinstance(X, np.ndarray) and isinstance(X, RowSource):
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight cannot be given with a row source, which holds its rows' "
+                    f"weights: pass them to it ({type(X).__name__}(..., sample_weight=w))."
+                )
+            return X
+        return None
+
+    def _check_source(self, source: RowSource, reset: bool) -> None:
+        """The checks of :meth:`_validate_X` a row source allows without reading its rows:
+        rows, columns, dtype and names (scikit-learn's bookkeeping sees a one-row stand-in)."""
+        n, d = source.n_rows, source.n_features
+        if reset:
+            self._check_rows(n, (n, d))
+        if d < 1:
+            raise ValueError(
+                f"Found rows with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is "
+                "required: pass at least one numeric feature."
+            )
+        if source.dtype not in (np.float32, np.float64):
+            raise TypeError(f"A row source must give float32 or float64 rows, got {source.dtype}.")
+        names = getattr(source, "feature_names", None)
+        fitted = getattr(self, "feature_names_in_", None)
+        if reset:
+            validate_data(self, np.zeros((1, d), dtype=source.dtype), reset=True)
+            if names is not None:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            return
+        self._check_width(np.empty((0, d)), reset=False)
+        if names is not None and fitted is not None and list(names) != list(fitted):
+            raise ValueError(
+                f"The columns {list(names)} are not those the model was fitted on "
+                f"({list(fitted)}): choose the same columns, in the same order."
+            )
 
     # ------------------------------------------------------------------ fitted state
 
@@ -244,6 +308,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def _pass(self, X: ArrayLike, **what: Any) -> PassResult:
         check_is_fitted(self)
+        if not isinstance(X, np.ndarray) and isinstance(X, RowSource):  # read out of core
+            self._check_source(X, reset=False)
+            frame = self._prediction_frame()
+            return X.mixture_pass(
+                self._pass_terms(frame), frame, chunk_size=self.chunk_size, stats=False,
+                out_dtype=X.dtype, **what,
+            )  # fmt: skip
         # NaN and inf are found by the pass itself (a row holding one has no finite
         # log-density), which saves a read of X
         Xv, _ = self._validate_X(X, reset=False, check_finite=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CLIError, _one_line, _shown
+from .outofcore import check_one_model
 from .tables import Data, _parse_columns
 
 if TYPE_CHECKING:
@@ -67,12 +68,8 @@ def read_lazily(args: argparse.Namespace, *, one_model: bool = True) -> tuple[Da
         For a format that cannot be read out of core, a missing file, unknown or
         non-numeric columns, or options that need all rows in memory.
     """
-    if getattr(args, "standardize", False):
-        raise CLIError("--standardize is not available with --scheduler; fit without it")
-    if one_model and len(args.components) * len(args.covariance) != 1:
-        raise CLIError(
-            "--scheduler fits one model: give one number of components (-k) and one covariance type"
-        )
+    if one_model or getattr(args, "standardize", False):
+        check_one_model(args, "with --scheduler")
     return _read(Path(args.data), args.columns, None)
 
 

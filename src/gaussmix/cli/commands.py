@@ -49,8 +49,8 @@ def _plain_arrays() -> Iterator[None]:
 
 def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     params: dict[str, Any] = {"random_state": args.seed}
-    for name in ("n_init", "max_iter", "tol", "reg_covar", "missing"):
-        value = getattr(args, name)
+    for name in ("n_init", "max_iter", "tol", "reg_covar", "missing", "batch_size"):
+        value = getattr(args, name, None)
         if value is not None:
             params[name] = value
     return params
@@ -119,14 +119,28 @@ def _incomplete(X: NDArray[np.floating], verb: str, empty_note: str = "") -> str
 
 
 def _read_training_data(
-    args: argparse.Namespace, one_model: bool = True
-) -> tuple[Data, NDArray[np.floating], list[str], Any]:
+    args: argparse.Namespace, one_model: bool = True, out_of_core: bool = False
+) -> tuple[Data, Any, list[str], Any]:
+    """DATA's rows (an array; a Dask array with ``--scheduler``; a row source read out of
+    core where ``out_of_core`` allows it, see :mod:`gaussmix.cli.outofcore`), their columns
+    and the standardization to apply (``one_model``: the command fits one model)."""
     from ..standardize import Standardization
 
     if getattr(args, "scheduler", None):  # out of core, on the cluster
         from .cluster import read_lazily
 
         return (*read_lazily(args, one_model=one_model), None)
+    if out_of_core:
+        from .outofcore import read_out_of_core, streams
+
+        if streams(args):
+            data, source, names = read_out_of_core(args)
+            _say(
+                args,
+                f"Reading {data.path.name} out of core: {data.n_rows} rows x {len(names)} "
+                "columns, one pass per EM iteration",
+            )
+            return data, source, names, None
     data = read_data(args.data)
     X, names = _features(data, args)
     standardization = Standardization.fit(X) if getattr(args, "standardize", False) else None
@@ -141,7 +155,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, "model", inputs=[("DATA", args.data)], force=args.force)
     assert out is not None
-    data, Z, names, standardization = _read_training_data(args)
+    data, Z, names, standardization = _read_training_data(args, out_of_core=True)
     ks, types = args.components, args.covariance
     n_candidates = len(ks) * len(types)
     progress = (
@@ -163,7 +177,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model.feature_names_in_ = np.asarray(names, dtype=object)
     save_model(model, out, standardization=standardization)
 
-    n = Z.shape[0]
+    n = Z.n_rows if hasattr(Z, "n_rows") else Z.shape[0]  # a row source, or an array
     log_det = 0.0 if standardization is None else standardization.log_abs_det
     with _plain_arrays():
         mean_ll = model.score(Z) - log_det

@@ -328,10 +328,30 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix fit data.csv -k 2..6 --columns x,y --standardize -o model.gmm",
             "gaussmix fit X.npy -k 4 --n-init 16 --seed 1 --max-iter 500 -o model.gmm",
             "gaussmix fit big.parquet -k 8 --scheduler tcp://10.0.0.5:8786 -o model.gmm",
+            "gaussmix fit rows.npy -k 8 --out-of-core -o model.gmm   # exact EM, streamed",
+            "gaussmix fit events/ -k 8 --batch-size 10000 -o model.gmm   # mini-batch EM",
         ),
     )
-    fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="training data (.csv, .tsv, .parquet, .npy, or a folder of Parquet files)",
+    )
     fit.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    fit.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="read DATA (.npy, Parquet) block by block, one pass per EM iteration, memory "
+        "bounded by two blocks; automatic for a Parquet folder and for files whose columns "
+        "would take more than a quarter of the available memory; one model, no --standardize",
+    )
+    fit.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="mini-batch EM: stepwise updates over shuffled batches of N rows, --max-iter "
+        "and --tol then count epochs (an approximate fit of large data in a few passes)",
+    )
     add_id(fit)
     add_candidates(fit, default_covariance="full")
     add_force(fit, "MODEL")

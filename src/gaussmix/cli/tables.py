@@ -55,12 +55,14 @@ class Data:
     named: bool  # False for .npy (columns x0, x1, ... by position)
     _table: Any = None  # pyarrow.Table
     _array: NDArray[Any] | None = None
+    _schema: Any = None  # pyarrow.Schema of a table not read (out of core)
 
     def is_numeric(self, name: str) -> bool:
         if self._array is not None:
             return True
         pa = importlib.import_module("pyarrow")
-        t = self._table.schema.field(name).type
+        schema = self._schema if self._table is None else self._table.schema
+        t = schema.field(name).type
         return bool(
             pa.types.is_integer(t)
             or pa.types.is_floating(t)
@@ -71,7 +73,7 @@ class Data:
     def bad_cells(self, name: str) -> tuple[NDArray[np.intp], list[Any]] | None:
         """The rows and values of a text column that are not numbers, when the column is
         mostly numbers (a typo such as ``abc`` or ``1.5e``); None for a text column."""
-        if self._array is not None:
+        if self._table is None:  # an array, or a table not read
             return None
         pa = importlib.import_module("pyarrow")
         pc = importlib.import_module("pyarrow.compute")
@@ -285,6 +287,43 @@ def select_features(
         value), a column count the model does not expect, or the rows holding infinite
         values (and, without ``allow_missing``, missing ones).
     """
+    names = select_names(
+        data, columns, model_names=model_names, n_features=n_features,
+        id_column=id_column, exclude=exclude,
+    )  # fmt: skip
+    X = data.values(names)
+    finite = np.isfinite(X).all(axis=1)
+    if finite.all():
+        return X, names
+    if allow_missing:
+        rows = np.flatnonzero(np.isinf(X).any(axis=1))
+        if rows.size:
+            raise CLIError(
+                f"{data.path} has infinite values in {len(rows)} of {data.n_rows} rows "
+                f"(counting data rows from 0: {_rows_shown(rows)}); infinity is not a missing "
+                "value: leave the cell empty if the value is unknown, or drop those rows"
+            )
+        return X, names
+    rows = np.flatnonzero(~finite)
+    raise CLIError(
+        f"{data.path} has missing or non-finite values (NaN, empty, inf) in {len(rows)} of "
+        f"{data.n_rows} rows (counting data rows from 0: {_rows_shown(rows)}), refused with "
+        "--missing error; drop or fill them first, or fit without --missing error (empty "
+        "cells are then missing values, and rows are fitted on their observed values)"
+    )
+
+
+def select_names(
+    data: Data,
+    columns: str | None,
+    *,
+    model_names: Sequence[str] | None = None,
+    n_features: int | None = None,
+    id_column: str | None = None,
+    exclude: str | None = None,
+) -> list[str]:
+    """The feature columns :func:`select_features` reads, with its checks of the columns
+    and of the rows' count, made without reading any value (its parameters)."""
     requested = _parse_columns(columns, data)
     left_out = _parse_columns(exclude, data, "--exclude") or []
     if id_column is not None and id_column not in data.names:
@@ -346,26 +385,7 @@ def select_features(
         )
     if data.n_rows == 0:
         raise CLIError(f"{data.path} has no rows")
-    X = data.values(names)
-    finite = np.isfinite(X).all(axis=1)
-    if finite.all():
-        return X, names
-    if allow_missing:
-        rows = np.flatnonzero(np.isinf(X).any(axis=1))
-        if rows.size:
-            raise CLIError(
-                f"{data.path} has infinite values in {len(rows)} of {data.n_rows} rows "
-                f"(counting data rows from 0: {_rows_shown(rows)}); infinity is not a missing "
-                "value: leave the cell empty if the value is unknown, or drop those rows"
-            )
-        return X, names
-    rows = np.flatnonzero(~finite)
-    raise CLIError(
-        f"{data.path} has missing or non-finite values (NaN, empty, inf) in {len(rows)} of "
-        f"{data.n_rows} rows (counting data rows from 0: {_rows_shown(rows)}), refused with "
-        "--missing error; drop or fill them first, or fit without --missing error (empty "
-        "cells are then missing values, and rows are fitted on their observed values)"
-    )
+    return names
 
 
 # --------------------------------------------------------------------------- output

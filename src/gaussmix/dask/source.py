@@ -42,7 +42,7 @@ from ..engine import (
     mixture_pass,
 )
 from ..incomplete.source import IncompleteSource
-from ..sources import ArrayRows, ArraySource, RowSource
+from ..sources import ArrayRows, ArraySource, RowSource, unique_rows
 from .blocks import incomplete_block, kept_block
 from .validation import block_values, raise_not_finite
 
@@ -181,12 +181,7 @@ class DaskSource(ArrayRows):
 
     def _gather(self, rows: NDArray[np.intp]) -> tuple[NDArray[np.floating], Array | None]:
         """The rows at ``rows`` and their weights, in that order, in one computation."""
-        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        n = self.n_rows
-        if rows.size and (rows.min() < -n or rows.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
-        rows = np.where(rows < 0, rows + n, rows)
-        unique, inverse = np.unique(rows, return_inverse=True)
+        unique, inverse = unique_rows(rows, self.n_rows)
         name = _token("take")
         xkeys, wkeys = self._block_keys()
         blocks = np.searchsorted(self.bounds, unique, side="right") - 1
