@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_impute.py --write-readme
 	$(PY) benchmarks/bench_missing.py --write-readme
 	$(PY) benchmarks/bench_stream.py --write-readme
+	$(PY) benchmarks/bench_vb.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -296,9 +296,9 @@ def test_rows_with_nan_and_inf(files: dict[str, Path], tmp_path: Path) -> None:
 
 def test_model_of_another_format_version(files: dict[str, Path], tmp_path: Path) -> None:
     path = tmp_path / "future.gmm"
-    edit_model(files["model"], path, lambda h: h.update(format_version=3))
+    edit_model(files["model"], path, lambda h: h.update(format_version=4))
     assert_error(gaussmix("sample", path, "-n", "5", cwd=tmp_path),
-                 "format version 3", "reads format versions 1 and 2")  # fmt: skip
+                 "format version 4", "reads format versions 1, 2 and 3")  # fmt: skip
 
 
 def test_tampered_model(files: dict[str, Path], tmp_path: Path) -> None:

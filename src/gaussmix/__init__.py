@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .bayesian import BayesianGaussianMixture
     from .covariance import COVARIANCE_TYPES, MCLUST_MODELS
     from .imputer import GaussianMixtureImputer
     from .io import ModelFileError
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it
 _LAZY = {
+    "BayesianGaussianMixture": "bayesian",
     "COVARIANCE_TYPES": "covariance",
     "DegenerateMixtureError": "strategy",
     "GaussianMixture": "mixture",
@@ -53,6 +55,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "COVARIANCE_TYPES",
     "MCLUST_MODELS",
+    "BayesianGaussianMixture",
     "DegenerateMixtureError",
     "GaussianMixture",
     "GaussianMixtureImputer",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation as v
@@ -35,7 +37,7 @@ from .impute import impute_rows
 from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
-from .multistart import check_start
+from .multistart import FitCallback, check_start
 from .ondisk import NpySource
 from .params import Params
 from .sources import ArraySource, RowSource, frame_rows
@@ -220,6 +222,55 @@ class MixtureBase(DensityMixin, BaseEstimator):
                 f"({list(fitted)}): choose the same columns, in the same order."
             )
 
+    def fit(
+        self,
+        X: ArrayLike,
+        y: Any = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        callback: FitCallback | None = None,
+    ) -> Any:
+        """Fit the model to ``X`` (each subclass fits its own way)."""
+        raise NotImplementedError
+
+    def fit_predict(
+        self,
+        X: ArrayLike,
+        y: Any = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        callback: FitCallback | None = None,
+    ) -> NDArray[np.intp]:
+        """Fit, then return the most probable component of each row of ``X``."""
+        return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
+
+    def _check_warm_start(
+        self, family: CovarianceFamily, k: int, d: int, how: str = "warm_start=True"
+    ) -> None:
+        """Refuse to continue a previous fit whose shape no longer matches the parameters."""
+        old_k, old_d = np.shape(self.means_)
+        old_shape = np.shape(self.covariances_)
+        if (old_k, old_d) != (k, d) or old_shape != family.shape(k, d):
+            fresh = "call fit" if how == "partial_fit" else "Set warm_start=False"
+            raise ValueError(
+                f"{how} continues the previous fit, which had "
+                f"n_components={old_k}, n_features={old_d} and covariances of shape "
+                f"{old_shape}, but now n_components={k}, n_features={d} and "
+                f"covariance_type={self.covariance_type!r} (shape {family.shape(k, d)}). "
+                f"{fresh} to start afresh, or keep the same settings and columns."
+            )
+
+    def _warn_unconverged(self, converged: bool) -> None:
+        """Warn, as scikit-learn does, when the retained start did not converge (called
+        from a subclass's ``_fit``, inside ``fit``)."""
+        if getattr(self, "max_iter", 0) > 0 and not converged:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
     # ------------------------------------------------------------------ fitted state
 
     @classmethod
@@ -301,29 +352,42 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return frame
 
     def _pass_terms(self, frame: Frame) -> PassTerms:
-        """The pass terms of the fitted model in ``frame``."""
+        """The pass terms of the fitted model in ``frame``: its responsibilities."""
         return gaussian_terms(self._internal_params(frame), self._family())
+
+    def _density_terms(self, frame: Frame) -> PassTerms | None:
+        """The pass terms of the model's density where they differ from the
+        responsibilities' (a Bayesian mixture's predictive density); ``None``: the same."""
+        return None
 
     # ------------------------------------------------------------------ inference
 
-    def _pass(self, X: ArrayLike, **what: Any) -> PassResult:
+    def _pass(self, X: ArrayLike, *, density: bool = False, **what: Any) -> PassResult:
+        """One pass over ``X`` under the responsibilities' terms, or with ``density`` the
+        density's (:meth:`_density_terms`)."""
         check_is_fitted(self)
         if not isinstance(X, np.ndarray) and isinstance(X, RowSource):  # read out of core
             self._check_source(X, reset=False)
             frame = self._prediction_frame()
             return X.mixture_pass(
-                self._pass_terms(frame), frame, chunk_size=self.chunk_size, stats=False,
+                self._terms(frame, density), frame, chunk_size=self.chunk_size, stats=False,
                 out_dtype=X.dtype, **what,
             )  # fmt: skip
         # NaN and inf are found by the pass itself (a row holding one has no finite
         # log-density), which saves a read of X
         Xv, _ = self._validate_X(X, reset=False, check_finite=False)
-        return self._pass_rows(Xv, **what)
+        return self._pass_rows(Xv, density=density, **what)
 
-    def _pass_rows(self, Xv: NDArray[np.floating], **what: Any) -> PassResult:
+    def _terms(self, frame: Frame, density: bool) -> PassTerms:
+        """The responsibilities' pass terms, or with ``density`` the density's."""
+        return (self._density_terms(frame) if density else None) or self._pass_terms(frame)
+
+    def _pass_rows(
+        self, Xv: NDArray[np.floating], *, density: bool = False, **what: Any
+    ) -> PassResult:
         """:meth:`_pass` of validated rows (NaN and inf not yet looked for)."""
         frame = self._prediction_frame()
-        terms = self._pass_terms(frame)
+        terms = self._terms(frame, density)
         if not isinstance(Xv, np.ndarray):  # Dask: per-row outputs stay lazy
             from .dask.boundary import lazy_pass
 
@@ -380,13 +444,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
         -------
         log_density : ndarray of shape (n_samples,)
         """
-        logd = self._pass(X, log_density=True).log_density
+        logd = self._pass(X, density=True, log_density=True).log_density
         assert logd is not None
         return logd
 
     def score(self, X: ArrayLike, y: Any = None) -> float:
         """Mean log-density per row of ``X``."""
-        result = self._pass(X)
+        result = self._pass(X, density=True)
         return float(result.mean_log_likelihood())
 
     def n_parameters(self) -> int:
@@ -397,13 +461,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
-        result = self._pass(X)  # its weight is the number of rows
+        result = self._pass(X, density=True)  # its weight is the number of rows
         n = result.weight
         return float(-2.0 * result.mean_log_likelihood() * n + self.n_parameters() * np.log(n))
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on ``X`` (lower is better)."""
-        result = self._pass(X)
+        result = self._pass(X, density=True)
         n = result.weight
         return float(-2.0 * result.mean_log_likelihood() * n + 2 * self.n_parameters())
 
@@ -430,6 +494,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         assert result.resp is not None
         # the most probable component's probability is at least 1 / k: its log is finite
         cost = -np.log(np.max(result.resp, axis=1).astype(np.float64))
+        if self._density_terms(self._prediction_frame()) is not None:  # another density
+            result = self._pass(X, density=True, log_density=sample_weight is not None or lazy)
         if sample_weight is None and not lazy:
             return float(result.log_likelihood), float(cost.sum()), float(cost.shape[0])
         assert result.log_density is not None

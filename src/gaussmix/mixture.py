@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.exceptions import ConvergenceWarning
 
 from . import _parameters
 from . import _validation as v
@@ -394,13 +393,7 @@ class GaussianMixture(MixtureBase):
                 batch_size=self.batch_size, schedule=self._schedule(), **race,
             )  # fmt: skip
 
-        if self.max_iter > 0 and not best.monitor.converged:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_unconverged(best.monitor.converged)
         monitor = best.monitor
         self._set_fit(
             best.params, frame, source.dtype,
@@ -424,22 +417,6 @@ class GaussianMixture(MixtureBase):
                 stacklevel=3,
             )
         return self
-
-    def _check_warm_start(
-        self, family: CovarianceFamily, k: int, d: int, how: str = "warm_start=True"
-    ) -> None:
-        """Refuse to continue a previous fit whose shape no longer matches the parameters."""
-        old_k, old_d = np.shape(self.means_)
-        old_shape = np.shape(self.covariances_)
-        if (old_k, old_d) != (k, d) or old_shape != family.shape(k, d):
-            fresh = "call fit" if how == "partial_fit" else "Set warm_start=False"
-            raise ValueError(
-                f"{how} continues the previous fit, which had "
-                f"n_components={old_k}, n_features={old_d} and covariances of shape "
-                f"{old_shape}, but now n_components={k}, n_features={d} and "
-                f"covariance_type={self.covariance_type!r} (shape {family.shape(k, d)}). "
-                f"{fresh} to start afresh, or keep the same settings and columns."
-            )
 
     def _schedule(self) -> StepSchedule:
         return StepSchedule(float(self.learning_offset), float(self.learning_decay))
@@ -513,17 +490,6 @@ class GaussianMixture(MixtureBase):
         self.n_steps_ = running.steps
         self._stepwise = (self.means_, running)
         return self
-
-    def fit_predict(
-        self,
-        X: ArrayLike,
-        y: Any = None,
-        sample_weight: ArrayLike | None = None,
-        *,
-        callback: FitCallback | None = None,
-    ) -> NDArray[np.intp]:
-        """Fit, then return the most probable component of each row of ``X``."""
-        return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
 
 
 __all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]

@@ -148,16 +148,31 @@ def _read_training_data(
     return data, Z, names, standardization
 
 
+def _check_bayesian_options(args: argparse.Namespace) -> None:
+    """``--bayesian`` fits one model; ``--prune`` and ``--weight-prior`` need it."""
+    if not args.bayesian:
+        if args.prune:
+            raise CLIError("--prune applies to a Bayesian mixture: add --bayesian")
+        return
+    if len(args.covariance) > 1:
+        raise CLIError(
+            f"--bayesian fits one covariance type, got {len(args.covariance)} "
+            f"({_shown(args.covariance, 4)}): pass one of full, tied, diag, spherical"
+        )
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
-    """``gaussmix fit``: fit one model or choose one by BIC, save it, print a summary."""
+    """``gaussmix fit``: fit one model or choose one by BIC (or fit a Bayesian mixture), save
+    it, print a summary."""
     from ..mixture import GaussianMixture
     from ..persistence import save_model
 
+    _check_bayesian_options(args)
     out = check_output(args.output, "model", inputs=[("DATA", args.data)], force=args.force)
     assert out is not None
     data, Z, names, standardization = _read_training_data(args, out_of_core=True)
     ks, types = args.components, args.covariance
-    n_candidates = len(ks) * len(types)
+    n_candidates = 1 if args.bayesian else len(ks) * len(types)
     progress = (
         Progress(args, "fitting")
         if n_candidates == 1
@@ -165,7 +180,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     result = None
     try:
-        if len(ks) * len(types) == 1:
+        if args.bayesian:
+            from ..bayesian import BayesianGaussianMixture
+
+            model = BayesianGaussianMixture(
+                max(ks), covariance_type=types[0],
+                weight_concentration_prior_type=args.weight_prior, **_estimator_params(args),
+            )  # fmt: skip
+            model.fit(Z, callback=progress if progress.bar is not None else None)
+        elif n_candidates == 1:
             model = GaussianMixture(ks[0], covariance_type=types[0], **_estimator_params(args))
             model.fit(Z, callback=progress if progress.bar is not None else None)
         else:
@@ -175,18 +198,67 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress.close()
     if data.named:
         model.feature_names_in_ = np.asarray(names, dtype=object)
+    fitted = model
+    if args.prune:
+        model = model.pruned()
     save_model(model, out, standardization=standardization)
 
     n = Z.n_rows if hasattr(Z, "n_rows") else Z.shape[0]  # a row source, or an array
     log_det = 0.0 if standardization is None else standardization.log_abs_det
     with _plain_arrays():
         mean_ll = model.score(Z) - log_det
+    source = f"to {n} rows x {len(names)} columns ({_shown(names, 6)}) of {data.path.name}" + (
+        " (standardized)" if standardization is not None else ""
+    )
+    if args.bayesian:
+        lines = _bayesian_summary(fitted, model, source, mean_ll)
+    else:
+        lines = _summary(model, result, source, mean_ll, n)
+    note = _incomplete(Z, "fitted", ", left out of the fit")
+    if note is not None:
+        lines.append(note)
+    means = np.asarray(model.means_, dtype=np.float64)
+    if standardization is not None:
+        means = standardization.inverse_transform(means)
+    shown_components = (
+        fitted.effective_components_ if args.bayesian and not args.prune else range(len(means))
+    )
+    for j in shown_components:
+        shown = ", ".join(f"{c}={m:.4g}" for c, m in zip(names[:6], means[j][:6], strict=True))
+        more = ", ..." if len(names) > 6 else ""
+        lines.append(f"  component {j}: weight {model.weights_[j]:.4f}, mean {shown}{more}")
+    lines.append(f"Saved the model to {out}")
+    _say(args, "\n".join(lines))
+    return 0
+
+
+def _bayesian_summary(fitted: Any, model: Any, source: str, mean_ll: float) -> list[str]:
+    """What ``gaussmix fit --bayesian`` says of its fit (before the components)."""
+    k, used = fitted.n_components, fitted.effective_n_components_
+    prior = fitted.weight_concentration_prior_type.replace("_", " ")
+    empty = k - used
+    return [
+        f"Fitted a Bayesian mixture of at most {k} components (covariance "
+        f"{fitted.covariance_type!r}, {prior} prior) {source}",
+        f"{used} effective component{'s' * (used != 1)} (each explaining at least 0.1% of the "
+        "rows)"
+        + (
+            f"; {'dropped' if model is not fitted else 'not listed'}: {empty} with vanishing weight"
+            if empty
+            else ""
+        ),
+        f"{'Converged' if fitted.converged_ else 'Did NOT converge'} in {fitted.n_iter_} "
+        f"iterations; lower bound {fitted.lower_bound_:.6g}; predictive log-density "
+        f"{mean_ll:.6g} per row",
+    ]
+
+
+def _summary(model: Any, result: Any, source: str, mean_ll: float, n: int) -> list[str]:
+    """What ``gaussmix fit`` says of a maximum-likelihood fit (before the components)."""
     bic = -2.0 * n * mean_ll + model.n_parameters() * np.log(n)
     lines = [
         f"Fitted {model.n_components} component{'s' * (model.n_components > 1)} "
-        f"(covariance {model.covariance_type!r}) to {n} rows x {len(names)} columns "
-        f"({_shown(names, 6)}) of {data.path.name}"
-        + (" (standardized)" if standardization is not None else ""),
+        f"(covariance {model.covariance_type!r}) {source}",
     ]
     if result is not None:
         flagged = sum(1 for row in result.rows if row.get("flag"))
@@ -200,23 +272,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             )
             + " (`gaussmix select` prints the table)."
         )
-    note = _incomplete(Z, "fitted", ", left out of the fit")
-    if note is not None:
-        lines.append(note)
     lines.append(
         f"{'Converged' if model.converged_ else 'Did NOT converge'} in {model.n_iter_} EM "
         f"iterations; log-likelihood {mean_ll:.6g} per row; BIC {bic:.6g}"
     )
-    means = np.asarray(model.means_, dtype=np.float64)
-    if standardization is not None:
-        means = standardization.inverse_transform(means)
-    for j in range(model.n_components):
-        shown = ", ".join(f"{c}={m:.4g}" for c, m in zip(names[:6], means[j][:6], strict=True))
-        more = ", ..." if len(names) > 6 else ""
-        lines.append(f"  component {j}: weight {model.weights_[j]:.4f}, mean {shown}{more}")
-    lines.append(f"Saved the model to {out}")
-    _say(args, "\n".join(lines))
-    return 0
+    return lines
 
 
 def cmd_select(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import math
 import textwrap
 from typing import Any
 
-from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS
+from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS, WEIGHT_PRIORS
 from .errors import _INSTALL_HINT
 
 AUTO_COMPONENTS = range(1, 10)
@@ -252,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tol",
         type=_finite_float,
         metavar="TOL",
-        help="convergence: change of the mean log-likelihood per row "
-        f"(default: {defaults['tol']:g})",
+        help="convergence: change of the mean log-likelihood per row (with --bayesian: of "
+        f"the lower bound, a total over the rows) (default: {defaults['tol']:g})",
     )
     model_opts.add_argument(
         "--reg-covar",
@@ -330,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix fit big.parquet -k 8 --scheduler tcp://10.0.0.5:8786 -o model.gmm",
             "gaussmix fit rows.npy -k 8 --out-of-core -o model.gmm   # exact EM, streamed",
             "gaussmix fit events/ -k 8 --batch-size 10000 -o model.gmm   # mini-batch EM",
+            "gaussmix fit data.csv --bayesian -k 20 --prune -o model.gmm   # k chosen by the fit",
         ),
     )
     fit.add_argument(
@@ -355,6 +356,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_id(fit)
     add_candidates(fit, default_covariance="full")
     add_force(fit, "MODEL")
+    bayes = fit.add_argument_group("Bayesian mixture (variational inference)")
+    bayes.add_argument(
+        "--bayesian",
+        action="store_true",
+        help="fit a Bayesian mixture (gaussmix.BayesianGaussianMixture) of at most K "
+        "components (of a range or list, its largest), which leaves the components the data "
+        "does not need empty: no BIC sweep; one of the covariance types full, tied, diag, "
+        "spherical (or VVV, EEE, VVI, VII)",
+    )
+    bayes.add_argument(
+        "--weight-prior",
+        choices=WEIGHT_PRIORS,
+        default=WEIGHT_PRIORS[0],
+        help=f"the weights' prior with --bayesian (default: {WEIGHT_PRIORS[0]})",
+    )
+    bayes.add_argument(
+        "--prune",
+        action="store_true",
+        help="with --bayesian, save only the effective components (those explaining at least "
+        "0.1%% of the rows)",
+    )
 
     select = command(
         "select",

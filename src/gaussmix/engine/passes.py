@@ -131,6 +131,8 @@ def mixture_pass(
         # a shared precision's pooled statistics cost numpy one d x d product per chunk,
         # the kernel k of them
         and not (stats and terms.moments.shared_precision)
+        # the kernel's components are Gaussian
+        and terms.dof is None
     )
     prep = Prepared(
         terms, frame, kernel, use_fused, n if X.dtype == np.float32 else 0,
