@@ -13,7 +13,8 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # Stamp files record what was installed; they are rebuilt when pyproject.toml changes.
-$(VENV)/.installed: $(PY) pyproject.toml setup.py src/gaussmix/_kernels.c src/gaussmix/_kernel_body.h
+$(VENV)/.installed: $(PY) pyproject.toml setup.py src/gaussmix/_kernels.c src/gaussmix/_kernel_body.h \
+		src/gaussmix/_hierarchy.c
 	$(PIP) install --quiet -e '.[all]'
 	touch $@
 

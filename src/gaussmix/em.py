@@ -33,18 +33,29 @@ IterationCallback = Callable[[int, P, float], None]
 
 @dataclass
 class ConvergenceMonitor:
-    """Stops EM when the mean log-likelihood per sample changes by less than ``tol``.
+    """Stops EM when the mean log-likelihood per sample changes by less than ``tol``, or, when
+    asked to ``refine``, once its log-likelihood has stopped changing in relative terms.
 
     Attributes
     ----------
     tol : float
-        Threshold on ``|ll_t - ll_{t-1}|`` (mean log-likelihood per unit of sample weight).
+        Threshold on ``|ll_t - ll_{t-1}|`` (mean log-likelihood per unit of sample weight):
+        below it the run has converged (``converged``).
     max_iter : int
-        Largest number of iterations.
+        Largest number of iterations before convergence.
     history : list of float
         Mean log-likelihood computed in each iteration's E-step.
     previous : float
         The value the first change is measured against (``-inf`` for a fresh start).
+    refine : float or None
+        After converging, go on until the log-likelihood left to gain, as Aitken's
+        extrapolation of the last three values estimates it, and the last change are both
+        at most ``refine * (|ll| + floor)`` (:meth:`refined`); ``None``: stop at ``tol``.
+    refine_iter : int
+        Iterations the refinement may add to ``max_iter``.
+    floor : float
+        Added to ``|ll|`` in the refinement's threshold (``1 / n``: a total log-likelihood
+        near zero is refined to an absolute precision instead).
     """
 
     tol: float
@@ -52,6 +63,9 @@ class ConvergenceMonitor:
     history: list[float] = field(default_factory=list)
     previous: float = -np.inf
     converged: bool = False
+    refine: float | None = None
+    refine_iter: int = 0
+    floor: float = 0.0
 
     @property
     def n_iter(self) -> int:
@@ -59,14 +73,35 @@ class ConvergenceMonitor:
 
     @property
     def done(self) -> bool:
-        return self.converged or self.n_iter >= self.max_iter
+        if not self.converged:
+            return self.n_iter >= self.max_iter
+        return (
+            self.refine is None or self.n_iter >= self.max_iter + self.refine_iter or self.refined()
+        )
+
+    def refined(self) -> bool:
+        """Whether the gain left, by Aitken's extrapolation, and the last change are below the
+        refinement's threshold (an EM sequence converges linearly: with the rate ``a`` of the
+        last two changes, what is left after a change ``c`` is ``c a / (1 - a)``)."""
+        if self.refine is None or self.n_iter < 3:
+            return False
+        ll, h = self.history[-1], self.history
+        threshold = self.refine * (abs(ll) + self.floor)
+        last, before = h[-1] - h[-2], h[-2] - h[-3]
+        if last <= 0.0:  # no gain left (rounding, an inexact inner M-step)
+            return True
+        if last > threshold or before <= 0.0:
+            return False
+        rate = last / before
+        return rate < 1.0 and last * rate / (1.0 - rate) <= threshold
 
     def report(self, log_likelihood: float) -> bool:
-        """Record one iteration's log-likelihood; return True once converged."""
+        """Record one iteration's log-likelihood; return True once the run is done."""
         last = self.history[-1] if self.history else self.previous
         self.history.append(float(log_likelihood))
-        self.converged = bool(abs(log_likelihood - last) < self.tol)
-        return self.converged
+        if not self.converged:
+            self.converged = bool(abs(log_likelihood - last) < self.tol)
+        return self.done
 
 
 @dataclass
@@ -78,6 +113,8 @@ class EMState(Generic[P]):
     reseeds: list[tuple[int, int]] = field(default_factory=list)  # (iteration, component)
     #: the engine's advice for the next pass over these rows (PassResult.next_options)
     pass_options: dict[str, Any] = field(default_factory=dict)
+    #: whether EM's steps are accelerated (:class:`Squarem`)
+    accelerate: bool = False
 
     @property
     def lower_bound(self) -> float:
@@ -134,8 +171,10 @@ def run_em(
     verbose: int = 0,
     verbose_interval: int = 10,
     callback: IterationCallback[P] | None = None,
+    until: Callable[[EMState[P]], bool] | None = None,
 ) -> EMState[P]:
-    """Run EM from ``state`` until its monitor converges or reaches ``max_iter``.
+    """Run EM from ``state`` until its monitor says it is done (converged, refined, or out of
+    iterations), or ``until(state)`` says stop (checked after every iteration).
 
     Parameters
     ----------
@@ -158,16 +197,31 @@ def run_em(
     callback : callable, optional
         ``callback(iteration, params, objective)`` after each iteration's E-step, with the
         parameters that produced it.
+    until : callable, optional
+        ``until(state)`` after each iteration: True ends the run there.
     """
     k = strategy.point_estimate(state.params).n_components
     limit = 2 * k + 5 if max_reseeds is None else max_reseeds
     monitor = state.monitor
     shown = time.perf_counter()
+    squarem: Squarem[P] = Squarem()
     while not monitor.done:
-        value = em_step(
-            source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback
-        )
-        converged = monitor.report(value)
+        trial = squarem.propose(state, strategy) if state.accelerate else None
+        if trial is not None:
+            value = squarem.try_step(
+                source, state, trial, strategy, frame, limit=limit, chunk_size=chunk_size,
+                callback=callback,
+            )  # fmt: skip
+            if value is None:
+                continue
+        else:
+            before = state.params
+            value = em_step(
+                source, state, strategy, frame, limit=limit, chunk_size=chunk_size,
+                callback=callback,
+            )  # fmt: skip
+            squarem.record(before, state)
+        done = monitor.report(value)
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
             now = time.perf_counter()
@@ -177,6 +231,86 @@ def run_em(
                 file=sys.stdout,
             )
             shown = now
-        if converged:
+        if done or (until is not None and until(state)):
             break
     return state
+
+
+class Squarem(Generic[P]):
+    """SQUAREM's step-length search over EM steps (Varadhan & Roland 2008, scheme 3):
+    after two EM steps ``p0 -> p1 -> p2`` the parameters jump ``s`` steps ahead along them
+    (:meth:`ModelStrategy.extrapolate <gaussmix.strategy.ModelStrategy.extrapolate>`), with
+    ``s = |r| / |v|`` in the strategy's parameters, at least one step and at most ``limit``
+    (which grows fourfold while it binds and shrinks after a rejected jump).  A jump is
+    kept only when the pass at the new point has a log-likelihood at least that of the last
+    one kept, so the recorded log-likelihoods never decrease; EM then continues from it.
+    """
+
+    def __init__(self) -> None:
+        self.path: list[P] = []
+        self.limit = 1.0
+        self.reseeds = 0
+
+    def record(self, before: P, state: EMState[P]) -> None:
+        """Note one plain EM step ``before -> state.params`` (a repair breaks the path)."""
+        if len(state.reseeds) != self.reseeds:
+            self.path, self.reseeds = [], len(state.reseeds)
+            return
+        self.path = [*self.path[-1:], before] if self.path else [before]
+        if len(self.path) > 2:
+            self.path = self.path[-2:]
+
+    def propose(self, state: EMState[P], strategy: ModelStrategy[P]) -> P | None:
+        """The jump after two recorded EM steps, or None."""
+        if len(self.path) < 2:
+            return None
+        p0, p1 = self.path
+        p2 = state.params
+        self.path = []
+        a, b, c = (strategy.point_estimate(p) for p in (p0, p1, p2))
+        r = [np.ravel(b.weights - a.weights), np.ravel(b.means - a.means),
+             np.ravel(b.covariances - a.covariances)]  # fmt: skip
+        v = [np.ravel(c.weights - 2 * b.weights + a.weights),
+             np.ravel(c.means - 2 * b.means + a.means),
+             np.ravel(c.covariances - 2 * b.covariances + a.covariances)]  # fmt: skip
+        norm_r = float(np.sqrt(sum(float(x @ x) for x in r)))
+        norm_v = float(np.sqrt(sum(float(x @ x) for x in v)))
+        if not (norm_v > 0 and np.isfinite(norm_r)):
+            return None
+        step = min(max(norm_r / norm_v, 1.0), self.limit)
+        if step == self.limit:
+            self.limit *= 4.0
+        while step > 1.0:
+            trial = strategy.extrapolate(p0, p1, p2, step)
+            if trial is not None:
+                return trial
+            step = (step + 1.0) / 2.0  # halfway back towards the plain EM step
+        return None
+
+    def try_step(
+        self,
+        source: RowSource,
+        state: EMState[P],
+        trial: P,
+        strategy: ModelStrategy[P],
+        frame: Frame,
+        *,
+        limit: int,
+        chunk_size: int | None,
+        callback: IterationCallback[P] | None,
+    ) -> float | None:
+        """One EM step from the jump ``trial``; its log-likelihood, or None (and ``state``
+        as it was) when it is below the last one kept."""
+        kept = (state.params, state.pass_options, len(state.reseeds))
+        last = state.monitor.history[-1] if state.monitor.history else -np.inf
+        state.params = trial
+        value = em_step(source, state, strategy, frame, limit=limit, chunk_size=chunk_size)
+        if not value >= last or len(state.reseeds) != kept[2]:
+            state.params, state.pass_options = kept[0], kept[1]
+            del state.reseeds[kept[2] :]
+            self.limit = max(1.0, self.limit / 4.0)
+            return None
+        if callback is not None:
+            callback(state.monitor.n_iter + 1, trial, value)
+        self.reseeds = len(state.reseeds)
+        return value

@@ -42,7 +42,9 @@ exactly these members, and no others:
         the estimator's constructor parameters (``get_params()``) that JSON can hold:
         ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
         init_iter, random_state, warm_start, verbose, verbose_interval, chunk_size,
-        missing``.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
+        missing`` (``tol`` may be ``null``, its default; ``labels_init`` belongs to the
+        training rows and is not written).  ``random_state`` is an integer or ``null`` (a
+        ``RandomState`` /
         ``Generator`` is written as ``null``).  A key missing from the object takes the
         constructor's default (files written before ``verbose_interval`` and ``missing``
         existed lack them); an unknown key is an
@@ -625,7 +627,7 @@ class _Reader:
         if unknown:
             raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
         for name in ("tol", "reg_covar"):
-            if name in params:
+            if name in params and not (name == "tol" and params[name] is None):
                 params[name] = self.number(params[name], f"params.{name}")
         if params.get("n_components", k) != k or params.get("covariance_type") not in (
             None,
