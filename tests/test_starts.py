@@ -6,6 +6,8 @@ and sweeps whose log-likelihood never decreases with ``k`` and that make mclust'
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -30,9 +32,7 @@ def test_sklearns_multiple_init() -> None:
     X = rng.randn(50, 5)
     for cv_type in ("full", "tied", "diag", "spherical"):
         scores = [
-            GaussianMixture(2, covariance_type=cv_type, random_state=0, n_init=n)
-            .fit(X)
-            .score(X)
+            GaussianMixture(2, covariance_type=cv_type, random_state=0, n_init=n).fit(X).score(X)
             for n in (1, 5, 16)
         ]
         assert scores[1] >= scores[0]
@@ -53,7 +53,7 @@ def test_adding_starts_never_lowers_the_log_likelihood(seed: int, n: int, cov: s
         for m in (1, 2, 4, 7)
     ]
     lls = [gm.score(X) for gm in runs]
-    assert all(b >= a for a, b in zip(lls, lls[1:])), lls
+    assert all(b >= a for a, b in itertools.pairwise(lls)), lls
     # start i is the same whatever n_init is
     firsts = [gm.start_lower_bounds_[0] for gm in runs]
     assert firsts == [firsts[0]] * len(firsts)
@@ -166,7 +166,7 @@ def test_a_sweeps_log_likelihood_never_decreases_with_k(faithful_sweep) -> None:
             if r["covariance_type"] == model and r["error"] is None
         ]
         assert len(lls) >= 5
-        assert all(b >= a - 1e-9 * abs(a) for a, b in zip(lls, lls[1:])), (model, lls)
+        assert all(b >= a - 1e-9 * abs(a) for a, b in itertools.pairwise(lls)), (model, lls)
 
 
 def test_the_sweep_makes_mclusts_choice(faithful_sweep) -> None:

@@ -34,7 +34,7 @@ IterationCallback = Callable[[int, P, float], None]
 @dataclass
 class ConvergenceMonitor:
     """Stops EM when the mean log-likelihood per sample changes by less than ``tol``, or, when
-    asked to ``refine``, once its log-likelihood has stopped changing in relative terms.
+    asked to ``refine``, once its log-likelihood has stopped changing.
 
     Attributes
     ----------
@@ -50,12 +50,10 @@ class ConvergenceMonitor:
     refine : float or None
         After converging, go on until the log-likelihood left to gain, as Aitken's
         extrapolation of the last three values estimates it, and the last change are both
-        at most ``refine * (|ll| + floor)`` (:meth:`refined`); ``None``: stop at ``tol``.
+        at most ``refine`` per unit of sample weight (:meth:`refined`: a change of the
+        log-likelihood, which scaling the data does not change); ``None``: stop at ``tol``.
     refine_iter : int
         Iterations the refinement may add to ``max_iter``.
-    floor : float
-        Added to ``|ll|`` in the refinement's threshold (``1 / n``: a total log-likelihood
-        near zero is refined to an absolute precision instead).
     """
 
     tol: float
@@ -65,7 +63,6 @@ class ConvergenceMonitor:
     converged: bool = False
     refine: float | None = None
     refine_iter: int = 0
-    floor: float = 0.0
 
     @property
     def n_iter(self) -> int:
@@ -85,8 +82,7 @@ class ConvergenceMonitor:
         last two changes, what is left after a change ``c`` is ``c a / (1 - a)``)."""
         if self.refine is None or self.n_iter < 3:
             return False
-        ll, h = self.history[-1], self.history
-        threshold = self.refine * (abs(ll) + self.floor)
+        h, threshold = self.history, self.refine
         last, before = h[-1] - h[-2], h[-2] - h[-3]
         if last <= 0.0:  # no gain left (rounding, an inexact inner M-step)
             return True

@@ -27,8 +27,11 @@ into initial weights, means and covariances through the maximum-likelihood M-ste
     mclust's start.  Each start draws its own subsample (the same rows, and so the same start,
     when the data has no more rows than that).
 ``"auto"``
-    Start 0 hierarchical, every further start k-means++ (the default): the tree's start is
-    often the best one alone, and the seedings add starts that do not depend on it.
+    The default.  On data of at most :data:`AUTO_TREE_ROWS` rows, start 0 hierarchical and
+    every further start k-means++: the tree's start is often the best one alone, and the
+    seedings add starts that do not depend on it.  On more rows, k-means++ only: the tree
+    costs ``O(m² d³)`` (tens of seconds at 2,000 rows of 32 features), more than the whole
+    race of k-means++ starts that a large fit runs (see :class:`gaussmix.GaussianMixture`).
 
 A given partition (``labels_init``) is a start of its own: the statistics of its clusters
 (rows labelled ``-1`` left out).
@@ -357,9 +360,15 @@ def _hierarchical(source: RowSource, frame: Frame, k: int, rng: np.random.Genera
     return grow_tree(source, rng).start(frame, k)
 
 
+#: ``"auto"`` grows a tree for its first start on data of at most this many rows
+AUTO_TREE_ROWS = 5_000
+
+
 def _auto(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
-    """One start of ``"auto"`` alone: its first, the hierarchical one."""
-    return _hierarchical(source, frame, k, rng)
+    """One start of ``"auto"`` alone: its first."""
+    if source.n_rows <= AUTO_TREE_ROWS:
+        return _hierarchical(source, frame, k, rng)
+    return _kmeans_plusplus(source, frame, k, rng)
 
 
 INITIALIZERS: dict[str, Strategy] = {
@@ -436,14 +445,16 @@ def initialize(
         starts = [_labelled(source, labels_init, frame, k)] * len(rngs)
     elif means_z is not None:
         starts = [(Nearest(means_z), None)] * len(rngs)
-    elif method in ("hierarchical", "auto"):
+    elif method == "hierarchical" or (
+        method == "auto" and (trees is not None or source.n_rows <= AUTO_TREE_ROWS)
+    ):
         tree_rngs = rngs if method == "hierarchical" else rngs[:1]
         if trees is None:
             trees = [grow_tree(source, rng) for rng in tree_rngs]
-        starts = [tree.start(frame, k) for tree in trees]
+        starts = [trees[i % len(trees)].start(frame, k) for i in range(len(tree_rngs))]
         if method == "auto" and len(rngs) > 1:
             starts += _kmeans_plusplus_many(source, frame, k, rngs[1:])
-    elif method == "k-means++":
+    elif method in ("k-means++", "auto"):
         starts = _kmeans_plusplus_many(source, frame, k, rngs)
     else:
         strategy = get_initializer(method)

@@ -36,16 +36,9 @@ class SingularCovarianceWarning(UserWarning):
     the covariance needs to be non-singular (``n_features + 1`` for ``'full'``, 2 for
     ``'diag'`` and ``'spherical'``, ``n_features + n_components`` in all for ``'tied'``,
     see :meth:`CovarianceFamily.rows_needed
-    <gaussmix.covariance.CovarianceFamily.rows_needed>`), or a variance of its covariance
-    within :data:`SINGULAR_REG` times ``reg_covar`` (its rows lie on a subspace).
+    <gaussmix.covariance.CovarianceFamily.rows_needed>`).
     Its density then reflects the regularisation, not the data.
     """
-
-
-#: a component whose covariance has an eigenvalue within this factor of ``reg_covar`` is
-#: held up by the regularisation (its rows lie on a subspace: a degenerate, spurious fit);
-#: a small factor, as a feature of genuinely small variance is not degenerate
-SINGULAR_REG = 1.5
 
 
 def singular_components(
@@ -53,8 +46,6 @@ def singular_components(
     weights: ArrayLike,
     n_features: int,
     n_rows: float,
-    covariances: ArrayLike | None = None,
-    reg_covar: float = 0.0,
 ) -> str | None:
     """Why a fit's covariances are held up only by regularisation, or None.
 
@@ -67,10 +58,6 @@ def singular_components(
     n_features : int
     n_rows : float
         Rows fitted (the sum of the sample weights).
-    covariances : array-like of shape (n_components, n_features, n_features), optional
-        The fitted covariances, dense: a component with an eigenvalue of at most
-        :data:`SINGULAR_REG` times ``reg_covar`` is held up by it too.
-    reg_covar : float
 
     Returns
     -------
@@ -100,17 +87,7 @@ def singular_components(
             f"{n_features} feature{'s' * (n_features > 1)} (a {covariance_type!r} covariance "
             f"needs {needed:g})",
         )  # fmt: skip
-    if covariances is None or reg_covar <= 0:
-        return None
-    smallest = np.linalg.eigvalsh(np.asarray(covariances, dtype=np.float64))[:, 0]
-    bad = smallest <= SINGULAR_REG * reg_covar
-    if not bad.any():
-        return None
-    return _components_message(
-        np.flatnonzero(bad), [f"{e:.3g}" for e in smallest],
-        f"as the smallest variance of its covariance, within {SINGULAR_REG:g} x reg_covar "
-        f"({reg_covar:g}) (its rows lie on a subspace)",
-    )  # fmt: skip
+    return None
 
 
 def _components_message(bad: NDArray[np.intp], values: list[str], what: str) -> str:
@@ -124,8 +101,8 @@ def _components_message(bad: NDArray[np.intp], values: list[str], what: str) -> 
 
 #: ``tol=None``: scikit-learn's threshold on the change of the mean log-likelihood per row
 DEFAULT_TOL = 1e-3
-#: ``tol=None`` on small data: the relative precision of the log-likelihood a run is refined
-#: to, and the iterations the refinement may add to ``max_iter``
+#: ``tol=None`` on small data: the precision of the mean log-likelihood per row a run is
+#: refined to, and the iterations the refinement may add to ``max_iter``
 REFINE_TOL = 1e-8
 REFINE_ITER = 1000
 
@@ -161,7 +138,7 @@ class GaussianMixture(MixtureBase):
         ``None``: 1e-3 (scikit-learn's default), and on data of at most
         :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows, where iterations are cheap, each
         start then goes on until its log-likelihood is that of the optimum it converges to
-        within :data:`REFINE_TOL` relative (Aitken's estimate of what is left to gain; at most
+        within :data:`REFINE_TOL` per row (Aitken's estimate of what is left to gain; at most
         :data:`REFINE_ITER` more iterations), so that fits of small data are comparable to
         the last digits that matter for BIC.
     reg_covar : float, default=1e-6
@@ -180,9 +157,10 @@ class GaussianMixture(MixtureBase):
         ``init_iter`` iterations, is continued on all rows.
     init_params : {'auto', 'hierarchical', 'k-means++', 'kmeans', 'random', \
 'random_from_data'}, default='auto'
-        Initialisation strategy (see :mod:`gaussmix.init`).  ``'auto'``: the first start
-        from a model-based hierarchical clustering of a subsample of 2,000 rows (mclust's
-        start), the others k-means++ seedings.
+        Initialisation strategy (see :mod:`gaussmix.init`).  ``'auto'``: on data of at most
+        :data:`~gaussmix.init.AUTO_TREE_ROWS` rows, the first start from a model-based
+        hierarchical clustering of the rows (at most 2,000 of them; mclust's start) and the
+        others k-means++ seedings; on more rows, k-means++ seedings only.
     init_iter : int or None, default=20
         Short-run iterations of the winning start of a race (the rounds before it are
         shorter: 3, 5, 10, 20 for 16 starts).  ``None`` runs every start to convergence on all
@@ -254,16 +232,17 @@ class GaussianMixture(MixtureBase):
 
     Notes
     -----
-    Default initialisation: one hierarchical start and 15 k-means++ seedings.  On small data
-    (at most :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows) each runs to convergence and
-    the best is kept.  On larger data they race in short EM runs on a subsample — 3
-    iterations each, the better 8 go on to 5, the better 4 to 10, the better 2 to 20 — and
-    the winner is continued to convergence on all rows (short-run EM, Biernacki, Celeux &
-    Govaert 2003, with successive halving).  This costs a fixed amount whatever ``n`` and
-    discards starts headed for poor local optima, which reaches a higher log-likelihood than
-    one k-means start (scikit-learn's default) in less time; ``benchmarks/README.md`` has the
-    measurements.  ``history_`` holds the iterations on all rows, and
-    ``start_lower_bounds_`` each start's log-likelihood when it finished or was dropped.
+    Default initialisation: on small data (at most
+    :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows) one hierarchical start and 15 k-means++
+    seedings, each run to convergence, the best kept.  On larger data 16 k-means++ seedings
+    race in short EM runs on a subsample — 3 iterations each, the better 8 go on to 5, the
+    better 4 to 10, the better 2 to 20 — and the winner is continued to convergence on all
+    rows (short-run EM, Biernacki, Celeux & Govaert 2003, with successive halving).  This
+    costs a fixed amount whatever ``n`` and discards starts headed for poor local optima,
+    which reaches a higher log-likelihood than one k-means start (scikit-learn's default) in
+    less time; ``benchmarks/README.md`` has the measurements.  ``history_`` holds the
+    iterations on all rows, and ``start_lower_bounds_`` each start's log-likelihood when it
+    finished or was dropped.
     """
 
     _parameter_table: ClassVar[dict[str, v.Check]] = _parameters.GAUSSIAN_MIXTURE
@@ -454,10 +433,7 @@ class GaussianMixture(MixtureBase):
         weights = source.sample_weight
         # a lazy source's weights are not read again for a warning: its rows count instead
         n_rows = float(weights.sum() if isinstance(weights, np.ndarray) else source.n_rows)
-        why = singular_components(
-            family.name, self.weights_, d, n_rows,
-            family.dense(self.covariances_, k, d), float(self.reg_covar),
-        )  # fmt: skip
+        why = singular_components(family.name, self.weights_, d, n_rows)
         if why is not None:
             warnings.warn(
                 f"{why}: the covariance is singular, held up only by reg_covar, and its "

@@ -198,8 +198,6 @@ def fit_multistart(
             rows_s = source
     phase = "short" if race else "full"
     refining = refine is not None and n <= FULL_RUN_ROWS
-    weights = source.sample_weight
-    total = float(weights.sum()) if isinstance(weights, np.ndarray) else float(n)
     runs: list[EMState[P] | None] = []
     failure: DegenerateMixtureError | None = None
     rngs = [np.random.default_rng(rng.integers(2**63)) for _ in range(n_init)]
@@ -248,7 +246,6 @@ def fit_multistart(
             if not refining or runs[s] is None or not state.monitor.converged:
                 continue
             state.monitor.refine, state.monitor.refine_iter = refine, refine_iter
-            state.monitor.floor = 1.0 / total if total > 0 else 0.0
             advance(s, max_iter, source, repeats)
             if runs[s] is not None and not repeats(state):
                 kept.append(s)
@@ -284,6 +281,5 @@ def fit_multistart(
     best = run_em(source, best, strategy, frame, callback=report, **opts)
     if refining:
         best.monitor.refine, best.monitor.refine_iter = refine, refine_iter
-        best.monitor.floor = 1.0 / total if total > 0 else 0.0
         best = run_em(source, best, strategy, frame, callback=report, **opts)
     return best, scores

@@ -219,7 +219,7 @@ def select_model(
                     if k > n:
                         raise ValueError(
                             f"Expected n_samples >= n_components but got n_components = {k}, "
-                            f"n_samples = {n}."
+                            f"n_samples = {n}. Decrease n_components or pass more rows."
                         )
                     extra: list[Params] = []
                     if nested:
@@ -240,10 +240,7 @@ def select_model(
                         # no fit above the k - 1 one: that one with a component halved
                         model = _halved(previous[1], family, frame, source, params)
                         ll, cost, _ = model._criterion_terms(X, sw)
-                        why = singular_components(
-                            cov, model.weights_, d, n_eff,
-                            family.dense(model.covariances_, k, d), float(model.reg_covar),
-                        )  # fmt: skip
+                        why = singular_components(cov, model.weights_, d, n_eff)
                         row["flag"] = None if why is None else "singular covariance: " + why
                     row["seconds"] = time.perf_counter() - start
                     _fill(row, ll, cost, n_eff, model)
