@@ -60,8 +60,8 @@ def test_adding_starts_never_lowers_the_log_likelihood(seed: int, n: int, cov: s
 
 
 def test_a_refined_history_never_decreases(rng: np.random.Generator) -> None:
-    """EM's log-likelihood never decreases; the accelerated refinement keeps a jump only
-    where it does not lower it either."""
+    """EM's log-likelihood never decreases, through the refinement of ``tol=None`` too, and
+    ``n_iter_`` counts the iterations of ``history_``."""
     X, _, _ = make_blobs(rng, 300, 3, 4)
     gm = GaussianMixture(4, covariance_type="VVV", n_init=1, random_state=0).fit(X)
     history = np.asarray(gm.history_)

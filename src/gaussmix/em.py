@@ -109,8 +109,6 @@ class EMState(Generic[P]):
     reseeds: list[tuple[int, int]] = field(default_factory=list)  # (iteration, component)
     #: the engine's advice for the next pass over these rows (PassResult.next_options)
     pass_options: dict[str, Any] = field(default_factory=dict)
-    #: whether EM's steps are accelerated (:class:`Squarem`)
-    accelerate: bool = False
 
     @property
     def lower_bound(self) -> float:
@@ -200,23 +198,10 @@ def run_em(
     limit = 2 * k + 5 if max_reseeds is None else max_reseeds
     monitor = state.monitor
     shown = time.perf_counter()
-    squarem: Squarem[P] = Squarem()
     while not monitor.done:
-        trial = squarem.propose(state, strategy) if state.accelerate else None
-        if trial is not None:
-            value = squarem.try_step(
-                source, state, trial, strategy, frame, limit=limit, chunk_size=chunk_size,
-                callback=callback,
-            )  # fmt: skip
-            if value is None:
-                continue
-        else:
-            before = state.params
-            value = em_step(
-                source, state, strategy, frame, limit=limit, chunk_size=chunk_size,
-                callback=callback,
-            )  # fmt: skip
-            squarem.record(before, state)
+        value = em_step(
+            source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback
+        )
         done = monitor.report(value)
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
@@ -230,83 +215,3 @@ def run_em(
         if done or (until is not None and until(state)):
             break
     return state
-
-
-class Squarem(Generic[P]):
-    """SQUAREM's step-length search over EM steps (Varadhan & Roland 2008, scheme 3):
-    after two EM steps ``p0 -> p1 -> p2`` the parameters jump ``s`` steps ahead along them
-    (:meth:`ModelStrategy.extrapolate <gaussmix.strategy.ModelStrategy.extrapolate>`), with
-    ``s = |r| / |v|`` in the strategy's parameters, at least one step and at most ``limit``
-    (which grows fourfold while it binds and shrinks after a rejected jump).  A jump is
-    kept only when the pass at the new point has a log-likelihood at least that of the last
-    one kept, so the recorded log-likelihoods never decrease; EM then continues from it.
-    """
-
-    def __init__(self) -> None:
-        self.path: list[P] = []
-        self.limit = 1.0
-        self.reseeds = 0
-
-    def record(self, before: P, state: EMState[P]) -> None:
-        """Note one plain EM step ``before -> state.params`` (a repair breaks the path)."""
-        if len(state.reseeds) != self.reseeds:
-            self.path, self.reseeds = [], len(state.reseeds)
-            return
-        self.path = [*self.path[-1:], before] if self.path else [before]
-        if len(self.path) > 2:
-            self.path = self.path[-2:]
-
-    def propose(self, state: EMState[P], strategy: ModelStrategy[P]) -> P | None:
-        """The jump after two recorded EM steps, or None."""
-        if len(self.path) < 2:
-            return None
-        p0, p1 = self.path
-        p2 = state.params
-        self.path = []
-        a, b, c = (strategy.point_estimate(p) for p in (p0, p1, p2))
-        r = [np.ravel(b.weights - a.weights), np.ravel(b.means - a.means),
-             np.ravel(b.covariances - a.covariances)]  # fmt: skip
-        v = [np.ravel(c.weights - 2 * b.weights + a.weights),
-             np.ravel(c.means - 2 * b.means + a.means),
-             np.ravel(c.covariances - 2 * b.covariances + a.covariances)]  # fmt: skip
-        norm_r = float(np.sqrt(sum(float(x @ x) for x in r)))
-        norm_v = float(np.sqrt(sum(float(x @ x) for x in v)))
-        if not (norm_v > 0 and np.isfinite(norm_r)):
-            return None
-        step = min(max(norm_r / norm_v, 1.0), self.limit)
-        if step == self.limit:
-            self.limit *= 4.0
-        while step > 1.0:
-            trial = strategy.extrapolate(p0, p1, p2, step)
-            if trial is not None:
-                return trial
-            step = (step + 1.0) / 2.0  # halfway back towards the plain EM step
-        return None
-
-    def try_step(
-        self,
-        source: RowSource,
-        state: EMState[P],
-        trial: P,
-        strategy: ModelStrategy[P],
-        frame: Frame,
-        *,
-        limit: int,
-        chunk_size: int | None,
-        callback: IterationCallback[P] | None,
-    ) -> float | None:
-        """One EM step from the jump ``trial``; its log-likelihood, or None (and ``state``
-        as it was) when it is below the last one kept."""
-        kept = (state.params, state.pass_options, len(state.reseeds))
-        last = state.monitor.history[-1] if state.monitor.history else -np.inf
-        state.params = trial
-        value = em_step(source, state, strategy, frame, limit=limit, chunk_size=chunk_size)
-        if not value >= last or len(state.reseeds) != kept[2]:
-            state.params, state.pass_options = kept[0], kept[1]
-            del state.reseeds[kept[2] :]
-            self.limit = max(1.0, self.limit / 4.0)
-            return None
-        if callback is not None:
-            callback(state.monitor.n_iter + 1, trial, value)
-        self.reseeds = len(state.reseeds)
-        return value

@@ -63,7 +63,7 @@ def transform(rows: Array, how: str = "svd") -> Array:
         return np.asarray(rows, dtype=np.float64)
     if how != "svd":
         raise ValueError(f"Unknown transform {how!r}; use one of {TRANSFORMS}.")
-    X = np.asarray(rows, dtype=np.float64)
+    X = np.ascontiguousarray(rows, dtype=np.float64)  # the same rounding for any layout
     centred = X - X.mean(axis=0)
     sd = np.sqrt((centred * centred).sum(axis=0) / max(X.shape[0] - 1, 1))
     keep = sd > 0

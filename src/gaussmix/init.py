@@ -331,7 +331,7 @@ def grow_tree(
         pick = np.sort(rng.choice(n, size, replace=False))
         rows = pick if positive is None else positive[pick]
     taken = np.arange(source.n_rows) if rows is None else rows
-    X = source.take(taken)
+    X = np.ascontiguousarray(source.take(taken))
     weights = None if sw is None else np.asarray(sw[taken], dtype=np.float64)
     return TreeSample(
         X, weights, agglomerate(transform(np.asarray(X, dtype=np.float64), coordinates))

@@ -360,6 +360,8 @@ class GaussianMixture(MixtureBase):
             self._check_warm_start(self._family(), self.n_components, source.n_features)
             return source, self._prediction_frame()
         floor = float(np.sqrt(self.reg_covar))
+        # C order: the frame's centre rounds the same whatever the input's layout
+        frame_rows = np.ascontiguousarray(frame_rows)
         frame = Frame.from_data(
             frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
         )

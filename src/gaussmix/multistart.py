@@ -207,7 +207,7 @@ def fit_multistart(
             failure = made
             continue
         monitor = ConvergenceMonitor(tol, 0, previous=previous)
-        runs.append(EMState(strategy.start(made), monitor, accelerate=refining))
+        runs.append(EMState(strategy.start(made), monitor))
 
     def advance(
         s: int, target: int, rows: RowSource, until: Callable[[EMState[P]], bool] | None = None
@@ -273,7 +273,7 @@ def fit_multistart(
     assert best is not None
     index = alive[0]
     if rows_s is not source:
-        best = EMState(best.params, ConvergenceMonitor(tol, max_iter), accelerate=refining)
+        best = EMState(best.params, ConvergenceMonitor(tol, max_iter))
     elif best.monitor.converged and not refining:
         return best, scores
     best.monitor.max_iter = max_iter

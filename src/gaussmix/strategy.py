@@ -85,13 +85,6 @@ class ModelStrategy(ABC, Generic[P]):
     def start(self, params: Params) -> P:
         """The strategy's parameters for an initial point estimate."""
 
-    def extrapolate(self, p0: P, p1: P, p2: P, step: float) -> P | None:
-        """Parameters ``step`` EM steps ahead of ``p0`` along the path ``p0 -> p1 -> p2`` of
-        two EM steps (SQUAREM, Varadhan & Roland 2008): ``p0 + 2 s r + s² v`` with
-        ``r = p1 - p0`` and ``v = p2 - 2 p1 + p0``, or ``None`` where that is not a valid
-        point (the default: no acceleration)."""
-        return None
-
 
 def params_from_stats(
     stats: SuffStats,
@@ -199,20 +192,6 @@ class MaximumLikelihood(ModelStrategy[Params]):
 
     def start(self, params: Params) -> Params:
         return params
-
-    def extrapolate(self, p0: Params, p1: Params, p2: Params, step: float) -> Params | None:
-        def ahead(a: Array, b: Array, c: Array) -> Array:
-            return np.asarray(a + 2.0 * step * (b - a) + step * step * (c - 2.0 * b + a))
-
-        weights = ahead(p0.weights, p1.weights, p2.weights)
-        if not (weights > 0).all():
-            return None
-        covariances = ahead(p0.covariances, p1.covariances, p2.covariances)
-        chol, bad = self.family.precisions_cholesky(covariances)
-        if bad.any():
-            return None
-        means = ahead(p0.means, p1.means, p2.means)
-        return Params(weights / weights.sum(), means, covariances, chol)
 
 
 __all__ = [
