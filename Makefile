@@ -57,6 +57,9 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_scaling.py --write-readme
 	$(PY) benchmarks/bench_paths.py --write-readme
 	$(PY) benchmarks/bench_dask.py --write-readme
+	@if command -v Rscript >/dev/null; then \
+	  $(PY) benchmarks/bench_select.py --repeat 3 --write-readme; \
+	else echo "bench_select.py skipped: it needs Rscript with mclust (r-cran-mclust)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
