@@ -131,6 +131,7 @@ def select_model(
     sample_weight: ArrayLike | None = None,
     callback: FitCallback | None = None,
     candidate_callback: Callable[[int, int, int, str], None] | None = None,
+    shared: bool = True,
     **params: Any,
 ) -> SelectionResult:
     """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
@@ -162,6 +163,10 @@ def select_model(
         Called before each candidate is fitted, as ``candidate_callback(i, n_candidates,
         n_components, covariance_type)`` with ``i`` from 0 (a progress bar's "candidate i
         of N").
+    shared : bool, default=True
+        Share one hierarchical tree and nested starts across the sweep (above); ``False``:
+        every candidate is ``GaussianMixture(k, covariance_type=t, **params)`` fitted alone,
+        the same fit as its own ``fit`` (the report replays the chosen one).
     **params
         Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...);
         ``n_init`` defaults to :data:`SWEEP_N_INIT` here.
@@ -185,7 +190,8 @@ def select_model(
         raise ValueError(f"criterion must be 'bic', 'aic' or 'icl'; got {criterion!r}.")
     ks = sorted(set(_components(n_components)))
     types = resolve_covariance_types(covariance_types)
-    params = {"n_init": SWEEP_N_INIT, **params}
+    if shared:
+        params = {"n_init": SWEEP_N_INIT, **params}
     # a data frame read as an array (the fits read its names)
     Xa, _ = v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     n = Xa.shape[0] if Xa.ndim == 2 else 0
@@ -196,7 +202,11 @@ def select_model(
     with single_threaded_blas():
         source, frame = template._prepare_fit(X, sw)
         trees = None
-        if template.init_params in ("auto", "hierarchical") and template.labels_init is None:
+        if (
+            shared
+            and template.init_params in ("auto", "hierarchical")
+            and template.labels_init is None
+        ):
             seed = v.as_random_state(template.random_state).randint(np.iinfo(np.int32).max)
             trees = [grow_tree(source, np.random.default_rng(seed))]
         d = source.n_features
@@ -213,7 +223,7 @@ def select_model(
                 row["n_parameters"] = family.n_parameters(k, d) + k * d + k - 1
                 model = GaussianMixture(k, covariance_type=cov, **params)
                 model._adopt_validation(template)
-                nested = previous is not None and previous[0] == k - 1
+                nested = shared and previous is not None and previous[0] == k - 1
                 start = time.perf_counter()
                 try:
                     if k > n:
@@ -227,7 +237,7 @@ def select_model(
                         fitted = previous[1]._internal_params(frame)
                         order = split_order(fitted, family)[:SWEEP_SPLITS]
                         extra = [split(fitted, family, int(j)) for j in order]
-                    _fit_candidate(model, row, source, frame, trees, extra, callback)
+                    _fit_candidate(model, row, source, frame, trees, extra, callback, shared)
                 except DegenerateMixtureError as exc:
                     row["error"] = str(exc)
                 except ValueError as exc:
@@ -283,12 +293,16 @@ def _fit_candidate(
     trees: list[TreeSample] | None,
     extra: list[Params],
     callback: FitCallback | None,
+    shared: bool,
 ) -> None:
-    """Fit one candidate, its singular-covariance warning noted in ``row``'s flag."""
+    """Fit one candidate, its singular-covariance warning noted in ``row``'s flag; not
+    ``shared``, as its own ``fit`` would."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("always", SingularCovarianceWarning)
-        model._fit_prepared(source, frame, callback, trees=trees, extra_starts=extra, race=True)
+        model._fit_prepared(
+            source, frame, callback, trees=trees, extra_starts=extra, race=True if shared else None
+        )
     for w in caught:  # the others are shown as they would have been
         if issubclass(w.category, SingularCovarianceWarning):
             row["flag"] = "singular covariance: " + str(w.message).split(":")[0]

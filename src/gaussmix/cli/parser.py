@@ -251,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tol",
         type=_finite_float,
         metavar="TOL",
-        help="convergence: change of the mean log-likelihood per row "
-        f"(default: {defaults['tol']:g})",
+        help="convergence: change of the mean log-likelihood per row (default: 1e-3, "
+        "refined further on data of at most 5,000 rows)",
     )
     model_opts.add_argument(
         "--reg-covar",
