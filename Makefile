@@ -13,7 +13,8 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 
 # Stamp files record what was installed; they are rebuilt when pyproject.toml changes.
-$(VENV)/.installed: $(PY) pyproject.toml setup.py src/gaussmix/_kernels.c src/gaussmix/_kernel_body.h
+$(VENV)/.installed: $(PY) pyproject.toml setup.py src/gaussmix/_kernels.c src/gaussmix/_kernel_body.h \
+		src/gaussmix/_hierarchy.c
 	$(PIP) install --quiet -e '.[all]'
 	touch $@
 
@@ -60,6 +61,9 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_missing.py --write-readme
 	$(PY) benchmarks/bench_stream.py --write-readme
 	$(PY) benchmarks/bench_vb.py --write-readme
+	@if command -v Rscript >/dev/null; then \
+	  $(PY) benchmarks/bench_select.py --repeat 3 --write-readme; \
+	else echo "bench_select.py skipped: it needs Rscript with mclust (r-cran-mclust)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

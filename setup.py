@@ -1,8 +1,10 @@
-"""Build of gaussmix's optional C extension; everything else is in pyproject.toml.
+"""Build of gaussmix's optional C extensions; everything else is in pyproject.toml.
 
-``gaussmix._kernels`` fuses the element-wise work of the pass (see src/gaussmix/_kernels.c).
-It is optional: where no C compiler is found the build goes on without it, and gaussmix
-runs the same pass in numpy (``gaussmix.engine.compiled_kernels()`` says which one is in use).
+``gaussmix._kernels`` fuses the element-wise work of the pass (see src/gaussmix/_kernels.c),
+``gaussmix._hierarchy`` runs the hierarchical agglomeration (src/gaussmix/_hierarchy.c).
+Both are optional: where no C compiler is found the build goes on without them, and gaussmix
+runs the same work in numpy (``gaussmix.engine.compiled_kernels()`` and
+``gaussmix.hierarchy.compiled()`` say which one is in use).
 """
 
 import os
@@ -18,6 +20,12 @@ setup(
             depends=["src/gaussmix/_kernel_body.h"],
             extra_compile_args=["-O3", "-ffp-contract=fast", "-fno-math-errno"] if unix else [],
             optional=True,
-        )
+        ),
+        Extension(
+            "gaussmix._hierarchy",
+            ["src/gaussmix/_hierarchy.c"],
+            extra_compile_args=["-O3", "-fno-math-errno"] if unix else [],
+            optional=True,
+        ),
     ]
 )

@@ -10,7 +10,8 @@ EM tolerance 1e-10) is compared with
   one), so this column checks the models themselves, independently of the starts.
 
 With mclust's parameters as they are (``max_iter=0``), gaussmix's BIC and ICL are compared
-with mclust's (whose signs are the opposite).
+with mclust's (whose signs are the opposite).  Last, ``Mclust(X)``'s choice (every model, G =
+1..9, BIC) is compared with ``select_model(X, range(1, 10), "all")``'s.
 
 The log-likelihoods are totals in nats, ``df`` the number of free parameters (mclust's
 ``df``, gaussmix's ``n_parameters()``); ``ok`` says whether the default fit reaches mclust's
@@ -35,7 +36,7 @@ import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
-from gaussmix import MCLUST_MODELS, GaussianMixture
+from gaussmix import MCLUST_MODELS, GaussianMixture, select_model
 from gaussmix.covariance import get_family
 from gaussmix.covariance.storage import DenseStorage
 from gaussmix.datasets import load_faithful
@@ -61,6 +62,8 @@ for (m in mclust.options("emModelNames")) for (g in 1:as.integer(args[4])) {
   writeLines(paste(c(args[3], m, g, num(fit$loglik), fit$df, num(fit$bic), num(icl(fit)),
                      num(p$pro), num(p$mean), num(p$variance$sigma)), collapse = " "), out)
 }
+best <- Mclust(X, G = 1:9, verbose = FALSE)
+writeLines(paste("best", best$modelName, best$G, num(best$bic), num(best$loglik)), out)
 close(out)
 cat(as.character(packageVersion("mclust")), "\n")
 """
@@ -86,6 +89,10 @@ def run_mclust(name: str, X: np.ndarray, max_g: int, work: Path) -> tuple[str, l
     fits = []
     for line in out.read_text().splitlines():
         fields = line.split()
+        if fields[0] == "best":  # Mclust's own choice over every model and G = 1..9
+            fits.append({"best": (fields[1], int(fields[2])), "bic": -float(fields[3]),
+                         "loglik": float(fields[4])})  # fmt: skip
+            continue
         row: dict = {"model": fields[1], "G": int(fields[2])}
         if fields[3] != "NA":
             g = row["G"]
@@ -173,11 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     body: list[str] = []
     criteria: list[float] = []
+    choices = [
+        "| data | mclust's choice | BIC | logL | gaussmix's choice | BIC | logL | same |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for name in chosen:
             version, fits = run_mclust(name, available[name], args.max_g, Path(tmp))
+            mclust_best = fits.pop()
             assert [f["model"] for f in fits[:: args.max_g]] == list(MCLUST_MODELS)
             body += compare(name, available[name], fits, criteria)
+            choices.append(selection_line(name, available[name], mclust_best))
     print(f"R mclust {version}, EM tolerance 1e-10, hierarchical start\n")
     print("\n".join(header + body))
     short = sum("**no**" in line for line in body)
@@ -186,7 +199,23 @@ def main(argv: list[str] | None = None) -> int:
         f"BIC and ICL under mclust's parameters ({len(criteria) // 2} fits): largest relative "
         f"difference from minus mclust's {max(criteria):.1e}"
     )
+    print("\nSelection by BIC over the 14 models x G = 1..9 (`Mclust(X)` against "
+          "`select_model(X)`; BIC in gaussmix's sign, lower is better)\n")  # fmt: skip
+    print("\n".join(choices))
     return 0
+
+
+def selection_line(name: str, X: np.ndarray, mclust_best: dict) -> str:
+    """The table row of mclust's and gaussmix's choices for ``X``."""
+    result = select_model(X, range(1, 10), "all", random_state=0)
+    row = result.best
+    ours = (row["covariance_type"], row["n_components"])
+    model, g = mclust_best["best"]
+    return (
+        f"| {name} | {model}, {g} | {mclust_best['bic']:.4f} | {mclust_best['loglik']:.4f} "
+        f"| {ours[0]}, {ours[1]} | {row['bic']:.4f} | {row['log_likelihood']:.4f} "
+        f"| {'yes' if ours == (model, g) else '**no**'} |"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
 from gaussmix.covariance import get_family
+from gaussmix.multistart import FULL_RUN_ROWS
 from tests._data import make_blobs
 from tests.test_mclust_models import OTHER_MODELS
 
@@ -246,8 +247,9 @@ def test_short_runs_on_a_subsample_for_large_data(rng):
 
 
 def test_callback_reports_every_iteration_in_user_units(rng):
-    # overlapping clusters and a tight tol: EM needs more than the 2 short-run iterations
-    X, _, _ = make_blobs(rng, n=500, d=2, k=3, spread=1.5)
+    # overlapping clusters and a tight tol: EM needs more than the 2 short-run iterations;
+    # more rows than FULL_RUN_ROWS, so that the starts race
+    X, _, _ = make_blobs(rng, n=FULL_RUN_ROWS + 500, d=2, k=3, spread=1.5)
     X = X * 1e3 + 5e4  # user units far from the internal frame's
     events = []
     gm = GaussianMixture(3, n_init=3, init_iter=2, random_state=0, tol=1e-12, max_iter=50)

@@ -107,6 +107,10 @@ def assert_offline(html: str) -> None:
     assert not re.search(r"url\((?!#)", html)
 
 
+#: the report's sweep: every candidate fitted alone, at the replays' tol (report/_payload.py)
+AS_THE_REPORT = {"shared": False, "tol": 1e-3}
+
+
 def quiet_fit(model: GaussianMixture, X: np.ndarray, events: list[FitEvent] | None = None) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -122,7 +126,7 @@ def faithful() -> tuple[np.ndarray, list[str], str]:
 @pytest.fixture(scope="module")
 def faithful_selection() -> Any:
     X, _ = load_faithful()
-    return select_model(X, range(1, 7), "all", random_state=0)
+    return select_model(X, range(1, 7), "all", random_state=0, **AS_THE_REPORT)
 
 
 @pytest.fixture
@@ -246,12 +250,14 @@ def test_replays_are_the_iterations_em_made(faithful: tuple[Any, Any, str]) -> N
     for start in replays["starts"]:
         for s in replays["seeds"]:
             run = start["runs"][str(s)]
+            # the replays stop at scikit-learn's tol (report/_replays.py's estimator)
             if start["name"] == "default":
-                model = GaussianMixture(k, covariance_type=ct, random_state=s)
+                model = GaussianMixture(k, covariance_type=ct, random_state=s, tol=1e-3)
             else:
                 model = GaussianMixture(
-                    k, covariance_type=ct, init_params=start["name"], n_init=1, random_state=s
-                )
+                    k, covariance_type=ct, init_params=start["name"], n_init=1, random_state=s,
+                    tol=1e-3,
+                )  # fmt: skip
             events: list[FitEvent] = []
             quiet_fit(model, X, events)
             kept, _, _ = retained_run(events, model.history_)
@@ -662,7 +668,7 @@ def test_em_player_in_chromium(
     events: list[FitEvent] = []
     model = quiet_fit(
         GaussianMixture(k, covariance_type=ct, init_params="random_from_data", n_init=1,
-                        random_state=1),
+                        random_state=1, tol=1e-3),
         X, events,
     )  # fmt: skip
     T = len(events)
@@ -773,7 +779,7 @@ def test_projections_in_chromium(
     assert "x2" in em_text and "PC2 (" in em_text
     assert_ellipses(geometry(page, "em-plot"), centres, np.einsum("pd,kde,qe->kpq", A, S, A))
     # a point up close: memberships and log-density in four dimensions, as the model's
-    fitted = select_model(X, [3], "all", random_state=0).best_model
+    fitted = select_model(X, [3], "all", random_state=0, **AS_THE_REPORT).best_model
     for index in (3, 250):
         shown = hover_point(page, index)
         row = shown["row"]
@@ -818,7 +824,7 @@ def test_extreme_scales_in_chromium(browser: Any, rng: np.random.Generator, tmp_
     chosen = data["candidates"][data["chosen"]]
     assert chosen["state"].get("f64")
     page, errors = open_page(browser, path)
-    model = select_model(X, [1, 2], "all", random_state=0).best_model
+    model = select_model(X, [1, 2], "all", random_state=0, **AS_THE_REPORT).best_model
     shown = hover_point(page, 10)
     row = shown["row"]
     np.testing.assert_allclose(shown["p"], model.predict_proba(X[row : row + 1])[0], atol=1e-6)

@@ -71,7 +71,7 @@ def array_or_positive(name: str, value: Any) -> None:
 GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "n_components": v.int_at_least(1),
     "covariance_type": choice(tuple(REGISTRY)),
-    "tol": v.real_at_least(0.0),
+    "tol": v.real_at_least(0.0, allow_none=True),
     "reg_covar": v.real_at_least(0.0),
     "max_iter": v.int_at_least(0),
     "n_init": v.int_at_least(1),
@@ -80,6 +80,7 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "weights_init": init_array,
     "means_init": init_array,
     "precisions_init": init_array,
+    "labels_init": init_array,
     "random_state": v.random_state,
     "warm_start": v.boolean,
     "verbose": v.int_at_least(0),

@@ -512,12 +512,15 @@ def _int(low: int | None = None, allow_none: bool = False) -> Check:
     return check
 
 
-def _real(low: float) -> Check:
+def _real(low: float, allow_none: bool = False) -> Check:
     def check(name: str, value: Any) -> None:
+        if value is None and allow_none:
+            return
+        none = " or None" * allow_none
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise _param_error(name, value, f"a real number >= {low}")
+            raise _param_error(name, value, f"a real number >= {low}{none}")
         if not np.isfinite(float(value)) or value < low:
-            raise _param_error(name, value, f"a finite real number >= {low}")
+            raise _param_error(name, value, f"a finite real number >= {low}{none}")
 
     return check
 
@@ -602,6 +605,43 @@ def check_init_array(
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values; pass finite numbers.")
     return arr
+
+
+def check_labels_init(value: Any, n_samples: int, n_components: int) -> NDArray[np.intp]:
+    """Validated ``labels_init``: one integer per row, each in ``-1 .. n_components - 1``
+    (``-1``: the row takes no part in the start), at least one row labelled."""
+    if sparse.issparse(value):
+        raise TypeError("labels_init must be a dense array, got a sparse matrix; pass .toarray().")
+    labels = np.asarray(value)
+    if labels.shape != (n_samples,):
+        raise ValueError(
+            f"labels_init must have shape ({n_samples},), one label per row of X, got "
+            f"{labels.shape}."
+        )
+    if (
+        labels.dtype.kind == "f"
+        and np.isfinite(labels).all()
+        and (labels == np.round(labels)).all()
+    ):
+        labels = labels.astype(np.intp)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels_init must hold integers (component numbers), got dtype {labels.dtype}; "
+            "pass each row's component as an int, or -1 to leave the row out of the start."
+        )
+    labels = labels.astype(np.intp)
+    bad = np.flatnonzero((labels < -1) | (labels >= n_components))
+    if bad.size:
+        raise ValueError(
+            f"labels_init must lie in -1 .. {n_components - 1} (n_components={n_components}); "
+            f"row {int(bad[0])} has {int(labels[bad[0]])}. Number the components from 0, "
+            "and use -1 for a row that takes no part in the start."
+        )
+    if not (labels >= 0).any():
+        raise ValueError(
+            "labels_init labels no row (every label is -1); label at least one row per component."
+        )
+    return labels
 
 
 def check_weights_init(value: Any, n_components: int) -> Array:

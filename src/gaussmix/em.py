@@ -34,18 +34,27 @@ IterationCallback = Callable[[int, P, float], None]
 
 @dataclass
 class ConvergenceMonitor:
-    """Stops EM when the mean log-likelihood per sample changes by less than ``tol``.
+    """Stops EM when the mean log-likelihood per sample changes by less than ``tol``, or, when
+    asked to ``refine``, once its log-likelihood has stopped changing.
 
     Attributes
     ----------
     tol : float
-        Threshold on ``|ll_t - ll_{t-1}|`` (mean log-likelihood per unit of sample weight).
+        Threshold on ``|ll_t - ll_{t-1}|`` (mean log-likelihood per unit of sample weight):
+        below it the run has converged (``converged``).
     max_iter : int
-        Largest number of iterations.
+        Largest number of iterations before convergence.
     history : list of float
         Mean log-likelihood computed in each iteration's E-step.
     previous : float
         The value the first change is measured against (``-inf`` for a fresh start).
+    refine : float or None
+        After converging, go on until the log-likelihood left to gain, as Aitken's
+        extrapolation of the last three values estimates it, and the last change are both
+        at most ``refine`` per unit of sample weight (:meth:`refined`: a change of the
+        log-likelihood, which scaling the data does not change); ``None``: stop at ``tol``.
+    refine_iter : int
+        Iterations the refinement may add to ``max_iter``.
     """
 
     tol: float
@@ -53,6 +62,8 @@ class ConvergenceMonitor:
     history: list[float] = field(default_factory=list)
     previous: float = -np.inf
     converged: bool = False
+    refine: float | None = None
+    refine_iter: int = 0
 
     @property
     def n_iter(self) -> int:
@@ -60,14 +71,34 @@ class ConvergenceMonitor:
 
     @property
     def done(self) -> bool:
-        return self.converged or self.n_iter >= self.max_iter
+        if not self.converged:
+            return self.n_iter >= self.max_iter
+        return (
+            self.refine is None or self.n_iter >= self.max_iter + self.refine_iter or self.refined()
+        )
+
+    def refined(self) -> bool:
+        """Whether the gain left, by Aitken's extrapolation, and the last change are below the
+        refinement's threshold (an EM sequence converges linearly: with the rate ``a`` of the
+        last two changes, what is left after a change ``c`` is ``c a / (1 - a)``)."""
+        if self.refine is None or self.n_iter < 3:
+            return False
+        h, threshold = self.history, self.refine
+        last, before = h[-1] - h[-2], h[-2] - h[-3]
+        if last <= 0.0:  # no gain left (rounding, an inexact inner M-step)
+            return True
+        if last > threshold or before <= 0.0:
+            return False
+        rate = last / before
+        return rate < 1.0 and last * rate / (1.0 - rate) <= threshold
 
     def report(self, log_likelihood: float) -> bool:
-        """Record one iteration's log-likelihood; return True once converged."""
+        """Record one iteration's log-likelihood; return True once the run is done."""
         last = self.history[-1] if self.history else self.previous
         self.history.append(float(log_likelihood))
-        self.converged = bool(abs(log_likelihood - last) < self.tol)
-        return self.converged
+        if not self.converged:
+            self.converged = bool(abs(log_likelihood - last) < self.tol)
+        return self.done
 
 
 @dataclass
@@ -139,8 +170,10 @@ def run_em(
     verbose: int = 0,
     verbose_interval: int = 10,
     callback: IterationCallback[P] | None = None,
+    until: Callable[[EMState[P]], bool] | None = None,
 ) -> EMState[P]:
-    """Run EM from ``state`` until its monitor converges or reaches ``max_iter``.
+    """Run EM from ``state`` until its monitor says it is done (converged, refined, or out of
+    iterations), or ``until(state)`` says stop (checked after every iteration).
 
     Parameters
     ----------
@@ -163,6 +196,8 @@ def run_em(
     callback : callable, optional
         ``callback(iteration, params, objective)`` after each iteration's E-step, with the
         parameters that produced it.
+    until : callable, optional
+        ``until(state)`` after each iteration: True ends the run there.
     """
     k = strategy.point_estimate(state.params).n_components
     limit = 2 * k + 5 if max_reseeds is None else max_reseeds
@@ -172,7 +207,7 @@ def run_em(
         value = em_step(
             source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback
         )
-        converged = monitor.report(value)
+        done = monitor.report(value)
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
             now = time.perf_counter()
@@ -182,6 +217,6 @@ def run_em(
                 file=sys.stdout,
             )
             shown = now
-        if converged:
+        if done or (until is not None and until(state)):
             break
     return state

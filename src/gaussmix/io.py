@@ -53,13 +53,14 @@ exactly these members, and no others:
         reg_covar, max_iter, n_init, init_params, init_iter,
         weight_concentration_prior_type, weight_concentration_prior, mean_precision_prior,
         degrees_of_freedom_prior, random_state, warm_start, verbose, verbose_interval,
-        chunk_size`` for a ``BayesianGaussianMixture``.  ``random_state`` is an integer or
-        ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).  A key missing
-        from the object takes the constructor's default (files written before
-        ``verbose_interval`` and ``missing`` existed lack them); an unknown key is an
-        error.  ``weights_init``, ``means_init`` and ``precisions_init`` (a
-        ``GaussianMixture``'s) and ``means_init``, ``mean_prior`` and ``covariance_prior``
-        (a ``BayesianGaussianMixture``'s) are arrays (below).
+        chunk_size`` for a ``BayesianGaussianMixture``.  A ``GaussianMixture``'s ``tol`` may
+        be ``null``, its default; ``labels_init`` belongs to the training rows and is not
+        written.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
+        ``Generator`` is written as ``null``).  A key missing from the object takes the
+        constructor's default (files written before ``verbose_interval`` and ``missing``
+        existed lack them); an unknown key is an error.  ``weights_init``, ``means_init`` and
+        ``precisions_init`` (a ``GaussianMixture``'s) and ``means_init``, ``mean_prior`` and
+        ``covariance_prior`` (a ``BayesianGaussianMixture``'s) are arrays (below).
     ``fit``
         the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
         ``history`` (list of float), ``start_lower_bounds`` (list of float), ``reseeds``
@@ -811,7 +812,7 @@ class _Reader:
         if unknown:
             raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
         for name in ("tol", "reg_covar"):
-            if name in params:
+            if name in params and not (name == "tol" and params[name] is None):
                 params[name] = self.number(params[name], f"params.{name}")
         for name in ("weight_concentration_prior", "mean_precision_prior",
                      "degrees_of_freedom_prior"):  # fmt: skip

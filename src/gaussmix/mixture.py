@@ -7,7 +7,7 @@ Validation, prediction, scoring, sampling and saving come from
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,11 +16,12 @@ from numpy.typing import ArrayLike, NDArray
 from . import _parameters
 from . import _validation as v
 from .base import MixtureBase
-from .covariance import CovarianceFamily
+from .covariance import REGISTRY, CovarianceFamily, get_family
 from .em import ConvergenceMonitor, EMState
 from .engine import Frame, single_threaded_blas
-from .init import initialize
+from .init import TreeSample, initialize
 from .multistart import FitCallback, fit_multistart
+from .params import Params
 from .sources import ArrayRows, RowSource
 from .stepwise import RunningStats, StepSchedule, fit_minibatch, stats_of, stepwise_update
 from .strategy import MaximumLikelihood
@@ -32,30 +33,26 @@ class SingularCovarianceWarning(UserWarning):
     """A fitted covariance is held up only by ``reg_covar``.
 
     Its component has fewer effective rows (the sum of its responsibilities, weighted) than
-    the covariance needs to be non-singular: ``n_features + 1`` for ``'full'``, 2 for
-    ``'diag'`` and ``'spherical'``, ``n_features + n_components`` in all for ``'tied'``.
+    the covariance needs to be non-singular (``n_features + 1`` for ``'full'``, 2 for
+    ``'diag'`` and ``'spherical'``, ``n_features + n_components`` in all for ``'tied'``,
+    see :meth:`CovarianceFamily.rows_needed
+    <gaussmix.covariance.CovarianceFamily.rows_needed>`).
     Its density then reflects the regularisation, not the data.
     """
 
 
-#: effective rows a covariance needs to be non-singular without regularisation, per
-#: component (``'tied'``: in all, ``d + k``); types not listed are not checked
-_ROWS_NEEDED: dict[str, Callable[[int, int], float]] = {
-    "full": lambda k, d: d + 1,
-    "diag": lambda k, d: 2,
-    "spherical": lambda k, d: 2,
-    "tied": lambda k, d: d + k,
-}
-
-
 def singular_components(
-    covariance_type: str, weights: ArrayLike, n_features: int, n_rows: float
+    covariance_type: str,
+    weights: ArrayLike,
+    n_features: int,
+    n_rows: float,
 ) -> str | None:
     """Why a fit's covariances are held up only by regularisation, or None.
 
     Parameters
     ----------
     covariance_type : str
+        A registered name; any other is not checked.
     weights : array-like of shape (n_components,)
         The fitted mixture weights.
     n_features : int
@@ -68,32 +65,54 @@ def singular_components(
         E.g. ``"component 2 has 3.1 effective rows for 5 features (a 'full' covariance
         needs 6)"``.
     """
-    needed_of = _ROWS_NEEDED.get(covariance_type)
-    if needed_of is None:
+    if covariance_type not in REGISTRY:
         return None
     w = np.asarray(weights, dtype=np.float64)
     k = w.shape[0]
-    needed = needed_of(k, n_features)
-    if covariance_type == "tied":
-        if n_rows >= needed:
-            return None
-        return (
-            f"{n_rows:.4g} rows for {n_features} features and {k} components (a 'tied' "
-            f"covariance needs {needed:g})"
-        )
-    rows = w * n_rows
-    bad = np.flatnonzero(rows < needed * (1.0 - 1e-9))
-    if bad.size == 0:
-        return None
+    needed, each = get_family(covariance_type).rows_needed(k, n_features)
+    if not each:
+        if n_rows < needed:
+            return (
+                f"{n_rows:.4g} rows for {n_features} features and {k} components (a "
+                f"{covariance_type!r} covariance needs {needed:g})"
+            )
+        rows = w * n_rows
+        bad = np.zeros(k, dtype=bool)
+    else:
+        rows = w * n_rows
+        bad = rows < needed * (1.0 - 1e-9)
+    if bad.any():
+        return _components_message(
+            np.flatnonzero(bad), [f"{r:.3g}" for r in rows], "effective rows for "
+            f"{n_features} feature{'s' * (n_features > 1)} (a {covariance_type!r} covariance "
+            f"needs {needed:g})",
+        )  # fmt: skip
+    return None
+
+
+def _components_message(bad: NDArray[np.intp], values: list[str], what: str) -> str:
+    """``"components 1, 2 have 3.1, 0.5 <what>"`` for the first few of ``bad``."""
     shown = [int(j) for j in bad[:5]]
     which = ", ".join(map(str, shown)) + (", ..." if bad.size > 5 else "")
-    has = ", ".join(f"{rows[j]:.3g}" for j in shown) + (", ..." if bad.size > 5 else "")
+    has = ", ".join(values[j] for j in shown) + (", ..." if bad.size > 5 else "")
     plural = bad.size > 1
-    return (
-        f"component{'s' * plural} {which} ha{'ve' if plural else 's'} {has} effective rows "
-        f"for {n_features} feature{'s' * (n_features > 1)} (a {covariance_type!r} covariance "
-        f"needs {needed:g})"
-    )
+    return f"component{'s' * plural} {which} ha{'ve' if plural else 's'} {has} {what}"
+
+
+#: ``tol=None``: scikit-learn's threshold on the change of the mean log-likelihood per row
+DEFAULT_TOL = 1e-3
+#: ``tol=None`` on small data: the precision of the mean log-likelihood per row a run is
+#: refined to, and the iterations the refinement may add to ``max_iter``
+REFINE_TOL = 1e-8
+REFINE_ITER = 1000
+
+
+def convergence(tol: float | None) -> dict[str, Any]:
+    """The stopping rule of ``tol`` (see :class:`GaussianMixture`) as
+    :func:`~gaussmix.multistart.fit_multistart`'s arguments."""
+    if tol is not None:
+        return {"tol": float(tol)}
+    return {"tol": DEFAULT_TOL, "refine": REFINE_TOL, "refine_iter": REFINE_ITER}
 
 
 class GaussianMixture(MixtureBase):
@@ -114,24 +133,38 @@ class GaussianMixture(MixtureBase):
         'EEV', 'VEV', 'EVV', 'VVV'; or scikit-learn's names 'full' (VVV), 'tied' (EEE),
         'diag' (VVI) and 'spherical' (VII), which give the same fits (see
         :mod:`gaussmix.covariance`).
-    tol : float, default=1e-3
+    tol : float or None, default=None
         EM stops when the mean log-likelihood per sample changes by less than ``tol``.
+        ``None``: 1e-3 (scikit-learn's default), and on data of at most
+        :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows, where iterations are cheap, each
+        start then goes on until its log-likelihood is that of the optimum it converges to
+        within :data:`REFINE_TOL` per row (Aitken's estimate of what is left to gain; at most
+        :data:`REFINE_ITER` more iterations), so that fits of small data are comparable to
+        the last digits that matter for BIC.
     reg_covar : float, default=1e-6
         Non-negative regularisation added to the diagonal of each component's scatter before
         the M-step (for 'full', 'tied', 'diag' and 'spherical': to the covariances).
     max_iter : int, default=100
-        Largest number of EM iterations of the retained start (short-run iterations included).
+        Largest number of EM iterations on all rows of each start (iterations of a short run
+        on a subsample are not counted).
     n_init : int, default=16
-        Number of starts.  With ``init_iter`` set, the starts race in short EM runs (on a
-        random subsample of 10 000 rows, or 500 per component, when ``X`` is larger): after
-        each round the worse half is dropped, and the winner, after ``init_iter``
-        iterations, is continued on all rows.
-    init_params : {'k-means++', 'kmeans', 'random', 'random_from_data'}, default='k-means++'
-        Initialisation strategy (see :mod:`gaussmix.init`).
+        Number of starts.  Start ``i`` is the same whatever ``n_init`` is.  On data of at most
+        :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows (or with ``init_iter=None``) every
+        start runs to convergence and the best is kept, so that more starts never give a
+        lower log-likelihood.  On larger data, with ``init_iter`` set, the starts race in short
+        EM runs (on a random subsample of 10 000 rows, or 500 per component, when ``X`` is
+        larger): after each round the worse half is dropped, and the winner, after
+        ``init_iter`` iterations, is continued on all rows.
+    init_params : {'auto', 'hierarchical', 'k-means++', 'kmeans', 'random', \
+'random_from_data'}, default='auto'
+        Initialisation strategy (see :mod:`gaussmix.init`).  ``'auto'``: on data of at most
+        :data:`~gaussmix.init.AUTO_TREE_ROWS` rows, the first start from a model-based
+        hierarchical clustering of the rows (at most 2,000 of them; mclust's start) and the
+        others k-means++ seedings; on more rows, k-means++ seedings only.
     init_iter : int or None, default=20
-        Short-run iterations of the winning start (the rounds before it are shorter: 3, 5,
-        10, 20 for 16 starts).  ``None`` runs every start to convergence on all rows and keeps the
-        best (scikit-learn's behaviour).
+        Short-run iterations of the winning start of a race (the rounds before it are
+        shorter: 3, 5, 10, 20 for 16 starts).  ``None`` runs every start to convergence on all
+        rows and keeps the best (scikit-learn's behaviour).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; overrides the strategy.
     means_init : array-like of shape (n_components, n_features), default=None
@@ -144,6 +177,12 @@ class GaussianMixture(MixtureBase):
         the shape of the one with the same storage: (n_components,) for EII and VII,
         (n_components, n_features) for EEI, VEI, EVI and VVI, (n_features, n_features) for
         EEE, and (n_components, n_features, n_features) for the other ellipsoidal ones.
+    labels_init : array-like of shape (n_samples,), default=None
+        A partition to start from: each row's component (0 .. n_components - 1), or -1 for a
+        row that takes no part in the start.  The start is the statistics of each
+        component's rows (a component without rows is re-seeded); one start is run, and
+        ``weights_init``, ``means_init`` and ``precisions_init`` override its parts.  It
+        belongs to the rows it was given with and is not saved with the model.
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation.
     warm_start : bool, default=False
@@ -188,7 +227,7 @@ class GaussianMixture(MixtureBase):
         ``1 / sqrt(variance)`` (diag, spherical).
     converged_ : bool
     n_iter_ : int
-        EM iterations of the retained start.
+        EM iterations on all rows of the retained start (``len(history_)``).
     lower_bound_ : float
         Mean log-likelihood per sample at the last E-step of the retained start.
     history_ : list of float
@@ -208,14 +247,17 @@ class GaussianMixture(MixtureBase):
 
     Notes
     -----
-    Default initialisation: ``n_init=16`` k-means++ seedings race in short EM runs on a
-    subsample — 3 iterations each, the better 8 go on to 5, the better 4 to 10, the better 2
-    to 20 — and the winner is continued to convergence on all rows (short-run EM, Biernacki,
-    Celeux & Govaert 2003, with successive halving).  This costs a fixed amount whatever ``n`` and
-    discards starts headed for poor local optima, which reaches a higher log-likelihood than
-    one k-means start (scikit-learn's default) in less time; ``benchmarks/README.md`` has the
-    measurements.  ``history_`` then holds the iterations on all rows, and
-    ``start_lower_bounds_`` each start's subsample log-likelihood when it was dropped.
+    Default initialisation: on small data (at most
+    :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows) one hierarchical start and 15 k-means++
+    seedings, each run to convergence, the best kept.  On larger data 16 k-means++ seedings
+    race in short EM runs on a subsample — 3 iterations each, the better 8 go on to 5, the
+    better 4 to 10, the better 2 to 20 — and the winner is continued to convergence on all
+    rows (short-run EM, Biernacki, Celeux & Govaert 2003, with successive halving).  This
+    costs a fixed amount whatever ``n`` and discards starts headed for poor local optima,
+    which reaches a higher log-likelihood than one k-means start (scikit-learn's default) in
+    less time; ``benchmarks/README.md`` has the measurements.  ``history_`` holds the
+    iterations on all rows, and ``start_lower_bounds_`` each start's log-likelihood when it
+    finished or was dropped.
 
     ``X`` may also be a row source read out of core (:class:`gaussmix.ondisk.NpySource`,
     :class:`gaussmix.ondisk.ParquetSource`, or a ``np.memmap``, which is read as an
@@ -241,15 +283,16 @@ class GaussianMixture(MixtureBase):
         n_components: int = 1,
         *,
         covariance_type: str = "full",
-        tol: float = 1e-3,
+        tol: float | None = None,
         reg_covar: float = 1e-6,
         max_iter: int = 100,
         n_init: int = 16,
-        init_params: str = "k-means++",
+        init_params: str = "auto",
         init_iter: int | None = 20,
         weights_init: ArrayLike | None = None,
         means_init: ArrayLike | None = None,
         precisions_init: ArrayLike | None = None,
+        labels_init: ArrayLike | None = None,
         random_state: int | np.random.RandomState | np.random.Generator | None = None,
         warm_start: bool = False,
         verbose: int = 0,
@@ -271,6 +314,7 @@ class GaussianMixture(MixtureBase):
         self.weights_init = weights_init
         self.means_init = means_init
         self.precisions_init = precisions_init
+        self.labels_init = labels_init
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -283,9 +327,11 @@ class GaussianMixture(MixtureBase):
 
     # ------------------------------------------------------------------ fitting
 
-    def _user_inits(self, family: CovarianceFamily, d: int) -> dict[str, Array | None]:
+    def _user_inits(self, family: CovarianceFamily, n: int, d: int) -> dict[str, Any]:
         k = self.n_components
-        out: dict[str, Array | None] = {"weights": None, "means": None, "precisions": None}
+        out: dict[str, Any] = {"weights": None, "means": None, "precisions": None, "labels": None}
+        if self.labels_init is not None:
+            out["labels"] = v.check_labels_init(self.labels_init, n, k)
         if self.weights_init is not None:
             out["weights"] = v.check_weights_init(self.weights_init, k)
         if self.means_init is not None:
@@ -341,20 +387,43 @@ class GaussianMixture(MixtureBase):
     def _fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
     ) -> Any:
+        return self._fit_prepared(*self._prepare_fit(X, sample_weight), callback)
+
+    def _prepare_fit(
+        self, X: ArrayLike, sample_weight: ArrayLike | None
+    ) -> tuple[RowSource, Frame]:
+        """The validated rows as a source and the fit's internal frame (a warm start's is the
+        previous fit's)."""
         source, frame_rows, frame_weights, missing = self._fit_rows(X, sample_weight)
+        if bool(self.warm_start) and hasattr(self, "converged_"):
+            self._check_warm_start(self._family(), self.n_components, source.n_features)
+            return source, self._prediction_frame()
+        floor = float(np.sqrt(self.reg_covar))
+        # C order: the frame's centre rounds the same whatever the input's layout
+        frame_rows = np.ascontiguousarray(frame_rows)
+        frame = Frame.from_data(
+            frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
+        )
+        return source, frame
+
+    def _fit_prepared(
+        self,
+        source: RowSource,
+        frame: Frame,
+        callback: FitCallback | None,
+        *,
+        trees: Sequence[TreeSample] | None = None,
+        extra_starts: Sequence[Params] = (),
+        race: bool | None = None,
+    ) -> Any:
+        """Fit on validated rows in ``frame``.  ``trees``: the hierarchical starts' trees,
+        grown already; ``extra_starts`` (internal frame) are tried after the first start;
+        ``race``: see :func:`~gaussmix.multistart.fit_multistart`."""
         family = self._family()
         d = source.n_features
         k = self.n_components
-        inits = self._user_inits(family, d)
+        inits = self._user_inits(family, source.n_rows, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
-        if warm:
-            self._check_warm_start(family, k, d)
-            frame = self._prediction_frame()
-        else:
-            floor = float(np.sqrt(self.reg_covar))
-            frame = Frame.from_data(
-                frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
-            )
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
@@ -367,18 +436,21 @@ class GaussianMixture(MixtureBase):
         else:
 
             def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
-                return initialize(
+                made = initialize(
                     rows, family, frame, k,
-                    method=self.init_params, rngs=rngs, reg_covar=reg,
-                    chunk_size=self.chunk_size, weights_init=inits["weights"],
+                    method=self.init_params, rngs=rngs[: len(rngs) - len(extra_starts)],
+                    reg_covar=reg, chunk_size=self.chunk_size, weights_init=inits["weights"],
                     means_init=inits["means"], precisions_init=inits["precisions"],
+                    labels_init=inits["labels"], trees=trees,
                 )  # fmt: skip
+                return [*made[:1], *(p.copy() for p in extra_starts), *made[1:]]
 
-        deterministic = warm or inits["means"] is not None
+        deterministic = warm or inits["means"] is not None or inits["labels"] is not None
         strategy = MaximumLikelihood(family, reg)
-        race: dict[str, Any] = dict(
-            n_components=k, n_init=1 if deterministic else self.n_init,
-            init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
+        stopping = convergence(self.tol)
+        common: dict[str, Any] = dict(
+            n_components=k, n_init=1 if deterministic else self.n_init + len(extra_starts),
+            init_iter=self.init_iter, max_iter=self.max_iter,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
             chunk_size=self.chunk_size, verbose=self.verbose,
             verbose_interval=self.verbose_interval, callback=callback,
@@ -386,11 +458,14 @@ class GaussianMixture(MixtureBase):
         )  # fmt: skip
         running = None
         if self.batch_size is None:
-            best, starts = fit_multistart(source, strategy, frame, start, **race)
-        else:
+            best, starts = fit_multistart(
+                source, strategy, frame, start, race=race, **stopping, **common
+            )
+        else:  # epochs stop at tol (no refinement: the batches' noise would hide it)
             best, starts, running = fit_minibatch(
                 source, strategy, frame, start, lambda p: stats_of(p, family, reg),
-                batch_size=self.batch_size, schedule=self._schedule(), **race,
+                batch_size=self.batch_size, schedule=self._schedule(), tol=stopping["tol"],
+                **common,
             )  # fmt: skip
 
         self._warn_unconverged(best.monitor.converged)
@@ -420,6 +495,16 @@ class GaussianMixture(MixtureBase):
 
     def _schedule(self) -> StepSchedule:
         return StepSchedule(float(self.learning_offset), float(self.learning_decay))
+
+    def _adopt_validation(self, validated: GaussianMixture) -> None:
+        """Take what validating the rows taught ``validated`` (their width and column
+        names), so that this estimator can be fitted on the same prepared rows
+        (:func:`gaussmix.select_model` validates them once for every candidate)."""
+        v.check_params(self, self._parameter_table)
+        self.n_features_in_ = int(getattr(validated, "n_features_in_"))  # noqa: B009
+        names = getattr(validated, "feature_names_in_", None)
+        if names is not None:
+            self.feature_names_in_ = names
 
     # ------------------------------------------------------------------ stepwise EM
 
@@ -473,7 +558,7 @@ class GaussianMixture(MixtureBase):
             running = cached[1]
         else:  # after fit, a load or new attributes: the statistics of the parameters
             running = RunningStats(stats_of(params, family, reg))
-        state = EMState(params, ConvergenceMonitor(self.tol, 1))
+        state = EMState(params, ConvergenceMonitor(convergence(self.tol)["tol"], 1))
         value = stepwise_update(
             source, state, MaximumLikelihood(family, reg), frame, running, self._schedule(),
             lambda p: stats_of(p, family, reg), limit=2 * k + 5, chunk_size=self.chunk_size,

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 
 from .em import ConvergenceMonitor, EMState, IterationCallback, run_em
 from .engine import Frame
@@ -61,6 +62,11 @@ class FitEvent:
 
 FitCallback = Callable[[FitEvent], None]
 
+
+#: data of at most this many rows is small: every start runs to convergence on all rows and
+#: the best converged fit is kept (so that adding starts never lowers it), refined when asked;
+#: above it the starts race in short runs
+FULL_RUN_ROWS = 5_000
 
 #: the short runs over several starts use a random subsample of at most
 #: ``max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)`` rows: enough to pick
@@ -116,6 +122,29 @@ def _race_schedule(n_starts: int, budget: int) -> list[int]:
     return [max(1, int(np.ceil(budget / 2 ** (rounds - 1 - r)))) for r in range(rounds)]
 
 
+#: two runs whose weights and means (internal frame, where the data's spread is about one)
+#: all agree to this, component by component, are taken for runs to the same optimum
+SAME_OPTIMUM = 1e-2
+
+
+def same_optimum(a: Params, b: Params) -> bool:
+    """Whether two converged runs are at the same optimum: their components paired so that
+    the means are closest agree in weight and mean to :data:`SAME_OPTIMUM`."""
+    cost = ((a.means[:, None, :] - b.means[None, :, :]) ** 2).sum(axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return bool(
+        np.sqrt(cost[rows, cols].max()) <= SAME_OPTIMUM
+        and np.abs(a.weights[rows] - b.weights[cols]).max() <= SAME_OPTIMUM
+    )
+
+
+def races(n_rows: int, n_init: int, init_iter: int | None) -> bool:
+    """Whether a fit of ``n_rows`` rows races its starts in short runs (rather than running
+    each to convergence): several starts, short runs asked for, and more than
+    :data:`FULL_RUN_ROWS` rows."""
+    return init_iter is not None and n_init > 1 and n_rows > FULL_RUN_ROWS
+
+
 def fit_multistart(
     source: RowSource,
     strategy: ModelStrategy[P],
@@ -134,20 +163,31 @@ def fit_multistart(
     short_run_rows: int | None = None,
     callback: FitCallback | None = None,
     previous: float = -np.inf,
+    refine: float | None = None,
+    refine_iter: int = 0,
+    race: bool | None = None,
 ) -> tuple[EMState[P], list[float]]:
     """EM from ``n_init`` starts; return the retained run and each start's objective.
 
     ``start(rows, rngs)`` builds the starts' point estimates, one per generator
     (all at once, so that their initialisation can share array operations); a start it
-    returns as a :class:`DegenerateMixtureError` is left out.  With ``init_iter=None``
-    (or a single start) every start runs to convergence on all rows and the best is kept.
-    Otherwise the starts race in short runs (short-run EM) — on a random subsample of
-    ``short_run_rows`` rows (default :data:`SHORT_RUN_ROWS`, or 500 per component if more)
-    when ``source`` is larger: after each round the worse half is dropped (successive halving,
-    :func:`_race_schedule`), the last survivor has run ``init_iter`` iterations, and only it
-    is continued on all rows, with a fresh monitor: ``history`` then holds the iterations on
-    all rows only.  ``scores`` holds each start's log-likelihood when it was dropped (or
-    finished).
+    returns as a :class:`DegenerateMixtureError` is left out.  Start ``i`` depends only on
+    the ``i``-th generator, which does not depend on ``n_init``.
+
+    Where :func:`races` says no — one start, ``init_iter=None``, or at most
+    :data:`FULL_RUN_ROWS` rows — every start runs to convergence on all rows and the best is
+    kept (ties to the first): a start added can only raise the result.  On those small data
+    the runs are refined as ``refine`` and ``refine_iter`` ask
+    (:class:`~gaussmix.em.ConvergenceMonitor`).  Otherwise the starts race in short runs
+    (short-run EM) — on a random subsample of ``short_run_rows`` rows (default
+    :data:`SHORT_RUN_ROWS`, or 500 per component if more) when ``source`` is larger: after
+    each round the worse half is dropped (successive halving, :func:`_race_schedule`), the
+    last survivor has run ``init_iter`` iterations, and only it is continued on all rows;
+    ``history`` (and ``max_iter``) then count the iterations on all rows only.  ``scores``
+    holds each start's log-likelihood when it was dropped (or finished).
+    ``race=True`` races the starts whatever the size of the data (a sweep over many
+    candidates, whose starts need not each converge), ``False`` runs every start to the end.
+    The winner of a race on small data is refined too.
     ``callback`` receives a :class:`FitEvent` after every iteration's E-step.  ``previous``
     is the log-likelihood the first change is measured against (a warm start's last value).
     """
@@ -169,16 +209,19 @@ def fit_multistart(
         "verbose": verbose,
         "verbose_interval": verbose_interval,
     }
-    short = init_iter if n_init > 1 else None
+    if race is None:
+        race = races(n, n_init, init_iter)
+    race = race and n_init > 1 and max_iter > 0 and init_iter is not None
     rows_s = source
     if short_run_rows is None:
         short_run_rows = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)
-    if short is not None and n > short_run_rows:
+    if race and n > short_run_rows:
         rows_s = source.subset(np.sort(rng.choice(n, short_run_rows, replace=False)))
         ws = rows_s.sample_weight
         if ws is not None and not (ws.sum() > 0):
             rows_s = source
-    phase = "full" if short is None else "short"
+    phase = "short" if race else "full"
+    refining = refine is not None and n <= FULL_RUN_ROWS
     runs: list[EMState[P] | None] = []
     failure: DegenerateMixtureError | None = None
     rngs = [np.random.default_rng(rng.integers(2**63)) for _ in range(n_init)]
@@ -189,25 +232,61 @@ def fit_multistart(
             continue
         monitor = ConvergenceMonitor(tol, 0, previous=previous)
         runs.append(EMState(strategy.start(made), monitor))
+
+    def advance(
+        s: int, target: int, rows: RowSource, until: Callable[[EMState[P]], bool] | None = None
+    ) -> None:
+        state = runs[s]
+        assert state is not None
+        state.monitor.max_iter = target
+        report = reporter(s, phase, rows.n_rows)
+        try:
+            run_em(rows, state, strategy, frame, callback=report, until=until, **opts)
+        except DegenerateMixtureError as exc:
+            nonlocal failure
+            runs[s], failure = None, exc
+            return
+        if verbose:
+            print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+
     alive = [s for s, r in enumerate(runs) if r is not None]
-    if short is None or max_iter == 0:
-        schedule = [max_iter]
-    else:
-        schedule = _race_schedule(n_init, min(short, max_iter))
-    for target in schedule:
-        for s in list(alive):
+    if not race:
+        # every start to convergence, in order; refined, a start is left where it nears the
+        # optimum of an earlier one (which it would end at): that decision rests on the
+        # earlier starts alone, so a start added later never changes what they end at
+        kept: list[int] = []
+        optima: list[Params] = []
+
+        def repeats(state: EMState[P]) -> bool:
+            if state.monitor.n_iter < 2 or not optima:
+                return False
+            point = strategy.point_estimate(state.params)
+            return any(same_optimum(point, optimum) for optimum in optima)
+
+        for s in alive:
             state = runs[s]
             assert state is not None
-            state.monitor.max_iter = target
-            report = reporter(s, phase, rows_s.n_rows)
-            try:
-                run_em(rows_s, state, strategy, frame, callback=report, **opts)
-            except DegenerateMixtureError as exc:
-                runs[s], failure = None, exc
-                alive.remove(s)
+            advance(s, max_iter, source, repeats if refining else None)
+            if not refining or runs[s] is None or not state.monitor.converged:
                 continue
-            if verbose:
-                print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+            state.monitor.refine, state.monitor.refine_iter = refine, refine_iter
+            advance(s, max_iter, source, repeats)
+            if runs[s] is not None and not repeats(state):
+                kept.append(s)
+                optima.append(strategy.point_estimate(state.params))
+        alive = [s for s, r in enumerate(runs) if r is not None]
+        if not alive:
+            assert failure is not None
+            raise failure
+        candidates = kept if kept else alive
+        chosen = runs[max(candidates, key=lambda s: (_score(runs[s]), -s))]
+        assert chosen is not None
+        return chosen, [_score(r) for r in runs]
+    for target in _race_schedule(n_init, min(init_iter or 1, max_iter)):
+        for s in list(alive):
+            advance(s, target, rows_s)
+            if runs[s] is None:
+                alive.remove(s)
         if not alive:
             assert failure is not None
             raise failure
@@ -216,14 +295,15 @@ def fit_multistart(
     scores = [_score(r) for r in runs]
     best = runs[alive[0]]  # the schedule has at least one round, which raised if none was left
     assert best is not None
-    if short is None or max_iter == 0:
-        return best, scores
     index = alive[0]
     if rows_s is not source:
         best = EMState(best.params, ConvergenceMonitor(tol, max_iter))
-    elif best.monitor.converged:
+    elif best.monitor.converged and not refining:
         return best, scores
     best.monitor.max_iter = max_iter
     report = reporter(index, "full", n)
     best = run_em(source, best, strategy, frame, callback=report, **opts)
+    if refining:
+        best.monitor.refine, best.monitor.refine_iter = refine, refine_iter
+        best = run_em(source, best, strategy, frame, callback=report, **opts)
     return best, scores

@@ -14,10 +14,15 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
+from .covariance import CovarianceFamily, get_family
 from .covariance import covariance_types as resolve_covariance_types
-from .covariance import get_family
-from .mixture import GaussianMixture, SingularCovarianceWarning
+from .engine import Frame, single_threaded_blas
+from .init import TreeSample, grow_tree
+from .mixture import GaussianMixture, SingularCovarianceWarning, singular_components
 from .multistart import FitCallback
+from .nested import duplicate, split, split_order
+from .params import Params
+from .sources import RowSource
 from .strategy import DegenerateMixtureError
 
 _COLUMNS = (
@@ -110,6 +115,13 @@ def _components(n_components: int | Iterable[int]) -> list[int]:
     return out
 
 
+#: ``n_init`` of each candidate of a sweep unless given: the sweep adds its shared tree's
+#: start and the splits of the previous fit, so fewer seedings do
+SWEEP_N_INIT = 4
+#: components of the ``k - 1`` fit whose split starts the ``k`` fit (the largest first)
+SWEEP_SPLITS = 2
+
+
 def select_model(
     X: ArrayLike,
     n_components: int | Iterable[int] = range(1, 10),
@@ -119,9 +131,19 @@ def select_model(
     sample_weight: ArrayLike | None = None,
     callback: FitCallback | None = None,
     candidate_callback: Callable[[int, int, int, str], None] | None = None,
+    shared: bool = True,
     **params: Any,
 ) -> SelectionResult:
     """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
+
+    Like mclust's ``Mclust``: one model-based hierarchical clustering of a subsample of
+    2,000 rows (:func:`gaussmix.init.grow_tree`) gives every candidate its first start, and
+    each candidate of ``k`` components also starts from the ``k - 1`` fit of its model with
+    a component split (:func:`gaussmix.nested.split`).  Where its fit still ends below the
+    ``k - 1`` fit's log-likelihood, the candidate is that fit with a component halved
+    (:func:`gaussmix.nested.duplicate`: the same density, one more component), so within a
+    model the log-likelihood never decreases with ``k`` and the criteria compare the
+    models, not their starts.
 
     Parameters
     ----------
@@ -141,8 +163,13 @@ def select_model(
         Called before each candidate is fitted, as ``candidate_callback(i, n_candidates,
         n_components, covariance_type)`` with ``i`` from 0 (a progress bar's "candidate i
         of N").
+    shared : bool, default=True
+        Share one hierarchical tree and nested starts across the sweep (above); ``False``:
+        every candidate is ``GaussianMixture(k, covariance_type=t, **params)`` fitted alone,
+        the same fit as its own ``fit`` (the report replays the chosen one).
     **params
-        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...).
+        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...);
+        ``n_init`` defaults to :data:`SWEEP_N_INIT` here.
 
     Returns
     -------
@@ -161,60 +188,79 @@ def select_model(
     """
     if criterion not in ("bic", "aic", "icl"):
         raise ValueError(f"criterion must be 'bic', 'aic' or 'icl'; got {criterion!r}.")
-    ks = _components(n_components)
+    ks = sorted(set(_components(n_components)))
     types = resolve_covariance_types(covariance_types)
+    if shared:
+        params = {"n_init": SWEEP_N_INIT, **params}
     # a data frame read as an array (the fits read its names)
     Xa, _ = v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     n = Xa.shape[0] if Xa.ndim == 2 else 0
     sw = v.check_sample_weight(sample_weight, n)
     n_eff = float(n if sw is None else sw.sum())
 
-    rows: list[dict[str, Any]] = []
-    models: list[GaussianMixture | None] = []
-    for cov in types:
-        for k in ks:
-            if candidate_callback is not None:
-                candidate_callback(len(rows), len(types) * len(ks), k, cov)
-            row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-            row.update(n_components=k, covariance_type=cov, error=None, flag=None)
-            model = GaussianMixture(k, covariance_type=cov, **params)
-            start = time.perf_counter()
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    warnings.simplefilter("always", SingularCovarianceWarning)
-                    model.fit(X, sample_weight=sw, callback=callback)
-                for w in caught:  # the others are shown as they would have been
-                    if issubclass(w.category, SingularCovarianceWarning):
-                        row["flag"] = "singular covariance: " + str(w.message).split(":")[0]
-                    else:
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-            except DegenerateMixtureError as exc:
-                row["error"] = str(exc)
-            except ValueError as exc:
-                if "n_samples >= n_components" not in str(exc):
-                    raise
-                row["error"] = str(exc)
-            row["seconds"] = time.perf_counter() - start
-            d = Xa.shape[1]
-            row["n_parameters"] = get_family(cov).n_parameters(k, d) + k * d + k - 1
-            if row["error"] is None:
-                ll, cost, _ = model._criterion_terms(X, sw)
-                p = row["n_parameters"]
-                if p > n_eff:
-                    row["flag"] = f"{p} free parameters for {n_eff:.6g} rows"
-                bic = -2.0 * ll + p * np.log(n_eff)
-                row.update(
-                    log_likelihood=ll,
-                    bic=bic,
-                    aic=-2.0 * ll + 2.0 * p,
-                    icl=bic + 2.0 * cost,
-                    converged=bool(model.converged_),
-                )
-                models.append(model)
-            else:
-                models.append(None)
-            rows.append(row)
+    template = GaussianMixture(1, **params)
+    with single_threaded_blas():
+        source, frame = template._prepare_fit(X, sw)
+        trees = None
+        if (
+            shared
+            and template.init_params in ("auto", "hierarchical")
+            and template.labels_init is None
+        ):
+            seed = v.as_random_state(template.random_state).randint(np.iinfo(np.int32).max)
+            trees = [grow_tree(source, np.random.default_rng(seed))]
+        d = source.n_features
+        rows: list[dict[str, Any]] = []
+        models: list[GaussianMixture | None] = []
+        for cov in types:
+            family = get_family(cov)
+            previous: tuple[int, GaussianMixture, float] | None = None
+            for k in ks:
+                if candidate_callback is not None:
+                    candidate_callback(len(rows), len(types) * len(ks), k, cov)
+                row: dict[str, Any] = dict.fromkeys(_COLUMNS)
+                row.update(n_components=k, covariance_type=cov, error=None, flag=None)
+                row["n_parameters"] = family.n_parameters(k, d) + k * d + k - 1
+                model = GaussianMixture(k, covariance_type=cov, **params)
+                model._adopt_validation(template)
+                nested = shared and previous is not None and previous[0] == k - 1
+                start = time.perf_counter()
+                try:
+                    if k > n:
+                        raise ValueError(
+                            f"Expected n_samples >= n_components but got n_components = {k}, "
+                            f"n_samples = {n}. Decrease n_components or pass more rows."
+                        )
+                    extra: list[Params] = []
+                    if nested:
+                        assert previous is not None
+                        fitted = previous[1]._internal_params(frame)
+                        order = split_order(fitted, family)[:SWEEP_SPLITS]
+                        extra = [split(fitted, family, int(j)) for j in order]
+                    _fit_candidate(model, row, source, frame, trees, extra, callback, shared)
+                except DegenerateMixtureError as exc:
+                    row["error"] = str(exc)
+                except ValueError as exc:
+                    if "n_samples >= n_components" not in str(exc):
+                        raise
+                    row["error"] = str(exc)
+                if row["error"] is None:
+                    ll, cost, _ = model._criterion_terms(X, sw)
+                    if nested and previous is not None and ll < previous[2]:
+                        # no fit above the k - 1 one: that one with a component halved
+                        model = _halved(previous[1], family, frame, source, params)
+                        ll, cost, _ = model._criterion_terms(X, sw)
+                        why = singular_components(cov, model.weights_, d, n_eff)
+                        row["flag"] = None if why is None else "singular covariance: " + why
+                    row["seconds"] = time.perf_counter() - start
+                    _fill(row, ll, cost, n_eff, model)
+                    previous = (k, model, ll)
+                    models.append(model)
+                else:
+                    row["seconds"] = time.perf_counter() - start
+                    previous = None
+                    models.append(None)
+                rows.append(row)
 
     scores = [r[criterion] if r["error"] is None and not r["flag"] else np.inf for r in rows]
     if not np.isfinite(scores).any():
@@ -237,3 +283,65 @@ def select_model(
     model_best = models[best]
     assert model_best is not None
     return SelectionResult(rows, criterion, best, model_best, models)
+
+
+def _fit_candidate(
+    model: GaussianMixture,
+    row: dict[str, Any],
+    source: RowSource,
+    frame: Frame,
+    trees: list[TreeSample] | None,
+    extra: list[Params],
+    callback: FitCallback | None,
+    shared: bool,
+) -> None:
+    """Fit one candidate, its singular-covariance warning noted in ``row``'s flag; not
+    ``shared``, as its own ``fit`` would."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("always", SingularCovarianceWarning)
+        model._fit_prepared(
+            source, frame, callback, trees=trees, extra_starts=extra, race=True if shared else None
+        )
+    for w in caught:  # the others are shown as they would have been
+        if issubclass(w.category, SingularCovarianceWarning):
+            row["flag"] = "singular covariance: " + str(w.message).split(":")[0]
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _halved(
+    fitted: GaussianMixture,
+    family: CovarianceFamily,
+    frame: Frame,
+    source: RowSource,
+    params: dict[str, Any],
+) -> GaussianMixture:
+    """The ``k - 1`` fit with its largest component halved, as a ``k``-component model."""
+    internal = fitted._internal_params(frame)
+    j = int(split_order(internal, family)[0])
+    model = GaussianMixture(internal.n_components + 1, covariance_type=family.name, **params)
+    model._adopt_validation(fitted)
+    model._set_fit(
+        duplicate(internal, family, j), frame, source.dtype,
+        converged=bool(fitted.converged_), n_iter=0, lower_bound=float(fitted.lower_bound_),
+        history=[], start_lower_bounds=[], reseeds=[],
+    )  # fmt: skip
+    return model
+
+
+def _fill(
+    row: dict[str, Any], ll: float, cost: float, n_eff: float, model: GaussianMixture
+) -> None:
+    """The fitted candidate's columns of its row."""
+    p = row["n_parameters"]
+    if p > n_eff:
+        row["flag"] = f"{p} free parameters for {n_eff:.6g} rows"
+    bic = -2.0 * ll + p * np.log(n_eff)
+    row.update(
+        log_likelihood=ll,
+        bic=bic,
+        aic=-2.0 * ll + 2.0 * p,
+        icl=bic + 2.0 * cost,
+        converged=bool(model.converged_),
+    )

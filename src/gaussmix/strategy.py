@@ -116,8 +116,9 @@ def reseed(
 ) -> tuple[Params, list[int]]:
     """Move each degenerate component onto a candidate row (worst-explained first).
 
-    The component gets the weighted average covariance of the healthy components (for
-    ``tied`` the shared one) and weight ``1/k`` before renormalisation.
+    The component gets a copy of the heaviest healthy component's covariance (for ``tied``
+    the shared one), which keeps the model's constraints, and weight ``1/k`` before
+    renormalisation.
 
     Raises
     ------

@@ -25,10 +25,10 @@ COVARIANCE_NAMES: tuple[str, ...] = COVARIANCE_TYPES + MCLUST_MODELS
 COVARIANCE_SETS: dict[str, tuple[str, ...]] = {"all": MCLUST_MODELS, "sklearn": COVARIANCE_TYPES}
 
 #: the defaults of the GaussianMixture parameters that the command line sets
-ESTIMATOR_DEFAULTS: dict[str, float] = {
+ESTIMATOR_DEFAULTS: dict[str, float | None] = {
     "n_init": 16,
     "max_iter": 100,
-    "tol": 1e-3,
+    "tol": None,
     "reg_covar": 1e-6,
 }
 

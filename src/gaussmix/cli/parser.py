@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_finite_float,
         metavar="TOL",
         help="convergence: change of the mean log-likelihood per row (with --bayesian: of "
-        f"the lower bound, a total over the rows) (default: {defaults['tol']:g})",
+        "the lower bound, a total over the rows) (default: 1e-3, refined further on data of "
+        "at most 5,000 rows)",
     )
     model_opts.add_argument(
         "--reg-covar",

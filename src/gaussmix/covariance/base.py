@@ -55,6 +55,19 @@ class CovarianceFamily(ABC):
         alias = f" ({self.model})" if self.model != self.name else ""
         return f"<covariance family {self.name!r}{alias}>"
 
+    def rows_needed(self, n_components: int, n_features: int) -> tuple[float, bool]:
+        """Effective rows the covariances need to be non-singular without regularisation,
+        and whether per component (else in all): ``d + 1`` each where a component has its
+        own shape and orientation (VVV, EVV), 2 each where it has any part of its own, and
+        in all ``d + k`` for a shared ellipsoid (EEE, EEV), ``k + 1`` for a shared diagonal
+        (EII, EEI)."""
+        m, d, k = self.model, n_features, n_components
+        if m[1:] == "VV":
+            return d + 1, True
+        if "V" in m[:2]:
+            return 2, True
+        return (d + k if m[2] != "I" else k + 1), False
+
     @abstractmethod
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Number of free covariance parameters, as mclust counts them (``nVarParams``)."""
@@ -125,9 +138,14 @@ class CovarianceFamily(ABC):
         return self.storage.sample_noise(rng, covariances, j, n, d)
 
     def reseed_covariance(self, covariances: Array, j: int, weights: Array) -> Array:
-        """Covariances with component ``j``'s replaced by the weighted mean of the others'
-        (a shared covariance is kept)."""
+        """Covariances with component ``j``'s replaced by a copy of the heaviest other
+        component's, which keeps the model's constraints (a shared covariance is kept)."""
         return self.storage.reseed_covariance(covariances, j, weights)
+
+    def select(self, covariances: Array, components: NDArray[np.intp]) -> Array:
+        """The covariances of the mixture of the given components (repeats allowed), in
+        order (a shared covariance is kept)."""
+        return self.storage.select(covariances, components)
 
     def check_precisions(self, precisions: Array, n_components: int, n_features: int) -> None:
         """Raise ``ValueError`` naming the problem if user precisions are unusable."""

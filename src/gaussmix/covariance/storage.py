@@ -80,14 +80,20 @@ class Storage(ABC):
         names the family in the message."""
 
     def reseed_covariance(self, covariances: Array, j: int, weights: Array) -> Array:
-        """Covariances with component ``j``'s replaced by the weighted mean of the others'."""
+        """Covariances with component ``j``'s replaced by a copy of the heaviest other
+        component's: a copy keeps every constraint of mclust's models (all of them equate
+        parts across components), where an average would not (EVI's volume, VEV's shape)."""
         out = covariances.copy()
         donors = (np.arange(len(weights)) != j) & (weights > 0)
         if not donors.any():
             return out
-        w = weights[donors]
-        out[j] = np.tensordot(w / w.sum(), covariances[donors], axes=1)
+        out[j] = covariances[int(np.argmax(np.where(donors, weights, -np.inf)))]
         return out
+
+    def select(self, covariances: Array, components: NDArray[np.intp]) -> Array:
+        """The covariances of a mixture of the given components (repeats allowed) of this
+        one, in order."""
+        return np.array(covariances[components])
 
 
 class DenseStorage(Storage):
@@ -157,6 +163,11 @@ class DenseStorage(Storage):
         if self.shared:  # the shared covariance is not the component's own: keep it
             return covariances
         return super().reseed_covariance(covariances, j, weights)
+
+    def select(self, covariances: Array, components: NDArray[np.intp]) -> Array:
+        if self.shared:
+            return np.array(covariances)
+        return super().select(covariances, components)
 
 
 class DiagonalStorage(Storage):

@@ -23,7 +23,7 @@ from ..selection import SelectionResult, select_model
 from ._candidates import ANOMALY_DEFAULT_STEP, ANOMALY_PERMILLE, candidate_entries, criteria_of
 from ._display import dataset, display_rows
 from ._failures import Source, failure_modes
-from ._replays import em_replays, estimator, fit_recorded
+from ._replays import REPLAY_TOL, em_replays, estimator, fit_recorded
 
 Array = NDArray[np.float64]
 
@@ -103,9 +103,11 @@ def compute(
     names = column_names(X, columns, d)
     seed = resolve_seed(random_state)
 
+    # each candidate fitted alone, at the replays' tol: the chosen one is the replayed fit
     result = select_model(
-        Xa, n_components, covariance_types, criterion=criterion, random_state=seed
-    )
+        Xa, n_components, covariance_types, criterion=criterion, random_state=seed,
+        shared=False, tol=REPLAY_TOL,
+    )  # fmt: skip
     k = int(result.best["n_components"])
     ct = str(result.best["covariance_type"])
     # the chosen model again, recording EM: the same fit as the selection's (same seed)

@@ -104,13 +104,22 @@ def start_label(name: str) -> tuple[str, str]:
     return name, START_NOTES.get(name, f"init_params={name!r}, one start")
 
 
+#: the replays' ``tol``: scikit-learn's (the refinement of ``tol=None`` would add hundreds of
+#: steps that no chart can show apart)
+REPLAY_TOL = 1e-3
+
+
 def estimator(start: str, k: int, covariance_type: str, seed: int) -> GaussianMixture:
-    """The estimator a replay fits: the defaults, or one start of strategy ``start``."""
+    """The estimator a replay fits: the defaults, or one start of strategy ``start``, at
+    :data:`REPLAY_TOL`."""
     if start == "default":
-        return GaussianMixture(k, covariance_type=covariance_type, random_state=seed)
+        return GaussianMixture(
+            k, covariance_type=covariance_type, random_state=seed, tol=REPLAY_TOL
+        )
     return GaussianMixture(
-        k, covariance_type=covariance_type, init_params=start, n_init=1, random_state=seed
-    )
+        k, covariance_type=covariance_type, init_params=start, n_init=1, random_state=seed,
+        tol=REPLAY_TOL,
+    )  # fmt: skip
 
 
 def fit_recorded(
