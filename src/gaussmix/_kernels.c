@@ -131,6 +131,10 @@ typedef struct {
        row's largest log-density, not a log-sum-exp. */
     int hard;
     const double *given;
+    /* or NULL: each row's log-density under a background (m,), one more column after the
+       k components (mclust's noise component): in the maxima (label -1), the log-sum-exp
+       and resp (m, k + 1), not in the statistics */
+    const double *bg;
 } Chunk;
 
 /* Doubles of the panels of an upper-triangular d x d matrix U: for each group of 4 columns
@@ -299,7 +303,7 @@ static void choose_kernel(void) {
 /* ------------------------------------------------------------------ Python glue */
 
 enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, GIVEN,
-       N_ARGS };
+       BG, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -385,15 +389,16 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
                             "float32_products", "float32_statistics", "float64_components",
-                            "hard", "given", NULL};
+                            "hard", "given", "background", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
     int products32 = 0, stats32 = 0, hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpO", names, &o[X],
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpOO", names, &o[X],
                                      &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
                                      &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
-                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN]))
+                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN],
+                                     &o[BG]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -410,7 +415,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
         view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0 ||
         view(&v, F64, o[F64], "float64_components", 1, "?", 0, 1, 1) < 0 ||
-        view(&v, GIVEN, o[GIVEN], "given", 2, "d", 0, 1, 1) < 0) {
+        view(&v, GIVEN, o[GIVEN], "given", 2, "d", 0, 1, 1) < 0 ||
+        view(&v, BG, o[BG], "background", 1, "d", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -433,13 +439,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         .s2 = v.held[S2] ? b[S2].buf : NULL,
         .hard = hard,
         .given = v.held[GIVEN] ? b[GIVEN].buf : NULL,
+        .bg = v.held[BG] ? b[BG].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
                     b[FACTORS].shape[1] == c.d && (!c.tri || b[FACTORS].shape[2] == c.d) &&
                     b[BASE].shape[0] == c.k &&
                     (!c.lse || b[LSE].shape[0] == c.m) &&
-                    (!c.resp || (c.lse && b[RESP].shape[0] == c.m && b[RESP].shape[1] == c.k)) &&
+                    (!c.resp || (c.lse && b[RESP].shape[0] == c.m &&
+                                 b[RESP].shape[1] == c.k + (c.bg != NULL))) &&
                     (!c.labels || b[LABELS].shape[0] == c.m) && !c.shift == !c.transform &&
                     (!c.shift || (!c.tri && b[SHIFT].shape[0] == c.d &&
                                   b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d)) &&
@@ -452,13 +460,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                                       (!c.tri || b[S2].shape[2] == c.d)))) &&
                     (!c.sw || (c.nk && b[SW].shape[0] == c.m)) &&
                     (!c.given || (!c.hard && c.lse && b[GIVEN].shape[0] == c.m &&
-                                  b[GIVEN].shape[1] == c.k));
+                                  b[GIVEN].shape[1] == c.k)) &&
+                    (!c.bg || (!c.hard && !c.given && b[BG].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: shapes do not match (resp and statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
                         "nk, s1 and s2 go together, without a transform; given is (m, k), "
-                        "with lse and without hard)");
+                        "with lse and without hard; background is (m,), without hard or "
+                        "given, and resp then (m, k + 1))");
         release(&v);
         return NULL;
     }
@@ -504,7 +514,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
        that need exponentials), then the statistics'
        lane-wise partial sums (diagonal factors, from gathered rows; triangular ones up to
        d = 12) or super-block (triangular ones above) */
-    const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows + (size_t)c.k * L_MAX;
+    const size_t n_block =
+        (size_t)(2 * c.d + c.k) * (size_t)block_rows + (size_t)(c.k + 1) * L_MAX;
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
        first-level cache), a super-block above; the crossover chosen by measurement, see
        benchmarks/README.md (Design measurements) */
@@ -622,7 +633,8 @@ static PyMethodDef methods[] = {
      "mixture_chunk(x, inv_scale, means, factors, base, lse=None, resp=None, labels=None, *,\n"
      "              shift=None, transform=None, sample_weight=None, nk=None, s1=None,\n"
      "              s2=None, float32_products=False, float32_statistics=False,\n"
-     "              float64_components=None) -> bool\n\n"
+     "              float64_components=None, hard=False, given=None,\n"
+     "              background=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
      "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
@@ -640,7 +652,9 @@ static PyMethodDef methods[] = {
      "means[j]) U_j instead, sum_i w_i r_ij y_ij and sum_i w_i r_ij y_ij^T y_ij, summed in\n"
      "float32 lanes over at most 256 rows and then in float64 (nk stays float64), except for\n"
      "the components flagged in float64_components (bool (k,)), whose statistics are as\n"
-     "without float32_statistics.  Any of\n"
+     "without float32_statistics.  background (m,): each row's log-density under one more\n"
+     "column after the k components, in the maxima (label -1), the log-sum-exp and resp\n"
+     "(then (m, k + 1)), not in the statistics.  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},

@@ -8,6 +8,7 @@ from typing import Any
 from . import _validation as v
 from .covariance import REGISTRY
 from .init import INITIALIZERS
+from .noise.region import REGION_KINDS
 
 
 def choice(valid: tuple[str, ...]) -> v.Check:
@@ -48,6 +49,8 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "verbose_interval": v.int_at_least(1),
     "chunk_size": v.int_at_least(1, allow_none=True),
     "missing": choice(("marginalize", "error")),
+    "noise": v.boolean,
+    "noise_region": choice(REGION_KINDS),
 }
 
 

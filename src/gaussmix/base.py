@@ -21,6 +21,7 @@ from . import _validation as v
 from .covariance import CovarianceFamily, get_family
 from .dask import is_dask_collection
 from .engine import (
+    BACKGROUND_LABEL,
     Frame,
     Missing,
     NonFiniteInput,
@@ -32,10 +33,23 @@ from .engine import (
 from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
+from .noise.background import UniformBackground
 from .params import Params
 from .sources import ArraySource, RowSource
 
 Array = NDArray[np.float64]
+
+#: free parameters a noise component adds: its weight and its volume (taken from the data),
+#: as mclust 6's ``nMclustParams`` counts them
+NOISE_PARAMETERS = 2
+
+
+def count_parameters(covariance_type: str, k: int, d: int, noise: bool = False) -> int:
+    """Free parameters of a mixture of ``k`` components in ``d`` dimensions (mclust's
+    count): covariances, means, ``k - 1`` weights and, with a noise component,
+    :data:`NOISE_PARAMETERS` more."""
+    family = get_family(covariance_type)
+    return int(family.n_parameters(k, d) + k * d + k - 1 + NOISE_PARAMETERS * bool(noise))
 
 
 class MixtureBase(DensityMixin, BaseEstimator):
@@ -207,7 +221,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             precisions=fitted["precisions_"],
             feature_names=None if names is None else [str(n) for n in names],
             **summary,
-        )
+        )  # noise_weight and noise_region among the summary, for a noise component
         self._set_state(state, frame)
 
     def _internal_params(self, frame: Frame | None = None) -> Params:
@@ -233,8 +247,18 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return frame
 
     def _pass_terms(self, frame: Frame) -> PassTerms:
-        """The pass terms of the fitted model in ``frame``."""
-        return gaussian_terms(self._internal_params(frame), self._family())
+        """The pass terms of the fitted model in ``frame`` (with its noise component's
+        background, zero outside its region)."""
+        region = getattr(self, "noise_region_", None)
+        background = None
+        if region is not None:
+            with np.errstate(divide="ignore"):
+                log_weight = float(np.log(self.noise_weight_))
+            background = UniformBackground(region, log_weight)
+        return gaussian_terms(self._internal_params(frame), self._family(), background)
+
+    def _has_noise(self) -> bool:
+        return getattr(self, "noise_region_", None) is not None
 
     # ------------------------------------------------------------------ inference
 
@@ -277,6 +301,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            ``-1`` for a row whose most probable component is the noise component (a model
+            fitted with ``noise=True``).
         """
         labels = self._pass(X, labels=True, log_likelihood=False).labels
         assert labels is not None
@@ -287,8 +313,9 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_components)
-            Rows sum to one; dtype follows ``X``.
+        proba : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
+            Rows sum to one; dtype follows ``X``.  A model with a noise component has one
+            more column, the noise component's, last (as mclust's ``z``).
         """
         proba = self._pass(X, resp=True).resp
         assert proba is not None
@@ -296,6 +323,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log-density of the mixture at each row.
+
+        With a noise component, the density is the components' plus the noise component's
+        uniform one, ``noise_weight_ / volume`` inside ``noise_region_`` and zero outside
+        it: a row outside the region has the components' density alone.
 
         Returns
         -------
@@ -311,10 +342,11 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return float(result.mean_log_likelihood())
 
     def n_parameters(self) -> int:
-        """Number of free parameters: weights, means and covariances."""
+        """Number of free parameters: weights, means and covariances, and a noise
+        component's weight and volume (:func:`count_parameters`)."""
         check_is_fitted(self)
         k, d = np.shape(self.means_)
-        return int(self._family().n_parameters(k, d) + k * d + k - 1)
+        return count_parameters(self.covariance_type, k, d, self._has_noise())
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
@@ -373,7 +405,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             Rows in random order.
         labels : ndarray of shape (n_samples,)
-            The component each row was drawn from.
+            The component each row was drawn from; ``-1`` for the noise component (drawn
+            uniformly from ``noise_region_``).
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
@@ -396,13 +429,18 @@ class MixtureBase(DensityMixin, BaseEstimator):
         means = np.asarray(self.means_, np.float64)
         cov = np.asarray(self.covariances_, np.float64)
         k, d = means.shape
-        counts = rng.multinomial(n_samples, weights / weights.sum())
+        region = getattr(self, "noise_region_", None)
+        shares = weights if region is None else np.append(weights, float(self.noise_weight_))
+        counts = rng.multinomial(n_samples, shares / shares.sum())
         parts = [
             means[j] + family.sample_noise(rng, cov, j, int(c), d)
-            for j, c in enumerate(counts)
+            for j, c in enumerate(counts[:k])
             if c
         ]
-        labels = np.repeat(np.arange(k), counts)
+        labels = np.repeat(np.arange(k), counts[:k])
+        if region is not None and counts[k]:  # the noise component's, uniform in its region
+            parts.append(region.sample(rng, int(counts[k])))
+            labels = np.append(labels, np.full(int(counts[k]), BACKGROUND_LABEL))
         order = rng.permutation(n_samples)
         X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
         return X, labels[order]

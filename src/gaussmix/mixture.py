@@ -17,13 +17,16 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _parameters
 from . import _validation as v
 from .base import MixtureBase
-from .covariance import CovarianceFamily
+from .covariance import CovarianceFamily, get_family
 from .engine import Frame, single_threaded_blas
 from .incomplete.source import IncompleteSource
 from .init import initialize
-from .multistart import FitCallback, fit_multistart
+from .multistart import FitCallback, StartFactory, fit_multistart
+from .noise.region import NoiseRegion, fit_region
+from .noise.start import START_SHARE_MIN, noise_start
+from .noise.strategy import NoiseMaximumLikelihood, NoisyParams
 from .sources import RowSource
-from .strategy import MaximumLikelihood
+from .strategy import MaximumLikelihood, ModelStrategy
 
 Array = NDArray[np.float64]
 
@@ -163,6 +166,21 @@ class GaussianMixture(MixtureBase):
         with nothing observed is left out of the fit (``n_empty_rows_``), with the mixing
         weights as its probabilities.  ``'error'``: NaN is refused.  Infinity is always
         refused.
+    noise : bool, default=False
+        Add a noise component (mclust's Poisson noise): a uniform density over a region
+        holding the training rows (``noise_region``), with its own fitted weight
+        (``noise_weight_``), for rows that belong to no cluster.  ``predict`` labels the rows
+        it explains best ``-1``; ``predict_proba`` has its column last; ``score_samples``
+        adds its density inside the region (zero outside); BIC counts its weight and
+        volume as two more free parameters (as mclust does).  Its start: the rows in sparse
+        regions by nearest-neighbour clutter removal (Byers & Raftery 1998, see
+        :mod:`gaussmix.noise.start`) start as noise, the components from the others.
+    noise_region : {'auto', 'box'}, default='auto'
+        The region of the noise component.  ``'auto'``: mclust's ``hypvol`` rule, the
+        smaller of the bounding boxes along the coordinate axes and along the training
+        rows' principal axes (the coordinate box when they have missing values, whose
+        marginals are boxes); ``'box'``: the bounding box along the coordinate axes (a model
+        that scores rows with missing values needs it).
 
     Attributes
     ----------
@@ -185,6 +203,12 @@ class GaussianMixture(MixtureBase):
         Mean log-likelihood of every start at the end of its short run.
     n_empty_rows_ : int
         Rows of ``X`` with nothing observed, left out of the fit.
+    noise_weight_ : float
+        The noise component's share of the rows (0 without ``noise``); ``weights_`` hold the
+        components' shares of all rows, so ``weights_.sum() + noise_weight_ == 1``.
+    noise_region_ : NoiseRegion or None
+        Where the noise component is uniform (its ``volume``, ``contains(X)``); ``None``
+        without ``noise``.
     reseeds_ : list of (int, int)
         (iteration, component) of every degenerate component that was re-seeded.
     n_features_in_ : int
@@ -225,6 +249,8 @@ class GaussianMixture(MixtureBase):
         verbose_interval: int = 10,
         chunk_size: int | None = None,
         missing: str = "marginalize",
+        noise: bool = False,
+        noise_region: str = "auto",
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -243,6 +269,8 @@ class GaussianMixture(MixtureBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.missing = missing
+        self.noise = noise
+        self.noise_region = noise_region
 
     # ------------------------------------------------------------------ fitting
 
@@ -319,15 +347,19 @@ class GaussianMixture(MixtureBase):
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
+        start: StartFactory
         if warm:
             warm_params = self._internal_params(frame)
+            if self.noise and not self._has_noise():  # the noise component joins
+                warm_params.weights = warm_params.weights * (1.0 - START_SHARE_MIN)
 
-            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
+            def previous(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 return [warm_params for _ in rngs]
 
+            start = previous
         else:
 
-            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
+            def initial(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 return initialize(
                     rows, family, frame, k,
                     method=self.init_params, rngs=rngs, reg_covar=reg,
@@ -335,9 +367,21 @@ class GaussianMixture(MixtureBase):
                     means_init=inits["means"], precisions_init=inits["precisions"],
                 )  # fmt: skip
 
+            start = initial
+
+        strategy: ModelStrategy[Any] = MaximumLikelihood(family, reg)
+        region = None
+        if self.noise:
+            region = fit_region(
+                source, frame, get_family("full").moments, self.noise_region,
+                missing=missing == "observed", chunk_size=self.chunk_size,
+            )  # fmt: skip
+            strategy = NoiseMaximumLikelihood(family, reg, region)
+            if not warm:
+                start = noise_start(start, k)
         deterministic = warm or inits["means"] is not None
         best, starts = fit_multistart(
-            source, MaximumLikelihood(family, reg), frame, start,
+            source, strategy, frame, start,
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
@@ -355,10 +399,11 @@ class GaussianMixture(MixtureBase):
             )
         monitor = best.monitor
         self._set_fit(
-            best.params, frame, source.dtype,
+            strategy.point_estimate(best.params), frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
             n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
+            **_noise_summary(best.params, region),
         )  # fmt: skip
         weights = source.sample_weight
         # a lazy source's weights are not read again for a warning: its rows count instead
@@ -397,6 +442,14 @@ class GaussianMixture(MixtureBase):
     ) -> NDArray[np.intp]:
         """Fit, then return the most probable component of each row of ``X``."""
         return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
+
+
+def _noise_summary(params: Any, region: NoiseRegion | None) -> dict[str, Any]:
+    """The fitted noise component's weight and region (none for a plain mixture)."""
+    if region is None:
+        return {}
+    assert isinstance(params, NoisyParams)
+    return {"noise_weight": float(params.noise), "noise_region": region}
 
 
 __all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]

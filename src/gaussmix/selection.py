@@ -14,8 +14,8 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
+from .base import count_parameters
 from .covariance import covariance_types as resolve_covariance_types
-from .covariance import get_family
 from .mixture import GaussianMixture, SingularCovarianceWarning
 from .multistart import FitCallback
 from .strategy import DegenerateMixtureError
@@ -142,7 +142,9 @@ def select_model(
         n_components, covariance_type)`` with ``i`` from 0 (a progress bar's "candidate i
         of N").
     **params
-        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...).
+        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ``noise``,
+        ...).  With ``noise=True`` every candidate has a noise component, whose weight and
+        volume count as two more free parameters (mclust's count).
 
     Returns
     -------
@@ -197,7 +199,7 @@ def select_model(
                 row["error"] = str(exc)
             row["seconds"] = time.perf_counter() - start
             d = Xa.shape[1]
-            row["n_parameters"] = get_family(cov).n_parameters(k, d) + k * d + k - 1
+            row["n_parameters"] = count_parameters(cov, k, d, bool(params.get("noise", False)))
             if row["error"] is None:
                 ll, cost, _ = model._criterion_terms(X, sw)
                 p = row["n_parameters"]

@@ -50,6 +50,8 @@ def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name)
         if value is not None:
             params[name] = value
+    if getattr(args, "noise", False):
+        params["noise"] = True
     return params
 
 
@@ -172,6 +174,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{c}={m:.4g}" for c, m in zip(names[:6], means[j][:6], strict=True))
         more = ", ..." if len(names) > 6 else ""
         lines.append(f"  component {j}: weight {model.weights_[j]:.4f}, mean {shown}{more}")
+    if model.noise_region_ is not None:
+        with _plain_arrays():
+            noisy = int(np.count_nonzero(model.predict(Z) == -1))
+        lines.append(
+            f"  noise: weight {model.noise_weight_:.4f}, uniform over a box of volume "
+            f"{model.noise_region_.volume:.4g}; {noisy} of {n} rows labelled -1"
+        )
     lines.append(f"Saved the model to {out}")
     _say(args, "\n".join(lines))
     return 0
@@ -279,17 +288,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``: labels (and probabilities) of every row, in input order."""
     out = _table_output(args)
     loaded = _load_for_prediction(args)
+    k = loaded.model.n_components
     with _plain_arrays():
         if args.proba:
             proba = loaded.model.predict_proba(loaded.z())
             labels = np.argmax(proba, axis=1)
+            labels[labels == k] = -1  # the noise component's column, after the components'
         else:
             labels = loaded.model.predict(loaded.z())
     columns = _with_id(args, loaded)
     columns["label"] = np.asarray(labels, dtype=np.int64)
     if args.proba:
         for j in range(proba.shape[1]):
-            columns[f"proba_{j}"] = proba[:, j]
+            columns[f"proba_{j}" if j < k else "proba_noise"] = proba[:, j]
     write_table(columns, out)
     _wrote(args, out, f"Wrote {len(labels)} predictions to {out}")
     return 0
@@ -387,6 +398,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         random_state=args.seed,
         title=args.title,
         max_points=args.max_points,
+        noise=args.noise,
     )
     _say(args, f"Wrote the report to {path}")
     return 0

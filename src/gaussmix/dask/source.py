@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask.array as da
 import numpy as np
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -184,6 +185,21 @@ class DaskSource(ArrayRows):
         """The rows at ``rows`` and their weights, gathered once into an :class:`ArraySource`
         (the start race's subsample: it runs on the client)."""
         return ArraySource(*self._gather(rows))
+
+    def extent(self, centre: Array | None = None, axes: Array | None = None) -> tuple[Array, Array]:
+        """See :meth:`~gaussmix.sources.RowSource.extent`: reduced on the workers, one
+        computation."""
+        y = self.X.astype(np.float64)
+        if centre is not None:
+            y = y - centre
+        if axes is not None:
+            y = y @ axes
+        low, high = y, y
+        if self._weights is not None:  # rows of zero weight left out
+            kept = (self._weights > 0)[:, None]
+            low, high = da.where(kept, y, np.inf), da.where(kept, y, -np.inf)
+        lower, upper = da.compute(low.min(axis=0), high.max(axis=0))
+        return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
 
     def frame_sample(self) -> tuple[NDArray[np.floating], Array | None]:
         """The rows (and weights) :meth:`Frame.from_data` would read of the same rows in

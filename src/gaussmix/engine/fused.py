@@ -59,6 +59,7 @@ def fused_chunk(
     whitened: NDArray[np.bool_] | None,
     hard: bool = False,
     given: Array | None = None,
+    background: Array | None = None,
 ) -> bool:
     """A chunk's outputs, and its statistics into ``sums`` if given, by the fused kernel;
     False, with no statistics added, if the numpy path must redo it.
@@ -66,7 +67,8 @@ def fused_chunk(
     ``whitened`` names the components whose statistics are summed in float32 lanes in
     whitened coordinates (``sums.w_*``), the others' going to the float64 sums
     (``sums.f_*``); ``None``: all in float64.  ``hard`` and ``given`` replace the posterior
-    responsibilities (see :func:`~gaussmix.engine.passes.mixture_pass`).
+    responsibilities (see :func:`~gaussmix.engine.passes.mixture_pass`); ``background`` is
+    the rows' background column (m,), if the terms have one.
     """
     assert _compiled is not None
     stats: dict[str, np.ndarray] = {}
@@ -97,6 +99,7 @@ def fused_chunk(
             float64_components=f64,
             hard=hard,
             given=given,
+            background=background,
             **stats,
         )
     )

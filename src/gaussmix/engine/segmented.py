@@ -25,6 +25,7 @@ from . import fused, threads
 from .chunks import FUSED_CHUNK_ROWS
 from .frame import Frame
 from .numpy_kernel import FLOOR
+from .terms import BACKGROUND_LABEL
 
 Array = NDArray[np.float64]
 
@@ -59,6 +60,7 @@ def segmented_pass(
     labels: NDArray[np.intp] | None = None,
     hard: bool = False,
     given: Array | None = None,
+    background: Array | None = None,
     n_threads: int | None = None,
 ) -> SegmentSums:
     """One pass over ``X``'s segments ``X[bounds[s]:bounds[s + 1]]``.
@@ -87,6 +89,10 @@ def segmented_pass(
     hard, given
         Responsibilities instead of the posterior's: one-hot at each row's most probable
         component, or given (n, k), as in :func:`~gaussmix.engine.passes.mixture_pass`.
+    background : ndarray of shape (n,), optional
+        Each row's log-density under a background column after the components (see
+        :class:`~gaussmix.engine.terms.Background`): ``resp`` is then (n, k + 1) and its
+        label ``-1``; it takes no statistics.
     n_threads : int, optional
 
     Returns
@@ -121,15 +127,15 @@ def segmented_pass(
             sl = slice(start, min(start + FUSED_CHUNK_ROWS, b))
             w = None if sample_weight is None else sample_weight[sl]
             g = None if given_all is None else given_all[sl]
+            bg = None if background is None else background[sl]
             out = (lse_out[sl], None if resp is None else resp[sl],
                    None if labels is None else labels[sl])  # fmt: skip
+            rest = (w, g, hard, sums, s, stats, bg)
             if not (
                 fused.in_use()
-                and _fused(
-                    X[sl], frame, means_units, factors[s], base[s], out, w, g, hard, sums, s, stats
-                )
+                and _fused(X[sl], frame, means_units, factors[s], base[s], out, *rest)
             ):
-                _numpy(X[sl], frame, means, factors[s], base[s], out, w, g, hard, sums, s, stats)
+                _numpy(X[sl], frame, means, factors[s], base[s], out, *rest)
             weights = np.ones(sl.stop - sl.start) if w is None else w
             used = weights > 0
             sums.log_likelihood[s] += float(weights[used] @ lse_out[sl][used])
@@ -156,6 +162,7 @@ def _fused(
     sums: SegmentSums,
     s: int,
     stats: bool,
+    bg: Array | None,
 ) -> bool:
     """A chunk through the fused kernel; False (nothing added) if numpy must redo it."""
     lse, resp, labels = out
@@ -168,7 +175,7 @@ def _fused(
     saved = None if not stats else (sums.nk[s].copy(), sums.s1[s].copy(), sums.s2[s].copy())
     clean = fused.raw_chunk(
         x, 1.0 / frame.scale, means_units, factors, base, lse, resp, labels,
-        hard=hard, given=given, **extra,
+        hard=hard, given=given, background=bg, **extra,
     )  # fmt: skip
     if not clean and saved is not None:
         sums.nk[s], sums.s1[s], sums.s2[s] = saved
@@ -188,6 +195,7 @@ def _numpy(
     sums: SegmentSums,
     s: int,
     stats: bool,
+    bg: Array | None,
 ) -> None:
     """A chunk by numpy in the direct form, its rows scaled first so that nothing
     overflows (the reference the kernel agrees with)."""
@@ -202,9 +210,13 @@ def _numpy(
         y = diffs / reach[:, None] * factors[:, None, :]
     with np.errstate(over="ignore"):
         logp = base[:, None] - 0.5 * np.einsum("kmd,kmd->km", y, y) * reach**2
+    if bg is not None:  # the background's column after the components'
+        logp = np.vstack([logp, bg[None]])
     top = logp.max(axis=0)
     if labels is not None:
         labels[:] = logp.argmax(axis=0)
+        if bg is not None:
+            labels[labels == k] = BACKGROUND_LABEL
     if hard or given is not None:
         lse[:] = top
         if given is not None:
@@ -222,6 +234,7 @@ def _numpy(
         np.copyto(resp, r.T, casting="same_kind")
     if not stats:
         return
+    r = r[:k]
     rw = r if w is None else r * w
     sums.nk[s] += rw.sum(axis=1)
     sums.s1[s] += np.einsum("km,kmd->kd", rw, diffs)

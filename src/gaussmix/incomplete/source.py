@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._moments import MomentKind
-from ..engine import Frame, PassResult, PassTerms, WorstRows
+from ..engine import BACKGROUND_LABEL, Frame, PassResult, PassTerms, WorstRows
 from ..engine.segmented import segmented_pass
 from ..sources import ArrayRows
 from ..stats import SuffStats
@@ -83,6 +83,7 @@ class IncompleteSource(ArrayRows):
         given_fn = options.get("given")
         out_dtype = options.get("out_dtype", np.float64)
         n, k = self.n_rows, terms.n_components
+        k_out = terms.n_columns
         pat = self.patterns
         moments: MomentKind = terms.moments
         cov = covariances_of(terms)
@@ -98,8 +99,9 @@ class IncompleteSource(ArrayRows):
         base = ops.base(log_w, frame.scale)
         used = pat.order.shape[0]
         lse = np.empty(used)
+        background = None if terms.background is None else self._background(terms)
         want_resp = bool(options.get("resp", False))
-        resp_sorted = np.empty((used, k)) if want_resp else None
+        resp_sorted = np.empty((used, k_out)) if want_resp else None
         want_labels = bool(options.get("labels", False))
         labels_sorted = np.empty(used, dtype=np.intp) if want_labels else None
         given = None
@@ -111,7 +113,8 @@ class IncompleteSource(ArrayRows):
         sums = segmented_pass(
             self.rows, pat.bounds, terms.means, ops.factors, base, frame,
             sample_weight=self.row_weights, stats=stats, lse=lse, resp=resp_sorted,
-            labels=labels_sorted, hard=hard, given=given, n_threads=options.get("n_threads"),
+            labels=labels_sorted, hard=hard, given=given, background=background,
+            n_threads=options.get("n_threads"),
         )  # fmt: skip
         suff = None
         if stats:
@@ -123,6 +126,8 @@ class IncompleteSource(ArrayRows):
             suff.log_likelihood = float(sums.log_likelihood.sum())
             suff.weight = float(sums.weight.sum()) + self._empty_weight()
             suff.n_rows = n
+            if background is not None:  # the rows with something observed leave it the rest
+                suff.background = float(sums.weight.sum()) - float(nk.sum())
         result = PassResult(
             stats=suff,
             log_likelihood=float(sums.log_likelihood.sum()),
@@ -130,8 +135,14 @@ class IncompleteSource(ArrayRows):
             kernel="incomplete",
         )
         log_weights = np.where(np.isfinite(log_w), log_w, -np.inf)
+        if terms.background is not None:  # its marginal over nothing: its weight
+            d = terms.n_features
+            nothing = np.zeros(d, dtype=bool)
+            placeholder = np.zeros((1, d), dtype=self.rows.dtype)
+            empty_bg = terms.background.log_density(placeholder, observed=nothing)
+            log_weights = np.append(log_weights, empty_bg[0])
         if want_resp:
-            resp = np.empty((n, k), dtype=out_dtype)
+            resp = np.empty((n, k_out), dtype=out_dtype)
             assert resp_sorted is not None
             resp[pat.order] = resp_sorted
             resp[pat.empty] = np.exp(log_weights - log_weights.max())
@@ -145,11 +156,23 @@ class IncompleteSource(ArrayRows):
             labels = np.empty(n, dtype=np.intp)
             assert labels_sorted is not None
             labels[pat.order] = labels_sorted
-            labels[pat.empty] = int(np.argmax(log_weights))
+            best = int(np.argmax(log_weights))
+            labels[pat.empty] = BACKGROUND_LABEL if best == k else best
             result.labels = labels
         if n_worst:
             result.worst = WorstRows.of(pat.order + offset, lse, n_worst)
         return result
+
+    def _background(self, terms: PassTerms) -> Array:
+        """The background column of the grouped rows, each pattern's over its observed
+        coordinates."""
+        assert terms.background is not None
+        pat = self.patterns
+        out = np.empty(pat.order.shape[0])
+        for p in range(pat.n_patterns):
+            a, b = int(pat.bounds[p]), int(pat.bounds[p + 1])
+            out[a:b] = terms.background.log_density(self.rows[a:b], observed=pat.observed[p])
+        return out
 
     def _empty_weight(self) -> float:
         """The weight of the rows with nothing observed (their density is 1: they count in

@@ -77,8 +77,11 @@ def compute(
     title: str | None,
     max_points: int,
     criterion: str = "bic",
+    noise: bool = False,
 ) -> ReportData:
-    """Select the model, replay EM, demonstrate failures, and build the page's document."""
+    """Select the model, replay EM, demonstrate failures, and build the page's document
+    (every model with a noise component if ``noise``; the demonstrations of how clustering
+    fails stay with plain mixtures)."""
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)):
         raise TypeError(f"max_points must be a positive int; got {max_points!r}.")
     if max_points < 1:
@@ -90,25 +93,28 @@ def compute(
     seed = resolve_seed(random_state)
 
     result = select_model(
-        Xa, n_components, covariance_types, criterion=criterion, random_state=seed
+        Xa, n_components, covariance_types, criterion=criterion, random_state=seed, noise=noise
     )
     k = int(result.best["n_components"])
     ct = str(result.best["covariance_type"])
     # the chosen model again, recording EM: the same fit as the selection's (same seed)
-    chosen = fit_recorded(estimator("default", k, ct, seed), Xa)
+    chosen = fit_recorded(estimator("default", k, ct, seed, noise), Xa)
     model = chosen[0]
     scores = np.asarray(model.score_samples(Xa), np.float64)
 
     rows, statement = display_rows(np.asarray(model.predict(Xa)), max_points)
     data, frame = dataset(Xa, names, rows, statement)
     candidates = candidate_entries(Xa, result, frame)
-    replays = em_replays(Xa, k, ct, seed, frame, chosen)
+    replays = em_replays(Xa, k, ct, seed, frame, chosen, noise)
     fitted = {
         (str(r["covariance_type"]), int(r["n_components"])): m
         for r, m in zip(result.rows, result.models, strict=False)
         if m is not None
     }
-    failures, extra = failure_modes(Source("user", Xa, frame, model, rows, seed, fitted))
+    plain = model
+    if noise:  # the failure modes are those of plain mixtures: they refit without noise
+        plain, fitted = fit_recorded(estimator("default", k, ct, seed), Xa)[0], {}
+    failures, extra = failure_modes(Source("user", Xa, frame, plain, rows, seed, fitted))
 
     payload: dict[str, Any] = {
         "title": title,
@@ -125,5 +131,6 @@ def compute(
         "anomaly": {"permille": list(ANOMALY_PERMILLE), "default": ANOMALY_DEFAULT_STEP},
         "replays": replays,
         "failures": failures,
+        "noise": noise,
     }
     return ReportData(Xa, names, result, model, scores, payload)
