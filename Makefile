@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_scaling.py --write-readme
 	$(PY) benchmarks/bench_paths.py --write-readme
 	$(PY) benchmarks/bench_dask.py --write-readme
+	$(PY) benchmarks/bench_noise.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
