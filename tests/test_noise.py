@@ -21,7 +21,7 @@ from scipy import stats as sps
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 
-from gaussmix import GaussianMixture, load, select_model
+from gaussmix import BayesianGaussianMixture, GaussianMixture, load, select_model
 from gaussmix.covariance import get_family
 from gaussmix.em import ConvergenceMonitor, EMState, run_em
 from gaussmix.engine import Background, Frame, gaussian_terms, mixture_pass, numpy_kernels
@@ -32,6 +32,7 @@ from gaussmix.noise.background import UniformBackground
 from gaussmix.noise.region import NoiseRegion, bounding_box, fit_region
 from gaussmix.noise.start import clutter, kth_neighbour_distance
 from gaussmix.noise.strategy import NoiseMaximumLikelihood
+from gaussmix.ondisk import NpySource
 from gaussmix.params import Params
 from gaussmix.sources import ArraySource
 from gaussmix.strategy import MaximumLikelihood
@@ -530,3 +531,63 @@ def test_edited_noise_fields_are_refused(tmp_path: Path, fitted, edit, message):
     path = fitted["noise"].save(tmp_path / "noise.gmm")
     with pytest.raises(ModelFileError, match=message):
         load(_edited(path, tmp_path / "edited.gmm", edit))
+
+
+# ------------------------------------------------------------------ with the other features
+
+
+def test_imputation_completes_rows_as_cluster_members(problem, fitted):
+    """A noise model fills a missing value with the components' conditional means weighted
+    by their posteriors on the observed value, renormalised without the noise column
+    (scipy's densities as the reference); draws come from the same components."""
+    model = fitted["noise"]
+    rows = np.array([[1.0, np.nan], [np.nan, 7.5], [30.0, np.nan]])
+    filled = model.impute(rows)
+    for i, (o, m) in enumerate([(0, 1), (1, 0), (0, 1)]):
+        x = rows[i, o]
+        logr = [
+            np.log(w) + sps.norm(mu[o], np.sqrt(c[o, o])).logpdf(x)
+            for w, mu, c in zip(model.weights_, model.means_, model.covariances_, strict=True)
+        ]
+        r = np.exp(np.array(logr) - logsumexp(logr))
+        cond = [mu[m] + c[m, o] / c[o, o] * (x - mu[o])
+                for mu, c in zip(model.means_, model.covariances_, strict=True)]  # fmt: skip
+        assert filled[i, m] == pytest.approx(float(r @ np.array(cond)), rel=1e-9)
+        assert filled[i, o] == rows[i, o]
+    draws = model.impute(rows, n_draws=4, random_state=0)
+    assert draws.shape == (4, 3, 2) and np.isfinite(draws).all()
+
+
+def test_tail_probabilities_of_a_noise_model_are_refused_with_the_fix(fitted):
+    model = fitted["noise"]
+    rows = np.array([[1.0, np.nan], [0.0, 0.0]])
+    for method in (model.tail_probability, model.is_anomaly):
+        with pytest.raises(ValueError, match=r"noise component.*predict\(X\) == -1"):
+            method(rows)
+
+
+def test_stepwise_em_is_refused_with_noise_naming_the_fix(problem, fitted):
+    X = problem[0]
+    with pytest.raises(ValueError, match="batch_size=None"):
+        GaussianMixture(3, noise=True, batch_size=200).fit(X)
+    for model in (GaussianMixture(3, noise=True), fitted["noise"]):
+        before = getattr(model, "noise_weight_", None)
+        with pytest.raises(ValueError, match=r"partial_fit.*noise=False"):
+            model.partial_fit(X[:100])
+        assert getattr(model, "noise_weight_", None) == before
+    with pytest.raises(TypeError, match="noise"):
+        BayesianGaussianMixture(3, noise=True)  # type: ignore[call-arg]
+
+
+def test_out_of_core_rows_give_the_in_memory_fit(tmp_path: Path, problem, fitted):
+    """A memory map and a .npy file read in blocks (the region from every block's extent)
+    fit the same noise model as the rows in memory."""
+    X = problem[0]
+    path = tmp_path / "rows.npy"
+    np.save(path, X)
+    ref = fitted["noise"]
+    for rows in (np.load(path, mmap_mode="r"), NpySource(path, block_rows=256)):
+        model = GaussianMixture(3, noise=True, random_state=0).fit(rows)
+        assert model.noise_region_ == ref.noise_region_
+        assert model.noise_weight_ == pytest.approx(ref.noise_weight_, rel=1e-9)
+        np.testing.assert_allclose(model.means_, ref.means_, rtol=1e-9, atol=1e-9)

@@ -24,9 +24,11 @@ from gaussmix.multistart import fit_multistart
 from gaussmix.noise.region import bounding_box
 from gaussmix.noise.strategy import NoiseMaximumLikelihood
 from gaussmix.params import Params
+from gaussmix.posterior import CONJUGATE_MODELS, Priors, prior_shape
 from gaussmix.sources import ArraySource, RowSource
 from gaussmix.stats import SuffStats
 from gaussmix.strategy import DegenerateMixtureError, MaximumLikelihood, ModelStrategy
+from gaussmix.variational import VariationalBayes
 
 from ._data import make_blobs
 
@@ -157,10 +159,22 @@ def with_noise(family: CovarianceFamily, frame: Frame, start: Params) -> ModelSt
     return NoiseMaximumLikelihood(family, 1e-6 / frame.scale**2, region, fixed_noise=0.05)
 
 
+def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
+    """Variational Bayes with a unit prior covariance about the data's centre."""
+    d = start.means.shape[1]
+    shape = prior_shape(family, d)
+    unit = np.eye(d) if len(shape) == 2 else np.ones(shape)
+    priors = Priors(True, 1.0 / start.n_components, 1.0, np.zeros(d), float(d), unit)
+    return VariationalBayes(family, priors, 1e-6 / frame.scale**2, start_weight=900.0)
+
+
+CONJUGATE = [*CONJUGATE_MODELS.values(), *CONJUGATE_MODELS]
+
 STRATEGIES = [
     *(pytest.param(maximum_likelihood, name, id=f"ml-{name}") for name in REGISTRY),
     *(pytest.param(fixed_covariance, name, id=f"fixed-{name}") for name in REGISTRY),
     *(pytest.param(with_noise, name, id=f"noise-{name}") for name in ("VVV", "EEE", "VII")),
+    *(pytest.param(variational, name, id=f"vb-{name}") for name in CONJUGATE),
 ]
 
 

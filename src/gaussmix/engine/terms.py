@@ -7,7 +7,11 @@ The pass evaluates, for every row ``z`` (internal frame) and component ``j``, th
 with ``U_j`` a precision factor (upper-triangular, or a diagonal stored as a vector), and
 gathers statistics in the layout of ``moments``.  A Gaussian mixture's terms come from its
 parameters (:func:`gaussian_terms`); other models (variational Bayes' expected log-weights
-and scaled precisions, say) bring their own constants and factors.
+and scaled precisions, say) bring their own constants and factors.  Terms with degrees of
+freedom ``dof`` describe Student-t components instead (a Bayesian mixture's predictive
+density):
+
+    log p_j(z) = constant_j - (dof_j + d) / 2 * log(1 + |(z - means_j) U_j|² / dof_j)
 
 A model may add one more column, a *background* (:class:`Background`): a component whose
 log-density does not depend on the Gaussians (mclust's uniform noise component, constant
@@ -75,6 +79,9 @@ class PassTerms:
     weights : ndarray of shape (k,)
         Each component's expected share of the rows; it only guides which of the float32
         statistics' checks the first chunk of a pass can skip.
+    dof : ndarray of shape (k,) or None
+        Degrees of freedom of Student-t components (see the module's docstring); ``None``:
+        Gaussian components.
     background : Background or None
         A column after the ``k`` components (see the module's notes).
     """
@@ -84,6 +91,7 @@ class PassTerms:
     factors: Array
     constant: Array
     weights: Array
+    dof: Array | None = None
     background: Background | None = None
 
     @property
@@ -111,7 +119,9 @@ def gaussian_terms(
     with np.errstate(divide="ignore"):
         log_w = np.log(params.weights)
     constant = log_w - 0.5 * d * LOG_2PI + moments.log_det(factors)
-    return PassTerms(moments, params.means, factors, constant, params.weights, background)
+    return PassTerms(
+        moments, params.means, factors, constant, params.weights, background=background
+    )
 
 
 def unit_terms(moments: MomentKind, means: Array) -> PassTerms:
