@@ -427,6 +427,8 @@ def test_command_line_fits_a_bayesian_mixture(
         (["--prune"], "add --bayesian"),
         (["--bayesian", "--covariance", "full,diag"], "one covariance type"),
         (["--bayesian", "--covariance", "VEV"], "no conjugate"),
+        (["--bayesian", "--batch-size", "100"], "--batch-size is not available with --bayesian"),
+        (["--bayesian", "--out-of-core"], "--out-of-core is not available with --bayesian"),
     ],
 )
 def test_command_line_bayesian_errors(

@@ -47,9 +47,11 @@ def _plain_arrays() -> Iterator[None]:
         yield
 
 
-def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
+def _estimator_params(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The estimator's parameters the options set (less ``skip``, which it does not take)."""
     params: dict[str, Any] = {"random_state": args.seed}
-    for name in ("n_init", "max_iter", "tol", "reg_covar", "missing", "batch_size"):
+    names = ("n_init", "max_iter", "tol", "reg_covar", "missing", "batch_size")
+    for name in (n for n in names if n not in skip):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -157,6 +159,9 @@ def _check_bayesian_options(args: argparse.Namespace) -> None:
         if args.prune:
             raise CLIError("--prune applies to a Bayesian mixture: add --bayesian")
         return
+    for flag, given in (("--batch-size", args.batch_size), ("--out-of-core", args.out_of_core)):
+        if given:
+            raise CLIError(f"{flag} is not available with --bayesian; fit without it")
     if getattr(args, "noise", False):
         raise CLIError(
             "--noise (a uniform noise component) applies to maximum-likelihood fits, not to "
@@ -193,7 +198,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
             model = BayesianGaussianMixture(
                 max(ks), covariance_type=types[0],
-                weight_concentration_prior_type=args.weight_prior, **_estimator_params(args),
+                weight_concentration_prior_type=args.weight_prior,
+                **_estimator_params(args, skip=("missing", "batch_size")),
             )  # fmt: skip
             model.fit(Z, callback=progress if progress.bar is not None else None)
         elif n_candidates == 1:
@@ -387,7 +393,7 @@ def _load_for_prediction(args: argparse.Namespace, allow_missing: bool = False) 
         args,
         model_names=None if names_in is None else [str(n) for n in names_in],
         n_features=int(model.n_features_in_),
-        allow_missing=allow_missing or model.missing != "error",
+        allow_missing=allow_missing or model._allows_nan(),
     )
     return _Loaded(model, saved.standardization, X, names, data)
 
