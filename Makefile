@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_scaling.py --write-readme
 	$(PY) benchmarks/bench_paths.py --write-readme
 	$(PY) benchmarks/bench_dask.py --write-readme
+	$(PY) benchmarks/bench_noise.py --write-readme
 	$(PY) benchmarks/bench_impute.py --write-readme
 	$(PY) benchmarks/bench_missing.py --write-readme
 	$(PY) benchmarks/bench_stream.py --write-readme

@@ -442,3 +442,47 @@ def test_progress_bar_follows_the_fit(
     assert Progress(quiet, "fitting").bar is None
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
     assert Progress(args, "fitting").bar is None
+
+
+def test_noise_component_through_fit_predict_and_select(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(5)
+    centres = np.array([[0.0, 0.0], [6.0, 6.0], [0.0, 9.0]])
+    X = np.vstack(
+        [centres[rng.integers(3, size=300)] + rng.normal(scale=0.6, size=(300, 2)),
+         rng.uniform(-6.0, 12.0, size=(20, 2))]
+    )  # fmt: skip
+    data = tmp_path / "noisy.csv"
+    pacsv.write_csv(pa.table({"a": X[:, 0], "b": X[:, 1]}), data)
+    model_path = tmp_path / "noise.gmm"
+    assert main(["fit", str(data), "-k", "3", "--noise", "-o", str(model_path)]) == 0
+    model = load(model_path)
+    assert model.noise_region_ is not None and model.get_params()["noise"] is True
+    noisy = int((model.predict(named(X)) == -1).sum())
+    printed = capsys.readouterr().out
+    bayes = ["fit", str(data), "-k", "3", "--noise", "--bayesian", "-o", str(tmp_path / "b.gmm")]
+    assert main(bayes) != 0  # variational Bayes has no noise component: refused, not ignored
+    assert "--noise" in capsys.readouterr().err and not (tmp_path / "b.gmm").exists()
+    assert f"noise: weight {model.noise_weight_:.4f}, uniform over a box of volume" in printed
+    assert f"; {noisy} of {len(X)} rows labelled -1" in printed
+
+    out = tmp_path / "labels.csv"
+    assert main(["predict", str(model_path), str(data), "--proba", "-o", str(out), "-q"]) == 0
+    table = read_table(out)
+    assert table.column_names == ["label", "proba_0", "proba_1", "proba_2", "proba_noise"]
+    labels = table.column("label").to_numpy()
+    np.testing.assert_array_equal(labels, model.predict(named(X)))
+    assert (labels == -1).sum() >= 10
+    proba = np.column_stack([table.column(c).to_numpy() for c in table.column_names[1:]])
+    np.testing.assert_allclose(proba, model.predict_proba(named(X)), rtol=1e-12, atol=1e-300)
+    plain = tmp_path / "plain.csv"
+    assert main(["predict", str(model_path), str(data), "-o", str(plain), "-q"]) == 0
+    np.testing.assert_array_equal(read_table(plain).column("label").to_numpy(), labels)
+
+    table_path = tmp_path / "table.csv"
+    args = ["select", str(data), "-k", "2..3", "--covariance", "full", "--n-init", "4"]
+    assert main([*args, "--noise", "--csv", str(table_path), "-q"]) == 0
+    capsys.readouterr()
+    rows = pacsv.read_csv(table_path).to_pylist()
+    assert [r["n_parameters"] for r in rows] == [11 + 2, 17 + 2]

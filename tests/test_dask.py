@@ -128,6 +128,33 @@ def test_a_warm_start_continues_on_dask_as_in_memory(data):
     assert_same_model(got, want)
 
 
+def test_a_noise_component_on_dask_as_in_memory(data, rng):
+    X, means = data
+    X = np.vstack([X, rng.uniform(X.min(0) - 3.0, X.max(0) + 3.0, size=(120, X.shape[1]))])
+    params = dict(means_init=means, noise=True, tol=0.0, max_iter=6)
+    want = GaussianMixture(3, **params).fit(X)
+    got = GaussianMixture(3, **params).fit(lazy(X))
+    assert_same_model(got, want, rtol=1e-9)
+    assert got.noise_weight_ == pytest.approx(want.noise_weight_, rel=1e-9)
+    for name in ("centre", "axes", "lower", "upper"):  # the region, reduced on the workers
+        np.testing.assert_allclose(
+            getattr(got.noise_region_, name), getattr(want.noise_region_, name), atol=1e-12
+        )
+    proba, labels = got.predict_proba(lazy(X)), got.predict(lazy(X))
+    assert proba.chunks[1] == (4,)
+    np.testing.assert_allclose(proba.compute(), want.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(labels.compute(), want.predict(X))
+    assert (want.predict(X) == -1).any()
+    # with missing values: the box's extent leaves them out on the workers as in memory
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.1] = np.nan
+    params["noise_region"] = "box"
+    want = GaussianMixture(3, **params).fit(holes)
+    got = GaussianMixture(3, **params).fit(lazy(holes))
+    assert got.noise_region_ == want.noise_region_
+    assert got.noise_weight_ == pytest.approx(want.noise_weight_, rel=1e-9)
+
+
 def test_results_depend_on_the_chunking_only_by_rounding_and_repeat_exactly(data):
     X, means = data
     params = dict(means_init=means, tol=0.0, max_iter=10, covariance_type="full")

@@ -299,7 +299,8 @@ def run_pattern_pass(problem, n_threads=None, **options):
     from gaussmix.incomplete.passes import pattern_pass
 
     n, k = problem["rows"].n_rows, problem["means"].shape[0]
-    out = {"lse": np.empty(n), "resp": np.empty((n, k)), "labels": np.empty(n, dtype=np.intp)}
+    width = k + (options.get("background") is not None)  # a background's column last
+    out = {"lse": np.empty(n), "resp": np.empty((n, width)), "labels": np.empty(n, dtype=np.intp)}
     sums = pattern_pass(
         problem["rows"], problem["means"], problem["covariances"], problem["log_weights"],
         problem["frame"], n_threads=n_threads, **out, **options,
@@ -362,6 +363,66 @@ def test_rows_the_kernel_hands_back_are_redone_by_numpy(rng):
     assert np.isfinite(np.delete(lse, far)).all()
     assert np.isfinite(got[0].s2).all()
     assert got[0].nk.sum() == pytest.approx(rows.n_rows - 1, rel=1e-12)  # all but that row
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_a_background_column_over_patterns_in_the_kernel_and_its_twin(rng, diagonal):
+    """A background column (a noise component's log-density over each row's observed
+    coordinates, here per pattern, -inf for one) in marginal_chunk and the numpy twin: both
+    agree, and against the pass without it it is one more term of each row's log-sum-exp,
+    normalised with the components, label -1 where largest, and no statistics of its own
+    (each component's share scaled by what the background leaves)."""
+    pytest.importorskip("gaussmix._kernels")
+    problem = pattern_problem(rng, 5, 3, 3000, 0.3, diagonal=diagonal)
+    rows = problem["rows"]
+    n, k = rows.n_rows, 3
+    per_pattern = rng.uniform(-9.0, -3.0, size=rows.observed.shape[0])
+    per_pattern[1] = -np.inf  # a pattern the background cannot take
+    background = np.repeat(per_pattern, np.diff(rows.bounds))
+    w = rng.uniform(0.0, 2.0, size=n)
+    for options in ({}, {"sample_weight": w}):
+        got = run_pattern_pass(problem, background=background, **options)
+        with numpy_kernels():
+            want = run_pattern_pass(problem, background=background, **options)
+        assert_same_pass(got, want)
+        (s, o), (t, p) = got, run_pattern_pass(problem, **options)
+        np.testing.assert_allclose(o["lse"], np.logaddexp(p["lse"], background), rtol=1e-12)
+        share = np.exp(background - o["lse"])
+        np.testing.assert_allclose(o["resp"][:, k], share, rtol=1e-10, atol=1e-300)
+        np.testing.assert_allclose(o["resp"][:, :k], p["resp"] * (1 - share)[:, None],
+                                   rtol=1e-10, atol=1e-12)  # fmt: skip
+        best = np.argmax(o["resp"], axis=1)
+        np.testing.assert_array_equal(o["labels"], np.where(best == k, -1, best))
+        assert (o["labels"] == -1).any() and (
+            o["labels"][rows.bounds[1] : rows.bounds[2]] >= 0
+        ).all()
+        weights = np.ones(n) if "sample_weight" not in options else w
+        np.testing.assert_allclose(s.nk, weights @ o["resp"][:, :k], rtol=1e-10)
+        assert s.weight == t.weight
+        assert s.log_likelihood == pytest.approx(float(weights @ o["lse"]), rel=1e-12)
+    with pytest.raises(ValueError, match="no background column"):
+        run_pattern_pass(problem, background=background, hard=True)
+
+
+def test_a_background_takes_rows_the_kernel_hands_back(rng):
+    """A row whose components' log-densities all underflow goes to a finite background
+    (responsibility 1, its log-density the background's, no statistics), in the kernel's
+    pass as in the numpy twin's."""
+    pytest.importorskip("gaussmix._kernels")
+    problem = pattern_problem(rng, 4, 3, 2000, 0.3)
+    rows = problem["rows"]
+    far = int(rows.bounds[2])
+    rows.values[rows.offsets[2]] = 1e200
+    background = np.full(rows.n_rows, -6.0)
+    got = run_pattern_pass(problem, background=background)
+    with numpy_kernels():
+        want = run_pattern_pass(problem, background=background)
+    assert_same_pass(got, want)
+    (s, o) = got
+    assert o["lse"][far] == -6.0 and o["labels"][far] == -1
+    np.testing.assert_allclose(o["resp"][far], [0.0, 0.0, 0.0, 1.0], atol=1e-300)  # the floor
+    assert np.isfinite(s.s2).all() and np.isfinite(s.log_likelihood)
+    np.testing.assert_allclose(s.nk.sum(), o["resp"][:, :3].sum(), rtol=1e-12)
 
 
 def test_passes_over_patterns_repeat_to_the_bit_whatever_the_threads(rng):

@@ -627,9 +627,9 @@ def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
     chunks: list[int] = []
     numpy_body, process = passes._Accumulator._numpy, passes._Accumulator.process
 
-    def numpy_piece(self, X, sl, sample_weight, out):
+    def numpy_piece(self, X, sl, sample_weight, out, *background):
         pieces.append(sl.stop - sl.start)
-        numpy_body(self, X, sl, sample_weight, out)
+        numpy_body(self, X, sl, sample_weight, out, *background)
 
     def chunk(self, X, sl, sample_weight, out):
         chunks.append(sl.stop - sl.start)

@@ -424,3 +424,33 @@ def test_all_plots_on_one_figure(data, models, selection, tmp_path):
     fig.savefig(tmp_path / "all.png")
     assert (tmp_path / "all.png").stat().st_size > 10_000
     assert pca_projection(model, X).labels[0].startswith("PC1")
+
+
+def test_noise_rows_are_drawn_apart(tmp_path):
+    rng = np.random.default_rng(SEED)
+    X = make_blobs(rng, n=300, d=2, k=K, spread=5.0)[0]
+    X = np.vstack([X, rng.uniform(X.min(0) - 3, X.max(0) + 3, size=(25, 2))])
+    model = GaussianMixture(K, noise=True, n_init=2, random_state=0).fit(X)
+    labels = model.predict(X)
+    assert (labels == -1).any()
+    result = plot_ellipses(model, X)
+    np.testing.assert_array_equal(result.labels, labels)
+    np.testing.assert_allclose(result.noise_points.get_offsets(), X[labels == -1])
+    np.testing.assert_allclose(result.points.get_offsets(), X[labels >= 0])
+    legend = [t.get_text() for t in result.ax.get_legend().get_texts()]
+    assert legend[-1] == f"noise: weight {model.noise_weight_:.2f}"
+    uncertainty = plot_uncertainty(model, X)
+    assert uncertainty.points.get_clim() == pytest.approx((0.0, 1 - 1 / (K + 1)))
+    np.testing.assert_allclose(uncertainty.uncertainty, 1 - model.predict_proba(X).max(axis=1))
+    # the density drawn is the components' (their weights shares of all rows)
+    density = plot_density(model, X, grid_size=30)
+    xx, yy, logd = density.grid
+    pts = np.column_stack([xx.ravel(), yy.ravel()])[::37]
+    components = np.column_stack(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(pts)
+            for w, m, c in zip(model.weights_, model.means_, model.covariances_, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(logd.ravel()[::37], np.logaddexp.reduce(components, axis=1))
+    result.ax.figure.savefig(tmp_path / "noise.png")

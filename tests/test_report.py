@@ -833,6 +833,85 @@ def test_extreme_scales_in_chromium(browser: Any, rng: np.random.Generator, tmp_
     page.close()
 
 
+# ------------------------------------------------------------------ a noise component
+
+
+@pytest.fixture(scope="module")
+def noisy_report() -> tuple[np.ndarray, str, Any]:
+    """Old Faithful with 15 rows spread uniformly over its box, every model with noise."""
+    X, _ = load_faithful()
+    rng = np.random.default_rng(11)
+    X = np.vstack([X, rng.uniform(X.min(0), X.max(0), size=(15, 2))])
+    kw: dict[str, Any] = {"n_components": range(1, 4), "covariance_types": ["VVV", "EII"]}
+    html = build_report_html(X, noise=True, random_state=0, **kw)
+    result = select_model(X, kw["n_components"], kw["covariance_types"], noise=True,
+                          random_state=0)  # fmt: skip
+    return X, html, result
+
+
+def test_noise_states_carry_the_noise_component(noisy_report: Any) -> None:
+    _, html, result = noisy_report
+    data = payload(html)
+    frame = frame_of(data["data"])
+    assert data["noise"] is True and data["chosen"] == result.best_index
+    for entry, model in zip(data["candidates"], result.models, strict=True):
+        noise = entry["state"]["noise"]
+        assert noise["w"] == model.noise_weight_
+        assert noise["logv"] == model.noise_region_.log_volume
+        assert_state(entry["state"], frame, model.weights_, model.means_, dense(model))
+    # each replayed step's noise weight is what its components' weights leave
+    run = data["replays"]["starts"][0]["runs"][str(data["replays"]["seed"])]
+    for step in run["steps"]:
+        w, _, _ = decode_state(step["state"], frame)
+        assert step["state"]["noise"]["w"] == pytest.approx(1 - w.sum(), abs=1e-6)
+    # the failure demonstrations stay with plain mixtures
+    assert all("noise" not in p.get("state", {}) for f in data["failures"] for p in f["panels"])
+
+
+def test_noise_in_chromium(
+    browser: Any, noisy_report: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    X, html, result = noisy_report
+    model = result.best_model
+    labels = model.predict(X)
+    assert (labels == -1).any()
+    path = tmp_path / "noise.html"
+    path.write_text(html, encoding="utf-8")
+    page, errors = open_page(browser, path)
+    # the rows labelled noise are the hollow grey points, and only they
+    hollow = page.locator("#main-plot circle.point.noise")
+    assert hollow.count() == int((labels == -1).sum())
+    flags = page.evaluate(
+        "() => [...document.querySelectorAll('#main-plot circle.point')]"
+        ".map(c => c.classList.contains('noise'))"
+    )
+    np.testing.assert_array_equal(flags, labels == -1)
+    # a noise point's memberships: the components' and the noise component's, last
+    index = int(np.flatnonzero(labels == -1)[0])
+    shown = hover_point(page, index)
+    row = shown["row"]
+    np.testing.assert_allclose(shown["p"], model.predict_proba(X[row : row + 1])[0], atol=1e-5)
+    assert shown["logp"] == pytest.approx(model.score_samples(X[row : row + 1])[0], abs=1e-4)
+    assert "noise" in shown["text"]
+    # the legend's weights: the components' and the noise component's
+    weights = page.locator("#main-legend [data-weight]").evaluate_all(
+        "els => els.map(e => Number(e.getAttribute('data-weight')))"
+    )
+    np.testing.assert_allclose(weights, [*model.weights_, model.noise_weight_], rtol=RTOL)
+    summary = page.locator("#parameter-tables .noise-summary")
+    assert float(summary.get_attribute("data-noise-weight")) == pytest.approx(
+        model.noise_weight_, rel=RTOL
+    )
+    assert "Noise component: weight" in summary.inner_text()
+    # the EM player's last step lists the noise component's weight too
+    page.click("#em-last")
+    row_text = page.locator("#em-params tr.noise").inner_text()
+    assert numbers(row_text)[0] == pytest.approx(model.noise_weight_, rel=1e-3)
+    page.screenshot(path=str(artifacts / "report-noise.png"), full_page=False)
+    assert errors == []
+    page.close()
+
+
 def test_incomplete_rows_in_chromium(
     browser: Any, rng: np.random.Generator, tmp_path: Path, artifacts: Path
 ) -> None:

@@ -173,6 +173,15 @@ def test_source_contract(kind, weighted, problem, tmp_path, request):
     assert a is not None and b is not None
     assert_same_stats(a, b)
 
+    # the box of the rows of positive weight, along the coordinate axes or rotated ones
+    axes = np.linalg.qr(np.arange(D * D, dtype=float).reshape(D, D) + np.eye(D))[0]
+    kept = X if w is None else X[w > 0]
+    for centre, rotation in ((None, None), (X.mean(axis=0), axes)):
+        y = kept if centre is None else (kept - centre) @ rotation
+        lower, upper = source.extent(centre, rotation)
+        np.testing.assert_allclose(lower, y.min(axis=0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(upper, y.max(axis=0), rtol=1e-12, atol=1e-12)
+
     if isinstance(source, BlockedRows):  # its blocks cover the rows in order
         parts = [source.block(i) for i in range(source.n_blocks)]
         assert len(parts) > 1

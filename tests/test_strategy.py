@@ -21,6 +21,8 @@ from gaussmix.em import ConvergenceMonitor, EMState, em_step, run_em
 from gaussmix.engine import Frame, PassResult, PassTerms, gaussian_terms
 from gaussmix.init import initialize
 from gaussmix.multistart import fit_multistart
+from gaussmix.noise.region import bounding_box
+from gaussmix.noise.strategy import NoiseMaximumLikelihood
 from gaussmix.params import Params
 from gaussmix.posterior import CONJUGATE_MODELS, Priors, prior_shape
 from gaussmix.sources import ArraySource, RowSource
@@ -150,6 +152,13 @@ def fixed_covariance(family: CovarianceFamily, frame: Frame, start: Params) -> M
     return FixedCovariance(family, start.covariances)
 
 
+def with_noise(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
+    """A noise component uniform over a box holding the problem's rows, its weight held at
+    5 % (so that the contract's start, whose weights sum to one, has one)."""
+    region = bounding_box(np.full(2, -60.0), np.full(2, 60.0))
+    return NoiseMaximumLikelihood(family, 1e-6 / frame.scale**2, region, fixed_noise=0.05)
+
+
 def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
     """Variational Bayes with a unit prior covariance about the data's centre."""
     d = start.means.shape[1]
@@ -164,6 +173,7 @@ CONJUGATE = [*CONJUGATE_MODELS.values(), *CONJUGATE_MODELS]
 STRATEGIES = [
     *(pytest.param(maximum_likelihood, name, id=f"ml-{name}") for name in REGISTRY),
     *(pytest.param(fixed_covariance, name, id=f"fixed-{name}") for name in REGISTRY),
+    *(pytest.param(with_noise, name, id=f"noise-{name}") for name in ("VVV", "EEE", "VII")),
     *(pytest.param(variational, name, id=f"vb-{name}") for name in CONJUGATE),
 ]
 

@@ -363,6 +363,8 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("chunk_size", 0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("chunk_size", 100.0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("missing", "drop", r"'missing' parameter must be one of 'marginalize', 'error'"),
+    ("noise", 1, r"'noise' parameter must be True or False"),
+    ("noise_region", "hull", r"'noise_region' parameter must be one of 'auto', 'box'"),
     ("batch_size", 0, r"'batch_size' parameter must be an integer >= 1 or None"),
     ("batch_size", 10.0, r"'batch_size' parameter must be an integer >= 1 or None"),
     ("learning_offset", -1.0, r"'learning_offset' parameter must be a finite real number >= 0"),

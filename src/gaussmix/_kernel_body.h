@@ -753,8 +753,9 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     /* rows with unit column stride: the common case, transposed by tiles */
     const size_t item = c->x_float32 ? sizeof(float) : sizeof(double);
     const int contiguous = (size_t)c->xs1 == item;
-    /* best holds component indices as doubles, so that the loop vectorises */
-    double top[R], total[R], best[R], lse[R];
+    /* best holds component indices as doubles, so that the loop vectorises; bgb the
+       block's background column (its exponentials once normalised) */
+    double top[R], total[R], best[R], lse[R], bgb[R];
     for (Py_ssize_t b = 0; b < c->m; b += R) {
         const Py_ssize_t w = c->m - b < R ? c->m - b : R;
         /* the rows two blocks ahead are asked of memory now, so that they arrive while
@@ -822,6 +823,11 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
         int bad = 0;
         for (int i = 0; i < R; i++) bad |= !(top[i] >= -DBL_MAX);
         if (bad) return 0;
+        if (c->bg) /* the background column joins the maxima; ties go to the components */
+            for (int i = 0; i < R; i++) {
+                bgb[i] = c->bg[b + (i < w ? i : w - 1)];
+                if (bgb[i] > top[i]) top[i] = bgb[i], best[i] = -1.0;
+            }
         if (c->labels)
             for (Py_ssize_t i = 0; i < w; i++) c->labels[b + i] = (int64_t)best[i];
         if (!c->lse) continue;
@@ -839,7 +845,8 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             /* without responsibilities, a vector of rows whose lanes are all below SKIP_LSE
                is left out of the sums: each lane's exponential is below e^-50 of its row's sum
                (at least 1: the row's best component adds exp(0) = 1).  The others are compacted
-               into cv (the block buffers have room for k vectors after dt) and only they go
+               into cv (the block buffers have room for k + 1 vectors after dt: the
+               components' and the background's) and only they go
                through exp, in order of component.  With responsibilities every vector is
                formed: leaving out those at the floor (whose exponentials the sums need) saves
                nothing overall. */
@@ -857,11 +864,27 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                         STOREV(lpb + j * R + L * h, v);
                         sum += v;
                     }
-                else {
+                if (keep && c->bg) {
+                    VT v;
+                    v = LOADV(bgb + L * h);
+                    v -= t;
+                    v = SELECT(IT, v > FLOOR, v, ((VT){0} + FLOOR)); /* -inf too */
+                    FN(_exp)(&v);
+                    STOREV(bgb + L * h, v);
+                    sum += v;
+                }
+                if (!keep) {
                     Py_ssize_t n = 0;
                     for (Py_ssize_t j = 0; j < k; j++) {
                         VT v;
                         v = LOADV(lpb + j * R + L * h);
+                        v -= t;
+                        STOREV(cv + n * L, v);
+                        n += !ALL_LANES(v < SKIP_LSE);
+                    }
+                    if (c->bg) {
+                        VT v;
+                        v = LOADV(bgb + L * h);
                         v -= t;
                         STOREV(cv + n * L, v);
                         n += !ALL_LANES(v < SKIP_LSE);
@@ -898,12 +921,15 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
             FN(_stats)(c, xt, lpb, total, b, w, dt, part);
         for (Py_ssize_t i = 0; c->resp && i < w; i++) {
             char *out = c->resp + (b + i) * c->rs0;
-            if (c->resp_float32)
+            if (c->resp_float32) {
                 for (Py_ssize_t j = 0; j < k; j++)
                     *(float *)(out + j * c->rs1) = (float)(lpb[j * R + i] * total[i]);
-            else
+                if (c->bg) *(float *)(out + k * c->rs1) = (float)(bgb[i] * total[i]);
+            } else {
                 for (Py_ssize_t j = 0; j < k; j++)
                     *(double *)(out + j * c->rs1) = lpb[j * R + i] * total[i];
+                if (c->bg) *(double *)(out + k * c->rs1) = bgb[i] * total[i];
+            }
         }
     }
     if (c->wh) { /* the whitened sums into the outputs: Z Z^T's rows and columns below d

@@ -131,6 +131,10 @@ typedef struct {
        row's largest log-density, not a log-sum-exp. */
     int hard;
     const double *given;
+    /* or NULL: each row's log-density under a background (m,), one more column after the
+       k components (mclust's noise component): in the maxima (label -1), the log-sum-exp
+       and resp (m, k + 1), not in the statistics */
+    const double *bg;
 } Chunk;
 
 /* Doubles of the panels of an upper-triangular d x d matrix U: for each group of 4 columns
@@ -299,7 +303,7 @@ static void choose_kernel(void) {
 /* ------------------------------------------------------------------ Python glue */
 
 enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, GIVEN,
-       N_ARGS };
+       BG, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -399,7 +403,9 @@ static int run_chunk(Chunk *c, int products32, int stats32, const unsigned char 
        that need exponentials), then the statistics'
        lane-wise partial sums (diagonal factors, from gathered rows; triangular ones up to
        d = 12) or super-block (triangular ones above) */
-    const size_t n_block = (size_t)(2 * c->d + c->k) * (size_t)block_rows + (size_t)c->k * L_MAX;
+    /* k + 1 vectors after the block buffers: the components' and the background's */
+    const size_t n_block =
+        (size_t)(2 * c->d + c->k) * (size_t)block_rows + (size_t)(c->k + 1) * L_MAX;
     /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
        first-level cache), a super-block above; the crossover chosen by measurement, see
        benchmarks/README.md (Design measurements) */
@@ -498,15 +504,16 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     static char *names[] = {"x", "inv_scale", "means", "factors", "base", "lse", "resp",
                             "labels", "shift", "transform", "sample_weight", "nk", "s1", "s2",
                             "float32_products", "float32_statistics", "float64_components",
-                            "hard", "given", NULL};
+                            "hard", "given", "background", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
     double inv_scale;
     int products32 = 0, stats32 = 0, hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpO", names, &o[X],
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpOO", names, &o[X],
                                      &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
                                      &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
-                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN]))
+                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN],
+                                     &o[BG]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
@@ -523,7 +530,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         view(&v, S1, o[S1], "s1", 2, "d", 1, 1, 1) < 0 ||
         view(&v, S2, o[S2], "s2", 0, "d", 1, 1, 1) < 0 ||
         view(&v, F64, o[F64], "float64_components", 1, "?", 0, 1, 1) < 0 ||
-        view(&v, GIVEN, o[GIVEN], "given", 2, "d", 0, 1, 1) < 0) {
+        view(&v, GIVEN, o[GIVEN], "given", 2, "d", 0, 1, 1) < 0 ||
+        view(&v, BG, o[BG], "background", 1, "d", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -546,13 +554,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         .s2 = v.held[S2] ? b[S2].buf : NULL,
         .hard = hard,
         .given = v.held[GIVEN] ? b[GIVEN].buf : NULL,
+        .bg = v.held[BG] ? b[BG].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
                     b[FACTORS].shape[1] == c.d && (!c.tri || b[FACTORS].shape[2] == c.d) &&
                     b[BASE].shape[0] == c.k &&
                     (!c.lse || b[LSE].shape[0] == c.m) &&
-                    (!c.resp || (c.lse && b[RESP].shape[0] == c.m && b[RESP].shape[1] == c.k)) &&
+                    (!c.resp || (c.lse && b[RESP].shape[0] == c.m &&
+                                 b[RESP].shape[1] == c.k + (c.bg != NULL))) &&
                     (!c.labels || b[LABELS].shape[0] == c.m) && !c.shift == !c.transform &&
                     (!c.shift || (!c.tri && b[SHIFT].shape[0] == c.d &&
                                   b[TRANSFORM].shape[0] == c.d && b[TRANSFORM].shape[1] == c.d)) &&
@@ -565,13 +575,15 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                                       (!c.tri || b[S2].shape[2] == c.d)))) &&
                     (!c.sw || (c.nk && b[SW].shape[0] == c.m)) &&
                     (!c.given || (!c.hard && c.lse && b[GIVEN].shape[0] == c.m &&
-                                  b[GIVEN].shape[1] == c.k));
+                                  b[GIVEN].shape[1] == c.k)) &&
+                    (!c.bg || (!c.hard && !c.given && b[BG].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
                         "mixture_chunk: shapes do not match (resp and statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
                         "nk, s1 and s2 go together, without a transform; given is (m, k), "
-                        "with lse and without hard)");
+                        "with lse and without hard; background is (m,), without hard or "
+                        "given, and resp then (m, k + 1))");
         release(&v);
         return NULL;
     }
@@ -790,24 +802,25 @@ static void marginal_lift(const Marginal *g, double *nk, double *s1, double *s2)
 
 /* the arguments of marginal_chunk, in Views as mixture_chunk's */
 enum { G_VALUES, G_OFFSETS, G_BOUNDS, G_OBSERVED, G_MU, G_COV, G_LOGW, G_LSE, G_RESP, G_LABELS,
-       G_SW, G_NK, G_S1, G_S2, G_GIVEN, G_ARGS };
+       G_SW, G_NK, G_S1, G_S2, G_GIVEN, G_BG, G_ARGS };
 _Static_assert((int)G_ARGS <= (int)N_ARGS, "Views holds every argument");
 
 static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"values", "offsets", "bounds", "observed", "start", "stop",
                             "inv_scale", "means", "covariances", "log_weights", "log_scale",
                             "lse", "resp", "labels", "sample_weight", "nk", "s1", "s2", "hard",
-                            "given", NULL};
+                            "given", "background", NULL};
     PyObject *o[G_ARGS];
     for (int i = 0; i < G_ARGS; i++) o[i] = Py_None;
     Py_ssize_t start, stop;
     double inv_scale, log_scale;
     int hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnndOOOdO|OO$OOOOpO", names, &o[G_VALUES],
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnndOOOdO|OO$OOOOpOO", names, &o[G_VALUES],
                                      &o[G_OFFSETS], &o[G_BOUNDS], &o[G_OBSERVED], &start, &stop,
                                      &inv_scale, &o[G_MU], &o[G_COV], &o[G_LOGW], &log_scale,
                                      &o[G_LSE], &o[G_RESP], &o[G_LABELS], &o[G_SW], &o[G_NK],
-                                     &o[G_S1], &o[G_S2], &hard, &o[G_GIVEN]))
+                                     &o[G_S1], &o[G_S2], &hard, &o[G_GIVEN],
+                                     &o[G_BG]))
         return NULL;
     Views v = {0};
     if (view(&v, G_VALUES, o[G_VALUES], "values", 1, "df", 0, 1, 0) < 0 ||
@@ -824,7 +837,8 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
         view(&v, G_NK, o[G_NK], "nk", 1, "d", 1, 1, 1) < 0 ||
         view(&v, G_S1, o[G_S1], "s1", 2, "d", 1, 1, 1) < 0 ||
         view(&v, G_S2, o[G_S2], "s2", 0, "d", 1, 1, 1) < 0 ||
-        view(&v, G_GIVEN, o[G_GIVEN], "given", 2, "d", 0, 1, 1) < 0) {
+        view(&v, G_GIVEN, o[G_GIVEN], "given", 2, "d", 0, 1, 1) < 0 ||
+        view(&v, G_BG, o[G_BG], "background", 1, "d", 0, 1, 1) < 0) {
         release(&v);
         return NULL;
     }
@@ -839,7 +853,8 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
              (b[G_COV].ndim == 2 || (tri && b[G_COV].shape[2] == d)) &&
              b[G_LOGW].shape[0] == k && b[G_LSE].shape[0] == n && 0 <= start &&
              start <= stop && stop <= n &&
-             (!v.held[G_RESP] || (b[G_RESP].shape[0] == n && b[G_RESP].shape[1] == k)) &&
+             (!v.held[G_RESP] ||
+              (b[G_RESP].shape[0] == n && b[G_RESP].shape[1] == k + v.held[G_BG])) &&
              (!v.held[G_LABELS] || b[G_LABELS].shape[0] == n) &&
              (!v.held[G_SW] || (stats && b[G_SW].shape[0] == n)) &&
              v.held[G_NK] == v.held[G_S1] && v.held[G_NK] == v.held[G_S2] &&
@@ -847,7 +862,8 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
                          b[G_S1].shape[1] == d && b[G_S2].ndim == b[G_COV].ndim &&
                          b[G_S2].shape[0] == k && b[G_S2].shape[1] == d &&
                          (!tri || b[G_S2].shape[2] == d))) &&
-             (!v.held[G_GIVEN] || (!hard && b[G_GIVEN].shape[0] == n && b[G_GIVEN].shape[1] == k));
+             (!v.held[G_GIVEN] || (!hard && b[G_GIVEN].shape[0] == n && b[G_GIVEN].shape[1] == k)) &&
+             (!v.held[G_BG] || (!hard && !v.held[G_GIVEN] && b[G_BG].shape[0] == n));
     Py_ssize_t first = 0; /* the pattern of row start: the last with bounds[p] <= start */
     for (Py_ssize_t lo = 0, hi = P; ok && lo < hi;) {
         const Py_ssize_t mid = (lo + hi) / 2;
@@ -874,9 +890,10 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
                         "observed in every pattern; offsets and bounds (P + 1,) of the "
                         "patterns' values and rows; 0 <= start <= stop <= rows; means (k, d), "
                         "covariances (k, d, d) or (k, d), log_weights (k,); lse, resp, labels, "
-                        "sample_weight and given per row; nk, s1 and s2 together, s2 shaped as "
-                        "the covariances; sample_weight with the statistics; given without "
-                        "hard)");
+                        "sample_weight, given and background per row; nk, s1 and s2 together, "
+                        "s2 shaped as the covariances; sample_weight with the statistics; given "
+                        "without hard; background without hard or given, resp then (n, k + "
+                        "1))");
         release(&v);
         return NULL;
     }
@@ -894,6 +911,7 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
     int failed = 0;
     char *resp = v.held[G_RESP] ? b[G_RESP].buf : NULL;
     const double *sw = v.held[G_SW] ? b[G_SW].buf : NULL, *given = v.held[G_GIVEN] ? b[G_GIVEN].buf : NULL;
+    const double *bg = v.held[G_BG] ? b[G_BG].buf : NULL;
     int64_t *labels = v.held[G_LABELS] ? b[G_LABELS].buf : NULL;
     double *lse = b[G_LSE].buf;
     Py_BEGIN_ALLOW_THREADS
@@ -917,7 +935,7 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
             .rs0 = resp ? b[G_RESP].strides[0] : 0, .rs1 = resp ? b[G_RESP].strides[1] : 0,
             .labels = labels ? labels + r0 : NULL, .sw = sw ? sw + r0 : NULL,
             .nk = stats ? g.nk : NULL, .s1 = stats ? g.s1 : NULL, .s2 = stats ? g.s2 : NULL,
-            .hard = hard, .given = given ? given + r0 * k : NULL,
+            .hard = hard, .given = given ? given + r0 * k : NULL, .bg = bg ? bg + r0 : NULL,
         };
         c.spherical = spherical_factors(&c);
         if (stats) {
@@ -965,7 +983,8 @@ static PyMethodDef methods[] = {
      "mixture_chunk(x, inv_scale, means, factors, base, lse=None, resp=None, labels=None, *,\n"
      "              shift=None, transform=None, sample_weight=None, nk=None, s1=None,\n"
      "              s2=None, float32_products=False, float32_statistics=False,\n"
-     "              float64_components=None) -> bool\n\n"
+     "              float64_components=None, hard=False, given=None,\n"
+     "              background=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
      "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
@@ -983,7 +1002,9 @@ static PyMethodDef methods[] = {
      "means[j]) U_j instead, sum_i w_i r_ij y_ij and sum_i w_i r_ij y_ij^T y_ij, summed in\n"
      "float32 lanes over at most 256 rows and then in float64 (nk stays float64), except for\n"
      "the components flagged in float64_components (bool (k,)), whose statistics are as\n"
-     "without float32_statistics.  Any of\n"
+     "without float32_statistics.  background (m,): each row's log-density under one more\n"
+     "column after the k components, in the maxima (label -1), the log-sum-exp and resp\n"
+     "(then (m, k + 1)), not in the statistics.  Any of\n"
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},
@@ -992,7 +1013,7 @@ static PyMethodDef methods[] = {
      "marginal_chunk(values, offsets, bounds, observed, start, stop, inv_scale, means,\n"
      "               covariances, log_weights, log_scale, lse, resp=None, labels=None, *,\n"
      "               sample_weight=None, nk=None, s1=None, s2=None, hard=False,\n"
-     "               given=None) -> list\n\n"
+     "               given=None, background=None) -> list\n\n"
      "mixture_chunk's outputs for rows with missing values, rows start to stop - 1 of rows\n"
      "grouped by missingness pattern: pattern p (observed, bool (P, d)) holds rows bounds[p]\n"
      "to bounds[p + 1] - 1, whose observed values alone are values[offsets[p]:offsets[p + 1]]\n"
@@ -1000,7 +1021,8 @@ static PyMethodDef methods[] = {
      "coordinates o, log_weights[j] + log N(y_o; means[j, o], S_j,oo) - |o| log_scale, y = x *\n"
      "inv_scale (means in units of the scale, covariances (k, d, d), or variances (k, d), in\n"
      "the internal frame).  lse, resp, labels, sample_weight and given are per grouped row\n"
-     "(all rows, not start to stop).  The statistics nk (k,), s1 (k, d) and s2 (k, d, d) or\n"
+     "(all rows, not start to stop), and so is background: each row's log-density under a\n"
+     "column after the components, as mixture_chunk's (resp then (n, k + 1)).  The statistics nk (k,), s1 (k, d) and s2 (k, d, d) or\n"
      "(k, d) get the expected complete-data sums about the means: the conditional\n"
      "expectations of the missing coordinates and their conditional covariances.  Returns the\n"
      "patterns whose rows (within start to stop) were handed back, nothing of them added to\n"

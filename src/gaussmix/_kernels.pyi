@@ -24,6 +24,7 @@ def mixture_chunk(
     float64_components: NDArray[np.bool_] | None = None,
     hard: bool = False,
     given: NDArray[np.float64] | None = None,
+    background: NDArray[np.float64] | None = None,
 ) -> bool: ...
 def target() -> str: ...
 def use_target(name: str) -> bool: ...
@@ -49,4 +50,5 @@ def marginal_chunk(
     s2: NDArray[np.float64] | None = None,
     hard: bool = False,
     given: NDArray[np.float64] | None = None,
+    background: NDArray[np.float64] | None = None,
 ) -> list[int]: ...

@@ -11,6 +11,7 @@ import numpy as np
 from . import _validation as v
 from .covariance import REGISTRY
 from .init import INITIALIZERS
+from .noise.region import REGION_KINDS
 from .posterior import WEIGHT_PRIORS
 
 
@@ -87,6 +88,8 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "verbose_interval": v.int_at_least(1),
     "chunk_size": v.int_at_least(1, allow_none=True),
     "missing": choice(("marginalize", "error")),
+    "noise": v.boolean,
+    "noise_region": choice(REGION_KINDS),
     "batch_size": v.int_at_least(1, allow_none=True),
     "learning_offset": v.real_at_least(0.0),
     "learning_decay": step_decay,

@@ -25,6 +25,7 @@ from .anomaly import TailReference
 from .covariance import CovarianceFamily, get_family
 from .dask import is_dask_collection
 from .engine import (
+    BACKGROUND_LABEL,
     Frame,
     Missing,
     NonFiniteInput,
@@ -38,11 +39,24 @@ from .incomplete.source import IncompleteSource
 from .io import write_model
 from .model_state import ModelState
 from .multistart import FitCallback, check_start
+from .noise.background import UniformBackground
 from .ondisk import NpySource
 from .params import Params
 from .sources import ArraySource, RowSource, frame_rows
 
 Array = NDArray[np.float64]
+
+#: free parameters a noise component adds: its weight and its volume (taken from the data),
+#: as mclust 6's ``nMclustParams`` counts them
+NOISE_PARAMETERS = 2
+
+
+def count_parameters(covariance_type: str, k: int, d: int, noise: bool = False) -> int:
+    """Free parameters of a mixture of ``k`` components in ``d`` dimensions (mclust's
+    count): covariances, means, ``k - 1`` weights and, with a noise component,
+    :data:`NOISE_PARAMETERS` more."""
+    family = get_family(covariance_type)
+    return int(family.n_parameters(k, d) + k * d + k - 1 + NOISE_PARAMETERS * bool(noise))
 
 
 class MixtureBase(DensityMixin, BaseEstimator):
@@ -87,7 +101,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             # report; a pass that finds NaN and inf itself needs no scan either
             if not check_finite:
                 return X, False
-            return v.check_array_values(X, check_finite=True, allow_nan=self._allows_nan())
+            return v.check_array_values(X, check_finite=True, allow_nan=allow)
         lazy = None
         if is_dask_collection(X):
             # checked lazily; scikit-learn's bookkeeping (width, names) sees a one-row stand-in
@@ -326,7 +340,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             precisions=fitted["precisions_"],
             feature_names=None if names is None else [str(n) for n in names],
             **summary,
-        )
+        )  # noise_weight and noise_region among the summary, for a noise component
         self._set_state(state, frame)
 
     def _internal_params(self, frame: Frame | None = None) -> Params:
@@ -352,8 +366,18 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return frame
 
     def _pass_terms(self, frame: Frame) -> PassTerms:
-        """The pass terms of the fitted model in ``frame``: its responsibilities."""
-        return gaussian_terms(self._internal_params(frame), self._family())
+        """The pass terms of the fitted model in ``frame`` (with its noise component's
+        background, zero outside its region)."""
+        region = getattr(self, "noise_region_", None)
+        background = None
+        if region is not None:
+            with np.errstate(divide="ignore"):
+                log_weight = float(np.log(self.noise_weight_))
+            background = UniformBackground(region, log_weight)
+        return gaussian_terms(self._internal_params(frame), self._family(), background)
+
+    def _has_noise(self) -> bool:
+        return getattr(self, "noise_region_", None) is not None
 
     def _density_terms(self, frame: Frame) -> PassTerms | None:
         """The pass terms of the model's density where they differ from the
@@ -420,6 +444,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            ``-1`` for a row whose most probable component is the noise component (a model
+            fitted with ``noise=True``).
         """
         labels = self._pass(X, labels=True, log_likelihood=False).labels
         assert labels is not None
@@ -430,8 +456,9 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_components)
-            Rows sum to one; dtype follows ``X``.
+        proba : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
+            Rows sum to one; dtype follows ``X``.  A model with a noise component has one
+            more column, the noise component's, last (as mclust's ``z``).
         """
         proba = self._pass(X, resp=True).resp
         assert proba is not None
@@ -439,6 +466,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log-density of the mixture at each row.
+
+        With a noise component, the density is the components' plus the noise component's
+        uniform one, ``noise_weight_ / volume`` inside ``noise_region_`` and zero outside
+        it: a row outside the region has the components' density alone.
 
         Returns
         -------
@@ -454,10 +485,11 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return float(result.mean_log_likelihood())
 
     def n_parameters(self) -> int:
-        """Number of free parameters: weights, means and covariances."""
+        """Number of free parameters: weights, means and covariances, and a noise
+        component's weight and volume (:func:`count_parameters`)."""
         check_is_fitted(self)
         k, d = np.shape(self.means_)
-        return int(self._family().n_parameters(k, d) + k * d + k - 1)
+        return count_parameters(self.covariance_type, k, d, self._has_noise())
 
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on ``X`` (lower is better)."""
@@ -521,7 +553,8 @@ class MixtureBase(DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             Rows in random order.
         labels : ndarray of shape (n_samples,)
-            The component each row was drawn from.
+            The component each row was drawn from; ``-1`` for the noise component (drawn
+            uniformly from ``noise_region_``).
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
@@ -540,13 +573,18 @@ class MixtureBase(DensityMixin, BaseEstimator):
         means = np.asarray(self.means_, np.float64)
         cov = np.asarray(self.covariances_, np.float64)
         k, d = means.shape
-        counts = rng.multinomial(n_samples, weights / weights.sum())
+        region = getattr(self, "noise_region_", None)
+        shares = weights if region is None else np.append(weights, float(self.noise_weight_))
+        counts = rng.multinomial(n_samples, shares / shares.sum())
         parts = [
             means[j] + family.sample_noise(rng, cov, j, int(c), d)
-            for j, c in enumerate(counts)
+            for j, c in enumerate(counts[:k])
             if c
         ]
-        labels = np.repeat(np.arange(k), counts)
+        labels = np.repeat(np.arange(k), counts[:k])
+        if region is not None and counts[k]:  # the noise component's, uniform in its region
+            parts.append(region.sample(rng, int(counts[k])))
+            labels = np.append(labels, np.full(int(counts[k]), BACKGROUND_LABEL))
         order = rng.permutation(n_samples)
         X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
         return X, labels[order]
@@ -565,7 +603,10 @@ class MixtureBase(DensityMixin, BaseEstimator):
         ``sum_j r_j(x_o) N(mu_jm + S_j,mo S_j,oo^-1 (x_o - mu_jo), S_j,mm - S_j,mo S_j,oo^-1
         S_j,om)``, ``r_j(x_o)`` the posterior on the observed coordinates
         (:mod:`gaussmix.impute`).  NaN is taken as a missing value here whatever
-        ``missing`` says; infinity is refused.
+        ``missing`` says; infinity is refused.  With a noise component the rows are
+        completed as members of a cluster: ``r_j(x_o)`` are the components' posteriors
+        renormalised without the noise column (a uniform box says nothing of a missing
+        value given the observed ones).
 
         Parameters
         ----------
@@ -699,7 +740,20 @@ class MixtureBase(DensityMixin, BaseEstimator):
         return method(Xv, **kw)
 
     def _tails(self) -> TailReference:
-        """The tail reference of the fitted parameters (kept until they change)."""
+        """The tail reference of the fitted parameters (kept until they change).
+
+        Raises
+        ------
+        ValueError
+            For a model with a noise component.
+        """
+        if self._has_noise():
+            raise ValueError(
+                "Tail probabilities and anomaly flags compare a row with draws of a Gaussian "
+                "mixture; this model has a noise component (noise=True), whose uniform "
+                "density is not drawn there. Use predict(X) == -1 (the rows the noise "
+                "component explains best) or score_samples, or fit with noise=False."
+            )
         digest = hashlib.blake2b(digest_size=16)
         for name in ("weights_", "means_", "covariances_"):
             digest.update(np.ascontiguousarray(getattr(self, name), dtype=np.float64).tobytes())

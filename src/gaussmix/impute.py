@@ -70,7 +70,8 @@ def impute_rows(
     X : ndarray of shape (n_samples, n_features)
         Validated rows (float32 or float64), NaN where a value is missing, no infinity.
     terms : PassTerms
-        The fitted mixture's pass terms in ``frame``.
+        The fitted mixture's pass terms in ``frame`` (a background column, if any, is left
+        out: the components' responsibilities are renormalised).
     frame : Frame
     n_draws : int, optional
         ``None``: fill each missing value with its conditional expectation.  Otherwise draw
@@ -91,6 +92,12 @@ def impute_rows(
         source = IncompleteSource(rows)
         resp = source.mixture_pass(terms, frame, stats=False, resp=True).resp
         assert resp is not None
+        k = terms.n_components
+        if resp.shape[1] > k:  # a background's column: the rows completed as cluster members
+            resp = np.asarray(resp[:, :k], dtype=np.float64)
+            total = resp.sum(axis=1, keepdims=True)
+            share = terms.weights / terms.weights.sum()  # rows with no cluster at all
+            resp = np.where(total > 0, resp / np.where(total > 0, total, 1.0), share)
         z = frame.to_internal(rows)
         filled = np.repeat(z[None], draws, axis=0)
         means = terms.means

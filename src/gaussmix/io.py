@@ -84,6 +84,16 @@ exactly these members, and no others:
         precisions_cholesky_``, for a ``BayesianGaussianMixture`` the five posterior arrays
         ``weight_concentration_, mean_precision_, degrees_of_freedom_, mean_prior_,
         covariance_prior_``, and, when set, the parameters' arrays.
+    ``noise`` (optional; only for a model with a noise component, ``noise=True``)
+        ``{"weight": w, "log_volume": v, "region": {"centre": [d floats], "axes": [d lists
+        of d floats], "lower": [d floats], "upper": [d floats]}}``: the noise component's
+        share of the rows ``w`` in [0, 1] (``weights_`` then sum to ``1 - w``), and the box
+        it is uniform over, the rows ``x`` with ``lower <= (x - centre) @ axes <= upper``
+        (``axes`` orthonormal columns, the identity for a box along the coordinate axes;
+        ``upper > lower``), of volume ``exp(v)`` with ``v = sum(log(upper - lower))``
+        (recorded for readers; checked against the box).  Absent: no noise component, as in
+        every file written before it existed, which therefore reads as before.  The
+        parameters ``noise`` and ``noise_region`` are written only for such a model too.
 
     Floats are written with Python's shortest round-trip representation; non-finite floats
     (a ``lower_bound`` of ``-inf`` after ``max_iter=0``, say) as the strings ``"inf"``,
@@ -121,7 +131,9 @@ exactly these members, and no others:
 What a reader checks (any failure raises :class:`ModelFileError`, a ``ValueError``): the file
 is a ZIP archive with exactly the members above; the JSON's format name, version, keys and
 types; each member's SHA-256; each member's size, dtype and shape; that every array is
-finite; that the weights are non-negative and sum to one; that the covariances are
+finite; that the weights are non-negative and sum to one (less the noise component's
+weight, with one); that the noise component's region is a valid box of the recorded
+volume; that the covariances are
 symmetric positive-definite (variances positive); that ``precisions_cholesky_`` is
 triangular with a positive diagonal and is the factor of the covariances' inverse (to the
 accuracy the dtype and the covariances' condition number allow); for a Bayesian mixture,
@@ -135,7 +147,8 @@ since reading never executes code.
 The loaded model holds the saved arrays exactly, recomputes ``precisions_`` from
 ``precisions_cholesky_``, and restores ``converged_, n_iter_, lower_bound_, history_,
 lower_bounds_, start_lower_bounds_, reseeds_, n_features_in_`` and ``feature_names_in_``
-(and a Bayesian mixture's posterior and prior attributes).
+(and a Bayesian mixture's posterior and prior attributes, or a noise component's
+``noise_weight_`` and ``noise_region_``).
 The internal coordinate frame of the fit is not stored: predictions of the loaded model use
 a frame derived from the parameters and agree with the original model's to rounding
 (about 1e-12 relative in float64).
@@ -174,6 +187,7 @@ from .model_state import (
     ModelState,
     PosteriorState,
 )
+from .noise.region import NoiseRegion, region_from_dict
 from .posterior import WEIGHT_PRIORS, expected_weights, prior_shape
 from .standardize import Standardization
 
@@ -204,7 +218,12 @@ JSON_PARAMS = (
     "verbose_interval",
     "chunk_size",
     "missing",
+    "noise",
+    "noise_region",
 )
+#: parameters written only for a model with a noise component (a reader takes the
+#: defaults when they are absent)
+_NOISE_PARAMS = ("noise", "noise_region")
 #: a Bayesian mixture's constructor parameters stored in the JSON, and those that are arrays
 BAYESIAN_JSON_PARAMS = (
     "n_components",
@@ -252,6 +271,8 @@ _HEADER_KEYS = (
     "preprocessing",
     "arrays",
 )
+#: keys a file may have or not (a plain model's file has none of them)
+_OPTIONAL_HEADER_KEYS = ("noise",)
 #: the keys version 3 adds
 _HEADER_KEYS_3 = ("estimator", "posterior")
 _FIT_KEYS = ("converged", "n_iter", "lower_bound", "history", "start_lower_bounds", "reseeds")
@@ -350,7 +371,7 @@ def _header_and_members(
 
     json_params: dict[str, Any] = {}
     for name in json_names:
-        if name not in params:
+        if name not in params or (name in _NOISE_PARAMS and not params.get("noise")):
             continue
         value: Any = params[name]
         if isinstance(value, (np.random.RandomState, np.random.Generator)):
@@ -399,6 +420,8 @@ def _header_and_members(
             name: {"sha256": hashlib.sha256(members[f"{name}.npy"]).hexdigest()} for name in arrays
         },
     }
+    if state.noise_region is not None:
+        header["noise"] = _noise_entry(state.noise_weight, state.noise_region)
     if posterior is not None:
         header["estimator"] = estimator
         header["posterior"] = {
@@ -406,6 +429,15 @@ def _header_and_members(
             **{name: _json_float(getattr(posterior, name)) for name in POSTERIOR_NUMBERS},
         }
     return header, members
+
+
+def _noise_entry(weight: float, region: NoiseRegion) -> dict[str, Any]:
+    """The header's ``noise`` object."""
+    return {
+        "weight": _json_float(weight),
+        "log_volume": _json_float(region.log_volume),
+        "region": region.to_dict(),
+    }
 
 
 def _param_shapes(family: CovarianceFamily, k: int, d: int) -> dict[str, tuple[int, ...]]:
@@ -559,7 +591,7 @@ class _Reader:
             )
         keys = _HEADER_KEYS + (_HEADER_KEYS_3 if version >= 3 else ())
         missing = [key for key in keys if key not in header]
-        unknown = [key for key in header if key not in keys]
+        unknown = [key for key in header if key not in keys + _OPTIONAL_HEADER_KEYS]
         if missing or unknown:
             raise self.fail(
                 f"{JSON_MEMBER} "
@@ -624,14 +656,20 @@ class _Reader:
         return np.require(arr, requirements="C")
 
     def check_parameters(
-        self, family: CovarianceFamily, arrays: dict[str, NDArray[Any]], k: int, d: int
+        self,
+        family: CovarianceFamily,
+        arrays: dict[str, NDArray[Any]],
+        k: int,
+        d: int,
+        noise_weight: float = 0.0,
     ) -> None:
         weights = arrays["weights_"].astype(np.float64)
         atol = 1e-6 if arrays["weights_"].dtype == np.float64 else 1e-4
-        if (weights < 0).any() or abs(weights.sum() - 1.0) > atol:
+        if (weights < 0).any() or abs(weights.sum() + noise_weight - 1.0) > atol:
+            rest = f" less the noise weight {noise_weight:.9g}" if noise_weight else ""
             raise self.fail(
-                f"weights_ must be non-negative and sum to 1; they sum to {weights.sum():.9g}"
-                f" (smallest {weights.min():.3g})."
+                f"weights_ must be non-negative and sum to 1{rest}; they sum to "
+                f"{weights.sum():.9g} (smallest {weights.min():.3g})."
             )
         cov = arrays["covariances_"].astype(np.float64)
         chol = arrays["precisions_cholesky_"].astype(np.float64)
@@ -728,13 +766,16 @@ class _Reader:
             )
             for name, entry in entries.items()
         }
-        self.check_parameters(family, arrays, k, d)
+        noise = self.noise(header, d)
+        self.check_parameters(family, arrays, k, d, 0.0 if noise is None else noise[0])
         posterior = None
         if prior is not None:
             posterior = self.posterior(family, arrays, prior, d)
 
         params = self.parameters(header, arrays, family, k, estimator)
         state = self.state(header, arrays, family, d)
+        if noise is not None:
+            state.noise_weight, state.noise_region = noise
         state.posterior = posterior
         standardization = self.preprocessing(header["preprocessing"], d)
         return ModelFile(state, params, standardization, header, estimator)
@@ -892,6 +933,32 @@ class _Reader:
             reseeds=reseeds,
             feature_names=names,
         )
+
+    def noise(self, header: dict[str, Any], d: int) -> tuple[float, NoiseRegion] | None:
+        """The noise component's weight and region, from the header's ``noise`` object
+        (``None`` where it has none)."""
+        if "noise" not in header:
+            return None
+        value = header["noise"]
+        if not isinstance(value, dict) or set(value) != {"weight", "log_volume", "region"}:
+            raise self.fail(
+                f'noise in {JSON_MEMBER} must be {{"weight": ..., "log_volume": ..., '
+                '"region": ...}.'
+            )
+        weight = self.number(value["weight"], "noise.weight")
+        if not 0.0 <= weight <= 1.0:
+            raise self.fail(f"noise.weight in {JSON_MEMBER} must lie in [0, 1]; got {weight!r}.")
+        try:
+            region = region_from_dict(value["region"], d)
+        except ValueError as exc:
+            raise self.fail(f"noise in {JSON_MEMBER}: {exc}.") from None
+        log_volume = self.number(value["log_volume"], "noise.log_volume")
+        if not abs(log_volume - region.log_volume) <= 1e-9 * max(1.0, abs(log_volume)):
+            raise self.fail(
+                f"noise.log_volume in {JSON_MEMBER} ({log_volume!r}) is not that of its region "
+                f"({region.log_volume!r}); the file was edited or is corrupted."
+            )
+        return weight, region
 
     def preprocessing(self, value: Any, d: int) -> Standardization | None:
         if value is None:

@@ -20,11 +20,14 @@ from .covariance import REGISTRY, CovarianceFamily, get_family
 from .em import ConvergenceMonitor, EMState
 from .engine import Frame, single_threaded_blas
 from .init import TreeSample, initialize
-from .multistart import FitCallback, fit_multistart
+from .multistart import FitCallback, StartFactory, fit_multistart
+from .noise.region import NoiseRegion, fit_region
+from .noise.start import START_SHARE_MIN, noise_start
+from .noise.strategy import NoiseMaximumLikelihood, NoisyParams
 from .params import Params
 from .sources import ArrayRows, RowSource
 from .stepwise import RunningStats, StepSchedule, fit_minibatch, stats_of, stepwise_update
-from .strategy import MaximumLikelihood
+from .strategy import MaximumLikelihood, ModelStrategy
 
 Array = NDArray[np.float64]
 
@@ -201,6 +204,25 @@ class GaussianMixture(MixtureBase):
         density, the M-step the conditional expectations of the missing ones), and a row
         with nothing observed is left out of the fit (``n_empty_rows_``), with the mixing
         weights as its probabilities.  ``'error'``: NaN is refused.  Infinity is always
+        refused.
+    noise : bool, default=False
+        Add a noise component (mclust's Poisson noise): a uniform density over a region
+        holding the training rows (``noise_region``), with its own fitted weight
+        (``noise_weight_``), for rows that belong to no cluster.  ``predict`` labels the rows
+        it explains best ``-1``; ``predict_proba`` has its column last; ``score_samples``
+        adds its density inside the region (zero outside); BIC counts its weight and
+        volume as two more free parameters (as mclust does).  Its start: the rows in sparse
+        regions by nearest-neighbour clutter removal (Byers & Raftery 1998, see
+        :mod:`gaussmix.noise.start`) start as noise, the components from the others.
+        Exact EM only: mini-batch EM (``batch_size``) and :meth:`partial_fit` are refused
+        with it, and so are :meth:`tail_probability` and :meth:`is_anomaly` on its model;
+        :meth:`impute` completes rows as members of the clusters.
+    noise_region : {'auto', 'box'}, default='auto'
+        The region of the noise component.  ``'auto'``: mclust's ``hypvol`` rule, the
+        smaller of the bounding boxes along the coordinate axes and along the training
+        rows' principal axes (the coordinate box when they have missing values, whose
+        marginals are boxes); ``'box'``: the bounding box along the coordinate axes (a model
+        that scores rows with missing values needs it).
         refused.  :meth:`impute` fills NaN in either case (see also
         :meth:`tail_probability` and :meth:`is_anomaly`, which judge incomplete rows fairly).
     batch_size : int or None, default=None
@@ -236,6 +258,12 @@ class GaussianMixture(MixtureBase):
         Mean log-likelihood of every start at the end of its short run.
     n_empty_rows_ : int
         Rows of ``X`` with nothing observed, left out of the fit.
+    noise_weight_ : float
+        The noise component's share of the rows (0 without ``noise``); ``weights_`` hold the
+        components' shares of all rows, so ``weights_.sum() + noise_weight_ == 1``.
+    noise_region_ : NoiseRegion or None
+        Where the noise component is uniform (its ``volume``, ``contains(X)``); ``None``
+        without ``noise``.
     reseeds_ : list of (int, int)
         (iteration, component) of every degenerate component that was re-seeded.
     n_steps_ : int
@@ -299,6 +327,8 @@ class GaussianMixture(MixtureBase):
         verbose_interval: int = 10,
         chunk_size: int | None = None,
         missing: str = "marginalize",
+        noise: bool = False,
+        noise_region: str = "auto",
         batch_size: int | None = None,
         learning_offset: float = 10.0,
         learning_decay: float = 0.6,
@@ -321,6 +351,8 @@ class GaussianMixture(MixtureBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.missing = missing
+        self.noise = noise
+        self.noise_region = noise_region
         self.batch_size = batch_size
         self.learning_offset = learning_offset
         self.learning_decay = learning_decay
@@ -387,24 +419,32 @@ class GaussianMixture(MixtureBase):
     def _fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None, callback: FitCallback | None
     ) -> Any:
-        return self._fit_prepared(*self._prepare_fit(X, sample_weight), callback)
+        if self.noise and self.batch_size is not None:
+            raise ValueError(
+                f"noise=True does not combine with mini-batch EM (batch_size="
+                f"{self.batch_size!r}): stepwise updates have no step for the noise "
+                "component's weight. Set batch_size=None (exact EM; a memory map or a row "
+                "source is read out of core) or noise=False."
+            )
+        source, frame, missing = self._prepare_fit(X, sample_weight)
+        return self._fit_prepared(source, frame, callback, missing=missing)
 
     def _prepare_fit(
         self, X: ArrayLike, sample_weight: ArrayLike | None
-    ) -> tuple[RowSource, Frame]:
+    ) -> tuple[RowSource, Frame, bool]:
         """The validated rows as a source and the fit's internal frame (a warm start's is the
-        previous fit's)."""
+        previous fit's), and whether the rows hold missing values."""
         source, frame_rows, frame_weights, missing = self._fit_rows(X, sample_weight)
         if bool(self.warm_start) and hasattr(self, "converged_"):
             self._check_warm_start(self._family(), self.n_components, source.n_features)
-            return source, self._prediction_frame()
+            return source, self._prediction_frame(), missing == "observed"
         floor = float(np.sqrt(self.reg_covar))
         # C order: the frame's centre rounds the same whatever the input's layout
         frame_rows = np.ascontiguousarray(frame_rows)
         frame = Frame.from_data(
             frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
         )
-        return source, frame
+        return source, frame, missing == "observed"
 
     def _fit_prepared(
         self,
@@ -415,10 +455,12 @@ class GaussianMixture(MixtureBase):
         trees: Sequence[TreeSample] | None = None,
         extra_starts: Sequence[Params] = (),
         race: bool | None = None,
+        missing: bool = False,
     ) -> Any:
         """Fit on validated rows in ``frame``.  ``trees``: the hierarchical starts' trees,
         grown already; ``extra_starts`` (internal frame) are tried after the first start;
-        ``race``: see :func:`~gaussmix.multistart.fit_multistart`."""
+        ``race``: see :func:`~gaussmix.multistart.fit_multistart`; ``missing``: the rows
+        hold missing values."""
         family = self._family()
         d = source.n_features
         k = self.n_components
@@ -427,15 +469,19 @@ class GaussianMixture(MixtureBase):
         reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
         rs = v.as_random_state(self.random_state)
 
+        start: StartFactory
         if warm:
             warm_params = self._internal_params(frame)
+            if self.noise and not self._has_noise():  # the noise component joins
+                warm_params.weights = warm_params.weights * (1.0 - START_SHARE_MIN)
 
-            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
+            def previous(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 return [warm_params for _ in rngs]
 
+            start = previous
         else:
 
-            def start(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
+            def initial(rows: RowSource, rngs: Sequence[np.random.Generator]) -> Any:
                 made = initialize(
                     rows, family, frame, k,
                     method=self.init_params, rngs=rngs[: len(rngs) - len(extra_starts)],
@@ -445,8 +491,19 @@ class GaussianMixture(MixtureBase):
                 )  # fmt: skip
                 return [*made[:1], *(p.copy() for p in extra_starts), *made[1:]]
 
+            start = initial
+
+        strategy: ModelStrategy[Any] = MaximumLikelihood(family, reg)
+        region = None
+        if self.noise:
+            region = fit_region(
+                source, frame, get_family("full").moments, self.noise_region,
+                missing=missing, chunk_size=self.chunk_size,
+            )  # fmt: skip
+            strategy = NoiseMaximumLikelihood(family, reg, region)
+            if not warm:
+                start = noise_start(start, k)
         deterministic = warm or inits["means"] is not None or inits["labels"] is not None
-        strategy = MaximumLikelihood(family, reg)
         stopping = convergence(self.tol)
         common: dict[str, Any] = dict(
             n_components=k, n_init=1 if deterministic else self.n_init + len(extra_starts),
@@ -471,10 +528,11 @@ class GaussianMixture(MixtureBase):
         self._warn_unconverged(best.monitor.converged)
         monitor = best.monitor
         self._set_fit(
-            best.params, frame, source.dtype,
+            strategy.point_estimate(best.params), frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
             n_empty_rows=source.n_empty if isinstance(source, ArrayRows) else 0,
+            **_noise_summary(best.params, region),
         )  # fmt: skip
         self.n_steps_ = 0 if running is None else running.steps
         # the running statistics of the last update, valid while the fitted means are these
@@ -538,6 +596,12 @@ class GaussianMixture(MixtureBase):
             each call; ``history_`` keeps the first fit's); ``n_iter_`` counts the
             iterations of the first fit and the updates, ``converged_`` is False.
         """
+        if self.noise or self._has_noise():
+            raise ValueError(
+                "partial_fit does not update a model with a noise component (noise=True): "
+                "stepwise EM has no step for the noise component's weight. Fit it with fit "
+                "(a memory map or a row source is read out of core), or set noise=False."
+            )
         if not hasattr(self, "converged_"):
             with single_threaded_blas():
                 return self._fit(X, sample_weight, None)
@@ -575,6 +639,14 @@ class GaussianMixture(MixtureBase):
         self.n_steps_ = running.steps
         self._stepwise = (self.means_, running)
         return self
+
+
+def _noise_summary(params: Any, region: NoiseRegion | None) -> dict[str, Any]:
+    """The fitted noise component's weight and region (none for a plain mixture)."""
+    if region is None:
+        return {}
+    assert isinstance(params, NoisyParams)
+    return {"noise_weight": float(params.noise), "noise_region": region}
 
 
 __all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]

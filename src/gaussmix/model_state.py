@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .covariance import CovarianceFamily, get_family
+from .noise.region import NoiseRegion
 
 Array = NDArray[np.floating]
 
@@ -140,6 +141,11 @@ class ModelState:
         Rows of the training data with nothing observed (left out of the fit).
     feature_names : list of str or None
         Column names of the training data, when it had string column names.
+    noise_weight : float
+        The noise component's share of the rows (``weights`` sum to one minus it); 0
+        without a noise component.
+    noise_region : NoiseRegion or None
+        Where the noise component is uniform; ``None`` without one.
     posterior : PosteriorState or None
         A Bayesian mixture's posterior and prior (``None`` for maximum likelihood).
     """
@@ -158,6 +164,8 @@ class ModelState:
     reseeds: list[tuple[int, int]] = field(default_factory=list)
     feature_names: list[str] | None = None
     n_empty_rows: int = 0
+    noise_weight: float = 0.0
+    noise_region: NoiseRegion | None = None
     posterior: PosteriorState | None = None
 
     @property
@@ -231,6 +239,8 @@ class ModelState:
         estimator.start_lower_bounds_ = [float(x) for x in self.start_lower_bounds]
         estimator.reseeds_ = [(int(i), int(j)) for i, j in self.reseeds]
         estimator.n_empty_rows_ = int(self.n_empty_rows)
+        estimator.noise_weight_ = float(self.noise_weight)
+        estimator.noise_region_ = self.noise_region
         estimator.n_features_in_ = self.n_features
         if self.feature_names is not None:
             estimator.feature_names_in_ = np.asarray(self.feature_names, dtype=object)
@@ -258,6 +268,8 @@ class ModelState:
             reseeds=list(getattr(estimator, "reseeds_", [])),
             feature_names=None if names is None else [str(n) for n in names],
             n_empty_rows=int(getattr(estimator, "n_empty_rows_", 0)),
+            noise_weight=float(getattr(estimator, "noise_weight_", 0.0)),
+            noise_region=getattr(estimator, "noise_region_", None),
             posterior=PosteriorState.of(estimator),
         )
 

@@ -214,15 +214,21 @@ def _shown_components(model: Any, k: int) -> list[int]:
 
 
 def _mixture_log_density(
-    points: Array, weights: Array, means: Array, covs: Array, dof: Array | None = None
+    points: Array,
+    weights: Array,
+    means: Array,
+    covs: Array,
+    dof: Array | None = None,
+    total: float | None = None,
 ) -> Array:
     """Log-density of a mixture with dense covariances (scale matrices) at ``points``
-    (n, d): Gaussian, or Student-t with ``dof`` degrees of freedom."""
+    (n, d): Gaussian, or Student-t with ``dof`` degrees of freedom; its weights divided by
+    ``total`` (default their sum)."""
     n, d = points.shape
     k = len(weights)
     parts = np.full((n, k), -np.inf)
     with np.errstate(divide="ignore"):
-        log_w = np.log(weights / weights.sum())
+        log_w = np.log(weights / (weights.sum() if total is None else total))
     for j in range(k):
         if not np.isfinite(log_w[j]):
             continue
@@ -258,10 +264,15 @@ class EllipsePlot:
     means : matplotlib.collections.PathCollection
         The component means (crosses).
     points : matplotlib.collections.PathCollection or None
-        The data, when ``X`` was given.
+        The data, when ``X`` was given (the rows of a component; the noise component's are
+        in ``noise_points``).
     labels : ndarray of shape (n_samples,) or None
-        The most probable component of each row of ``X`` (the points' colours).
+        The most probable component of each row of ``X`` (the points' colours; ``-1``: the
+        noise component).
     projection : Projection
+    noise_points : matplotlib.collections.PathCollection or None
+        The rows labelled noise (``-1``), drawn as small grey crosses, when the model has a
+        noise component and ``X`` was given.
     """
 
     ax: Axes
@@ -270,6 +281,7 @@ class EllipsePlot:
     points: PathCollection | None
     labels: NDArray[np.intp] | None
     projection: Projection
+    noise_points: PathCollection | None = None
 
 
 def plot_ellipses(
@@ -281,7 +293,8 @@ def plot_ellipses(
     alpha: float = 0.25,
     legend: bool = True,
 ) -> EllipsePlot:
-    """Component ellipses over the data, points coloured by their most probable component.
+    """Component ellipses over the data, points coloured by their most probable component
+    (rows labelled noise, ``-1``, as grey crosses).
 
     Parameters
     ----------
@@ -325,19 +338,31 @@ def plot_ellipses(
     means2 = projection.points(means)
     covs2 = projection.covariances(covs)
 
-    points = labels = None
+    points = labels = noise_points = None
     if X is not None and Xa is not None:
         labels = np.asarray(model.predict(X))
         pts = projection.points(Xa)
+        clustered = labels >= 0
         points = ax.scatter(
-            pts[:, 0],
-            pts[:, 1],
-            c=np.asarray(colors)[labels],
+            pts[clustered, 0],
+            pts[clustered, 1],
+            c=np.asarray(colors).reshape(-1, 4)[labels[clustered]],
             s=_marker_size(len(pts)),
             alpha=0.6,
             linewidths=0,
             zorder=1,
         )
+        if not clustered.all():
+            noise_points = ax.scatter(
+                pts[~clustered, 0],
+                pts[~clustered, 1],
+                color=_GREY,
+                marker="x",
+                s=_marker_size(len(pts)),
+                linewidths=0.8,
+                alpha=0.8,
+                zorder=1,
+            )
 
     ellipses: list[Ellipse] = []
     order = np.argsort(radii)
@@ -372,8 +397,11 @@ def plot_ellipses(
             )
             for j in shown
         ]
+        if getattr(model, "noise_region_", None) is not None:
+            noise = f"noise: weight {model.noise_weight_:.2f}"
+            handles.append(Line2D([], [], ls="", marker="x", color=_GREY, label=noise))
         ax.legend(handles=handles, title="component", fontsize="small", loc="best")
-    return EllipsePlot(ax, ellipses, mean_marks, points, labels, projection)
+    return EllipsePlot(ax, ellipses, mean_marks, points, labels, projection, noise_points)
 
 
 # ---------------------------------------------------------------------------- criteria
@@ -563,9 +591,9 @@ def plot_uncertainty(
 ) -> UncertaintyPlot:
     """Points shaded by the uncertainty of their classification, ``1 - max membership``.
 
-    The colour scale runs from 0 (certain) to ``1 - 1/k``, the largest possible value;
-    uncertain points are also drawn larger, and on top.  With a single feature, the
-    uncertainty is plotted against the feature.
+    The colour scale runs from 0 (certain) to ``1 - 1/k``, the largest possible value
+    (``k`` counting a noise component); uncertain points are also drawn larger, and on top.
+    With a single feature, the uncertainty is plotted against the feature.
 
     Parameters
     ----------
@@ -586,6 +614,7 @@ def plot_uncertainty(
     if Xa is None:
         raise ValueError("plot_uncertainty needs the data X.")
     proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    k = proba.shape[1]  # the noise component's column too
     uncertainty = 1.0 - proba.max(axis=1)
     projection = pca_projection(model, Xa)
     pts = projection.points(Xa)
@@ -668,6 +697,9 @@ def plot_density(
 ) -> DensityPlot:
     """Contours of the mixture's log-density on a grid (a density curve for one feature).
 
+    With a noise component, the density drawn is the Gaussian components' (their weights
+    being their shares of all rows): the noise component's uniform density is left out.
+
     Parameters
     ----------
     model : GaussianMixture
@@ -702,14 +734,16 @@ def plot_density(
     pts = None if Xa is None else projection.points(Xa)
     lo, hi = _bounds(pts, means_p, covs_p)
     ax = _axes(ax)
+    # the components' shares of all rows, with a noise component (which is not drawn)
+    total = 1.0 if getattr(model, "noise_region_", None) is not None else None
 
     if d == 1:
         x = np.linspace(lo[0], hi[0], grid_size)
-        logd = _mixture_log_density(x[:, None], weights, means_p, covs_p, dof)
+        logd = _mixture_log_density(x[:, None], weights, means_p, covs_p, dof, total)
         if pts is not None:
             ax.hist(pts[:, 0], bins="auto", density=True, color=_GREY, alpha=0.3)
         curves = [ax.plot(x, np.exp(logd), color="black", lw=2, label="mixture")[0]]
-        w = weights / weights.sum()
+        w = weights / (weights.sum() if total is None else total)
         colors = _component_colors(k)
         for j in _shown_components(model, k):
             color = colors[j]
@@ -729,7 +763,7 @@ def plot_density(
     gy = np.linspace(lo[1], hi[1], grid_size)
     xx, yy = np.meshgrid(gx, gy)
     logd = _mixture_log_density(
-        np.column_stack([xx.ravel(), yy.ravel()]), weights, means_p, covs_p, dof
+        np.column_stack([xx.ravel(), yy.ravel()]), weights, means_p, covs_p, dof, total
     ).reshape(xx.shape)
     top = float(logd.max())
     if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
+from .base import count_parameters
 from .covariance import CovarianceFamily, get_family
 from .covariance import covariance_types as resolve_covariance_types
 from .engine import Frame, single_threaded_blas
@@ -168,8 +169,11 @@ def select_model(
         every candidate is ``GaussianMixture(k, covariance_type=t, **params)`` fitted alone,
         the same fit as its own ``fit`` (the report replays the chosen one).
     **params
-        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ...);
-        ``n_init`` defaults to :data:`SWEEP_N_INIT` here.
+        Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ``noise``,
+        ...).  With ``noise=True`` every candidate has a noise component, whose weight and
+        volume count as two more free parameters (mclust's count), and each is fitted
+        alone (as with ``shared=False``).
+        ``n_init`` defaults to :data:`SWEEP_N_INIT` here (with ``shared``).
 
     Returns
     -------
@@ -190,6 +194,8 @@ def select_model(
         raise ValueError(f"criterion must be 'bic', 'aic' or 'icl'; got {criterion!r}.")
     ks = sorted(set(_components(n_components)))
     types = resolve_covariance_types(covariance_types)
+    # a nested start or a halved fallback would carry no noise component: fitted alone
+    shared = shared and not params.get("noise", False)
     if shared:
         params = {"n_init": SWEEP_N_INIT, **params}
     # a data frame read as an array (the fits read its names)
@@ -199,8 +205,9 @@ def select_model(
     n_eff = float(n if sw is None else sw.sum())
 
     template = GaussianMixture(1, **params)
+    noise = bool(params.get("noise", False))
     with single_threaded_blas():
-        source, frame = template._prepare_fit(X, sw)
+        source, frame, missing = template._prepare_fit(X, sw)
         trees = None
         if (
             shared
@@ -220,7 +227,7 @@ def select_model(
                     candidate_callback(len(rows), len(types) * len(ks), k, cov)
                 row: dict[str, Any] = dict.fromkeys(_COLUMNS)
                 row.update(n_components=k, covariance_type=cov, error=None, flag=None)
-                row["n_parameters"] = family.n_parameters(k, d) + k * d + k - 1
+                row["n_parameters"] = count_parameters(cov, k, d, noise)
                 model = GaussianMixture(k, covariance_type=cov, **params)
                 model._adopt_validation(template)
                 nested = shared and previous is not None and previous[0] == k - 1
@@ -237,7 +244,9 @@ def select_model(
                         fitted = previous[1]._internal_params(frame)
                         order = split_order(fitted, family)[:SWEEP_SPLITS]
                         extra = [split(fitted, family, int(j)) for j in order]
-                    _fit_candidate(model, row, source, frame, trees, extra, callback, shared)
+                    _fit_candidate(
+                        model, row, source, frame, trees, extra, callback, shared, missing
+                    )
                 except DegenerateMixtureError as exc:
                     row["error"] = str(exc)
                 except ValueError as exc:
@@ -294,6 +303,7 @@ def _fit_candidate(
     extra: list[Params],
     callback: FitCallback | None,
     shared: bool,
+    missing: bool,
 ) -> None:
     """Fit one candidate, its singular-covariance warning noted in ``row``'s flag; not
     ``shared``, as its own ``fit`` would."""
@@ -301,8 +311,9 @@ def _fit_candidate(
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("always", SingularCovarianceWarning)
         model._fit_prepared(
-            source, frame, callback, trees=trees, extra_starts=extra, race=True if shared else None
-        )
+            source, frame, callback, trees=trees, extra_starts=extra,
+            race=True if shared else None, missing=missing,
+        )  # fmt: skip
     for w in caught:  # the others are shown as they would have been
         if issubclass(w.category, SingularCovarianceWarning):
             row["flag"] = "singular covariance: " + str(w.message).split(":")[0]

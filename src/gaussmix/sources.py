@@ -3,7 +3,8 @@
 Everything after validation reads the data through one small protocol, :class:`RowSource`:
 a pass over all rows (:meth:`~RowSource.mixture_pass`: the E-step and statistics, or
 statistics under given assignments for initialisation), some rows by index
-(:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the number of rows and their dtype.
+(:meth:`~RowSource.take`, :meth:`~RowSource.subset`), the box that holds them
+(:meth:`~RowSource.extent`, a noise component's region), the number of rows and their dtype.
 :class:`ArraySource` serves numpy arrays and memory maps (``np.memmap``, ``np.load(...,
 mmap_mode="r")``); sources of rows held elsewhere implement the same protocol, summing the
 engine's statistics over their blocks (:class:`gaussmix.dask.source.DaskSource`: a Dask
@@ -17,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from .engine import FRAME_SAMPLE, Frame, PassResult, PassTerms, mixture_pass
+from .engine import FRAME_SAMPLE, Frame, PassResult, PassTerms, iter_chunks, mixture_pass
 
 Array = NDArray[np.float64]
 
@@ -52,6 +53,37 @@ class RowSource(Protocol):
 
     def subset(self, rows: NDArray[np.intp]) -> RowSource:
         """A source of the rows at ``rows`` (with their weights), in that order."""
+
+    def extent(self, centre: Array | None = None, axes: Array | None = None) -> tuple[Array, Array]:
+        """The smallest and largest coordinates (d,) of the rows of positive weight along
+        ``axes`` (orthonormal columns; default the coordinate axes) about ``centre``
+        (default the origin), each row's as ``(x - centre) @ axes``; missing values (NaN)
+        are left out.  ``+inf`` and ``-inf`` for a coordinate no row has."""
+
+
+def array_extent(
+    X: NDArray[np.floating],
+    sample_weight: Array | None,
+    centre: Array | None = None,
+    axes: Array | None = None,
+    chunk_size: int = 65536,
+) -> tuple[Array, Array]:
+    """:meth:`RowSource.extent` of the rows of an array (read in chunks: a memory map is
+    never loaded whole)."""
+    n, d = X.shape
+    lower, upper = np.full(d, np.inf), np.full(d, -np.inf)
+    for sl in iter_chunks(n, chunk_size):
+        y = np.subtract(X[sl], 0.0 if centre is None else centre, dtype=np.float64)
+        if axes is not None:
+            y = y @ axes
+        if sample_weight is not None:
+            y = y[sample_weight[sl] > 0]
+        if not y.size:
+            continue
+        with np.errstate(invalid="ignore"):  # NaN: missing, left out
+            lower = np.fmin(lower, np.fmin.reduce(y, axis=0))
+            upper = np.fmax(upper, np.fmax.reduce(y, axis=0))
+    return lower, upper
 
 
 @runtime_checkable
@@ -92,6 +124,10 @@ class ArrayRows:
     def sample_weight(self) -> Any:
         """The weights, in the array type of ``X`` (``None``: all 1)."""
         return self._weights
+
+    def extent(self, centre: Array | None = None, axes: Array | None = None) -> tuple[Array, Array]:
+        """See :meth:`RowSource.extent` (an in-memory array's, in chunks)."""
+        return array_extent(self.X, self._weights, centre, axes)
 
     @property
     def n_empty(self) -> int:
@@ -167,4 +203,12 @@ def frame_rows(source: RowSource) -> tuple[NDArray[np.floating], Array | None]:
     return rows, w
 
 
-__all__ = ["ArrayRows", "ArraySource", "BlockedRows", "RowSource", "frame_rows", "unique_rows"]
+__all__ = [
+    "ArrayRows",
+    "ArraySource",
+    "BlockedRows",
+    "RowSource",
+    "array_extent",
+    "frame_rows",
+    "unique_rows",
+]

@@ -48,6 +48,9 @@ class SuffStats:
         Sum of the sample weights.
     n_rows : int
         Number of rows summarised.
+    background : float
+        Sum of the background's responsibilities times sample weights, for a pass whose
+        terms have a background column (mclust's noise component); 0 otherwise.
     """
 
     moments: MomentKind
@@ -58,6 +61,7 @@ class SuffStats:
     log_likelihood: float = 0.0
     weight: float = 0.0
     n_rows: int = 0
+    background: float = 0.0
 
     @classmethod
     def zeros(cls, moments: MomentKind, ref: Array) -> SuffStats:
@@ -73,7 +77,7 @@ class SuffStats:
         s2 = self.moments.shift(self.S2, self.N, self.S1, delta)
         return SuffStats(
             self.moments, ref.copy(), self.N.copy(), s1, s2,
-            self.log_likelihood, self.weight, self.n_rows,
+            self.log_likelihood, self.weight, self.n_rows, self.background,
         )  # fmt: skip
 
     def scaled(self, factor: float) -> SuffStats:
@@ -82,7 +86,7 @@ class SuffStats:
         a = float(factor)
         return SuffStats(
             self.moments, self.ref.copy(), a * self.N, a * self.S1, a * self.S2,
-            a * self.log_likelihood, a * self.weight, self.n_rows,
+            a * self.log_likelihood, a * self.weight, self.n_rows, a * self.background,
         )  # fmt: skip
 
     def __mul__(self, factor: float) -> SuffStats:
@@ -106,6 +110,7 @@ class SuffStats:
             self.log_likelihood + other.log_likelihood,
             self.weight + other.weight,
             self.n_rows + other.n_rows,
+            self.background + other.background,
         )
 
     def means(self) -> Array:

@@ -55,6 +55,8 @@ def _estimator_params(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> d
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
+    if getattr(args, "noise", False):
+        params["noise"] = True
     return params
 
 
@@ -151,7 +153,8 @@ def _read_training_data(
 
 
 def _check_bayesian_options(args: argparse.Namespace) -> None:
-    """``--bayesian`` fits one model; ``--prune`` and ``--weight-prior`` need it."""
+    """``--bayesian`` fits one model; ``--prune`` and ``--weight-prior`` need it, ``--noise``
+    refuses it."""
     if not args.bayesian:
         if args.prune:
             raise CLIError("--prune applies to a Bayesian mixture: add --bayesian")
@@ -159,6 +162,11 @@ def _check_bayesian_options(args: argparse.Namespace) -> None:
     for flag, given in (("--batch-size", args.batch_size), ("--out-of-core", args.out_of_core)):
         if given:
             raise CLIError(f"{flag} is not available with --bayesian; fit without it")
+    if getattr(args, "noise", False):
+        raise CLIError(
+            "--noise (a uniform noise component) applies to maximum-likelihood fits, not to "
+            "--bayesian: drop one of them"
+        )
     if len(args.covariance) > 1:
         raise CLIError(
             f"--bayesian fits one covariance type, got {len(args.covariance)} "
@@ -233,6 +241,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{c}={m:.4g}" for c, m in zip(names[:6], means[j][:6], strict=True))
         more = ", ..." if len(names) > 6 else ""
         lines.append(f"  component {j}: weight {model.weights_[j]:.4f}, mean {shown}{more}")
+    if getattr(model, "noise_region_", None) is not None:
+        with _plain_arrays():
+            noisy = int(np.count_nonzero(model.predict(Z) == -1))
+        lines.append(
+            f"  noise: weight {model.noise_weight_:.4f}, uniform over a box of volume "
+            f"{model.noise_region_.volume:.4g}; {noisy} of {n} rows labelled -1"
+        )
     lines.append(f"Saved the model to {out}")
     _say(args, "\n".join(lines))
     return 0
@@ -412,17 +427,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """``gaussmix predict``: labels (and probabilities) of every row, in input order."""
     out = _table_output(args)
     loaded = _load_for_prediction(args)
+    k = loaded.model.n_components
     with _plain_arrays():
         if args.proba:  # np.asarray: lazy outputs computed on the cluster
             proba = np.asarray(loaded.model.predict_proba(loaded.z()))
             labels = np.argmax(proba, axis=1)
+            labels[labels == k] = -1  # the noise component's column, after the components'
         else:
             labels = np.asarray(loaded.model.predict(loaded.z()))
     columns = _with_id(args, loaded)
     columns["label"] = np.asarray(labels, dtype=np.int64)
     if args.proba:
         for j in range(proba.shape[1]):
-            columns[f"proba_{j}"] = proba[:, j]
+            columns[f"proba_{j}" if j < k else "proba_noise"] = proba[:, j]
     write_table(columns, out)
     _wrote(args, out, f"Wrote {len(labels)} predictions to {out}", loaded.X)
     return 0
@@ -581,6 +598,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         random_state=args.seed,
         title=args.title,
         max_points=args.max_points,
+        noise=args.noise,
     )
     note = _incomplete(X, "fitted")
     _say(args, f"Wrote the report to {path}" + ("" if note is None else f"; {note}"))

@@ -262,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help=f"added to the covariances' diagonal (default: {defaults['reg_covar']:g})",
     )
+    noise_opt = argparse.ArgumentParser(add_help=False)
+    noise_opt.add_argument(
+        "--noise",
+        action="store_true",
+        help="add a noise component (mclust's Poisson noise): a uniform density over the "
+        "data's box, with its own weight, for rows that belong to no cluster; predict labels "
+        "them -1 (its probability is the last column, proba_noise)",
+    )
     model_opts.add_argument(
         "--standardize",
         action="store_true",
@@ -318,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command(
         "fit",
-        parents=[columns, model_opts, missing, quiet, cluster],
+        parents=[columns, model_opts, noise_opt, missing, quiet, cluster],
         help="fit a mixture (or choose one by BIC) and save it",
         description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
         "and .npy arrays, read by gaussmix.load).  With several numbers of components or "
@@ -328,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix fit data.parquet -k auto --covariance all -o model.gmm   # BIC, k = 1..9",
             "gaussmix fit data.csv -k 2..6 --columns x,y --standardize -o model.gmm",
             "gaussmix fit X.npy -k 4 --n-init 16 --seed 1 --max-iter 500 -o model.gmm",
+            "gaussmix fit data.csv -k 1..6 --noise -o model.gmm   # outliers labelled -1",
             "gaussmix fit big.parquet -k 8 --scheduler tcp://10.0.0.5:8786 -o model.gmm",
             "gaussmix fit rows.npy -k 8 --out-of-core -o model.gmm   # exact EM, streamed",
             "gaussmix fit events/ -k 8 --batch-size 10000 -o model.gmm   # mini-batch EM",
@@ -381,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     select = command(
         "select",
-        parents=[columns, model_opts, missing, quiet, cluster],
+        parents=[columns, model_opts, noise_opt, missing, quiet, cluster],
         help="print the BIC/AIC/ICL table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
         "to DATA and print the table of log-likelihoods, BIC, AIC and ICL (lower is better), "
@@ -427,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="most probable component (and probabilities) of each row",
         description="Write the most probable component of each row of DATA ('label'), and "
         "with --proba the probability of every component ('proba_0', 'proba_1', ...), rows "
-        "in input order.",
+        "in input order.  A model fitted with --noise labels the rows its noise component "
+        "explains best -1, and adds their probability as 'proba_noise'.",
         epilog=_examples(
             "gaussmix predict model.gmm data.csv -o labels.csv",
             "gaussmix predict model.gmm data.parquet --proba --id customer -o proba.parquet",
@@ -524,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = command(
         "report",
-        parents=[columns, missing, quiet],
+        parents=[columns, noise_opt, missing, quiet],
         help="write an interactive HTML report of a fit",
         description="Choose a mixture for DATA by BIC and write a self-contained interactive "
         "HTML page: the EM iterations, the BIC/AIC curves, anomalies, the parameters.",

@@ -66,7 +66,7 @@ def _lazy_output(
     spec_key = (name, "spec")
     dsk: dict[Any, Any] = {spec_key: spec}
     bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).tolist()
-    k = terms.means.shape[0]
+    k = terms.n_columns
     for i, key in enumerate(X.__dask_keys__()):
         a, b = bounds[i], bounds[i + 1]
         out_key = (name, i, 0) if field == "resp" else (name, i)

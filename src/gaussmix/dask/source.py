@@ -227,6 +227,21 @@ class DaskSource(ArrayRows):
         x, w = self._gather(rows)
         return IncompleteSource(x, w) if np.isnan(x).any() else ArraySource(x, w)
 
+    def extent(self, centre: Array | None = None, axes: Array | None = None) -> tuple[Array, Array]:
+        """See :meth:`~gaussmix.sources.RowSource.extent`: reduced on the workers, one
+        computation."""
+        y = self.X.astype(np.float64)
+        if centre is not None:
+            y = y - centre
+        if axes is not None:
+            y = y @ axes
+        kept = ~da.isnan(y)  # missing values left out, and rows of zero weight
+        if self._weights is not None:
+            kept = kept & (self._weights > 0)[:, None]
+        low, high = da.where(kept, y, np.inf), da.where(kept, y, -np.inf)
+        lower, upper = da.compute(low.min(axis=0), high.max(axis=0))
+        return np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+
     def frame_sample(self) -> tuple[NDArray[np.floating], Array | None]:
         """The rows (and weights) :meth:`Frame.from_data` would read of the same rows in
         memory: every ``n // FRAME_SAMPLE``-th row beyond ``2 * FRAME_SAMPLE`` rows, else all.

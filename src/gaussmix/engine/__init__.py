@@ -50,7 +50,8 @@ extension is optional; :func:`compiled_kernels` says whether it is in use, and
 Layout
 ------
 ``frame``         the internal coordinate frame (:class:`Frame`)
-``terms``         what a pass needs of a model (:class:`PassTerms`, :func:`gaussian_terms`)
+``terms``         what a pass needs of a model (:class:`PassTerms`, :func:`gaussian_terms`;
+                  a :class:`Background` column, mclust's noise component)
 ``chunks``        chunk sizes
 ``planning``      per-pass constants: which kernel each component takes, its operands
 ``numpy_kernel``  the expanded and direct numpy kernels, normalisation, statistics' GEMM
@@ -77,16 +78,25 @@ from .planning import (
     Kernel,
 )
 from .result import NonFiniteInput, PassResult, WorstRows, merge_results
-from .terms import LOG_2PI, PassTerms, gaussian_terms, unit_terms
+from .terms import (
+    BACKGROUND_LABEL,
+    LOG_2PI,
+    Background,
+    PassTerms,
+    gaussian_terms,
+    unit_terms,
+)
 from .threads import release_workspaces, run_parallel
 
 __all__ = [
+    "BACKGROUND_LABEL",
     "EXPANDED_RISK_LIMIT",
     "FLOAT32_PRODUCTS_COND",
     "FLOAT32_PRODUCTS_MIN_ROWS",
     "FRAME_SAMPLE",
     "FUSED_CHUNK_ROWS",
     "LOG_2PI",
+    "Background",
     "Frame",
     "GivenResponsibilities",
     "Kernel",

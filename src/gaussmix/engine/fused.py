@@ -59,6 +59,7 @@ def fused_chunk(
     whitened: NDArray[np.bool_] | None,
     hard: bool = False,
     given: Array | None = None,
+    background: Array | None = None,
 ) -> bool:
     """A chunk's outputs, and its statistics into ``sums`` if given, by the fused kernel;
     False, with no statistics added, if the numpy path must redo it.
@@ -66,7 +67,8 @@ def fused_chunk(
     ``whitened`` names the components whose statistics are summed in float32 lanes in
     whitened coordinates (``sums.w_*``), the others' going to the float64 sums
     (``sums.f_*``); ``None``: all in float64.  ``hard`` and ``given`` replace the posterior
-    responsibilities (see :func:`~gaussmix.engine.passes.mixture_pass`).
+    responsibilities (see :func:`~gaussmix.engine.passes.mixture_pass`); ``background`` is
+    the rows' background column (m,), if the terms have one.
     """
     assert _compiled is not None
     stats: dict[str, np.ndarray] = {}
@@ -97,6 +99,7 @@ def fused_chunk(
             float64_components=f64,
             hard=hard,
             given=given,
+            background=background,
             **stats,
         )
     )
@@ -147,16 +150,18 @@ def marginal_chunk(
     sums: tuple[Array, Array, Array] | None,
     hard: bool,
     given: Array | None,
+    background: Array | None = None,
 ) -> list[int]:
     """Rows ``start`` to ``stop - 1`` of rows grouped by missingness pattern through the
     kernel, each row's densities the marginals on its observed values (see the extension's
-    ``marginal_chunk``); ``sums`` (nk, s1, s2) get the expected complete-data statistics.
+    ``marginal_chunk``); ``sums`` (nk, s1, s2) get the expected complete-data statistics,
+    ``background`` is the grouped rows' background column (n_rows,), if any.
     Returns the patterns whose rows there the numpy path must redo (nothing of them added)."""
     assert _compiled is not None
     nk, s1, s2 = (None, None, None) if sums is None else sums
     handed: list[int] = _compiled.marginal_chunk(
         values, offsets, bounds, observed, start, stop, inv_scale, means, covariances,
         log_weights, log_scale, lse, resp, labels, sample_weight=sample_weight, nk=nk, s1=s1,
-        s2=s2, hard=hard, given=given,
+        s2=s2, hard=hard, given=given, background=background,
     )  # fmt: skip
     return handed

@@ -81,17 +81,19 @@ def normalise(logp: Array, top: Array, divide: bool = True) -> Array:
 def log_densities(
     prep: Prepared, x: NDArray[np.floating], buf: Array, n_exp: int
 ) -> tuple[Array, Array, Array]:
-    """A chunk's features ``ph`` (n_cols, m), log-densities ``lp`` (k, m) and their
-    per-row maximum, in views of ``buf``; rows that overflowed have a non-finite maximum.
+    """A chunk's features ``ph`` (n_cols, m), log-densities ``lp`` (n_out, m) and the
+    per-row maximum of the components', in views of ``buf``; rows that overflowed have a
+    non-finite maximum.  A background's row of ``lp`` (the last) is left to the caller.
 
     ``n_exp`` is the number of expanded components when some are direct (their GEMM's
     output is then gathered into ``lp``), 0 otherwise.
     """
     m = x.shape[0]
     # contiguous (features, m) views of the buffer for this chunk: BLAS gets unit strides
-    n_cols, k = prep.n_cols, prep.k
+    n_cols, k, n_out = prep.n_cols, prep.k, prep.n_out
     ph = buf[: n_cols * m].reshape(n_cols, m)
-    lp = buf[n_cols * m : (n_cols + k) * m].reshape(k, m)
+    out = buf[n_cols * m : (n_cols + n_out) * m].reshape(n_out, m)
+    lp = out[:k]
     with np.errstate(over="ignore", invalid="ignore"):
         if prep.expanded.size:
             features(prep, x, ph)
@@ -99,7 +101,7 @@ def log_densities(
             if prep.all_expanded:
                 np.dot(prep.WT, ph, out=lp)
             else:
-                le = buf[(n_cols + k) * m : (n_cols + k + n_exp) * m].reshape(n_exp, m)
+                le = buf[(n_cols + n_out) * m : (n_cols + n_out + n_exp) * m].reshape(n_exp, m)
                 np.dot(prep.WT, ph, out=le)
                 lp[prep.expanded] = le
         for j in prep.direct:
@@ -107,7 +109,7 @@ def log_densities(
             lp[j] = prep.exponent_base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
         student_t(prep, lp)
         top = lp.max(axis=0)
-    return ph, lp, top
+    return ph, out, top
 
 
 def student_t(prep: Prepared, lp: Array) -> None:

@@ -24,7 +24,7 @@ from .frame import Frame
 from .planning import Kernel, Prepared
 from .result import NonFiniteInput, PassResult, WorstRows
 from .sums import InOrder, Sums, keep_worst
-from .terms import PassTerms
+from .terms import BACKGROUND_LABEL, PassTerms
 from .whitened import Probe, probe_verdict, unwhiten, whitened_safe
 
 Array = NDArray[np.float64]
@@ -71,6 +71,8 @@ def mixture_pass(
         Accumulate :class:`~gaussmix.stats.SuffStats` for the M-step.
     resp, log_density, labels : bool
         Return responsibilities (n, k), per-row log-densities (n,), or argmax labels (n,).
+        With a background column (``terms.background``) the responsibilities are
+        (n, k + 1), the background's last, and its label is ``-1``.
     n_worst : int
         Also return the indices of the ``n_worst`` rows with the lowest density
         (used to re-seed degenerate components).
@@ -150,7 +152,7 @@ def mixture_pass(
         step = auto_chunk_size(d, k, prep.n_cols, n, least=FUSED_CHUNK_ROWS)
     probing = whitened and probe_first_chunk
     out = Outputs(
-        resp=np.empty((n, k), dtype=out_dtype) if resp else None,
+        resp=np.empty((n, prep.n_out), dtype=out_dtype) if resp else None,
         log_density=np.empty(n, dtype=out_dtype) if log_density else None,
         labels=np.empty(n, dtype=np.intp) if labels else None,
     )
@@ -297,7 +299,6 @@ class _Accumulator:
         numpy_rows: int | None = None,
         assignment: Assignment | None = None,
     ):
-        k = prep.k
         self.finite = finite
         self.assignment = assignment
         # the given responsibilities of the chunk in process, and its first row
@@ -313,7 +314,7 @@ class _Accumulator:
         self.workspace = workspace
         # the numpy path takes a chunk in pieces of at most numpy_rows rows
         self.numpy_rows = numpy_rows or rows
-        self.buf_size = (prep.n_cols + k + n_exp) * self.numpy_rows
+        self.buf_size = (prep.n_cols + prep.n_out + n_exp) * self.numpy_rows
         self.n_exp = n_exp
         self.stats = stats
         # whether the log-sum-exp is needed at all (not for labels alone)
@@ -331,6 +332,9 @@ class _Accumulator:
         """A chunk's outputs and sums: by the kernel, or by numpy in pieces of at most
         ``numpy_rows`` rows (its buffers' size) where there is none or it hands it back."""
         given = None if self.assignment is None else self.assignment.of(sl, self.prep.k)
+        background = self.prep.background
+        # the chunk's background column, once for both paths
+        bg = None if background is None else background.log_density(X[sl])
         if self.prep.fused:
             x, w, labels = _rows(X, sl, sample_weight, out)
             m = sl.stop - sl.start
@@ -339,19 +343,28 @@ class _Accumulator:
             sums = self.sums if self.fused_stats else None
             hard = self.assignment is not None and self.assignment.hard
             if fused.fused_chunk(
-                self.prep, x, lse, resp, labels, w, sums, self.whitened, hard, given
+                self.prep, x, lse, resp, labels, w, sums, self.whitened, hard, given, bg
             ):
                 self._tally(lse, None, sl, w, out)
                 return
         self.given, self.given_start = given, sl.start
         for start in range(sl.start, sl.stop, self.numpy_rows):
-            self._numpy(X, slice(start, min(start + self.numpy_rows, sl.stop)), sample_weight, out)
+            piece = slice(start, min(start + self.numpy_rows, sl.stop))
+            bgp = None if bg is None else bg[piece.start - sl.start : piece.stop - sl.start]
+            self._numpy(X, piece, sample_weight, out, bgp)
 
     def _numpy(
-        self, X: NDArray[np.floating], sl: slice, sample_weight: Array | None, out: Outputs
+        self,
+        X: NDArray[np.floating],
+        sl: slice,
+        sample_weight: Array | None,
+        out: Outputs,
+        bg: Array | None = None,
     ) -> None:
-        """A chunk's outputs and sums by numpy (at most ``numpy_rows`` rows)."""
+        """A chunk's outputs and sums by numpy (at most ``numpy_rows`` rows); ``bg`` its
+        rows' background column."""
         prep = self.prep
+        k = prep.k
         x, w, labels = _rows(X, sl, sample_weight, out)
         buf = self.workspace.get(self.buf_size)
         ph, lp, top = numpy_kernel.log_densities(prep, x, buf, self.n_exp)
@@ -360,16 +373,26 @@ class _Accumulator:
         if far.any() and not self.finite and not np.isfinite(x[far]).all():
             raise NonFiniteInput
         if far.any():  # rows beyond ~1e154 scales: recompute them safely (rare)
-            lp[:, far], lost = numpy_kernel.far_rows(prep, x[far])
-            top[far] = lp[:, far].max(axis=0)
+            lp[:k, far], lost = numpy_kernel.far_rows(prep, x[far])
+            top[far] = lp[:k, far].max(axis=0)
             if prep.expanded.size:
                 # their (overflowed) features must not reach the statistics; their
                 # responsibilities still count in the weights (the constant row)
                 ph[:-1, far] = 0.0
             if lost.any():
                 hopeless = np.flatnonzero(far)[lost]
+                if bg is not None:  # below the float64 range: the background takes them
+                    taken = np.isfinite(bg[hopeless])
+                    lp[:k, hopeless[taken]] = -np.inf
+                    top[hopeless[taken]] = -np.inf
+                    hopeless = hopeless[~taken] if not taken.all() else None
+        if bg is not None:
+            lp[k] = bg
+            np.maximum(top, bg, out=top)
         if labels is not None:
             labels[:] = lp.argmax(axis=0)
+            if bg is not None:
+                labels[labels == k] = BACKGROUND_LABEL
         if not self.needs_lse:
             self._tally(None, None, sl, w, out)
             return
@@ -386,7 +409,7 @@ class _Accumulator:
             np.copyto(out.resp[sl].T, lp, casting="same_kind")
         self._tally(lse, hopeless, sl, w, out)
         if self.stats:
-            rw = lp if w is None else lp * w
+            rw = lp[:k] if w is None else lp[:k] * w
             numpy_kernel.add_stats(prep, self.sums, x, rw, ph, far if far.any() else None)
 
     def _tally(
@@ -435,6 +458,8 @@ class _Accumulator:
                 s2f = prep.moments.from_components(sums.f_s2)
                 suff = SuffStats(prep.moments, prep.means, sums.f_n, sums.f_s1, s2f) + suff
             suff.log_likelihood, suff.weight, suff.n_rows = sums.loglik, sums.weight, n
+            if prep.background is not None:  # every row's responsibilities sum to one
+                suff.background = sums.weight - float(suff.N.sum())
         return PassResult(
             stats=suff,
             log_likelihood=sums.loglik if self.needs_lse else float("nan"),

@@ -52,6 +52,11 @@ class Prepared:
         responsibilities, where the terms' factors say nothing of the data's spread)."""
         k, d = terms.means.shape
         self.k, self.d = k, d
+        # the background column after the components, if the terms have one
+        self.background = terms.background
+        self.n_out = terms.n_columns
+        if centred and self.background is not None:
+            raise ValueError("A pass under given responsibilities takes no background column.")
         self.moments: MomentKind = terms.moments
         self.factors = np.ascontiguousarray(terms.factors)
         self.means = terms.means

@@ -11,7 +11,9 @@ their statistics into the task's complete-data sums.  Tasks run on the worker th
 their sums are folded in task order: the result does not depend on the number of threads.
 Patterns the kernel hands back (a row whose every log-density underflows), and every pattern
 where there is no kernel, take the numpy twin (:mod:`~gaussmix.incomplete.marginal` and the
-direct form below), which the tests compare with it.
+direct form below), which the tests compare with it.  A background column (mclust's noise
+component: each row's log-density under it, given per grouped row) joins the components in
+both, as in :func:`~gaussmix.engine.mixture_pass`: normalised with them, taking no statistics.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..engine.chunks import FUSED_CHUNK_ROWS
 from ..engine.frame import Frame
 from ..engine.numpy_kernel import FLOOR
 from ..engine.sums import InOrder
+from ..engine.terms import BACKGROUND_LABEL
 from .marginal import Marginal, marginals
 from .patterns import GroupedRows
 
@@ -81,6 +84,7 @@ def pattern_pass(
     labels: NDArray[np.intp] | None = None,
     hard: bool = False,
     given: Array | None = None,
+    background: Array | None = None,
     n_threads: int | None = None,
 ) -> PatternSums:
     """One pass over the grouped rows.
@@ -108,6 +112,10 @@ def pattern_pass(
     hard, given
         Responsibilities instead of the posterior's: one-hot at each row's most probable
         component, or given (n_rows, k), as in :func:`~gaussmix.engine.mixture_pass`.
+    background : ndarray of shape (n_rows,), optional
+        Each grouped row's log-density under a background column after the components (in
+        the caller's units, its weight included): ``resp`` is then (n_rows, k + 1), its label
+        ``-1``; it takes no statistics.  Not with ``hard`` or ``given``.
     n_threads : int, optional
 
     Returns
@@ -116,6 +124,9 @@ def pattern_pass(
     """
     n = rows.n_rows
     k, d = means.shape
+    if background is not None and (hard or given is not None):
+        raise ValueError("A pass under hard or given responsibilities takes no background column.")
+    bg_all = None if background is None else np.ascontiguousarray(background, dtype=np.float64)
     diagonal = covariances.ndim == 2
     lse_out = np.empty(n) if lse is None else lse
     inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
@@ -139,7 +150,7 @@ def pattern_pass(
                 rows.values, rows.offsets, rows.bounds, rows.observed, a, b, inv_scale,
                 means_units, covariances, log_weights, log_scale, lse_out, resp, labels,
                 sample_weight=sample_weight, sums=(acc.nk, acc.s1, acc.s2) if stats else None,
-                hard=hard, given=given_all,
+                hard=hard, given=given_all, background=bg_all,
             )  # fmt: skip
         else:
             handed = list(range(rows.pattern_of(a), rows.pattern_of(b - 1) + 1))
@@ -152,7 +163,7 @@ def pattern_pass(
                     op.base(log_weights, frame.scale), lse_out, resp, labels,
                     None if sample_weight is None else sample_weight[lo:hi],
                     None if given_all is None else given_all[lo:hi], hard,
-                    acc if stats else None,
+                    acc if stats else None, None if bg_all is None else bg_all[lo:hi],
                 )  # fmt: skip
         w = np.ones(b - a) if sample_weight is None else sample_weight[a:b]
         used = w > 0
@@ -179,10 +190,11 @@ def _numpy(
     given: Array | None,
     hard: bool,
     acc: PatternSums | None,
+    bg: Array | None = None,
 ) -> None:
     """Rows of one pattern (their observed values ``x``) by numpy in the direct form, their
     rows scaled first so that nothing overflows (the reference the kernel agrees with);
-    their lifted statistics added to ``acc``."""
+    their lifted statistics added to ``acc``; ``bg`` their background column, if any."""
     o = op.obs
     z = (x - frame.centre[o]) / frame.scale
     k = means.shape[0]
@@ -197,13 +209,21 @@ def _numpy(
         logp = base[:, None] - 0.5 * quad * reach**2
     top = logp.max(axis=0)
     lost = ~np.isfinite(top)  # log-densities below the float64 range, as in far_rows
+    if bg is not None:
+        taken = lost & np.isfinite(bg)  # the background takes them: the components get none
+        logp[:, taken] = -np.inf
+        diffs[:, taken] = 0.0
+        lost &= ~taken
+        logp = np.vstack([logp, bg[None]])  # after the components: ties go to them
+        top = np.where(taken, bg, np.maximum(top, bg))
     if lost.any():
         nearest = quad[:, lost].argmin(axis=0)
-        logp[:, lost] = np.where(np.arange(k)[:, None] == nearest, 0.0, -np.inf)
+        logp[:, lost] = np.where(np.arange(logp.shape[0])[:, None] == nearest, 0.0, -np.inf)
         top[lost] = 0.0
         diffs[:, lost] = 0.0  # they add no statistics (their squares overflow)
     if labels is not None:
-        labels[rows] = logp.argmax(axis=0)
+        best = logp.argmax(axis=0)
+        labels[rows] = np.where(best == k, BACKGROUND_LABEL, best)
     if hard or given is not None:
         lse[rows] = top
         if given is not None:
@@ -222,7 +242,7 @@ def _numpy(
         np.copyto(resp[rows], r.T, casting="same_kind")
     if acc is None:
         return
-    rw = r if w is None else r * w
+    rw = r[:k] if w is None else r[:k] * w
     rw[:, lost] = 0.0
     nk = rw.sum(axis=1)
     s1 = np.einsum("km,kmd->kd", rw, diffs)

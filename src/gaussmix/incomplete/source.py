@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._moments import MomentKind
-from ..engine import Frame, PassResult, PassTerms, WorstRows
+from ..engine import BACKGROUND_LABEL, Frame, PassResult, PassTerms, WorstRows
 from ..sources import ArrayRows
 from ..stats import SuffStats
 from .passes import pattern_pass
@@ -101,6 +101,7 @@ class IncompleteSource(ArrayRows):
         given_fn = options.get("given")
         out_dtype = options.get("out_dtype", np.float64)
         n, k = self.n_rows, terms.n_components
+        k_out = terms.n_columns
         pat = self.patterns
         moments: MomentKind = terms.moments
         # the pass runs in the per-feature layout of the statistics (full matrices, or
@@ -114,8 +115,9 @@ class IncompleteSource(ArrayRows):
             )
         used = pat.order.shape[0]
         lse = np.empty(used)
+        background = None if terms.background is None else self._background(terms)
         want_resp = bool(options.get("resp", False))
-        resp_sorted = np.empty((used, k), dtype=out_dtype) if want_resp else None
+        resp_sorted = np.empty((used, k_out), dtype=out_dtype) if want_resp else None
         want_labels = bool(options.get("labels", False))
         labels_sorted = np.empty(used, dtype=np.intp) if want_labels else None
         given = None
@@ -127,7 +129,7 @@ class IncompleteSource(ArrayRows):
         sums = pattern_pass(
             self.rows, terms.means, cov, log_w, frame, sample_weight=self.row_weights,
             stats=stats, lse=lse, resp=resp_sorted, labels=labels_sorted, hard=hard,
-            given=given, n_threads=options.get("n_threads"),
+            given=given, background=background, n_threads=options.get("n_threads"),
         )  # fmt: skip
         suff = None
         log_likelihood = sums.log_likelihood
@@ -141,6 +143,8 @@ class IncompleteSource(ArrayRows):
             suff.log_likelihood = log_likelihood
             suff.weight = weight
             suff.n_rows = n
+            if background is not None:  # the rows with something observed leave it the rest
+                suff.background = sums.weight - float(sums.nk.sum())
         result = PassResult(
             stats=suff,
             log_likelihood=log_likelihood,
@@ -149,8 +153,14 @@ class IncompleteSource(ArrayRows):
             empty_rows=self.n_empty,
         )
         log_weights = np.where(np.isfinite(log_w), log_w, -np.inf)
+        if terms.background is not None:  # its marginal over nothing: its weight
+            d = terms.n_features
+            nothing = np.zeros(d, dtype=bool)
+            placeholder = np.zeros((1, d), dtype=self.rows.values.dtype)
+            empty_bg = terms.background.log_density(placeholder, observed=nothing)
+            log_weights = np.append(log_weights, empty_bg[0])
         if want_resp:
-            resp = np.empty((n, k), dtype=out_dtype)
+            resp = np.empty((n, k_out), dtype=out_dtype)
             assert resp_sorted is not None
             resp[pat.order] = resp_sorted
             resp[pat.empty] = np.exp(log_weights - log_weights.max())
@@ -164,11 +174,26 @@ class IncompleteSource(ArrayRows):
             labels = np.empty(n, dtype=np.intp)
             assert labels_sorted is not None
             labels[pat.order] = labels_sorted
-            labels[pat.empty] = int(np.argmax(log_weights))
+            best = int(np.argmax(log_weights))
+            labels[pat.empty] = BACKGROUND_LABEL if best == k else best
             result.labels = labels
         if n_worst:
             result.worst = WorstRows.of(pat.order + offset, lse, n_worst)
         return result
+
+    def _background(self, terms: PassTerms) -> Array:
+        """The background column of the grouped rows, each pattern's over its observed
+        coordinates."""
+        assert terms.background is not None
+        rows = self.rows
+        out = np.empty(rows.n_rows)
+        for p, observed in enumerate(rows.observed):
+            a, b = int(rows.bounds[p]), int(rows.bounds[p + 1])
+            # the region checks full-width rows: zeros where missing (not looked at)
+            full = np.zeros((b - a, observed.shape[0]), dtype=rows.values.dtype)
+            full[:, observed] = rows.rows(p, a, b)
+            out[a:b] = terms.background.log_density(full, observed=observed)
+        return out
 
     def _empty_weight(self) -> float:
         """The weight of the rows with nothing observed (their density is 1: they count in

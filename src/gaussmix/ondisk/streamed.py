@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from .. import _validation as v
 from ..engine import Frame, NonFiniteInput, PassResult, PassTerms, merge_results
 from ..engine import mixture_pass as engine_pass
-from ..sources import ArraySource, unique_rows
+from ..sources import ArraySource, array_extent, unique_rows
 
 Array = NDArray[np.float64]
 
@@ -156,6 +156,16 @@ class StreamedSource:
         if not results:
             raise ValueError(f"{self.where} has no rows.")
         return merge_results(results, int(options.get("n_worst", 0)))
+
+    def extent(self, centre: Array | None = None, axes: Array | None = None) -> tuple[Array, Array]:
+        """See :meth:`~gaussmix.sources.RowSource.extent`: each block's, folded (one read of
+        the rows; a noise component's region)."""
+        lower = np.full(self.n_features if axes is None else axes.shape[1], np.inf)
+        upper = -lower
+        for i, x in self.blocks():
+            low, high = array_extent(x, self._weights_of(i), centre, axes)
+            lower, upper = np.fmin(lower, low), np.fmax(upper, high)
+        return lower, upper
 
     def raise_not_finite(self, x: NDArray[np.floating], start: int) -> NoReturn:
         """Raise the ``ValueError`` naming the first row of ``x`` (global row ``start``

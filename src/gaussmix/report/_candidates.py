@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..mixture import GaussianMixture
 from ..selection import SelectionResult
-from ._encoding import DisplayFrame, encode_state
+from ._encoding import DisplayFrame, encode_state, noise_of
 
 Array = NDArray[np.float64]
 
@@ -74,8 +74,9 @@ def candidate_entries(
         if not failed:
             assert model is not None
             entry["state"] = encode_state(
-                model.covariance_type, model.weights_, model.means_, model.covariances_, frame
-            )
+                model.covariance_type, model.weights_, model.means_, model.covariances_, frame,
+                noise_of(model),
+            )  # fmt: skip
             entry["anomaly"] = anomaly_cuts(np.asarray(model.score_samples(X), np.float64))
         entries.append(entry)
     return entries

@@ -90,11 +90,15 @@ def encode_state(
     means: ArrayLike,
     covariances: ArrayLike,
     frame: DisplayFrame,
+    noise: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """One mixture (user units) packed for the page (see the module's docstring).
 
     The precision factors are those the library computes from ``covariances``
     (:meth:`CovarianceFamily.precisions_cholesky`), whatever the covariance family.
+    ``noise`` is a noise component's weight and log volume (user units), recorded as
+    ``{"w": ..., "logv": ...}`` beside the packed numbers; the page adds its uniform density
+    at every drawn point (the training rows, all inside its region).
 
     Raises
     ------
@@ -120,11 +124,21 @@ def encode_state(
     blob = np.concatenate([w, frame.to_frame(mu).ravel(), packed.ravel()])
     if not np.all(np.isfinite(blob)):
         raise ValueError("a parameter is not finite and cannot be drawn.")
+    state: dict[str, Any] = {"k": int(k), "diag": bool(diagonal)}
     if fits_float32(blob):
-        return {"k": int(k), "diag": bool(diagonal), "b": pack(blob)}
-    # a model far from its data's scale (a variance floor far above it, a collapsing
-    # component) keeps float64
-    return {"k": int(k), "diag": bool(diagonal), "f64": True, "b": pack(blob, "<f8")}
+        state["b"] = pack(blob)
+    else:  # a model far from its data's scale (a variance floor far above it, a collapsing
+        # component) keeps float64
+        state.update(f64=True, b=pack(blob, "<f8"))
+    if noise is not None:
+        state["noise"] = {"w": float(noise[0]), "logv": float(noise[1])}
+    return state
+
+
+def noise_of(model: Any) -> tuple[float, float] | None:
+    """A fitted model's noise component as :func:`encode_state` takes it (``None``: none)."""
+    region = getattr(model, "noise_region_", None)
+    return None if region is None else (float(model.noise_weight_), float(region.log_volume))
 
 
 def decode_state(state: dict[str, Any], frame: DisplayFrame) -> tuple[Array, Array, Array]:

@@ -88,8 +88,11 @@ def compute(
     title: str | None,
     max_points: int,
     criterion: str = "bic",
+    noise: bool = False,
 ) -> ReportData:
-    """Select the model, replay EM, demonstrate failures, and build the page's document."""
+    """Select the model, replay EM, demonstrate failures, and build the page's document
+    (every model with a noise component if ``noise``; the demonstrations of how clustering
+    fails stay with plain mixtures)."""
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)):
         raise TypeError(f"max_points must be a positive int; got {max_points!r}.")
     if max_points < 1:
@@ -106,12 +109,12 @@ def compute(
     # each candidate fitted alone, at the replays' tol: the chosen one is the replayed fit
     result = select_model(
         Xa, n_components, covariance_types, criterion=criterion, random_state=seed,
-        shared=False, tol=REPLAY_TOL,
+        shared=False, tol=REPLAY_TOL, noise=noise,
     )  # fmt: skip
     k = int(result.best["n_components"])
     ct = str(result.best["covariance_type"])
     # the chosen model again, recording EM: the same fit as the selection's (same seed)
-    chosen = fit_recorded(estimator("default", k, ct, seed), Xa)
+    chosen = fit_recorded(estimator("default", k, ct, seed, noise), Xa)
     model = chosen[0]
     scores = np.asarray(model.score_samples(Xa), np.float64)
     # rows with missing values are drawn where the chosen model expects them, and the page
@@ -119,19 +122,23 @@ def compute(
     missing = np.isnan(Xa)
     incomplete = bool(missing.any())
     filled = np.asarray(model.impute(Xa), np.float64) if incomplete else Xa
-    tails = np.asarray(model.tail_probability(Xa)) if incomplete else None
+    # a noise model has no tail reference: its least likely rows are ranked by density
+    tails = np.asarray(model.tail_probability(Xa)) if incomplete and not noise else None
 
     rows, statement = display_rows(np.asarray(model.predict(Xa)), max_points)
     data, frame = dataset(filled, names, rows, statement, missing if incomplete else None)
     candidates = candidate_entries(Xa, result, frame)
-    replays = em_replays(Xa, k, ct, seed, frame, chosen)
+    replays = em_replays(Xa, k, ct, seed, frame, chosen, noise)
     fitted = {
         (str(r["covariance_type"]), int(r["n_components"])): m
         for r, m in zip(result.rows, result.models, strict=False)
         if m is not None
     }
+    plain = model
+    if noise:  # the failure modes are those of plain mixtures: they refit without noise
+        plain, fitted = fit_recorded(estimator("default", k, ct, seed), Xa)[0], {}
     # k-means and the demonstrations' refits need complete rows: the imputed ones
-    failures, extra = failure_modes(Source("user", filled, frame, model, rows, seed, fitted))
+    failures, extra = failure_modes(Source("user", filled, frame, plain, rows, seed, fitted))
     if incomplete:
         for entry in failures:
             if entry.get("data") == "user":
@@ -155,6 +162,7 @@ def compute(
         "anomaly": {"permille": list(ANOMALY_PERMILLE), "default": ANOMALY_DEFAULT_STEP},
         "replays": replays,
         "failures": failures,
+        "noise": noise,
     }
     if incomplete:
         payload["incomplete"] = {

@@ -81,6 +81,7 @@ def parameter_tables(data: ReportData) -> str:
             ([_swatch(j), _num(weights[j]), *map(_num, means[j])] for j in range(k)),
             "numeric",
         ),
+        noise_summary(model),
         "<h3>Standard deviations (square roots of the covariance diagonals)</h3>",
         _table(
             ["component", *(f"sd of {c}" for c in names)],
@@ -110,6 +111,19 @@ def parameter_tables(data: ReportData) -> str:
             f"(more than {MAX_MATRIX_FEATURES}); <code>model.covariances_</code> has them.</p>"
         )
     return "".join(parts)
+
+
+def noise_summary(model: Any) -> str:
+    """A paragraph on a model's noise component (empty without one), as the page writes it."""
+    region = getattr(model, "noise_region_", None)
+    if region is None:
+        return ""
+    w = float(model.noise_weight_)
+    return (
+        f'<p class="note noise-summary" data-noise-weight="{w!r}">Noise component: weight '
+        f"{_num(w)}, uniform over a box of log-volume {_num(region.log_volume)} (the data's "
+        "box, as mclust's hypvol); the component weights above are shares of all rows.</p>"
+    )
 
 
 def data_summary(data: ReportData) -> str:
@@ -350,6 +364,7 @@ def build_report_html(
     title: str | None = None,
     max_points: int = 2000,
     criterion: str = "bic",
+    noise: bool = False,
 ) -> str:
     """The HTML report of a Gaussian mixture fit of ``X``, as a string.
 
@@ -369,6 +384,7 @@ def build_report_html(
         title=title,
         max_points=max_points,
         criterion=criterion,
+        noise=noise,
     )
     return render(data)
 
@@ -384,6 +400,7 @@ def write_report(
     title: str | None = None,
     max_points: int = 2000,
     criterion: str = "bic",
+    noise: bool = False,
 ) -> Path:
     """Fit, select and write a self-contained interactive HTML report of ``X``.
 
@@ -432,6 +449,11 @@ def write_report(
         model's components (counts, thresholds and criteria use every row).
     criterion : {"bic", "aic"}, default="bic"
         Criterion of the model selection (lower is better).
+    noise : bool, default=False
+        Give every candidate a noise component (``GaussianMixture(noise=True)``): rows
+        labelled noise are drawn as hollow grey points, their probability is listed with
+        the memberships, and the weights and tables include it.  The demonstrations of how
+        clustering fails keep plain mixtures.
 
     Returns
     -------
@@ -458,6 +480,7 @@ def write_report(
         title=title,
         max_points=max_points,
         criterion=criterion,
+        noise=noise,
     )
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

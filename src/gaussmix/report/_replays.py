@@ -23,7 +23,7 @@ from ..init import INITIALIZERS
 from ..mixture import GaussianMixture, SingularCovarianceWarning
 from ..multistart import FitEvent
 from ..strategy import DegenerateMixtureError
-from ._encoding import DisplayFrame, encode_state
+from ._encoding import DisplayFrame, encode_state, noise_of
 
 Array = NDArray[np.float64]
 
@@ -109,16 +109,18 @@ def start_label(name: str) -> tuple[str, str]:
 REPLAY_TOL = 1e-3
 
 
-def estimator(start: str, k: int, covariance_type: str, seed: int) -> GaussianMixture:
+def estimator(
+    start: str, k: int, covariance_type: str, seed: int, noise: bool = False
+) -> GaussianMixture:
     """The estimator a replay fits: the defaults, or one start of strategy ``start``, at
-    :data:`REPLAY_TOL`."""
+    :data:`REPLAY_TOL` (with a noise component if ``noise``)."""
     if start == "default":
         return GaussianMixture(
-            k, covariance_type=covariance_type, random_state=seed, tol=REPLAY_TOL
+            k, covariance_type=covariance_type, random_state=seed, tol=REPLAY_TOL, noise=noise
         )
     return GaussianMixture(
         k, covariance_type=covariance_type, init_params=start, n_init=1, random_state=seed,
-        tol=REPLAY_TOL,
+        tol=REPLAY_TOL, noise=noise,
     )  # fmt: skip
 
 
@@ -143,22 +145,30 @@ def replay_entry(
     X: Array,
     frame: DisplayFrame,
 ) -> dict[str, Any]:
-    """One replay for the page: each E-step's parameters, then the fitted ones."""
+    """One replay for the page: each E-step's parameters, then the fitted ones (a noise
+    component's weight in each step is what the components' weights leave)."""
     ct = model.covariance_type
+    fitted = noise_of(model)
+
+    def noise(weights: Array) -> tuple[float, float] | None:
+        return None if fitted is None else (max(0.0, 1.0 - float(weights.sum())), fitted[1])
+
     steps = [
         {
             "phase": e.phase,
             "iter": e.iteration,
             "rows": e.n_rows,
             "ll": float(e.log_likelihood),
-            "state": encode_state(ct, e.weights, e.means, e.covariances, frame),
+            "state": encode_state(ct, e.weights, e.means, e.covariances, frame, noise(e.weights)),
         }
         for e in run
     ]
     return {
         "steps": steps,
         "final": {
-            "state": encode_state(ct, model.weights_, model.means_, model.covariances_, frame),
+            "state": encode_state(
+                ct, model.weights_, model.means_, model.covariances_, frame, fitted
+            ),
             "ll": float(model.score(X)),
             "converged": bool(model.converged_),
             "n_iter": int(model.n_iter_),
@@ -184,8 +194,10 @@ def em_replays(
     seed: int,
     frame: DisplayFrame,
     chosen: tuple[GaussianMixture, list[FitEvent], int, list[list[float]]],
+    noise: bool = False,
 ) -> dict[str, Any]:
-    """Replays of the chosen model from every start and a few seeds.
+    """Replays of the chosen model from every start and a few seeds (with a noise
+    component if ``noise``).
 
     ``chosen`` is the recorded fit of the chosen model (the default start at ``seed``).
     Seeds are added while the packed numbers stay within :data:`NUMBER_BUDGET` (the first
@@ -202,7 +214,8 @@ def em_replays(
         if name == "default" and s == seed:
             return replay_entry(*chosen, X, frame)
         try:
-            return replay_entry(*fit_recorded(estimator(name, k, covariance_type, s), X), X, frame)
+            model = estimator(name, k, covariance_type, s, noise)
+            return replay_entry(*fit_recorded(model, X), X, frame)
         except (DegenerateMixtureError, ValueError) as exc:
             return {"error": str(exc)}
 

@@ -112,7 +112,10 @@
   // Component colours: Tableau 10, then evenly spaced hues.
   const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1",
     "#76b7b2", "#edc948", "#9c755f", "#ff9da7", "#bab0ac"];
+  // The noise component (label -1): a neutral grey, its points hollow (CSS .point.noise).
+  const NOISE_COLOR = "#6b7280";
   function color(j) {
+    if (j < 0) return NOISE_COLOR;
     return j < PALETTE.length ? PALETTE[j] : "hsl(" + ((j * 137.508) % 360).toFixed(0) + ",55%,48%)";
   }
   /** Uncertainty 0 (pale) .. 1 (dark red). */
@@ -241,7 +244,9 @@
       for (let r = 0; r < d; r++) logdet += Math.log(U[j * d * d + r * d + r]);
       cst[j] = Math.log(w[j]) + logdet - 0.5 * d * LOG_2PI;
     }
-    const m = { k: k, d: d, w: w, mu: mu, U: U, cst: cst, spec: spec };
+    // a noise component: weight and log volume (data units), uniform over the drawn rows
+    const noise = spec.noise ? { w: spec.noise.w, logv: spec.noise.logv } : null;
+    const m = { k: k, d: d, w: w, mu: mu, U: U, cst: cst, spec: spec, noise: noise };
     stateCache.set(spec, m);
     return m;
   }
@@ -309,16 +314,18 @@
   /**
    * Memberships and log-densities of the drawn points of ds under mixture m, as the library
    * computes them: log w_j + log|U_j| - d/2 log 2pi - |(z - mu_j) U_j|^2 / 2, normalised
-   * by log-sum-exp; log p(x) in the data's units (the frame's scales divided out).
+   * by log-sum-exp; log p(x) in the data's units (the frame's scales divided out).  A noise
+   * component is one more column, log(w / V) in the data's units, last (label -1).
    */
   function evaluate(m, ds) {
     let byData = evalCache.get(m);
     if (!byData) { byData = new Map(); evalCache.set(m, byData); }
     if (byData.has(ds)) return byData.get(ds);
-    const k = m.k, d = m.d, n = ds.n;
-    const proba = new Float64Array(n * k), logp = new Float64Array(n);
+    const k = m.k, d = m.d, n = ds.n, kk = k + (m.noise ? 1 : 0);
+    const proba = new Float64Array(n * kk), logp = new Float64Array(n);
     const label = new Int32Array(n), maxp = new Float64Array(n);
-    const diff = new Float64Array(d), lp = new Float64Array(k);
+    const diff = new Float64Array(d), lp = new Float64Array(kk);
+    if (m.noise) lp[k] = Math.log(m.noise.w) - m.noise.logv + ds.logScale;
     for (let i = 0; i < n; i++) {
       let top = -Infinity, logScale = ds.logScale;
       if (ds.miss && ds.miss[i]) logScale = marginalLogp(m, ds, i, lp);
@@ -335,20 +342,22 @@
         lp[j] = m.cst[j] - 0.5 * maha;
         if (lp[j] > top) top = lp[j];
       }
+      if (m.noise && lp[k] > top) top = lp[k];
       let sum = 0;
-      for (let j = 0; j < k; j++) sum += Math.exp(lp[j] - top);
+      for (let j = 0; j < kk; j++) sum += Math.exp(lp[j] - top);
       const lse = top + Math.log(sum);
       logp[i] = lse - logScale;
       let best = 0, bestP = -1;
-      for (let j = 0; j < k; j++) {
+      for (let j = 0; j < kk; j++) {
         const p = Math.exp(lp[j] - lse);
-        proba[i * k + j] = p;
+        proba[i * kk + j] = p;
         if (p > bestP) { bestP = p; best = j; }
       }
-      label[i] = best;
+      label[i] = best === k ? -1 : best;
       maxp[i] = bestP;
     }
-    const out = { proba: proba, logp: logp, label: label, maxp: maxp, k: k };
+    // k: the columns (the noise component's included)
+    const out = { proba: proba, logp: logp, label: label, maxp: maxp, k: kk };
     byData.set(ds, out);
     return out;
   }
@@ -521,6 +530,7 @@
       const n = ds.n;
       for (let i = 0; i < n; i++) {
         const c = plot.circles[i];
+        c.classList.toggle("noise", !!(info && mode !== "uncertainty" && info.label[i] < 0));
         if (labels) {
           c.setAttribute("fill", color(labels[i]));
           c.setAttribute("fill-opacity", "0.85");
@@ -666,7 +676,7 @@
     const li = html("li", "", null, ul);
     const sw = html("span", "swatch", null, li);
     sw.style.background = color(j);
-    html("span", "", "c" + j, li);
+    html("span", "", j < 0 ? "noise" : "c" + j, li);
     const bar = html("span", "bar", null, li);
     const fill = html("span", "", null, bar);
     fill.style.background = color(j);
@@ -681,7 +691,12 @@
     for (let j = 0; j < m.k; j++) {
       componentBar(ul, j, m.w[j], m.w[j].toFixed(3)).lastChild.setAttribute("data-weight", m.w[j]);
     }
-    html("li", "note", "bar: the component's weight", ul);
+    if (m.noise) {
+      const li = componentBar(ul, -1, m.noise.w, m.noise.w.toFixed(3));
+      li.classList.add("noise");
+      li.lastChild.setAttribute("data-weight", m.noise.w);
+    }
+    html("li", "note", "bar: the component's weight" + (m.noise ? " (noise: uniform over the data's box, hollow grey points)" : ""), ul);
   }
 
   // ------------------------------------------------------------------ candidates
@@ -843,8 +858,9 @@
     const ul = html("ul", "legend memberships", null, box);
     for (let j = 0; j < info.k; j++) {
       const p = info.proba[i * info.k + j];
-      const li = componentBar(ul, j, p, p < 0.0005 && p > 0 ? "<0.001" : p.toFixed(3));
-      li.setAttribute("data-component", j);
+      const which = j < m.k ? j : -1;  // the noise component's column is last
+      const li = componentBar(ul, which, p, p < 0.0005 && p > 0 ? "<0.001" : p.toFixed(3));
+      li.setAttribute("data-component", which);
       li.setAttribute("data-p", p);
     }
   }
@@ -989,7 +1005,7 @@
     const sw = html("span", "swatch", null, span);
     sw.setAttribute("data-component", j);
     sw.style.background = color(j);
-    span.appendChild(document.createTextNode("c" + j));
+    span.appendChild(document.createTextNode(j < 0 ? "noise" : "c" + j));
     return span;
   }
 
@@ -1026,6 +1042,10 @@
     html("h3", "", "Weights and means", host);
     host.appendChild(table(["component", "weight"].concat(names.map(function (c) { return "mean of " + c; })),
       covs.map(function (_, j) { return [swatch(j), num(m.w[j])].concat(meanOf(m, j, MAIN).map(function (v) { return num(v); })); }), "numeric"));
+    if (m.noise) {
+      const note = html("p", "note noise-summary", "Noise component: weight " + num(m.noise.w) + ", uniform over a box of log-volume " + num(m.noise.logv) + " (the data's box, as mclust's hypvol); the component weights above are shares of all rows.", host);
+      note.setAttribute("data-noise-weight", m.noise.w);
+    }
     html("h3", "", "Standard deviations (square roots of the covariance diagonals)", host);
     host.appendChild(table(["component"].concat(names.map(function (c) { return "sd of " + c; })),
       covs.map(function (S, j) { return [swatch(j)].concat(names.map(function (_, a) { return num(Math.sqrt(Math.max(S[a * d + a], 0))); })); }), "numeric"));
@@ -1142,6 +1162,14 @@
       Array.from({ length: m.k }, function (_, j) {
         return [swatch(j), num(m.w[j])].concat(meanOf(m, j, MAIN).slice(0, 6).map(function (v) { return num(v); }));
       }), "numeric compact");
+    if (m.noise) {
+      const row = html("tr", "noise", null, t.querySelector("tbody") || t);
+      const th = html("th", "", null, row);
+      th.setAttribute("scope", "row");
+      th.appendChild(swatch(-1));
+      html("td", "", num(m.noise.w), row);
+      html("td", "", "uniform", row).colSpan = names.length;
+    }
     t.setAttribute("data-weights", Array.from(m.w).join(" "));
     t.setAttribute("data-means", Array.from({ length: m.k }, function (_, j) { return meanOf(m, j, MAIN).join(","); }).join(" "));
     host.appendChild(t);
