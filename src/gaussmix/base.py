@@ -87,7 +87,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             # report; a pass that finds NaN and inf itself needs no scan either
             if not check_finite:
                 return X, False
-            return v.check_array_values(X, check_finite=True, allow_nan=self._allows_nan())
+            return v.check_array_values(X, check_finite=True, allow_nan=allow)
         lazy = None
         if is_dask_collection(X):
             # checked lazily; scikit-learn's bookkeeping (width, names) sees a one-row stand-in
