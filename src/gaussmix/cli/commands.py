@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
+from .defaults import COVARIANCE_SETS, REPORT_COVARIANCE
 from .errors import CLIError, _shown
 from .progress import Progress
 from .tables import (
@@ -156,11 +157,11 @@ def _check_bayesian_options(args: argparse.Namespace) -> None:
     """``--bayesian`` fits one model; ``--prune`` and ``--weight-prior`` need it, ``--noise``
     refuses it."""
     if not args.bayesian:
-        if args.prune:
+        if getattr(args, "prune", False):
             raise CLIError("--prune applies to a Bayesian mixture: add --bayesian")
         return
-    for flag, given in (("--batch-size", args.batch_size), ("--out-of-core", args.out_of_core)):
-        if given:
+    for flag, name in (("--batch-size", "batch_size"), ("--out-of-core", "out_of_core")):
+        if getattr(args, name, None):  # options of fit, not of report
             raise CLIError(f"{flag} is not available with --bayesian; fit without it")
     if getattr(args, "noise", False):
         raise CLIError(
@@ -565,6 +566,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _write_report_function() -> Callable[..., Path]:
+    function: Callable[..., Path] = _report_module().write_report
+    return function
+
+
+def _report_module() -> Any:
+    """:mod:`gaussmix.report`, or a clear error where it or what it needs is missing."""
     try:
         module = importlib.import_module("gaussmix.report")
     except ModuleNotFoundError as exc:
@@ -573,8 +580,7 @@ def _write_report_function() -> Callable[..., Path]:
                 "this gaussmix has no HTML report (gaussmix.report is missing)"
             ) from None
         raise CLIError(f"the HTML report needs {exc.name}, which is not installed") from None
-    function: Callable[..., Path] = module.write_report
-    return function
+    return module
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -586,20 +592,24 @@ def cmd_report(args: argparse.Namespace) -> int:
         force=args.force,
     )
     assert out is not None
-    write_report = _write_report_function()
+    if args.bayesian and tuple(args.covariance) == COVARIANCE_SETS[REPORT_COVARIANCE]:
+        args.covariance = ["full"]  # the report's default sweeps every type; one is fitted
+    _check_bayesian_options(args)
+    module = _report_module()
     data = read_data(args.data)
     X, names = _features(data, args)
-    path = write_report(
-        X,
-        out,
-        n_components=args.components,
-        covariance_types=args.covariance,
-        columns=names,
-        random_state=args.seed,
-        title=args.title,
-        max_points=args.max_points,
-        noise=args.noise,
-    )
+    common = dict(columns=names, random_state=args.seed, title=args.title,
+                  max_points=args.max_points)  # fmt: skip
+    if args.bayesian:
+        path = module.write_bayesian_report(
+            X, out, n_components=max(args.components), covariance_type=args.covariance[0],
+            weight_concentration_prior_type=args.weight_prior, **common,
+        )  # fmt: skip
+    else:
+        path = module.write_report(
+            X, out, n_components=args.components, covariance_types=args.covariance,
+            noise=args.noise, **common,
+        )  # fmt: skip
     note = _incomplete(X, "fitted")
     _say(args, f"Wrote the report to {path}" + ("" if note is None else f"; {note}"))
     return 0

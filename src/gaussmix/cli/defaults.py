@@ -24,6 +24,9 @@ COVARIANCE_NAMES: tuple[str, ...] = COVARIANCE_TYPES + MCLUST_MODELS
 #: the named sets of covariance types a sweep accepts
 COVARIANCE_SETS: dict[str, tuple[str, ...]] = {"all": MCLUST_MODELS, "sklearn": COVARIANCE_TYPES}
 
+#: the covariance types ``gaussmix report`` sweeps by default
+REPORT_COVARIANCE = "all"
+
 #: the defaults of the GaussianMixture parameters that the command line sets
 ESTIMATOR_DEFAULTS: dict[str, float | None] = {
     "n_init": 16,

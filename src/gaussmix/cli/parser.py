@@ -13,7 +13,13 @@ import math
 import textwrap
 from typing import Any
 
-from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS, WEIGHT_PRIORS
+from .defaults import (
+    COVARIANCE_NAMES,
+    COVARIANCE_SETS,
+    ESTIMATOR_DEFAULTS,
+    REPORT_COVARIANCE,
+    WEIGHT_PRIORS,
+)
 from .errors import _INSTALL_HINT
 
 AUTO_COMPONENTS = range(1, 10)
@@ -319,6 +325,25 @@ def build_parser() -> argparse.ArgumentParser:
             f"(default: {default_covariance})",
         )
 
+    def add_bayesian(p: argparse.ArgumentParser, extra: str = "") -> Any:
+        """``--bayesian`` and ``--weight-prior``, in a group the caller may add to."""
+        bayes = p.add_argument_group("Bayesian mixture (variational inference)")
+        bayes.add_argument(
+            "--bayesian",
+            action="store_true",
+            help="fit a Bayesian mixture (gaussmix.BayesianGaussianMixture) of at most K "
+            "components (of a range or list, its largest), which leaves the components the "
+            "data does not need empty: no BIC sweep; one of the covariance types full, tied, "
+            f"diag, spherical (or VVV, EEE, VVI, VII){extra}",
+        )
+        bayes.add_argument(
+            "--weight-prior",
+            choices=WEIGHT_PRIORS,
+            default=WEIGHT_PRIORS[0],
+            help=f"the weights' prior with --bayesian (default: {WEIGHT_PRIORS[0]})",
+        )
+        return bayes
+
     def command(name: str, **kw: Any) -> Any:
         p = sub.add_parser(name, formatter_class=_Formatter, **kw)
         p.set_defaults(handler=_Command(f"cmd_{name}"))
@@ -366,21 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_id(fit)
     add_candidates(fit, default_covariance="full")
     add_force(fit, "MODEL")
-    bayes = fit.add_argument_group("Bayesian mixture (variational inference)")
-    bayes.add_argument(
-        "--bayesian",
-        action="store_true",
-        help="fit a Bayesian mixture (gaussmix.BayesianGaussianMixture) of at most K "
-        "components (of a range or list, its largest), which leaves the components the data "
-        "does not need empty: no BIC sweep; one of the covariance types full, tied, diag, "
-        "spherical (or VVV, EEE, VVI, VII)",
-    )
-    bayes.add_argument(
-        "--weight-prior",
-        choices=WEIGHT_PRIORS,
-        default=WEIGHT_PRIORS[0],
-        help=f"the weights' prior with --bayesian (default: {WEIGHT_PRIORS[0]})",
-    )
+    bayes = add_bayesian(fit)
     bayes.add_argument(
         "--prune",
         action="store_true",
@@ -541,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "gaussmix report data.csv -o report.html",
             "gaussmix report data.parquet -k 1..4 --covariance full --columns x,y -o r.html",
+            "gaussmix report data.csv --bayesian -k 20 -o r.html   # a Bayesian mixture",
         ),
     )
     report.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
@@ -548,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", metavar="HTML", help="page to write (default: DATA-report.html)"
     )
     add_id(report)
-    add_candidates(report, default_covariance="all")
+    add_candidates(report, default_covariance=REPORT_COVARIANCE)
     report.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     report.add_argument("--title", help="title of the page (default: from DATA)")
     report.add_argument(
@@ -560,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(statistics use every row; default: 2000)",
     )
     add_force(report, "HTML")
+    add_bayesian(report, "; without --covariance, full")
 
     demo = command(
         "demo",

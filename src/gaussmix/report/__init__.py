@@ -12,11 +12,18 @@ memberships, uncertainty and density views, any projection of the features.  Its
 style sheet and script are the package data files ``template.html``, ``report.css`` and
 ``report.js``; the modules ``_candidates``, ``_replays``, ``_failures`` and ``_display``
 compute what it shows (``_payload`` gathers them, ``_encoding`` packs the numbers,
-``_render`` writes the HTML).
+``_render`` writes the HTML).  :func:`write_bayesian_report` makes the same page of a
+:class:`~gaussmix.BayesianGaussianMixture` fit (``_bayesian``).
 """
 
 from __future__ import annotations
 
+from ._bayesian import build_bayesian_report_html, write_bayesian_report
 from ._render import build_report_html, write_report
 
-__all__ = ["build_report_html", "write_report"]
+__all__ = [
+    "build_bayesian_report_html",
+    "build_report_html",
+    "write_bayesian_report",
+    "write_report",
+]

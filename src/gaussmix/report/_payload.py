@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils import check_array
 
 from .. import _validation as v
-from ..mixture import GaussianMixture
+from ..base import MixtureBase
 from ..selection import SelectionResult, select_model
 from ._candidates import ANOMALY_DEFAULT_STEP, ANOMALY_PERMILLE, candidate_entries, criteria_of
 from ._display import dataset, display_rows
@@ -55,23 +55,57 @@ def column_names(X: Any, columns: Sequence[str] | None, d: int) -> list[str]:
     return names
 
 
+def prepare(
+    X: ArrayLike, columns: Sequence[str] | None, random_state: Any, max_points: int
+) -> tuple[Array, list[str], int]:
+    """The report's arguments checked: ``X`` as floats (NaN where missing), the feature
+    names and an int seed."""
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)):
+        raise TypeError(f"max_points must be a positive int; got {max_points!r}.")
+    if max_points < 1:
+        raise ValueError(f"max_points must be at least 1; got {max_points}.")
+    v.precheck_X(X, allow_nan=True)
+    Xa = np.asarray(
+        check_array(X, dtype=np.float64, ensure_min_samples=2, ensure_all_finite="allow-nan"),
+        dtype=np.float64,
+    )
+    return Xa, column_names(X, columns, Xa.shape[1]), resolve_seed(random_state)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the page's header and parameter section say of the model shown.
+
+    The report of a model selection builds it from the chosen candidate; another fit (a
+    Bayesian mixture, :mod:`._bayesian`) gives its own, with a note (HTML) on what it is.
+    """
+
+    title: str
+    facts: list[tuple[str, str]]
+    parameters_label: str
+    note: str = ""
+
+
 @dataclass
 class ReportData:
     """Everything the report shows; ``payload`` is the JSON document embedded in the page.
 
     ``X`` holds NaN where values are missing; ``filled`` is ``X`` with them imputed by the
     chosen model (conditional expectations; ``X`` itself when complete), and ``tails`` each
-    row's tail probability under it when some row is incomplete (else None).
+    row's tail probability under it when some row is incomplete (else None).  ``result``
+    is the model selection (None for a fit without one), ``summary`` what the header says
+    (None: the selection's chosen model).
     """
 
     X: Array
     names: list[str]
-    result: SelectionResult
-    model: GaussianMixture
+    result: SelectionResult | None
+    model: MixtureBase
     scores: Array
     payload: dict[str, Any]
     filled: Array
     tails: Array | None = None
+    summary: Summary | None = None
 
     @property
     def missing(self) -> NDArray[np.bool_]:
@@ -93,18 +127,8 @@ def compute(
     """Select the model, replay EM, demonstrate failures, and build the page's document
     (every model with a noise component if ``noise``; the demonstrations of how clustering
     fails stay with plain mixtures)."""
-    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)):
-        raise TypeError(f"max_points must be a positive int; got {max_points!r}.")
-    if max_points < 1:
-        raise ValueError(f"max_points must be at least 1; got {max_points}.")
-    v.precheck_X(X, allow_nan=True)
-    Xa = np.asarray(
-        check_array(X, dtype=np.float64, ensure_min_samples=2, ensure_all_finite="allow-nan"),
-        dtype=np.float64,
-    )
+    Xa, names, seed = prepare(X, columns, random_state, max_points)
     n, d = Xa.shape
-    names = column_names(X, columns, d)
-    seed = resolve_seed(random_state)
 
     # each candidate fitted alone, at the replays' tol: the chosen one is the replayed fit
     result = select_model(

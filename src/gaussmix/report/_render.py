@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from .._version import __version__
 from ..covariance import get_family
-from ._payload import ReportData, compute
+from ._payload import ReportData, Summary, compute
 
 #: covariance matrices are shown in full up to this many features (the diagonal always)
 MAX_MATRIX_FEATURES = 12
@@ -191,6 +191,8 @@ def selection_table(data: ReportData) -> str:
     Each row names its candidate (``data-candidate``) so that the page can draw it.
     """
     res = data.result
+    if res is None:
+        return ""
     criteria = data.payload["criteria"]
     out = [
         '<table class="numeric selection"><thead><tr>',
@@ -298,14 +300,13 @@ def _em_fact(payload: dict[str, Any]) -> str:
     )
 
 
-def render(data: ReportData) -> str:
-    """The page from the computed report data."""
+def selection_summary(data: ReportData) -> Summary:
+    """The header of a model selection's report: the chosen model, its criterion and EM."""
+    assert data.result is not None
     payload = data.payload
     chosen = data.result.best
     k, ct = chosen["n_components"], chosen["covariance_type"]
     components = f"{k} component{'s' if k != 1 else ''}"
-    title = payload["title"] or f"Gaussian mixture report: {components}, {ct} covariances"
-    payload["title"] = title
     crit = data.result.criterion.upper()
     plural = "s" if payload["d"] > 1 else ""
     incomplete = payload.get("incomplete")
@@ -324,18 +325,33 @@ def render(data: ReportData) -> str:
                            f"(mean {_num(data.model.score(data.X))} per row)"),
         ("random_state", str(payload["random_state"])),
     ]  # fmt: skip
+    return Summary(
+        title=f"Gaussian mixture report: {components}, {ct} covariances",
+        facts=facts,
+        parameters_label=f"{components}, <code>{_esc(ct)}</code> covariances: "
+        "the chosen model \u2605",
+    )
+
+
+def render(data: ReportData) -> str:
+    """The page from the computed report data."""
+    payload = data.payload
+    summary = data.summary or selection_summary(data)
+    title = payload["title"] or summary.title
+    payload["title"] = title
+    incomplete = payload.get("incomplete")
     shown = len(payload["data"]["rows"])
     parts = {
         "TITLE": _esc(title),
         "CSS": _asset("report.css"),
         "JS": _asset("report.js"),
         "DATA": _json_for_script(payload),
-        "FACTS": "".join(f"<div><dt>{_esc(a)}</dt><dd>{b}</dd></div>" for a, b in facts),
+        "FACTS": "".join(f"<div><dt>{_esc(a)}</dt><dd>{b}</dd></div>" for a, b in summary.facts),
+        "MODEL_NOTE": summary.note,
         "SELECTION_TABLE": selection_table(data),
         "CRITERION_SVGS": criterion_charts(payload["criteria"]),
         "PARAMETERS": parameter_tables(data),
-        "PARAMETERS_LABEL": f"{components}, <code>{_esc(ct)}</code> covariances: "
-        "the chosen model \u2605",
+        "PARAMETERS_LABEL": summary.parameters_label,
         "SUMMARY": data_summary(data),
         "IMPUTED": imputed_rows(data),
         "SLIDER_NOTE": ""
@@ -343,7 +359,7 @@ def render(data: ReportData) -> str:
         else " Incomplete rows are scored on their observed columns, where a log-density is "
         "on another scale: the table of least likely rows ranks by tail probability instead.",
         "ANOMALOUS": anomalous_rows(data),
-        "CRITERION": crit,
+        "CRITERION": data.result.criterion.upper() if data.result is not None else "",
         "VERSION": _esc(__version__),
         "D": str(payload["d"]),
         "N_SHOWN": f"{shown:,}",
@@ -482,6 +498,11 @@ def write_report(
         criterion=criterion,
         noise=noise,
     )
+    return write_atomic(text, path)
+
+
+def write_atomic(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -12,6 +12,8 @@
   // The SVG namespace, read from the page's own inline SVG (keeps URLs out of this file).
   const SVG_NS = document.getElementById("main-plot").namespaceURI;
   const LOG_2PI = Math.log(2 * Math.PI);
+  // what the fit maximises, per row (a Bayesian fit: its lower bound)
+  const OBJECTIVE = DATA.objective || "mean log-likelihood per row";
 
   // ------------------------------------------------------------------ small helpers
 
@@ -238,17 +240,48 @@
         for (let c = r; c < d; c++) U[j * d * d + r * d + c] = f[at++];
       }
     }
-    const cst = new Float64Array(k);
+    // a noise component: weight and log volume (data units), uniform over the drawn rows
+    const noise = spec.noise ? { w: spec.noise.w, logv: spec.noise.logv } : null;
+    const m = { k: k, d: d, w: w, mu: mu, U: U, cst: new Float64Array(k), spec: spec, t: spec.t || null,
+      noise: noise };
     for (let j = 0; j < k; j++) {
       let logdet = 0;
       for (let r = 0; r < d; r++) logdet += Math.log(U[j * d * d + r * d + r]);
-      cst[j] = Math.log(w[j]) + logdet - 0.5 * d * LOG_2PI;
+      m.cst[j] = logNorm(m, j, d, -logdet);
     }
-    // a noise component: weight and log volume (data units), uniform over the drawn rows
-    const noise = spec.noise ? { w: spec.noise.w, logv: spec.noise.logv } : null;
-    const m = { k: k, d: d, w: w, mu: mu, U: U, cst: cst, spec: spec, noise: noise };
     stateCache.set(spec, m);
     return m;
+  }
+
+  /** log Gamma(x) for x > 0 (Lanczos, g = 7): the Student-t's normaliser. */
+  function lgamma(x) {
+    const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+      -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+    if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
+    x -= 1;
+    let a = c[0];
+    const t = x + 7.5;
+    for (let i = 1; i < 9; i++) a += c[i] / (x + i);
+    return 0.5 * LOG_2PI + (x + 0.5) * Math.log(t) - t + Math.log(a);
+  }
+
+  /**
+   * log w_j plus the log-normaliser of component j of m on q dimensions, given half the
+   * log-determinant of its (projected) covariance: a Gaussian's, or with m.t (a Bayesian
+   * fit's predictive density) a Student-t's whose scale is the covariance times spread_j.
+   */
+  function logNorm(m, j, q, halfLogDet) {
+    const lw = Math.log(m.w[j]) - halfLogDet;
+    if (!m.t) return lw - 0.5 * q * LOG_2PI;
+    const nu = m.t.dof[j];
+    return lw + lgamma(0.5 * (nu + q)) - lgamma(0.5 * nu) - 0.5 * q * Math.log(nu * Math.PI * m.t.spread[j]);
+  }
+
+  /** The log-kernel of component j at Mahalanobis distance maha (under its covariance). */
+  function logKernel(m, j, maha, q) {
+    if (!m.t) return -0.5 * maha;
+    const nu = m.t.dof[j];
+    return -0.5 * (nu + q) * Math.log1p(maha / (nu * m.t.spread[j]));
   }
 
   const marginalCache = new WeakMap();
@@ -280,7 +313,7 @@
         }
         logdet += Math.log(L[a * q + a]);
       }
-      comps.push({ L: L, cst: Math.log(m.w[j]) - logdet - 0.5 * q * LOG_2PI });
+      comps.push({ L: L, cst: logNorm(m, j, q, logdet) });
     }
     const out = { obs: obs, q: q, comps: comps, logScale: logScale };
     byKey.set(key, out);
@@ -305,7 +338,7 @@
         y[a] = v / L[a * q + a];
         maha += y[a] * y[a];
       }
-      lp[j] = g.comps[j].cst - 0.5 * maha;
+      lp[j] = g.comps[j].cst + logKernel(m, j, maha, q);
     }
     return g.logScale;
   }
@@ -339,7 +372,7 @@
           for (let r = 0; r <= c; r++) y += diff[r] * m.U[base + r * d + c];
           maha += y * y;
         }
-        lp[j] = m.cst[j] - 0.5 * maha;
+        lp[j] = m.cst[j] + logKernel(m, j, maha, d);
         if (lp[j] > top) top = lp[j];
       }
       if (m.noise && lp[k] > top) top = lp[k];
@@ -400,14 +433,14 @@
     for (let j = 0; j < m.k; j++) {
       const p = projectComponent(m, j, ax, ay);
       const det = p.sxx * p.syy - p.sxy * p.sxy;
-      comps.push({ p: p, det: det, c: Math.log(m.w[j]) - LOG_2PI - 0.5 * Math.log(det) });
+      comps.push({ p: p, det: det, j: j, c: logNorm(m, j, 2, 0.5 * Math.log(det)) });
     }
     return function (u, v) {
       let top = -Infinity;
       const lp = comps.map(function (q) {
         const du = u - q.p.cx, dv = v - q.p.cy;
         const maha = (q.p.syy * du * du - 2 * q.p.sxy * du * dv + q.p.sxx * dv * dv) / q.det;
-        const val = q.det > 0 ? q.c - 0.5 * maha : -Infinity;
+        const val = q.det > 0 ? q.c + logKernel(m, q.j, maha, 2) : -Infinity;
         if (val > top) top = val;
         return val;
       });
@@ -421,6 +454,12 @@
   /** A 1-D component: mean and standard deviation in the data's units. */
   function component1d(m, j, ds) {
     return { mu: ds.centre[0] + ds.scale[0] * m.mu[j], sd: ds.scale[0] / m.U[j] };
+  }
+
+  /** Weighted density of 1-D component j (c: its component1d) at x. */
+  function density1d(m, j, c, x) {
+    const u = (x - c.mu) / c.sd;
+    return Math.exp(logNorm(m, j, 1, Math.log(c.sd)) + logKernel(m, j, u * u, 1));
   }
 
   /** Marching squares: line segments where the grid crosses level, as an SVG path. */
@@ -564,7 +603,7 @@
           const c = component1d(m, j, ds);
           plot.geometry.push([c.mu, c.sd]);
           const ys = xs.map(function (x, i) {
-            const v = (m.w[j] * Math.exp(-0.5 * Math.pow((x - c.mu) / c.sd, 2))) / (c.sd * Math.sqrt(2 * Math.PI));
+            const v = density1d(m, j, c, x);
             totalY[i] += v;
             return sc.y(v);
           });
@@ -650,8 +689,7 @@
       const x = lo + ((hi - lo) * i) / 200;
       let s = 0;
       for (let j = 0; j < m.k; j++) {
-        const c = component1d(m, j, ds);
-        s += (m.w[j] * Math.exp(-0.5 * Math.pow((x - c.mu) / c.sd, 2))) / (c.sd * Math.sqrt(2 * Math.PI));
+        s += density1d(m, j, component1d(m, j, ds), x);
       }
       if (s > best) best = s;
     }
@@ -709,7 +747,7 @@
   const view = { candidate: CHOSEN, mode: "components", selected: null, hover: null };
   const mainPlot = makePlot(document.getElementById("main-plot"), MAIN, {});
 
-  function candidateName(c) { return "k = " + c.k + ", " + c.type; }
+  function candidateName(c) { return c.name || "k = " + c.k + ", " + c.type; }
   function drawnMixture() {
     const c = CANDS[view.candidate];
     return c.state ? mixture(c.state, MAIN.d) : null;
@@ -1032,7 +1070,7 @@
     const host = document.getElementById("parameter-tables");
     const cand = CANDS[view.candidate], m = drawnMixture();
     const label = document.getElementById("parameters-label");
-    label.textContent = "k = " + cand.k + ", " + cand.type + " covariances" + (view.candidate === CHOSEN ? ": the chosen model \u2605" : " (not the chosen model)");
+    label.textContent = candidateName(cand) + " covariances" + (view.candidate === CHOSEN ? ": the chosen model \u2605" : " (not the chosen model)");
     host.setAttribute("data-candidate", view.candidate);
     clear(host);
     if (!m) { html("p", "note", "This candidate could not be fitted: " + (cand.error || ""), host); return; }
@@ -1139,12 +1177,12 @@
       phase = "The initial parameters, before the first E-step: no memberships yet.";
     } else if (fr.kind === "fitted") {
       label = "Fitted model";
-      phase = "Memberships under the fitted parameters (" + (run.final.converged ? "converged" : "not converged") + " after " + plural(T, "iteration") + "); mean log-likelihood per row " + num(run.final.ll, 6) + ".";
+      phase = "Memberships under the fitted parameters (" + (run.final.converged ? "converged" : "not converged") + " after " + plural(T, "iteration") + "); " + OBJECTIVE + " " + num(run.final.ll, 6) + ".";
     } else {
       const st = run.steps[fr.t - 1];
       const where = st.phase === "short" ? "short run" + (st.rows < DATA.n ? " on " + thousands(st.rows) + " sampled rows" : "") : "on all rows";
       label = "Iteration " + fr.t + " of " + T + ", " + (fr.kind === "E" ? "E-step" : "M-step");
-      phase = fr.kind === "E" ? "Memberships recomputed under the current parameters (" + where + "); mean log-likelihood per row " + num(st.ll, 6) + "." : "Weights, means and covariances re-estimated from these memberships" + (fr.t === T ? ": the fitted model." : ".");
+      phase = fr.kind === "E" ? "Memberships recomputed under the current parameters (" + where + "); " + OBJECTIVE + " " + num(st.ll, 6) + "." : "Weights, means and covariances re-estimated from these memberships" + (fr.t === T ? ": the fitted model." : ".");
     }
     const lab = document.getElementById("em-step-label");
     lab.textContent = label + " \u00b7 half-step " + (f + 1) + " of " + player.frames.length;
@@ -1197,7 +1235,7 @@
     const dom = [0.5, maxX + 0.5];
     const xs = linear(dom[0], dom[1], box.left, box.left + box.width);
     if (nShort > 0) el("rect", { class: "phase-band", x: xs(0.5), y: box.top, width: xs(nShort + 0.5) - xs(0.5), height: box.height }, llSvg);
-    const sc = frame(llSvg, box, dom, [lo - pad, hi + pad], { xlabel: "EM iteration", ylabel: "mean log-likelihood", xticks: xt });
+    const sc = frame(llSvg, box, dom, [lo - pad, hi + pad], { xlabel: "EM iteration", ylabel: DATA.objective || "mean log-likelihood", xticks: xt });
     if (nShort > 0) text(llSvg, xs(0.5) + 6, box.top + box.height - 8, "short runs" + (run.starts > 1 ? " (" + run.starts + " starts)" : ""), { class: "phase-text" });
     const layer = el("g", { "clip-path": clipRect(llSvg, box) }, llSvg);
     for (const c of others) el("path", { d: pathFrom(c.map(function (_, i) { return sc.x(i + 1); }), c.map(sc.y)), fill: "none", stroke: "#aab1bc", "stroke-width": 1.2 }, layer);
@@ -1398,7 +1436,22 @@
 
   // ------------------------------------------------------------------ start
 
+  /** A fit other than a model selection leaves parts out and words others its own way. */
+  function adaptPage() {
+    for (const id of DATA.omit || []) {
+      document.getElementById(id).hidden = true;
+      document.querySelectorAll("nav a[href='#" + id + "']").forEach(function (a) {
+        a.hidden = true;
+        const gap = a.previousSibling;  // the " · " before it goes too
+        if (gap && gap.nodeType === Node.TEXT_NODE) gap.textContent = " ";
+      });
+    }
+    const texts = DATA.texts || {};
+    for (const sel in texts) document.querySelector(sel).textContent = texts[sel];
+  }
+
   function init() {
+    adaptPage();
     buildProjection();
     mainPlot.layout(MAIN.d === 1 ? densityTop(MAIN, [drawnMixture()]) : undefined);
     buildGrid();
