@@ -25,8 +25,8 @@
  * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *
  * The differences x - mu are formed before any product, as the engine's direct numpy kernel does
- * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
- * is exact for rows close to their component even far from the origin.  Only exp and log
+ * (in units of the frame's per-feature scales, powers of two, so that scaling is exact), and
+ * the result is exact for rows close to their component even far from the origin.  Only exp and log
  * are our own (in _kernel_body.h: within a few ulp, on whole vectors), so the results agree
  * with the numpy path to rounding (tests/test_kernels.py).
  */
@@ -96,14 +96,14 @@ typedef struct {
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
    float64 or float32; labels and lse may be NULL.  log p_j(x) = base_j - |(y - mu_j) U_j|^2 / 2
-   with U_j = diag(u_j) or the upper triangle of u_j, and y = z = x * inv_scale, or, with a
-   shared transform, y = (z - shift) T (T upper-triangular; diagonal factors only). */
+   with U_j = diag(u_j) or the upper triangle of u_j, and y = z = x * diag(inv_scale), or,
+   with a shared transform, y = (z - shift) T (T upper-triangular; diagonal factors only). */
 typedef struct {
     const char *x;
     int x_float32;
     Py_ssize_t m, d, k, xs0, xs1;
-    double inv_scale;            /* a power of two: scaling by it is exact */
-    const double *mu, *u, *base; /* (k, d) in units of scale; factors; (k,) */
+    const double *inv_scale;     /* (d,) powers of two: scaling by them is exact */
+    const double *mu, *u, *base; /* (k, d) in units of the scales; factors; (k,) */
     int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
     Py_ssize_t panel;            /* triangular factors: u holds k of these panels (pack_panels) */
     const float *u32;            /* or NULL: the panels in float32, for products in float32
@@ -298,8 +298,8 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, GIVEN,
-       N_ARGS };
+enum { X, INV_SCALE, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64,
+       GIVEN, N_ARGS };
 
 typedef struct {
     Py_buffer view[N_ARGS];
@@ -388,15 +388,16 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                             "hard", "given", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
-    double inv_scale;
     int products32 = 0, stats32 = 0, hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpO", names, &o[X],
-                                     &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
-                                     &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
-                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN]))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|OOO$OOOOOOppOpO", names, &o[X],
+                                     &o[INV_SCALE], &o[MU], &o[FACTORS], &o[BASE], &o[LSE],
+                                     &o[RESP], &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW],
+                                     &o[NK], &o[S1], &o[S2], &products32, &stats32, &o[F64],
+                                     &hard, &o[GIVEN]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
+        view(&v, INV_SCALE, o[INV_SCALE], "inv_scale", 1, "d", 0, 1, 0) < 0 ||
         view(&v, MU, o[MU], "means", 2, "d", 0, 1, 0) < 0 ||
         view(&v, FACTORS, o[FACTORS], "factors", 0, "d", 0, 1, 0) < 0 ||
         view(&v, BASE, o[BASE], "base", 1, "d", 0, 1, 0) < 0 ||
@@ -417,7 +418,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     Py_buffer *b = v.view;
     Chunk c = {
         .x = b[X].buf, .x_float32 = b[X].itemsize == 4, .m = b[X].shape[0], .d = b[X].shape[1],
-        .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1], .inv_scale = inv_scale,
+        .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1],
+        .inv_scale = b[INV_SCALE].buf,
         .mu = b[MU].buf, .u = b[FACTORS].buf, .tri = b[FACTORS].ndim == 3, .base = b[BASE].buf,
         .lse = v.held[LSE] ? b[LSE].buf : NULL,
         .resp = v.held[RESP] ? b[RESP].buf : NULL,
@@ -435,6 +437,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         .given = v.held[GIVEN] ? b[GIVEN].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
+                    b[INV_SCALE].shape[0] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
                     b[FACTORS].shape[1] == c.d && (!c.tri || b[FACTORS].shape[2] == c.d) &&
                     b[BASE].shape[0] == c.k &&
@@ -455,7 +458,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                                   b[GIVEN].shape[1] == c.k));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
-                        "mixture_chunk: shapes do not match (resp and statistics need lse; "
+                        "mixture_chunk: shapes do not match (inv_scale is (d,); resp and "
+                        "statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
                         "nk, s1 and s2 go together, without a transform; given is (m, k), "
                         "with lse and without hard)");
@@ -624,7 +628,7 @@ static PyMethodDef methods[] = {
      "              s2=None, float32_products=False, float32_statistics=False,\n"
      "              float64_components=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
-     "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
+     "Gaussian mixture: with y = x * inv_scale (inv_scale (d,), powers of two, per feature),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
      "factors of shape (k, d) and the upper triangle of factors[j] for (k, d, d).  With\n"
      "diagonal factors, a shift (d,) and an upper-triangular transform T (d, d) make\n"

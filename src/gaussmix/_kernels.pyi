@@ -5,7 +5,7 @@ from numpy.typing import NDArray
 
 def mixture_chunk(
     x: NDArray[np.floating],
-    inv_scale: float,
+    inv_scale: NDArray[np.float64],
     means: NDArray[np.float64],
     factors: NDArray[np.float64],
     base: NDArray[np.float64],

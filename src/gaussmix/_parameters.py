@@ -8,6 +8,7 @@ from typing import Any
 from . import _validation as v
 from .covariance import REGISTRY
 from .init import INITIALIZERS
+from .regularisation import check_reg_covar
 
 
 def choice(valid: tuple[str, ...]) -> v.Check:
@@ -34,7 +35,7 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "n_components": v.int_at_least(1),
     "covariance_type": choice(tuple(REGISTRY)),
     "tol": v.real_at_least(0.0),
-    "reg_covar": v.real_at_least(0.0),
+    "reg_covar": check_reg_covar,
     "max_iter": v.int_at_least(0),
     "n_init": v.int_at_least(1),
     "init_params": choice(tuple(INITIALIZERS)),

@@ -20,11 +20,12 @@ exactly these members, and no others:
         the string ``"gaussmix-model"``.
     ``format_version``
         the integer ``2``.  A reader refuses any version it does not know, naming it and the
-        versions it reads.  Version 1 (gaussmix 0.x before mclust's models and missing
-        values) is read as version 2, of which it is a subset (the four scikit-learn
-        covariance types; no ``verbose_interval`` or ``missing`` parameter).  Version 2
-        exists so that a reader of version 1 refuses a newer file by its version, not by
-        an unknown key or covariance name.
+        versions it reads.  Version 1 (gaussmix 0.x before mclust's models, missing
+        values and the relative ``reg_covar``) is read as version 2, of which it is a
+        subset (the four scikit-learn covariance types; no ``verbose_interval`` or
+        ``missing`` parameter; ``reg_covar`` a number).  Version 2 exists so that a reader
+        of version 1 refuses a newer file by its version, not by an unknown key, covariance
+        name or parameter value.
     ``gaussmix_version``
         the version of gaussmix that wrote the file (informative only).
     ``covariance_type``
@@ -43,10 +44,14 @@ exactly these members, and no others:
         ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
         init_iter, random_state, warm_start, verbose, verbose_interval, chunk_size,
         missing``.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
-        ``Generator`` is written as ``null``).  A key missing from the object takes the
-        constructor's default (files written before ``verbose_interval`` and ``missing``
-        existed lack them); an unknown key is an
-        error.  ``weights_init``, ``means_init`` and ``precisions_init`` are arrays (below).
+        ``Generator`` is written as ``null``).  ``reg_covar`` is a number (an absolute
+        variance, scikit-learn's meaning) or, from version 2, the string ``"auto"``
+        (relative to the data's variances, :mod:`gaussmix.regularisation`; the default
+        since then: every writer has written ``reg_covar``, so no file takes it by its
+        absence).  A key missing from the object takes the constructor's default (files
+        written before ``verbose_interval`` and ``missing`` existed lack them); an unknown
+        key is an error.  ``weights_init``, ``means_init`` and ``precisions_init`` are
+        arrays (below).
     ``fit``
         the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
         ``history`` (list of float), ``start_lower_bounds`` (list of float), ``reseeds``
@@ -133,6 +138,7 @@ from ._files import replaced_atomically
 from ._version import __version__
 from .covariance import REGISTRY, CovarianceFamily, get_family
 from .model_state import FITTED_ARRAYS, ModelState
+from .regularisation import AUTO
 from .standardize import Standardization
 
 FORMAT_NAME = "gaussmix-model"
@@ -625,7 +631,7 @@ class _Reader:
         if unknown:
             raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
         for name in ("tol", "reg_covar"):
-            if name in params:
+            if name in params and not (name == "reg_covar" and params[name] == AUTO):
                 params[name] = self.number(params[name], f"params.{name}")
         if params.get("n_components", k) != k or params.get("covariance_type") not in (
             None,

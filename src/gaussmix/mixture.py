@@ -22,6 +22,7 @@ from .engine import Frame, single_threaded_blas
 from .incomplete.source import IncompleteSource
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
+from .regularisation import internal_reg, min_scale
 from .sources import RowSource
 from .strategy import MaximumLikelihood
 
@@ -116,9 +117,15 @@ class GaussianMixture(MixtureBase):
         :mod:`gaussmix.covariance`).
     tol : float, default=1e-3
         EM stops when the mean log-likelihood per sample changes by less than ``tol``.
-    reg_covar : float, default=1e-6
-        Non-negative regularisation added to the diagonal of each component's scatter before
-        the M-step (for 'full', 'tied', 'diag' and 'spherical': to the covariances).
+    reg_covar : 'auto' or float, default='auto'
+        Regularisation added to the diagonal of each component's scatter before the M-step
+        (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-6
+        times each feature's variance in ``X`` (weighted, over its observed values) for the
+        models that a rescaling of one feature maps onto themselves (VVV/'full', EEE/'tied',
+        the diagonal ones, VEE, EVV), 1e-6 times the features' mean variance for the others,
+        so that fits follow any rescaling of ``X`` (see :mod:`gaussmix.regularisation`).  A
+        float is scikit-learn's absolute value (scikit-learn's default is 1e-6), in the units
+        of ``X`` squared.
     max_iter : int, default=100
         Largest number of EM iterations of the retained start (short-run iterations included).
     n_init : int, default=16
@@ -211,7 +218,7 @@ class GaussianMixture(MixtureBase):
         *,
         covariance_type: str = "full",
         tol: float = 1e-3,
-        reg_covar: float = 1e-6,
+        reg_covar: float | str = "auto",
         max_iter: int = 100,
         n_init: int = 16,
         init_params: str = "k-means++",
@@ -308,15 +315,16 @@ class GaussianMixture(MixtureBase):
         k = self.n_components
         inits = self._user_inits(family, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
+        data = Frame.from_data(
+            frame_rows, frame_weights, self.chunk_size, min_scale=min_scale(self.reg_covar),
+            missing=missing, per_feature=family.per_feature_equivariant,
+        )  # fmt: skip
         if warm:
             self._check_warm_start(family, k, d)
             frame = self._prediction_frame()
         else:
-            floor = float(np.sqrt(self.reg_covar))
-            frame = Frame.from_data(
-                frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
-            )
-        reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
+            frame = data
+        reg = internal_reg(self.reg_covar, frame, data)
         rs = v.as_random_state(self.random_state)
 
         if warm:

@@ -25,9 +25,9 @@ COVARIANCE_NAMES: tuple[str, ...] = COVARIANCE_TYPES + MCLUST_MODELS
 COVARIANCE_SETS: dict[str, tuple[str, ...]] = {"all": MCLUST_MODELS, "sklearn": COVARIANCE_TYPES}
 
 #: the defaults of the GaussianMixture parameters that the command line sets
-ESTIMATOR_DEFAULTS: dict[str, float] = {
+ESTIMATOR_DEFAULTS: dict[str, float | str] = {
     "n_init": 16,
     "max_iter": 100,
     "tol": 1e-3,
-    "reg_covar": 1e-6,
+    "reg_covar": "auto",
 }

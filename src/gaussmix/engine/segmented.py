@@ -106,7 +106,7 @@ def segmented_pass(
         np.zeros(S),
     )
     lse_out = np.empty(n) if lse is None else lse
-    inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
+    inv_scale = 1.0 / frame.scale  # exact: the scales are powers of two
     means_units = np.ascontiguousarray((frame.centre + frame.scale * means) * inv_scale)
     factors = np.ascontiguousarray(factors)
     base = np.ascontiguousarray(base, dtype=np.float64)

@@ -49,12 +49,15 @@ class Operators:
     log_det : ndarray of shape (P, k)
         Their log-determinants (``log det U_o``).
     n_observed : ndarray of shape (P,)
+    observed : ndarray of shape (P, d) of bool
+        Each pattern's observed coordinates.
     """
 
     factors: Array
     log_det: Array
     n_observed: NDArray[np.intp]
     groups: list[_Group]
+    observed: NDArray[np.bool_]
 
     @classmethod
     def of(cls, covariances: Array, observed: NDArray[np.bool_]) -> Operators:
@@ -95,13 +98,14 @@ class Operators:
             B = S_mo @ np.swapaxes(inv_low, -1, -2) @ inv_low  # S_mo S_oo^-1
             C = S_mm - B @ np.swapaxes(S_mo, -1, -2)
             groups.append(_Group(members, obs, mis, B, 0.5 * (C + np.swapaxes(C, -1, -2))))
-        return cls(factors, log_det, n_obs, groups)
+        return cls(factors, log_det, n_obs, groups, observed)
 
-    def base(self, log_weights: Array, scale: float) -> Array:
+    def base(self, log_weights: Array, scale: Array) -> Array:
         """Each pattern's log-density constants (P, k), the frame's Jacobian over the
-        observed coordinates included."""
+        observed coordinates (their ``scale`` (d,)) included."""
         d_o = self.n_observed[:, None].astype(np.float64)
-        return log_weights[None] - 0.5 * d_o * LOG_2PI + self.log_det - d_o * np.log(scale)
+        jacobian = (self.observed @ np.log(scale))[:, None]
+        return log_weights[None] - 0.5 * d_o * LOG_2PI + self.log_det - jacobian
 
     def lift(self, nk: Array, s1: Array, s2: Array) -> tuple[Array, Array]:
         """Complete-data sums (k, d) and (k, d, d) or (k, d) about the means, from each

@@ -1,0 +1,351 @@
+"""Scale-equivariant fits: rescaling features maps the fit, and changes no clustering.
+
+For the models that a rescaling of one feature maps onto themselves
+(``CovarianceFamily.per_feature_equivariant``: VVV, EEE, VEE, EVV and the diagonal ones), a
+fit of ``X @ diag(s)`` with the default ``reg_covar="auto"`` is the fit of ``X`` mapped by
+``s``, for any positive ``s_j`` from 1e-150 to 1e150, mixed in one data set: the same
+labels (adjusted Rand index 1), the log-likelihood shifted by exactly ``-n sum(log s_j)``
+(the Jacobian), means times ``s``, covariances ``D C D`` and precision factors ``D^-1 U``
+with ``D = diag(s)``, to rounding.  The other models are equivariant under one scale common
+to every feature, which is what they are checked under.  The references are the fit of the
+unscaled data and these closed forms; the data's variances (``numpy.var``) check the
+relative regularisation itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import gaussmix
+from gaussmix import GaussianMixture
+from gaussmix.covariance import MCLUST_MODELS, get_family
+from gaussmix.engine import Frame, gaussian_terms, mixture_pass, numpy_kernels
+from gaussmix.regularisation import RELATIVE_REG, internal_reg
+
+from ._data import make_blobs
+
+PER_FEATURE = [m for m in MCLUST_MODELS if get_family(m).per_feature_equivariant]
+COMMON_ONLY = [m for m in MCLUST_MODELS if not get_family(m).per_feature_equivariant]
+
+#: per-feature scales for d = 3: all tiny, all huge, and both beside a unit one (not powers
+#: of two, so the internal frames of X and X * s differ by more than exact factors)
+SCALES = {
+    "tiny": np.array([1e-150, 3.7e-150, 2.2e-149]),
+    "huge": np.array([1e150, 3.7e149, 2.2e150]),
+    "mixed": np.array([1e-150, 1e150, 3.0]),
+}
+#: one scale for every feature
+COMMON = {"tiny": 3.7e-150, "huge": 2.2e150}
+
+#: parameters mapped by s agree to this (rounding, amplified a little by EM); measured
+#: below 1e-11
+RTOL = 1e-8
+#: ... or this, for the M-steps that iterate: they stop when their objective changes by at
+#: most INNER_TOL = 1e-10 (gaussmix.covariance._constrained), which determines their
+#: parameters to about its square root (measured up to 5e-8)
+RTOL_ITERATIVE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    X, _, _ = make_blobs(np.random.default_rng(100), n=240, d=3, k=3, spread=5.0)
+    return X
+
+
+def fit(model: str, X: np.ndarray, **params: object) -> GaussianMixture:
+    """One start to convergence: the same start for X and a rescaled X, then EM alone."""
+    settings = {"covariance_type": model, "n_init": 1, "tol": 1e-6, "random_state": 0}
+    return GaussianMixture(3, **{**settings, **params}).fit(X)
+
+
+@pytest.fixture(scope="module")
+def references(data: np.ndarray) -> dict[str, GaussianMixture]:
+    return {m: fit(m, data) for m in MCLUST_MODELS}
+
+
+def assert_mapped(scaled: GaussianMixture, ref: GaussianMixture, s: np.ndarray, X) -> None:
+    """``scaled`` is ``ref`` with every feature j multiplied by ``s[j]``."""
+    family = get_family(ref.covariance_type)
+    n = X.shape[0]
+    rtol = RTOL_ITERATIVE if family.iterative else RTOL
+    assert adjusted_rand_score(ref.predict(X), scaled.predict(X * s)) == 1.0
+    assert scaled.n_iter_ == ref.n_iter_
+    # the log-likelihood of rescaled rows: less the Jacobian, n sum(log s_j), to the
+    # rounding of the larger terms (|log s_j| up to 346)
+    shift = np.log(s).sum()
+    atol = 1e-13 * np.abs(np.log(s)).sum()
+    np.testing.assert_allclose(
+        np.array(scaled.history_) + shift, ref.history_, rtol=1e-12, atol=atol
+    )
+    np.testing.assert_allclose(
+        scaled.score(X * s) * n + n * shift, ref.score(X) * n, rtol=1e-12, atol=n * atol
+    )
+    np.testing.assert_allclose(scaled.weights_, ref.weights_, rtol=rtol)
+    np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=rtol, atol=rtol)
+    # back to X's units: D^-1 C D^-1 and D U (the scales' reciprocals, exact enough)
+    cov, chol = family.rescaled(scaled.covariances_, scaled.precisions_cholesky_, 1.0 / s)
+    size = np.abs(ref.covariances_).max()
+    np.testing.assert_allclose(cov, ref.covariances_, rtol=rtol, atol=rtol * size)
+    size = np.abs(ref.precisions_cholesky_).max()
+    np.testing.assert_allclose(chol, ref.precisions_cholesky_, rtol=rtol, atol=rtol * size)
+    np.testing.assert_allclose(
+        scaled.score_samples(X * s) + shift, ref.score_samples(X), rtol=rtol / 100, atol=atol
+    )
+
+
+@pytest.mark.parametrize("scales", list(SCALES))
+@pytest.mark.parametrize("model", PER_FEATURE)
+def test_per_feature_scaling_maps_the_fit(data, references, model, scales):
+    s = SCALES[scales]
+    assert_mapped(fit(model, data * s), references[model], s, data)
+
+
+@pytest.mark.parametrize("scale", list(COMMON))
+@pytest.mark.parametrize("model", COMMON_ONLY)
+def test_common_scaling_maps_the_fit(data, references, model, scale):
+    s = np.full(data.shape[1], COMMON[scale])
+    assert_mapped(fit(model, data * s), references[model], s, data)
+
+
+@pytest.mark.parametrize("model", ["VVV", "VVI", "EEE", "VII", "EEV"])
+def test_default_fits_cluster_rescaled_data_alike(data, model):
+    """With every default (16 starts racing): the same clustering, whatever the scales (the
+    winning start may change where several end equal to rounding, so the parameters are
+    compared to EM's tolerance only)."""
+    family = get_family(model)
+    s = SCALES["mixed"] if family.per_feature_equivariant else np.full(3, COMMON["tiny"])
+    ref = GaussianMixture(3, covariance_type=model, random_state=1).fit(data)
+    scaled = GaussianMixture(3, covariance_type=model, random_state=1).fit(data * s)
+    assert adjusted_rand_score(ref.predict(data), scaled.predict(data * s)) == 1.0
+    assert scaled.score(data * s) + np.log(s).sum() == pytest.approx(ref.score(data), abs=1e-3)
+
+
+def test_the_issue_data_scaled_by_1e_4_or_less_keeps_its_clusters(data):
+    """The issue: data scaled by 1e-4 or less collapsed every component onto one mean under
+    the absolute default (ARI 0, "converged in 2 iterations"); it still does with
+    scikit-learn's absolute value, and not with the relative default."""
+    ref = GaussianMixture(3, random_state=0).fit(data)
+    for factor in (1e-4, 1e-8, 1e-150):
+        default = GaussianMixture(3, random_state=0).fit(data * factor)
+        assert adjusted_rand_score(ref.predict(data), default.predict(data * factor)) == 1.0
+    absolute = GaussianMixture(3, reg_covar=1e-6, random_state=0).fit(data * 1e-8)
+    assert adjusted_rand_score(ref.predict(data), absolute.predict(data * 1e-8)) < 0.5
+
+
+@pytest.mark.parametrize("model", ["VVI", "VVV"])
+def test_a_small_column_beside_a_huge_one_is_not_ignored(model):
+    """The clusters lie in a column at 1e-150 only, beside noise at 1e150: a per-feature
+    equivariant model finds them as at unit scale."""
+    rng = np.random.default_rng(7)
+    truth = rng.integers(2, size=300)
+    X = np.c_[rng.normal(size=300), truth * 6.0 + rng.normal(size=300)]
+    s = np.array([1e150, 1e-150])
+    gm = GaussianMixture(2, covariance_type=model, random_state=0).fit(X * s)
+    assert adjusted_rand_score(truth, gm.predict(X * s)) == 1.0
+
+
+@pytest.mark.parametrize("model", ["VVV", "VVI", "VII"])
+def test_float32_data_within_float32s_range(data, model):
+    """float32 rows scaled from 1e-15 to 1e15 (variances 1e-30 to 1e30, inside float32's
+    range): float32 parameters, mapped by s, to float32's accuracy."""
+    family = get_family(model)
+    s = np.array([1e-15, 1e15, 3.0]) if family.per_feature_equivariant else np.full(3, 1e15)
+    X32 = data.astype(np.float32)
+    scaled_rows = (X32 * s.astype(np.float32)).astype(np.float32)
+    ref = fit(model, X32)
+    scaled = fit(model, scaled_rows)
+    assert scaled.means_.dtype == scaled.covariances_.dtype == np.float32
+    assert np.isfinite(scaled.precisions_).all()
+    assert adjusted_rand_score(ref.predict(X32), scaled.predict(scaled_rows)) == 1.0
+    shift = np.log(s).sum()
+    assert scaled.score(scaled_rows) + shift == pytest.approx(ref.score(X32), rel=1e-6)
+    np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=1e-4, atol=1e-4)
+    cov, _ = family.rescaled(
+        scaled.covariances_.astype(np.float64), scaled.precisions_cholesky_, 1.0 / s
+    )
+    np.testing.assert_allclose(cov, ref.covariances_, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["VVV", "VII"])
+@pytest.mark.parametrize("factor", [1e-150, 1e150])
+def test_extreme_scales_predict_score_sample_and_save(data, references, model, factor, tmp_path):
+    """At 1e-150 and 1e150 (variances 1e-300 and 1e300): predictions, scores and draws are
+    the unscaled model's mapped by s, and a saved copy gives the same."""
+    family = get_family(model)
+    s = np.array([factor, 2.0 * factor, 0.5 * factor])
+    if not family.per_feature_equivariant:
+        s = np.full(3, factor)
+    ref, scaled = references[model], fit(model, data * s)
+    Xs = data * s
+    np.testing.assert_array_equal(scaled.predict(Xs), ref.predict(data))
+    np.testing.assert_allclose(scaled.predict_proba(Xs), ref.predict_proba(data), atol=1e-9)
+    jacobian = np.log(s).sum()
+    np.testing.assert_allclose(scaled.score_samples(Xs) + jacobian, ref.score_samples(data))
+    assert np.isfinite(scaled.bic(Xs)) and np.isfinite(scaled.aic(Xs))
+    # draws: the unscaled model's, times s (the same normal draws, mapped)
+    drawn, labels = scaled.sample(400, random_state=3)
+    ref_drawn, ref_labels = ref.sample(400, random_state=3)
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(drawn / s, ref_drawn, rtol=1e-7, atol=1e-7)
+    loaded = gaussmix.load(scaled.save(Path(tmp_path) / "model.gmm"))
+    assert loaded.get_params()["reg_covar"] == "auto"
+    np.testing.assert_array_equal(loaded.predict(Xs), scaled.predict(Xs))
+    np.testing.assert_allclose(loaded.score_samples(Xs), scaled.score_samples(Xs), rtol=1e-12)
+    again, _ = loaded.sample(400, random_state=3)
+    np.testing.assert_array_equal(again, drawn)  # both draw in the parameters' frame
+
+
+# --------------------------------------------------------------------- the regularisation
+
+
+def weighted_variances(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each column's variance over its observed entries, weighted (numpy's averages)."""
+    out = []
+    for column in X.T:
+        seen = ~np.isnan(column)
+        mean = np.average(column[seen], weights=w[seen])
+        out.append(np.average((column[seen] - mean) ** 2, weights=w[seen]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("per_feature", [True, False])
+def test_auto_is_a_share_of_the_weighted_observed_variances(rng, per_feature):
+    X = rng.normal(size=(500, 3)) * [1e-120, 1.0, 1e80] + [5e-120, -3.0, 2e81]
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 2][::2] = 7e81  # half the rows constant in that column
+    w = rng.uniform(0.0, 3.0, size=500)
+    frame = Frame.from_data(X, w, missing="observed", per_feature=per_feature)
+    reg = internal_reg("auto", frame, frame)
+    variances = weighted_variances(X, w)
+    if per_feature:  # in the caller's units: 1e-6 of each variance
+        np.testing.assert_allclose(reg * frame.scale**2, RELATIVE_REG * variances, rtol=1e-12)
+    else:  # one value: 1e-6 of the variances' mean
+        assert np.ndim(reg) == 0
+        expected = RELATIVE_REG * variances.mean()
+        np.testing.assert_allclose(reg * frame.scale[0] ** 2, expected, rtol=1e-12)
+    # an absolute value is that variance in the caller's units
+    absolute = internal_reg(2e-3, frame, frame)
+    np.testing.assert_allclose(absolute * frame.scale**2, 2e-3, rtol=1e-15)
+
+
+def test_auto_scales_with_the_data_exactly(rng):
+    """By powers of two, bit for bit; by any factor, to rounding."""
+    X = rng.normal(size=(300, 3)) * [2.0, 0.1, 30.0]
+    w = rng.uniform(0.5, 2.0, size=300)
+
+    def user_reg(X):
+        frame = Frame.from_data(X, w, per_feature=True)
+        return internal_reg("auto", frame, frame) * frame.scale**2
+
+    base = user_reg(X)
+    two = np.array([2.0**-400, 2.0**300, 2.0**-3])
+    np.testing.assert_array_equal(user_reg(X * two), base * two**2)
+    s = np.array([1e-150, 1e150, 3.0])
+    np.testing.assert_allclose(user_reg(X * s), base * s**2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("model", ["VVV", "EEE", "VVI", "VII", "EII"])
+def test_one_component_covariance_is_the_scatter_plus_auto(rng, model):
+    """One component: EM's fit is the sample covariance plus the regularisation, a closed
+    form: 1e-6 of each feature's variance, or of their mean for a spherical model."""
+    X = rng.normal(size=(400, 3)) @ rng.normal(size=(3, 3)) * [1e-100, 1.0, 1e100]
+    gm = GaussianMixture(1, covariance_type=model, n_init=1).fit(X)
+    variances = X.var(axis=0)
+    scatter = np.cov(X.T, bias=True)
+    sd = np.sqrt(variances)
+    if model in ("VVV", "EEE"):  # compared in units of the deviations: entries near 1
+        got = np.reshape(gm.covariances_, (3, 3)) / np.outer(sd, sd)
+        expected = (scatter + np.diag(RELATIVE_REG * variances)) / np.outer(sd, sd)
+    elif model == "VVI":
+        got = gm.covariances_[0] / variances
+        expected = 1.0 + RELATIVE_REG
+    else:  # one variance: the mean's share, added to the mean variance
+        got = gm.covariances_ / variances.mean()
+        expected = 1.0 + RELATIVE_REG
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_constant_feature_gets_the_absolute_floor(rng):
+    """Zero variance: 1e-6 as an absolute value (nothing to be relative to)."""
+    X = np.c_[rng.normal(size=200) * 1e-90, np.full(200, 4.0)]
+    gm = GaussianMixture(1, covariance_type="VVI", n_init=1).fit(X)
+    np.testing.assert_allclose(gm.covariances_[0, 1], RELATIVE_REG, rtol=1e-12)
+    expected = (1 + RELATIVE_REG) * X[:, 0].var()
+    np.testing.assert_allclose(gm.covariances_[0, 0], expected, rtol=1e-10)
+
+
+# --------------------------------------------------------------------- the engine's frame
+
+
+def test_per_feature_frame(rng):
+    X = rng.normal(size=(1000, 4)) * [1e-300, 1e300, 3.0, 0.0] + [0.0, 1e300, -1.0, 5.0]
+    frame = Frame.from_data(X, per_feature=True)
+    top = np.abs(X).max(axis=0)
+    sd = (X / top).std(axis=0) * top  # numpy's, without squares beyond float64's range
+    # each scale the power of two nearest its feature's deviation (1 for a constant one)
+    np.testing.assert_array_equal(frame.scale[:3], 2.0 ** np.round(np.log2(sd[:3])))
+    assert frame.scale[3] == 1.0
+    np.testing.assert_allclose(frame.variance[:3], (sd[:3] / frame.scale[:3]) ** 2, rtol=1e-12)
+    assert frame.variance[3] == 0.0
+    z = frame.to_internal(X)
+    assert np.isfinite(z).all()
+    assert (z[:, :3].std(axis=0) > 0.7).all() and (z[:, :3].std(axis=0) < 1.5).all()
+    common = Frame.from_data(X)
+    assert not common.per_feature and (common.scale == common.scale[0]).all()
+    with pytest.raises(ValueError, match="one scale"):
+        Frame(np.zeros(2), np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_frame_maps_parameters_both_ways(references, model):
+    """Caller's units -> internal frame -> caller's units, through the storage: exact (the
+    scales are powers of two) but for the means' centring."""
+    ref = references[model]
+    family = get_family(model)
+    per_feature = family.per_feature_equivariant
+    scale = np.array([2.0**-300, 2.0**300, 0.5]) if per_feature else np.full(3, 2.0**-300)
+    frame = Frame(np.array([1.0, -2.0, 3.0]), scale, per_feature)
+    params = frame.from_user(
+        ref.weights_, ref.means_, ref.covariances_, ref.precisions_cholesky_, family.storage
+    )
+    _, means, cov, chol = frame.to_user(params, family.storage)
+    np.testing.assert_array_equal(cov, ref.covariances_)
+    np.testing.assert_array_equal(chol, ref.precisions_cholesky_)
+    np.testing.assert_allclose(means, ref.means_, rtol=1e-15, atol=1e-14)
+
+
+# --------------------------------------------------------------------- kernels
+
+
+@pytest.mark.parametrize("model", ["VVV", "EEE", "VVI"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_per_feature_pass_agrees_with_the_numpy_twin(rng, model, dtype):
+    """A pass in a per-feature frame (columns 1e-12 to 1e12 apart): the fused kernel and the
+    numpy kernels give the same log-densities, responsibilities and statistics."""
+    X = (make_blobs(rng, n=3000, d=4, k=3)[0] * [1e-6, 1.0, 1e6, 3e-3]).astype(dtype)
+    family = get_family(model)
+    gm = GaussianMixture(3, covariance_type=model, n_init=1, random_state=0).fit(X)
+    frame = Frame.from_data(X, per_feature=True)
+    assert len(set(frame.scale)) == 4
+    terms = gaussian_terms(gm._internal_params(frame), family)
+    kw = {"resp": True, "log_density": True, "chunk_size": 700}
+    fused = mixture_pass(X, terms, frame, **kw)
+    with numpy_kernels():
+        plain = mixture_pass(X, terms, frame, **kw)
+    # the pooled statistics of a shared precision stay in numpy
+    if gaussmix.engine.compiled_kernels() is not None and not family.moments.shared_precision:
+        assert fused.kernel == "fused"
+    assert plain.kernel != "fused"
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    size = np.abs(plain.log_density).max()
+    np.testing.assert_allclose(fused.log_density, plain.log_density, rtol=0, atol=tol * size)
+    np.testing.assert_allclose(fused.resp, plain.resp, atol=tol)
+    np.testing.assert_allclose(fused.stats.N, plain.stats.N, rtol=tol)
+    np.testing.assert_allclose(fused.stats.means(), plain.stats.means(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(fused.stats.scatter(), plain.stats.scatter(), rtol=tol, atol=tol)
+    # and both are the model's own scores, in the caller's units
+    np.testing.assert_allclose(plain.log_density, gm.score_samples(X), rtol=0, atol=tol * size)
