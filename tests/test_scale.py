@@ -278,6 +278,22 @@ def test_a_constant_feature_gets_the_absolute_floor(rng):
     np.testing.assert_allclose(gm.covariances_[0, 0], expected, rtol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_spread_beyond_the_dtypes_range_gets_its_smallest_normal_number(dtype):
+    """A column whose variance underflows (values 1e-300 apart in float64, 1e-30 in float32:
+    variances near 1e-601 and 1e-61): the regularisation is floored at the dtype's smallest
+    normal number, and the fit stays finite instead of failing."""
+    tiny = np.finfo(dtype).tiny
+    step = 1e-300 if dtype == np.float64 else 1e-30
+    X = np.c_[np.zeros(10), np.arange(10.0)].astype(dtype)
+    X[3, 0] = step
+    gm = GaussianMixture(1, covariance_type="VVI", n_init=1).fit(X)
+    assert gm.covariances_.dtype == dtype
+    np.testing.assert_allclose(gm.covariances_[0, 0], tiny, rtol=1e-6)
+    np.testing.assert_allclose(gm.covariances_[0, 1], (1 + RELATIVE_REG) * 8.25, rtol=1e-6)
+    assert np.isfinite(gm.precisions_).all() and np.isfinite(gm.score_samples(X)).all()
+
+
 # --------------------------------------------------------------------- the engine's frame
 
 

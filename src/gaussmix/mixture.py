@@ -123,7 +123,9 @@ class GaussianMixture(MixtureBase):
         times each feature's variance in ``X`` (weighted, over its observed values) for the
         models that a rescaling of one feature maps onto themselves (VVV/'full', EEE/'tied',
         the diagonal ones, VEE, EVV), 1e-6 times the features' mean variance for the others,
-        so that fits follow any rescaling of ``X`` (see :mod:`gaussmix.regularisation`).  A
+        so that fits follow any rescaling of ``X`` (see :mod:`gaussmix.regularisation`; at
+        least the smallest normal number of ``X``'s dtype, so that the fit stays
+        representable where a variance is beyond the floating-point range).  A
         float is scikit-learn's absolute value (scikit-learn's default is 1e-6), in the units
         of ``X`` squared.
     max_iter : int, default=100
@@ -316,15 +318,16 @@ class GaussianMixture(MixtureBase):
         inits = self._user_inits(family, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         data = Frame.from_data(
-            frame_rows, frame_weights, self.chunk_size, min_scale=min_scale(self.reg_covar),
-            missing=missing, per_feature=family.per_feature_equivariant,
+            frame_rows, frame_weights, self.chunk_size,
+            min_scale=min_scale(self.reg_covar, source.dtype), missing=missing,
+            per_feature=family.per_feature_equivariant,
         )  # fmt: skip
         if warm:
             self._check_warm_start(family, k, d)
             frame = self._prediction_frame()
         else:
             frame = data
-        reg = internal_reg(self.reg_covar, frame, data)
+        reg = internal_reg(self.reg_covar, frame, data, source.dtype)
         rs = v.as_random_state(self.random_state)
 
         if warm:

@@ -18,6 +18,13 @@ the same rows as the internal frame (an evenly strided sample of
 regulariser scales with the data: a fit of ``X @ diag(s)`` is the fit of ``X`` with every
 parameter mapped by ``s`` (for the per-feature equivariant models; for the others, with
 ``s`` one common factor).
+
+Only at the end of the floating-point range does it stop scaling: it is at least the
+smallest normal number of the data's dtype (``numpy.finfo(dtype).tiny``, about 2.2e-308 for
+float64), so that every fitted covariance, precision and factor stays representable.  That
+floor is reached where a feature's variance is below ``tiny / RELATIVE_REG`` (a standard
+deviation below about 1.5e-151 in float64), and where a constant feature's computed spread
+is only the rounding of its mean.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 from .engine import Frame
 
@@ -59,20 +66,31 @@ def check_reg_covar(name: str, value: object) -> None:
         )
 
 
-def min_scale(reg_covar: float | str) -> float:
-    """The smallest scale the internal frame may take: ``sqrt(reg_covar)`` for an absolute
-    value, which keeps it at most 1 in internal units when the data's spread is tinier;
-    none for a relative one, which follows the data."""
-    return 0.0 if is_relative(reg_covar) else float(np.sqrt(reg_covar))
+def floor(dtype: DTypeLike) -> float:
+    """The least variance ``"auto"`` adds in the caller's units: ``dtype``'s smallest normal
+    number (the fitted arrays' dtype is the data's)."""
+    return float(np.finfo(np.dtype(dtype)).tiny)
 
 
-def internal_reg(reg_covar: float | str, frame: Frame, data: Frame) -> float | Array:
+def min_scale(reg_covar: float | str, dtype: DTypeLike = np.float64) -> float:
+    """The smallest scale the internal frame may take for spread data: ``sqrt(reg_covar)``
+    for an absolute value, the root of :func:`floor` for a relative one (below either, the
+    regularisation dominates); each keeps the regulariser at most about 1 in internal
+    units."""
+    value = floor(dtype) if is_relative(reg_covar) else float(reg_covar)
+    return float(np.sqrt(value))
+
+
+def internal_reg(
+    reg_covar: float | str, frame: Frame, data: Frame, dtype: DTypeLike = np.float64
+) -> float | Array:
     """``reg_covar`` in ``frame``'s internal units: one value per feature for a per-feature
     frame, one for a common frame.
 
     ``data`` is the frame taken from the rows being fitted (:meth:`Frame.from_data`), whose
     variances a relative value reads; it is ``frame`` itself but for a warm start, which
-    goes on in the previous fit's frame.
+    goes on in the previous fit's frame.  ``dtype`` is the data's, whose :func:`floor` bounds
+    a relative value from below.
     """
     if not is_relative(reg_covar):
         value = float(reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
@@ -83,16 +101,19 @@ def internal_reg(reg_covar: float | str, frame: Frame, data: Frame) -> float | A
     # absolute value RELATIVE_REG
     ratio = (data.scale / frame.scale) ** 2  # of two powers of two: exact
     variance = data.variance * ratio
+    with np.errstate(under="ignore"):  # a floor below the data's spread vanishes
+        least = floor(dtype) / frame.scale / frame.scale
     if frame.per_feature:
-        return RELATIVE_REG * np.where(variance > 0, variance, ratio)
+        return np.maximum(RELATIVE_REG * np.where(variance > 0, variance, ratio), least)
     mean = float(np.mean(variance))
-    return RELATIVE_REG * (mean if mean > 0 else float(ratio[0]))
+    return max(RELATIVE_REG * (mean if mean > 0 else float(ratio[0])), float(least[0]))
 
 
 __all__ = [
     "AUTO",
     "RELATIVE_REG",
     "check_reg_covar",
+    "floor",
     "internal_reg",
     "is_relative",
     "min_scale",

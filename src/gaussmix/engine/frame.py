@@ -137,9 +137,10 @@ class Frame:
 
         With ``per_feature`` each feature gets the power of two nearest its own standard
         deviation, else all get the one nearest the root of the features' mean variance.
-        ``min_scale`` bounds the scales from below; with ``sqrt(reg_covar)`` it keeps an
-        absolute regularisation representable in the internal frame when the data's spread
-        is tiny.
+        ``min_scale`` bounds the scales of spread data from below (a constant feature, or
+        data, gets scale 1): with ``sqrt(reg_covar)`` it keeps an absolute regularisation
+        representable in the internal frame when the data's spread is tiny, and a relative
+        one's floor likewise (:func:`gaussmix.regularisation.min_scale`).
 
         ``missing`` says what a NaN in the rows read means: ``"error"`` raises the
         boundary's ``ValueError`` (as does an infinity, whatever ``missing``), and
@@ -192,14 +193,14 @@ class Frame:
         """The frame of data with standard deviations ``sigma`` (caller's units), each
         feature's observed weight ``counts`` weighting the common frame's mean variance."""
         if per_feature:
-            scale = np.array([_power_of_two(max(float(s), min_scale)) for s in sigma])
+            scale = np.array([_bounded(float(s), min_scale) for s in sigma])
         else:
             top = float(sigma.max(initial=0.0))
             total = float(counts.sum())
             # the root of the weighted mean variance, in units of the largest deviation: no
             # square of a value near the float64 limit is formed
             mean = float(counts @ (sigma / top) ** 2) / total if top > 0 and total > 0 else 0.0
-            scale = np.full(sigma.shape, _power_of_two(max(top * np.sqrt(mean), min_scale)))
+            scale = np.full(sigma.shape, _bounded(top * np.sqrt(mean), min_scale))
         return cls(centre, scale, per_feature, (sigma / scale) ** 2)
 
     @classmethod
@@ -316,6 +317,12 @@ def _power_of_two(scale: float) -> float:
     if not (np.isfinite(scale) and scale > 0):
         return 1.0
     return float(np.ldexp(1.0, int(np.round(np.log2(scale)))))
+
+
+def _bounded(spread: float, min_scale: float) -> float:
+    """The scale of a feature of standard deviation ``spread``: at least ``min_scale``, or 1
+    for a constant one (nothing to bound)."""
+    return _power_of_two(max(spread, min_scale)) if spread > 0 else 1.0
 
 
 def _not_finite(X: NDArray[np.floating]) -> NoReturn:
