@@ -57,6 +57,10 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_paths.py --write-readme
 	$(PY) benchmarks/bench_frame.py --write-readme
 	$(PY) benchmarks/bench_dask.py --write-readme
+	$(PY) benchmarks/bench_impute.py --write-readme
+	$(PY) benchmarks/bench_missing.py --write-readme
+	$(PY) benchmarks/bench_stream.py --write-readme
+	$(PY) benchmarks/bench_vb.py --write-readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

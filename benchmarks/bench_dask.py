@@ -156,11 +156,12 @@ def run(ns: Sequence[int], iters: int, chunk_rows: int, spark_max_n: int, out: A
     return "\n".join(lines) + "\n"
 
 
-def write_readme(text: str) -> None:
+def write_readme(text: str, start: str = START_MARK, end: str = END_MARK) -> None:
+    """Replace README.md's text between the markers ``start`` and ``end``."""
     old = README.read_text()
-    head, rest = old.split(START_MARK, 1)
-    _, tail = rest.split(END_MARK, 1)
-    README.write_text(f"{head}{START_MARK}\n{text}{END_MARK}{tail}")
+    head, rest = old.split(start, 1)
+    _, tail = rest.split(end, 1)
+    README.write_text(f"{head}{start}\n{text}{end}{tail}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,9 +30,12 @@ def dask_client():
     """A real local Dask cluster (2 worker processes of 1 thread, loopback), shared by the
     session's Dask tests and started only when one of them runs."""
     distributed = pytest.importorskip("distributed")
+    # the scheduler's HTTP server on a free port: None means 8787, which another test
+    # session on the machine may hold (its warning would fail the setup)
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None, worker_dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
     )  # fmt: skip
     client = distributed.Client(cluster)
     yield client

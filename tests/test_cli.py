@@ -283,21 +283,22 @@ def test_unknown_columns(files: dict[str, Path], tmp_path: Path) -> None:
     assert_error(result, "unknown columns 'zzz'", "'name', 'a', 'b', 'kind'")
 
 
-def test_rows_with_nan(files: dict[str, Path], tmp_path: Path) -> None:
+def test_rows_with_nan_and_inf(files: dict[str, Path], tmp_path: Path) -> None:
+    # NaN is a missing value (predicted from the observed ones), infinity is an error
     X = np.load(files["npy"])
     X[[4, 40, 41, 90, 91, 120], 1] = np.nan
-    X[60, 0] = np.inf
+    X[[60, 70], 0] = np.inf
     path = tmp_path / "holes.npy"
     np.save(path, X)
     result = gaussmix("predict", files["model"], path, cwd=tmp_path)
-    assert_error(result, "in 7 of 150 rows", "4, 40, 41, 60, 90, ...")
+    assert_error(result, "infinite values in 2 of 150 rows", "60, 70)", "not a missing value")
 
 
 def test_model_of_another_format_version(files: dict[str, Path], tmp_path: Path) -> None:
     path = tmp_path / "future.gmm"
-    edit_model(files["model"], path, lambda h: h.update(format_version=3))
+    edit_model(files["model"], path, lambda h: h.update(format_version=4))
     assert_error(gaussmix("sample", path, "-n", "5", cwd=tmp_path),
-                 "format version 3", "reads format versions 1 and 2")  # fmt: skip
+                 "format version 4", "reads format versions 1, 2 and 3")  # fmt: skip
 
 
 def test_tampered_model(files: dict[str, Path], tmp_path: Path) -> None:
@@ -329,7 +330,9 @@ def edit_model(src: Path, dst: Path, edit: Any, replace: dict[str, bytes] | None
 # --------------------------------------------------------------------------- in-process
 
 
-COMMANDS = ("fit", "select", "predict", "score", "anomalies", "sample", "report", "demo")
+COMMANDS = (
+    "fit", "select", "predict", "score", "anomalies", "impute", "sample", "report", "demo",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from sklearn import datasets
 
-from gaussmix import COVARIANCE_TYPES, GaussianMixture, load
+from gaussmix import COVARIANCE_TYPES, BayesianGaussianMixture, GaussianMixture, load
 from gaussmix.cli import Progress, build_parser, defaults, main
+from gaussmix.posterior import WEIGHT_PRIORS
 
 from .test_cli import assert_error, gaussmix, ok
 
@@ -249,10 +250,13 @@ def test_the_parser_shows_the_estimator_defaults() -> None:
     assert defaults.MCLUST_MODELS == MCLUST_MODELS
     assert defaults.COVARIANCE_NAMES == tuple(REGISTRY)
     assert defaults.COVARIANCE_SETS == COVARIANCE_SETS
-    params = GaussianMixture().get_params()
-    assert {name: params[name] for name in defaults.ESTIMATOR_DEFAULTS} == (
-        defaults.ESTIMATOR_DEFAULTS
-    )
+    for estimator in (GaussianMixture(), BayesianGaussianMixture()):
+        params = estimator.get_params()
+        assert {name: params[name] for name in defaults.ESTIMATOR_DEFAULTS} == (
+            defaults.ESTIMATOR_DEFAULTS
+        )
+    assert defaults.WEIGHT_PRIORS == WEIGHT_PRIORS
+    assert params["weight_concentration_prior_type"] == defaults.WEIGHT_PRIORS[0]
 
 
 def test_select_progress_counts_candidates(

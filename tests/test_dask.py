@@ -261,28 +261,114 @@ def test_inf_rows_get_the_in_memory_error(data):
     assert error_of(lambda: gm.score(lazy(X))) == error_of(lambda: gm.score(X))
 
 
-def test_nan_rows_are_counted_and_refused_with_a_way_out(data):
-    # missing values of Dask rows are not marginalised (yet): the error counts them as the
-    # in-memory error does and says how to drop them lazily or fit them in memory
+def test_nan_rows_are_refused_with_the_in_memory_error_under_missing_error(data):
+    """missing='error': NaN (and inf) are counted over the whole array, as in memory; a lazy
+    prediction's error counts its block's."""
     X, means = data
     X = X.copy()
     X[1405:1410, 1] = np.nan
     X[2001, 0] = np.inf
-    counts = "contains NaN and inf in 6 of 2500 rows (first: row 1405)"
-    assert counts in error_of(lambda: GaussianMixture(3, means_init=means, missing="error").fit(X))
-    for missing in ("error", "marginalize"):
-        message = error_of(
-            lambda m=missing: GaussianMixture(3, means_init=means, missing=m).fit(lazy(X))
-        )
-        assert counts in message
-        assert "X = X[da.isfinite(X).all(axis=1)]" in message
-    gm = GaussianMixture(3, means_init=means).fit(np.nan_to_num(X, posinf=0.0))
-    assert counts in error_of(lambda: gm.score(lazy(X)))
+    strict = dict(means_init=means, missing="error")
+    want = error_of(lambda: GaussianMixture(3, **strict).fit(X))
+    assert "contains NaN and inf in 6 of 2500 rows (first: row 1405)" in want
+    assert error_of(lambda: GaussianMixture(3, **strict).fit(lazy(X))) == want
+    gm = GaussianMixture(3, **strict).fit(np.nan_to_num(X, posinf=0.0))
+    assert error_of(lambda: gm.score(lazy(X))) == error_of(lambda: gm.score(X))
     proba = gm.predict_proba(lazy(X))  # lazy: the error comes when its block is computed
     message = error_of(proba.compute)
     assert "contains NaN and inf in 6 of 700 rows of its block 2 (rows 1400 to 2099)" in message
-    assert "(first: row 1405)" in message
-    assert "Dask rows with missing values" in message
+    assert "(first: row 1405)" in message and "missing='error'" in message
+
+
+def test_inf_stays_an_error_where_nan_is_a_missing_value(data):
+    X, means = data
+    X = X.copy()
+    X[1405:1410, 1] = np.nan
+    X[2001, 0] = np.inf
+    want = error_of(lambda: GaussianMixture(3, means_init=means).fit(X))
+    assert "contains inf in 1 of 2500 rows (first: row 2001)" in want
+    assert error_of(lambda: GaussianMixture(3, means_init=means).fit(lazy(X))) == want
+    gm = GaussianMixture(3, means_init=means).fit(np.nan_to_num(X, posinf=0.0))
+    assert error_of(lambda: gm.score(lazy(X))) == error_of(lambda: gm.score(X))
+    message = error_of(gm.predict_proba(lazy(X)).compute)
+    assert "contains inf in 1 of 700 rows of its block 2 (rows 1400 to 2099)" in message
+
+
+@pytest.fixture(scope="module")
+def holes():
+    """Rows with values missing at random in some blocks (whole rows in block 0), none in
+    the last ones, which take the complete-data pass."""
+    rng = np.random.default_rng(7)
+    X, _, means = make_blobs(rng, n=2500, d=3, k=3, spread=5.0)
+    Xm = X.copy()
+    Xm[:1400][rng.random((1400, 3)) < 0.3] = np.nan
+    Xm[[3, 650]] = np.nan
+    return Xm, means
+
+
+@pytest.mark.parametrize(
+    ("covariance_type", "weighted"),
+    [("full", False), ("full", True), ("tied", False), ("diag", True), ("spherical", False),
+     ("VEV", False)],
+)  # fmt: skip
+def test_missing_values_on_dask_equal_em_in_memory_from_the_same_start(
+    holes, rng, covariance_type, weighted
+):
+    Xm, means = holes
+    w = rng.uniform(0.0, 2.0, size=len(Xm)) if weighted else None
+    params = dict(covariance_type=covariance_type, tol=0.0, max_iter=10, means_init=means)
+    want = GaussianMixture(3, **params).fit(Xm, sample_weight=w)
+    wd = None if w is None else da.from_array(w, chunks=CHUNKS)
+    got = GaussianMixture(3, **params).fit(lazy(Xm), sample_weight=wd)
+    assert_same_model(got, want)
+    assert got.n_empty_rows_ == want.n_empty_rows_ == int(np.isnan(Xm).all(axis=1).sum()) >= 2
+
+
+def test_missing_values_on_dask_are_predicted_lazily_as_in_memory(holes):
+    Xm, means = holes
+    gm = GaussianMixture(3, means_init=means, max_iter=5).fit(Xm)
+    Xd = lazy(Xm)
+    labels, proba, logd = gm.predict(Xd), gm.predict_proba(Xd), gm.score_samples(Xd)
+    for out in (labels, proba, logd):
+        assert isinstance(out, da.Array) and out.chunks[0] == Xd.chunks[0]
+    np.testing.assert_array_equal(labels.compute(), gm.predict(Xm))
+    np.testing.assert_allclose(proba.compute(), gm.predict_proba(Xm), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(logd.compute(), gm.score_samples(Xm), rtol=1e-12)
+    assert gm.score(Xd) == pytest.approx(gm.score(Xm), rel=1e-12)
+    assert gm.bic(Xd) == pytest.approx(gm.bic(Xm), rel=1e-12)
+
+
+def test_missing_values_on_dask_from_the_default_start_match_memory(holes):
+    """The race's subsample and the frame's sample hold missing values: gathered, they are
+    grouped on the client as in memory."""
+    Xm, _ = holes
+    want = GaussianMixture(3, random_state=2, tol=1e-6).fit(Xm)
+    got = GaussianMixture(3, random_state=2, tol=1e-6).fit(lazy(Xm))
+    assert_same_model(got, want)
+
+
+def test_a_block_with_missing_values_is_grouped_once_while_it_lives(dask_client, holes):
+    """Persisted blocks keep their rows grouped between passes (one entry per block with
+    missing values on its worker), and drop them with the block."""
+    Xm, means = holes
+
+    def kept() -> int:
+        from gaussmix.dask import blocks
+
+        return len(blocks._KEPT)
+
+    Xd = lazy(Xm)
+    GaussianMixture(3, means_init=means, max_iter=4).fit(Xd)
+    assert sum(dask_client.run(kept).values()) == 2  # blocks 0 and 1 hold missing values
+    del Xd
+    import gc
+
+    dask_client.run(gc.collect)
+    for _ in range(50):
+        if sum(dask_client.run(kept).values()) == 0:
+            break
+        threading.Event().wait(0.1)
+    assert sum(dask_client.run(kept).values()) == 0
 
 
 def test_wrong_width_dtype_and_shape_get_the_in_memory_errors(data):
@@ -383,6 +469,65 @@ def test_the_cli_fits_on_the_cluster_out_of_core_as_in_memory(dask_client, data,
     assert done.returncode == 1 and "non-numeric columns 'name'" in done.stderr
 
 
+@pytest.mark.slow
+def test_the_cli_predicts_flags_and_selects_on_the_cluster(dask_client, holes, tmp_path):
+    """``--scheduler`` on the commands that read data, each equal to the library in memory:
+    predict (Parquet, the model's columns found by name, NaN marginalised), anomalies (the
+    flagged rows gathered from a .npy the workers read) and select (every candidate fitted
+    on the cluster)."""
+    from gaussmix.persistence import save_model
+    from gaussmix.selection import select_model
+
+    Xm, _ = holes
+    X = np.nan_to_num(Xm, nan=0.5)
+    np.save(tmp_path / "x.npy", X)
+    frame = pd.DataFrame(Xm, columns=["a", "b", "c"])
+    frame.assign(name="row")[["name", "c", "a", "b"]].to_parquet(tmp_path / "holes.parquet")
+    fitted = GaussianMixture(3, random_state=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    save_model(fitted, tmp_path / "m.gmm")
+    address = dask_client.scheduler.address
+
+    def run(*args: str) -> pd.DataFrame:
+        out = tmp_path / f"{args[0]}.csv"
+        done = gaussmix_cli(*args, "-o", str(out), "--scheduler", address)
+        assert done.returncode == 0, done.stderr
+        return pd.read_csv(out)
+
+    got = run("predict", str(tmp_path / "m.gmm"), str(tmp_path / "holes.parquet"), "--proba")
+    want = fitted.predict_proba(frame)
+    np.testing.assert_allclose(got[["proba_0", "proba_1", "proba_2"]], want, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(got["label"], want.argmax(axis=1))
+
+    got = run("anomalies", str(tmp_path / "m.gmm"), str(tmp_path / "x.npy"), "--quantile", "0.02")
+    logd = fitted.score_samples(pd.DataFrame(X, columns=["a", "b", "c"]))
+    flagged = np.flatnonzero(logd <= np.quantile(logd, 0.02))
+    np.testing.assert_array_equal(got["row"], flagged)
+    np.testing.assert_array_equal(got[["x0", "x1", "x2"]], X[flagged])
+    np.testing.assert_allclose(got["log_density"], logd[flagged], rtol=1e-10)
+
+    table = tmp_path / "select.csv"
+    done = gaussmix_cli("select", str(tmp_path / "holes.parquet"), "--columns", "a,b,c", "-k",
+                        "1..2", "--covariance", "diag", "--csv", str(table), "--scheduler",
+                        address)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(table)
+    want = select_model(frame, [1, 2], ["diag"], random_state=0)  # --seed 0
+    np.testing.assert_allclose(got["bic"], [row["bic"] for row in want.rows], rtol=1e-8)
+    assert got["best"].tolist() == [i == want.best_index for i in range(2)]
+
+
+def test_the_cli_refuses_id_on_the_cluster(tmp_path):
+    import argparse
+
+    from gaussmix.cli.cluster import read_for_model
+    from gaussmix.cli.errors import CLIError
+
+    np.save(tmp_path / "x.npy", np.zeros((10, 2)))
+    args = argparse.Namespace(data=str(tmp_path / "x.npy"), columns=None, id="x0")
+    with pytest.raises(CLIError, match="--id is not available with --scheduler"):
+        read_for_model(args, None, 2)
+
+
 def test_npy_blocks_are_read_by_the_workers_not_sent_with_the_graph(tmp_path):
     import pickle
 
@@ -403,3 +548,51 @@ def test_the_cli_reports_an_unreachable_scheduler(tmp_path):
                         DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="1s")  # fmt: skip
     assert done.returncode == 1
     assert "gaussmix: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
+
+
+def test_imputation_and_tail_probabilities_are_lazy_and_match_memory(data, rng):
+    """Imputation and anomaly scoring map the in-memory methods over the blocks: the same
+    conditional means and tail probabilities (a pattern's reference draws do not depend on
+    the block), chunked as the input; draws seeded per block."""
+    X, _ = data
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.25] = np.nan
+    holes[[5, 900]] = np.nan
+    gm = GaussianMixture(3, random_state=0).fit(holes)
+    lazy_holes = lazy(holes)
+    filled = gm.impute(lazy_holes)
+    assert isinstance(filled, da.Array) and filled.chunks == lazy_holes.chunks
+    np.testing.assert_allclose(filled.compute(), gm.impute(holes), rtol=1e-12)
+    tails = gm.tail_probability(lazy_holes)
+    assert isinstance(tails, da.Array) and tails.chunks == (lazy_holes.chunks[0],)
+    np.testing.assert_array_equal(tails.compute(), gm.tail_probability(holes))
+    flags = gm.is_anomaly(lazy_holes, 0.9)
+    assert flags.dtype == bool
+    np.testing.assert_array_equal(flags.compute(), gm.is_anomaly(holes, 0.9))
+    np.testing.assert_array_equal(
+        gm.anomaly_threshold(lazy_holes, 0.9).compute(), gm.anomaly_threshold(holes, 0.9)
+    )
+    draws = gm.impute(lazy_holes, n_draws=2, random_state=4)
+    assert draws.shape == (2, *holes.shape) and draws.chunks[1] == lazy_holes.chunks[0]
+    got = draws.compute()
+    np.testing.assert_array_equal(got, gm.impute(lazy_holes, n_draws=2, random_state=4).compute())
+    missing = np.isnan(holes)
+    assert not np.isnan(got).any() and np.all(got[:, ~missing] == holes[~missing])
+    assert not np.any(got[0][missing] == got[1][missing])
+    with_inf = holes.copy()
+    with_inf[1000, 1] = np.inf
+    with pytest.raises(
+        ValueError,
+        match=r"inf in 1 of 700 rows of its block 1 \(rows 700 to 1399\) \(first: row 1000\)",
+    ):
+        gm.impute(lazy(with_inf)).compute()
+
+
+def test_each_blocks_draws_have_their_own_seed(rng):
+    """Blocks holding the same rows draw different completions."""
+    rows = rng.normal(size=(50, 3))
+    rows[:, 1] = np.nan
+    X = np.concatenate([rows, rows])
+    gm = GaussianMixture(1, random_state=0).fit(rng.normal(size=(200, 3)))
+    draws = gm.impute(lazy(X, chunks=50), n_draws=1, random_state=0).compute()[0]
+    assert not np.any(draws[:50, 1] == draws[50:, 1])

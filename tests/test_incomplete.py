@@ -258,3 +258,172 @@ def test_missing_error_and_infinity_are_refused(rng):
         model.predict(X)
     with pytest.raises(ValueError, match="one of 'marginalize', 'error'"):
         GaussianMixture(1, missing="drop").fit(np.nan_to_num(X, posinf=0.0))
+
+
+def test_rows_with_nothing_observed_alone(rng):
+    # a batch of only empty rows (every column unobserved): the mixing weights as
+    # probabilities, a log-density of 0 (the integral over every coordinate), no warning
+    X = rng.normal(size=(200, 3))
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    empty = np.full((2, 3), np.nan)
+    np.testing.assert_allclose(gm.predict_proba(empty), np.vstack([gm.weights_] * 2))
+    np.testing.assert_array_equal(gm.score_samples(empty), [0.0, 0.0])
+    assert (gm.predict(empty) == np.argmax(gm.weights_)).all()
+
+
+# ------------------------------------------------------------------ the pass over patterns
+
+
+def pattern_problem(rng, d, k, n, rate, *, diagonal=False, dtype=np.float64):
+    """Grouped rows with values missing at random, a model and its pass's operands."""
+    from gaussmix.incomplete.patterns import GroupedRows, Patterns
+
+    weights, means, dense = dense_model(rng, d, k)
+    X = with_holes(rng, means[rng.integers(k, size=n)] + rng.normal(size=(n, d)), rate)
+    X = X[~np.isnan(X).all(axis=1)].astype(dtype)
+    patterns = Patterns.of(X)
+    frame = Frame.from_data(X.astype(np.float64), missing="observed")
+    cov = dense / frame.scale**2
+    if diagonal:
+        cov = np.ascontiguousarray(np.diagonal(cov, axis1=1, axis2=2))
+    return {
+        "rows": GroupedRows.of(X, patterns),
+        "means": (means - frame.centre) / frame.scale,
+        "covariances": cov,
+        "log_weights": np.log(weights),
+        "frame": frame,
+    }
+
+
+def run_pattern_pass(problem, n_threads=None, **options):
+    from gaussmix.incomplete.passes import pattern_pass
+
+    n, k = problem["rows"].n_rows, problem["means"].shape[0]
+    out = {"lse": np.empty(n), "resp": np.empty((n, k)), "labels": np.empty(n, dtype=np.intp)}
+    sums = pattern_pass(
+        problem["rows"], problem["means"], problem["covariances"], problem["log_weights"],
+        problem["frame"], n_threads=n_threads, **out, **options,
+    )  # fmt: skip
+    return sums, out
+
+
+def assert_same_pass(got, want, rtol=1e-10):
+    (s, o), (t, p) = got, want
+    for name in ("nk", "s1", "s2"):
+        scale = np.abs(getattr(t, name)).max()
+        np.testing.assert_allclose(getattr(s, name), getattr(t, name), rtol=rtol, atol=rtol * scale)
+    assert s.log_likelihood == pytest.approx(t.log_likelihood, rel=rtol)
+    assert s.weight == t.weight
+    np.testing.assert_allclose(o["lse"], p["lse"], rtol=rtol)
+    np.testing.assert_allclose(o["resp"], p["resp"], rtol=rtol, atol=1e-12)
+    np.testing.assert_array_equal(o["labels"], p["labels"])
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+@pytest.mark.parametrize(("d", "k", "rate"), [(5, 3, 0.3), (15, 2, 0.1)])
+def test_the_kernel_and_its_numpy_twin_agree_over_patterns(rng, d, k, rate, diagonal):
+    """The compiled marginal_chunk (operators, kernel and lift in C; d_o above 12 takes the
+    kernel's super-block) against the numpy twin, with weights, hard and given
+    responsibilities, and float32 rows."""
+    pytest.importorskip("gaussmix._kernels")
+    problem = pattern_problem(rng, d, k, 3000, rate, diagonal=diagonal)
+    n = problem["rows"].n_rows
+    w = rng.uniform(0.0, 2.0, size=n)
+    given = rng.dirichlet(np.ones(k), size=n)
+    for options in ({}, {"sample_weight": w}, {"hard": True}, {"given": given}):
+        got = run_pattern_pass(problem, **options)
+        with numpy_kernels():
+            want = run_pattern_pass(problem, **options)
+        assert_same_pass(got, want)
+    f32 = pattern_problem(np.random.default_rng(1), d, k, 2000, rate, dtype=np.float32)
+    got = run_pattern_pass(f32)
+    with numpy_kernels():
+        want = run_pattern_pass(f32)
+    assert_same_pass(got, want)
+
+
+def test_rows_the_kernel_hands_back_are_redone_by_numpy(rng):
+    """A row whose squared distances overflow (log-densities below float64's range) makes
+    the kernel hand its pattern's rows of the task back: the pass still equals the numpy
+    twin's, and that row takes the complete-data convention (tests/test_engine.py): a
+    log-density of -inf, one-hot at its nearest component, no statistics."""
+    pytest.importorskip("gaussmix._kernels")
+    problem = pattern_problem(rng, 4, 3, 2000, 0.3)
+    rows = problem["rows"]
+    far = int(rows.bounds[2])  # pattern 2's first row
+    rows.values[rows.offsets[2]] = 1e200
+    got = run_pattern_pass(problem)
+    with numpy_kernels():
+        want = run_pattern_pass(problem)
+    assert_same_pass(got, want)
+    lse, resp = got[1]["lse"], got[1]["resp"]
+    assert lse[far] == -np.inf and got[0].log_likelihood == -np.inf
+    np.testing.assert_allclose(np.sort(resp[far]), [0.0, 0.0, 1.0], atol=1e-300)  # the floor
+    assert np.isfinite(np.delete(lse, far)).all()
+    assert np.isfinite(got[0].s2).all()
+    assert got[0].nk.sum() == pytest.approx(rows.n_rows - 1, rel=1e-12)  # all but that row
+
+
+def test_passes_over_patterns_repeat_to_the_bit_whatever_the_threads(rng):
+    problem = pattern_problem(rng, 6, 4, 40_000, 0.3)  # several tasks
+    one, _ = run_pattern_pass(problem, n_threads=1)
+    for n_threads in (2, 5):
+        other, _ = run_pattern_pass(problem, n_threads=n_threads)
+        for name in ("nk", "s1", "s2", "log_likelihood"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(one, name))
+
+
+@pytest.mark.parametrize("d", [3, 20, 70])
+def test_patterns_group_every_row_with_its_mask(rng, d):
+    """Integer keys (radix-sorted up to 16 features, 64-bit up to 64) and byte keys above:
+    each pattern's rows share its mask, each mask is one pattern, rows keep their order
+    within it, and the grouped values are the observed values of those rows."""
+    from gaussmix.incomplete.patterns import GroupedRows, Patterns
+
+    X = rng.normal(size=(500, d))
+    X[rng.random(X.shape) < (0.3 if d == 3 else 0.02)] = np.nan
+    X[[7, 99]] = np.nan
+    X[300:320] = np.where(np.arange(d) % 2, np.nan, 1.0)  # one pattern shared by 20 rows
+    pat = Patterns.of(X)
+    seen = ~np.isnan(X)
+    assert {7, 99} <= set(pat.empty.tolist())
+    np.testing.assert_array_equal(np.sort(pat.empty), np.flatnonzero(~seen.any(axis=1)))
+    assert sorted(np.concatenate([pat.order, pat.empty]).tolist()) == list(range(500))
+    masks = set()
+    for p in range(pat.n_patterns):
+        members = pat.order[pat.bounds[p] : pat.bounds[p + 1]]
+        assert (np.diff(members) > 0).all()
+        assert (seen[members] == pat.observed[p]).all()
+        masks.add(pat.observed[p].tobytes())
+    assert len(masks) == pat.n_patterns == len({r.tobytes() for r in seen[pat.order]})
+    rows = GroupedRows.of(X, pat)
+    for p in range(pat.n_patterns):
+        a, b = int(pat.bounds[p]), int(pat.bounds[p + 1])
+        want = X[pat.order[a:b]][:, pat.observed[p]]
+        np.testing.assert_array_equal(rows.rows(p, a, b), want)
+
+
+# ------------------------------------------------------------------ missing at random
+
+
+def test_values_missing_at_random_bias_complete_cases_and_not_the_fit(rng):
+    """MAR, not MCAR: the second feature is missing where the first is high within its
+    cluster (a rule on observed values only).  Dropping incomplete rows shifts both means
+    down; marginalising recovers the generating means (Little & Rubin: the likelihood of
+    the observed values ignores a MAR mechanism)."""
+    n = 8000
+    means = np.array([[-4.0, 0.0], [4.0, 3.0]])
+    cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    labels = rng.integers(2, size=n)
+    X = means[labels] + rng.multivariate_normal(np.zeros(2), cov, size=n)
+    hide = ((X[:, 0] > -3.5) & (X[:, 0] < 0.0)) | (X[:, 0] > 4.5)
+    Xm = X.copy()
+    Xm[hide, 1] = np.nan
+    start = {"means_init": means + 0.5, "tol": 1e-8, "max_iter": 500}
+    fit = GaussianMixture(2, **start).fit(Xm)
+    complete_cases = GaussianMixture(2, **start).fit(Xm[~hide])
+    error = np.abs(fit.means_ - means).max()
+    bias = np.abs(complete_cases.means_ - means).max()
+    assert error < 0.08  # a few standard errors (about 0.02 per mean)
+    assert bias > 0.3 and bias > 5 * error
+    np.testing.assert_allclose(fit.covariances_, np.stack([cov, cov]), atol=0.1)

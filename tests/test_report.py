@@ -827,3 +827,68 @@ def test_extreme_scales_in_chromium(browser: Any, rng: np.random.Generator, tmp_
     assert shown["logp"] == pytest.approx(model.score_samples(X[row : row + 1])[0], rel=1e-9)
     assert errors == []
     page.close()
+
+
+def test_incomplete_rows_in_chromium(
+    browser: Any, rng: np.random.Generator, tmp_path: Path, artifacts: Path
+) -> None:
+    """Rows with missing values: fitted and scored on their observed columns (the page
+    evaluates every mixture there too), drawn at their imputations, marked, and listed
+    with their imputed values; the least likely rows ranked by tail probability."""
+    X, _, _ = make_blobs(rng, n=400, d=3, k=3)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[[3, 30]] = np.nan
+    path = write_report(X, tmp_path / "holes.html", n_components=[2, 3],
+                        covariance_types=["full", "diag"])  # fmt: skip
+    html = path.read_text(encoding="utf-8")
+    data = payload(html)
+    model = select_model(X, [2, 3], ["full", "diag"], random_state=data["random_state"]).best_model
+    incomplete = np.isnan(X).any(axis=1)
+    cells, empty = int(np.isnan(X).sum()), int(np.isnan(X).all(axis=1).sum())
+    assert data["incomplete"] == {"rows": int(incomplete.sum()), "cells": cells, "empty": empty}
+
+    # drawn where the chosen model expects them; the missing columns listed per point
+    spec = data["data"]
+    drawn = np.asarray(spec["rows"])
+    np.testing.assert_allclose(drawn_points(spec), model.impute(X)[drawn], rtol=RTOL, atol=1e-4)
+    marked = spec["missing"]
+    assert drawn[marked["points"]].tolist() == drawn[incomplete[drawn]].tolist()
+    for i, columns in zip(marked["points"], marked["columns"], strict=True):
+        assert columns == np.flatnonzero(np.isnan(X[drawn[i]])).tolist()
+
+    # the least likely rows: by tail probability, imputed cells marked
+    tails = model.tail_probability(X)
+    least = np.lexsort((model.score_samples(X), tails))[:10]
+    section = html.split('id="anomalies"')[1].split("</section>")[0]
+    assert re.findall(r'<th scope="row">(\d+)</th>', section) == [str(i) for i in least]
+    assert "tail probability" in section
+    assert html.count('<em class="imputed"') >= int(np.isnan(X[least]).sum())
+    assert "missing values</th>" in html and "Missing values</h3>" in html
+
+    page, errors = open_page(browser, path)
+    assert page.locator("#main-plot circle.point.imputed").count() == len(marked["points"])
+    for index in [marked["points"][0], marked["points"][-1], 0, 1]:
+        shown = hover_point(page, index)
+        row = shown["row"]
+        np.testing.assert_allclose(shown["p"], model.predict_proba(X[row : row + 1])[0], atol=1e-5)
+        assert shown["logp"] == pytest.approx(model.score_samples(X[row : row + 1])[0], abs=1e-4)
+        missing = np.flatnonzero(np.isnan(X[row]))
+        assert ("(imputed)" in shown["text"]) == bool(missing.size)
+    # a row with nothing observed: the mixing weights, log-density 0
+    empty_point = next(i for i, c in zip(marked["points"], marked["columns"], strict=True)
+                       if len(c) == 3)  # fmt: skip
+    shown = hover_point(page, empty_point)
+    np.testing.assert_allclose(shown["p"], model.weights_, atol=1e-6)
+    assert shown["logp"] == 0.0
+    # another candidate and an EM step are evaluated on the observed columns as well
+    other = next(i for i, c in enumerate(data["candidates"]) if i != data["chosen"])
+    page.click(f"#candidate-grid button[data-candidate='{other}']")
+    other_model = from_state(data["candidates"][other]["state"], frame_of(spec))
+    shown = hover_point(page, marked["points"][0])
+    row = shown["row"]
+    np.testing.assert_allclose(
+        shown["p"], other_model.predict_proba(X[row : row + 1])[0], atol=1e-4
+    )
+    page.screenshot(path=str(artifacts / "report-incomplete.png"), full_page=False)
+    assert errors == []
+    page.close()

@@ -9,15 +9,20 @@ labels (adjusted Rand index 1), the log-likelihood shifted by exactly ``-n sum(l
 with ``D = diag(s)``, to rounding.  The other models are equivariant under one scale common
 to every feature, which is what they are checked under.  The references are the fit of the
 unscaled data and these closed forms; the data's variances (``numpy.var``) check the
-relative regularisation itself.
+relative regularisation itself.  The same maps hold for rows with missing values (whose
+marginal densities scipy checks), imputation, ``partial_fit``, mini-batch EM and the
+variational Bayesian mixture.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
 
 import gaussmix
@@ -365,3 +370,173 @@ def test_per_feature_pass_agrees_with_the_numpy_twin(rng, model, dtype):
     np.testing.assert_allclose(fused.stats.scatter(), plain.stats.scatter(), rtol=tol, atol=tol)
     # and both are the model's own scores, in the caller's units
     np.testing.assert_allclose(plain.log_density, gm.score_samples(X), rtol=0, atol=tol * size)
+
+
+# --------------------------------------------------------------------------- missing values
+
+
+@pytest.fixture(scope="module")
+def holes(data: np.ndarray) -> np.ndarray:
+    """``data`` with a fifth of its values missing (NaN), a row with none observed."""
+    X = data.copy()
+    X[np.random.default_rng(5).random(X.shape) < 0.2] = np.nan
+    X[7] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("model", ["VVV", "VVI", "EEE"])
+def test_missing_values_per_feature_scaling_maps_the_fit(holes, model, compiled):
+    """Rows with NaN on rescaled features: the pattern pass (fused ``marginal_chunk`` or its
+    numpy twin) takes each pattern's observed features' scales, and the fit maps exactly as
+    a complete one does, the Jacobian over each row's observed features only."""
+    s = SCALES["mixed"]
+    context = contextlib.nullcontext() if compiled else numpy_kernels()
+    with context:
+        ref = fit(model, holes)
+        scaled = fit(model, holes * s)
+        assert adjusted_rand_score(ref.predict(holes), scaled.predict(holes * s)) == 1.0
+        assert scaled.n_iter_ == ref.n_iter_
+        family = get_family(model)
+        rtol = RTOL_ITERATIVE if family.iterative else RTOL
+        np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=rtol, atol=rtol)
+        cov, _ = family.rescaled(scaled.covariances_, scaled.precisions_cholesky_, 1.0 / s)
+        size = np.abs(ref.covariances_).max()
+        np.testing.assert_allclose(cov, ref.covariances_, rtol=rtol, atol=rtol * size)
+        jacobian = np.where(np.isnan(holes), 0.0, np.log(s)).sum(axis=1)
+        np.testing.assert_allclose(
+            scaled.score_samples(holes * s) + jacobian, ref.score_samples(holes),
+            rtol=1e-9, atol=1e-9,
+        )  # fmt: skip
+        # imputation fills in the features' own units
+        filled = scaled.impute(holes * s) / s
+        np.testing.assert_allclose(filled, ref.impute(holes), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("model", ["VVV", "VVI"])
+def test_marginal_densities_in_a_per_feature_frame_are_scipys(rng, model):
+    """Features 1e-6 to 1e6 apart, a fifth of the values missing: each row's log-density,
+    by the fused kernel and by numpy, is the mixture of the observed coordinates' marginal
+    normal densities (scipy)."""
+    scales = np.array([1e-6, 1.0, 1e6, 3e-3])
+    X = make_blobs(rng, n=400, d=4, k=3)[0] * scales
+    X[rng.random(X.shape) < 0.2] = np.nan
+    gm = GaussianMixture(3, covariance_type=model, n_init=1, random_state=0).fit(X)
+    cov = get_family(model).dense(gm.covariances_, 3, 4)
+    # scipy's densities in units of the scales, then less the Jacobian of the observed ones
+    # (scipy cannot factor covariances 1e24 apart)
+    u = cov / scales[:, None] / scales[None, :]
+    expected = np.empty(len(X))
+    for i, row in enumerate(X):
+        o = ~np.isnan(row)
+        if not o.any():
+            continue
+        expected[i] = logsumexp([
+            np.log(w) + multivariate_normal(m[o] / scales[o], c[np.ix_(o, o)]).logpdf(
+                row[o] / scales[o]
+            )
+            for w, m, c in zip(gm.weights_, gm.means_, u, strict=True)
+        ]) - np.log(scales[o]).sum()  # fmt: skip
+    seen = ~np.isnan(X).all(axis=1)
+    tol = 1e-8 * np.abs(expected).max()
+    np.testing.assert_allclose(gm.score_samples(X)[seen], expected[seen], rtol=0, atol=tol)
+    with numpy_kernels():
+        plain = gm.score_samples(X)
+    np.testing.assert_allclose(plain[seen], expected[seen], rtol=0, atol=tol)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+@pytest.mark.parametrize("model", ["VVV", "VVI", "EEE"])
+def test_partial_fit_maps_with_the_features(data, model):
+    """Stepwise updates with reg_covar='auto' (relative to the model's own variances, the
+    same for a model and its rescaled twin): every update maps by ``s``."""
+    s = SCALES["mixed"]
+    ref = fit(model, data[:120], learning_offset=1.0)
+    scaled = fit(model, data[:120] * s, learning_offset=1.0)
+    family = get_family(model)
+    rtol = RTOL_ITERATIVE if family.iterative else RTOL
+    for batch in (data[120:180], data[180:181], data[181:]):
+        ref.partial_fit(batch)
+        scaled.partial_fit(batch * s)
+        jacobian = np.log(s).sum()
+        assert scaled.lower_bound_ + jacobian == pytest.approx(ref.lower_bound_, rel=1e-9)
+        np.testing.assert_allclose(scaled.weights_, ref.weights_, rtol=rtol)
+        np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=rtol, atol=rtol)
+        cov, _ = family.rescaled(scaled.covariances_, scaled.precisions_cholesky_, 1.0 / s)
+        size = np.abs(ref.covariances_).max()
+        np.testing.assert_allclose(cov, ref.covariances_, rtol=rtol, atol=rtol * size)
+
+
+def test_partial_fit_auto_reads_the_models_variances(data):
+    """The relative regulariser of an update is RELATIVE_REG times the model's variance of
+    each feature (for a maximum-likelihood fit, the rows' variance plus the regulariser):
+    the update from the model's own statistics gives its covariances back exactly."""
+    gm = fit("VVV", data)
+    var = np.diagonal(
+        np.einsum("k,kij->ij", gm.weights_, gm.covariances_)
+        + np.cov(gm.means_.T, aweights=gm.weights_, bias=True)
+    )
+    np.testing.assert_allclose(var, np.var(data, axis=0) * (1 + RELATIVE_REG), rtol=1e-9)
+    frame = gm._prediction_frame()
+    reg = internal_reg("auto", frame, gm._variance_frame()) * frame.scale**2
+    np.testing.assert_allclose(reg, RELATIVE_REG * var, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("model", ["VVV", "VVI"])
+def test_mini_batch_fit_maps_with_the_features(data, model):
+    """Mini-batch EM (shuffled batches, stepwise updates) with the features rescaled: the
+    same batches and updates, mapped by ``s``."""
+    s = SCALES["mixed"]
+    ref = fit(model, data, batch_size=60, max_iter=20)
+    events: list[gaussmix.multistart.FitEvent] = []
+    scaled = GaussianMixture(
+        3, covariance_type=model, n_init=1, tol=1e-6, random_state=0, batch_size=60, max_iter=20
+    ).fit(data * s, callback=events.append)
+    # the epochs' reports are in the caller's units: the last is the fitted model
+    assert events[-1].phase == "minibatch"
+    np.testing.assert_allclose(events[-1].means, scaled.means_, rtol=1e-12)
+    assert adjusted_rand_score(ref.predict(data), scaled.predict(data * s)) == 1.0
+    np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=RTOL, atol=RTOL)
+    cov, _ = get_family(model).rescaled(scaled.covariances_, scaled.precisions_cholesky_, 1 / s)
+    size = np.abs(ref.covariances_).max()
+    np.testing.assert_allclose(cov, ref.covariances_, rtol=RTOL, atol=RTOL * size)
+
+
+# --------------------------------------------------------------------------- Bayesian
+
+
+@pytest.mark.parametrize(
+    ("model", "s"),
+    [("full", SCALES["mixed"]), ("diag", SCALES["mixed"]), ("tied", SCALES["huge"]),
+     ("spherical", np.full(3, COMMON["tiny"]))],
+)  # fmt: skip
+def test_bayesian_fit_maps_with_the_features(data, model, s):
+    """Variational Bayes with reg_covar='auto' and the data's priors: the Normal-Wishart
+    update maps onto itself under a per-feature rescaling ('spherical': a common one), so
+    the posterior maps by ``s``; the predictive density shifts by the Jacobian, and the lower
+    bound by a constant (scikit-learn's bound leaves out the priors' normalisers, which
+    depend on the units)."""
+    params = {"covariance_type": model, "n_init": 1, "tol": 1e-8, "max_iter": 300,
+              "random_state": 0, "reg_covar": "auto"}  # fmt: skip
+    ref = gaussmix.BayesianGaussianMixture(4, **params).fit(data)
+    scaled = gaussmix.BayesianGaussianMixture(4, **params).fit(data * s)
+    assert scaled.n_iter_ == ref.n_iter_
+    history = np.asarray(scaled.history_) - scaled.history_[0]
+    np.testing.assert_allclose(history, np.asarray(ref.history_) - ref.history_[0], atol=1e-6)
+    np.testing.assert_allclose(scaled.weights_, ref.weights_, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(scaled.means_ / s, ref.means_, rtol=RTOL, atol=RTOL)
+    np.testing.assert_allclose(scaled.mean_prior_ / s, ref.mean_prior_, rtol=RTOL)
+    np.testing.assert_allclose(scaled.mean_precision_, ref.mean_precision_, rtol=RTOL)
+    np.testing.assert_allclose(scaled.degrees_of_freedom_, ref.degrees_of_freedom_, rtol=RTOL)
+    family = get_family(model)
+    cov, _ = family.rescaled(scaled.covariances_, scaled.precisions_cholesky_, 1.0 / s)
+    size = np.abs(ref.covariances_).max()
+    np.testing.assert_allclose(cov, ref.covariances_, rtol=RTOL, atol=RTOL * size)
+    np.testing.assert_allclose(
+        scaled.score_samples(data * s) + np.log(s).sum(), ref.score_samples(data),
+        rtol=1e-9, atol=1e-9,
+    )  # fmt: skip
+    assert (scaled.predict(data * s) == ref.predict(data)).all()

@@ -111,13 +111,10 @@ def test_tiny_responsibilities_left_out_of_float32_sums_change_nothing_measurabl
     np.testing.assert_allclose(fast.stats.scatter(), plain.stats.scatter(), rtol=0, atol=1e-5)
 
 
-@needs_kernels
-def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch):
-    """A pass whose float32 sums fail their check is redone with the failing components in
-    float64 and says so in ``next_options``; the EM driver hands that to the next pass, which
-    then needs no redo."""
-    from gaussmix.engine import passes
-
+def collinear_case(rng):
+    """float32 rows of two components 50 apart in 16 features, component 0's rows (``first``)
+    nearly collinear, with the model that has both at unit covariance: component 0's
+    whitened float32 sums cannot be vouched for."""
     n, d, k = 8_000, 16, 2
     weights, means = np.array([0.5, 0.5]), np.zeros((k, d))
     means[1] += 50.0
@@ -126,13 +123,20 @@ def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch)
     t = rng.normal(size=int(first.sum()))
     X[first] = 0.0
     X[first, 0], X[first, 1] = t, t + 1e-5 * rng.normal(size=t.size)  # nearly collinear
-    X = np.concatenate([X[~first], X[first]]).astype(np.float32)  # after the probe's chunk
     family = get_family("full")
     frame = Frame.from_means(weights, means, 1.0)
     s = frame.scale[0]
     cov = np.stack([np.eye(d)] * k) / s**2
     chol, _ = family.precisions_cholesky(cov)
     params = Params(weights, (means - frame.centre) / s, cov, chol)
+    return X.astype(np.float32), first, family, frame, params
+
+
+def counted_passes(monkeypatch):
+    """Count the engine's passes, redone ones included: (the float32_statistics each was
+    given, the real pass, the counting one)."""
+    from gaussmix.engine import passes
+
     calls: list[object] = []
     inner = passes.mixture_pass
 
@@ -141,10 +145,21 @@ def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch)
         return inner(*args, **kw)
 
     monkeypatch.setattr(passes, "mixture_pass", counting)
+    return calls, inner, counting
+
+
+@needs_kernels
+def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch):
+    """A pass whose float32 sums fail their check is redone with the failing components in
+    float64 and says so in ``next_options``; the EM driver hands that to the next pass, which
+    then needs no redo."""
+    X, first, family, frame, params = collinear_case(rng)
+    X = np.concatenate([X[~first], X[first]])  # after the probe's chunk
+    calls, _, counting = counted_passes(monkeypatch)
     monkeypatch.setattr("gaussmix.sources.mixture_pass", counting)
     chunk = int((~first).sum())
     state = EMState(params, ConvergenceMonitor(tol=0.0, max_iter=1))
-    strategy = MaximumLikelihood(family, 1e-6 / s**2)
+    strategy = MaximumLikelihood(family, 1e-6 / frame.scale**2)
     run_em(ArraySource(X), state, strategy, frame, chunk_size=chunk)
     assert calls[0] is True and isinstance(calls[1], np.ndarray)  # probed, then redone
     # component 0's rows are nearly collinear: its sums stay in float64 for the run
@@ -153,3 +168,22 @@ def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch)
     state.monitor.max_iter = 3
     run_em(ArraySource(X), state, strategy, frame, chunk_size=chunk)
     assert len(calls) == 2 and all(isinstance(c, np.ndarray) for c in calls)  # no redo
+
+
+@needs_kernels
+def test_a_learnt_mask_still_probes_and_learns_only_total_failures(rng, monkeypatch):
+    """A mask handed on by the run limits the components whitened, and the pass's first
+    chunk still probes among them: a component whose rows there are nearly collinear is
+    summed in float64 without redoing the pass, and the run is not told to keep it so (the
+    probe is cheap; the component may pass once EM has moved it)."""
+    X, _, family, frame, params = collinear_case(rng)  # both components in the probe
+    terms = gaussian_terms(params, family)
+    calls, inner, counting = counted_passes(monkeypatch)
+    mask = np.array([True, True])
+    result = counting(X, terms, frame, float32_statistics=mask, chunk_size=2_000)
+    assert len(calls) == 1  # not redone
+    np.testing.assert_array_equal(result.whitened_components, [False, True])
+    np.testing.assert_array_equal(result.next_options["float32_statistics"], mask)
+    plain = inner(X, terms, frame, float32_statistics=False, chunk_size=2_000)
+    assert result.stats is not None and plain.stats is not None
+    np.testing.assert_array_equal(result.stats.S2[0], plain.stats.S2[0])

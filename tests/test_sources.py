@@ -1,9 +1,12 @@
 """Row sources: the contract every source keeps, and statistics that travel.
 
 Every source (a numpy array, a memory-mapped ``.npy`` file, ``BlockSource``, rows in
-blocks whose passes are merged, and ``DaskSource`` on a real local cluster) must give the same
-passes, statistics, worst rows and fits as the rows in memory.  Statistics computed in other
-processes (``multiprocessing`` with spawn) merge to the in-memory result.
+blocks whose passes are merged, ``DaskSource`` on a real local cluster, the sources read
+out of core — ``NpySource`` of a file, of a memory map and of a strided view of one,
+``ParquetSource`` of a file and of a folder — and ``IncompleteSource`` of complete rows)
+must give the same passes, statistics, worst rows and fits as the rows in memory.
+Statistics computed in other processes (``multiprocessing`` with spawn) merge to the
+in-memory result.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from gaussmix.engine import (
     mixture_pass,
     unit_terms,
 )
+from gaussmix.incomplete.source import IncompleteSource
 from gaussmix.init import initialize
 from gaussmix.multistart import fit_multistart
+from gaussmix.ondisk import NpySource, ParquetSource
 from gaussmix.params import Params
 from gaussmix.regularisation import internal_reg
-from gaussmix.sources import ArraySource, RowSource
+from gaussmix.sources import ArraySource, BlockedRows, RowSource
 from gaussmix.stats import SuffStats
 from gaussmix.strategy import MaximumLikelihood, reseed
 
@@ -43,6 +48,31 @@ def memmap(X: np.ndarray, tmp_path) -> np.ndarray:
     path = tmp_path / "rows.npy"
     np.save(path, X)
     return np.load(path, mmap_mode="r")
+
+
+def strided_memmap(X: np.ndarray, tmp_path) -> np.ndarray:
+    """A memory map of ``X``'s columns within a wider array (not C-contiguous)."""
+    path = tmp_path / "wide.npy"
+    np.save(path, np.concatenate([X, X[:, :2]], axis=1))
+    return np.load(path, mmap_mode="r")[:, : X.shape[1]]
+
+
+def parquet(X: np.ndarray, tmp_path, files: int = 1):
+    """``X`` in Parquet, row groups of 700 rows (a folder of ``files`` files if more)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    names = [f"f{j}" for j in range(X.shape[1])]
+    if files == 1:
+        path = tmp_path / "rows.parquet"
+        pq.write_table(pa.table(dict(zip(names, X.T, strict=True))), path, row_group_size=700)
+        return path
+    folder = tmp_path / "rows"
+    (folder / "part").mkdir(parents=True)
+    for i, part in enumerate(np.array_split(X, files)):
+        table = pa.table(dict(zip(names, part.T, strict=True)))
+        # subfolders count, in the order of the paths
+        pq.write_table(table, folder / ("part" if i else "") / f"{i:02d}.pq", row_group_size=700)
+    return folder
 
 
 def dask_source(X: np.ndarray, w: np.ndarray | None) -> RowSource:
@@ -60,6 +90,12 @@ SOURCES = {
     "memmap": lambda X, w, tmp: ArraySource(memmap(X, tmp), w),
     "blocks": lambda X, w, tmp: BlockSource(X, w, BOUNDS),
     "dask": lambda X, w, tmp: dask_source(X, w),
+    "npy": lambda X, w, tmp: NpySource(memmap(X, tmp).filename, w, block_rows=700),
+    "npy-memmap": lambda X, w, tmp: NpySource(memmap(X, tmp)[:], w, block_rows=650),
+    "npy-strided": lambda X, w, tmp: NpySource(strided_memmap(X, tmp), w, block_rows=800),
+    "parquet": lambda X, w, tmp: ParquetSource(parquet(X, tmp), sample_weight=w),
+    "parquet-folder": lambda X, w, tmp: ParquetSource(parquet(X, tmp, 3), sample_weight=w),
+    "incomplete": lambda X, w, tmp: IncompleteSource(X, w),
 }
 
 
@@ -137,6 +173,15 @@ def test_source_contract(kind, weighted, problem, tmp_path, request):
     a, b = (s.mixture_pass(unit, frame, hard=True).stats for s in (source, memory))
     assert a is not None and b is not None
     assert_same_stats(a, b)
+
+    if isinstance(source, BlockedRows):  # its blocks cover the rows in order
+        parts = [source.block(i) for i in range(source.n_blocks)]
+        assert len(parts) > 1
+        np.testing.assert_array_equal(
+            np.concatenate([p.take(np.arange(p.n_rows)) for p in parts]), X
+        )
+        if weighted:
+            np.testing.assert_array_equal(np.concatenate([p.sample_weight for p in parts]), w)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

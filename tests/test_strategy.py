@@ -22,10 +22,12 @@ from gaussmix.engine import Frame, PassResult, PassTerms, gaussian_terms
 from gaussmix.init import initialize
 from gaussmix.multistart import fit_multistart
 from gaussmix.params import Params
+from gaussmix.posterior import CONJUGATE_MODELS, Priors, prior_shape
 from gaussmix.regularisation import internal_reg
 from gaussmix.sources import ArraySource, RowSource
 from gaussmix.stats import SuffStats
 from gaussmix.strategy import DegenerateMixtureError, MaximumLikelihood, ModelStrategy
+from gaussmix.variational import VariationalBayes
 
 from ._data import make_blobs
 
@@ -149,9 +151,21 @@ def fixed_covariance(family: CovarianceFamily, frame: Frame, start: Params) -> M
     return FixedCovariance(family, start.covariances)
 
 
+def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
+    """Variational Bayes with a unit prior covariance about the data's centre."""
+    d = start.means.shape[1]
+    shape = prior_shape(family, d)
+    unit = np.eye(d) if len(shape) == 2 else np.ones(shape)
+    priors = Priors(True, 1.0 / start.n_components, 1.0, np.zeros(d), float(d), unit)
+    return VariationalBayes(family, priors, 1e-6 / frame.scale**2, start_weight=900.0)
+
+
+CONJUGATE = [*CONJUGATE_MODELS.values(), *CONJUGATE_MODELS]
+
 STRATEGIES = [
     *(pytest.param(maximum_likelihood, name, id=f"ml-{name}") for name in REGISTRY),
     *(pytest.param(fixed_covariance, name, id=f"fixed-{name}") for name in REGISTRY),
+    *(pytest.param(variational, name, id=f"vb-{name}") for name in CONJUGATE),
 ]
 
 

@@ -363,6 +363,12 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
     ("chunk_size", 0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("chunk_size", 100.0, r"'chunk_size' parameter must be an integer >= 1 or None"),
     ("missing", "drop", r"'missing' parameter must be one of 'marginalize', 'error'"),
+    ("batch_size", 0, r"'batch_size' parameter must be an integer >= 1 or None"),
+    ("batch_size", 10.0, r"'batch_size' parameter must be an integer >= 1 or None"),
+    ("learning_offset", -1.0, r"'learning_offset' parameter must be a finite real number >= 0"),
+    ("learning_decay", 0.5, r"'learning_decay' parameter must be in \(0.5, 1\]"),
+    ("learning_decay", 1.5, r"'learning_decay' parameter must be in \(0.5, 1\]"),
+    ("learning_decay", "fast", r"'learning_decay' parameter must be a real number"),
 ]
 
 

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .bayesian import BayesianGaussianMixture
     from .covariance import COVARIANCE_TYPES, MCLUST_MODELS
+    from .imputer import GaussianMixtureImputer
     from .io import ModelFileError
     from .mixture import GaussianMixture, SingularCovarianceWarning
     from .persistence import load
@@ -22,9 +24,11 @@ if TYPE_CHECKING:
 
 #: public name -> the module that defines it
 _LAZY = {
+    "BayesianGaussianMixture": "bayesian",
     "COVARIANCE_TYPES": "covariance",
     "DegenerateMixtureError": "strategy",
     "GaussianMixture": "mixture",
+    "GaussianMixtureImputer": "imputer",
     "MCLUST_MODELS": "covariance",
     "ModelFileError": "io",
     "SelectionResult": "selection",
@@ -51,8 +55,10 @@ def __dir__() -> list[str]:
 __all__ = [
     "COVARIANCE_TYPES",
     "MCLUST_MODELS",
+    "BayesianGaussianMixture",
     "DegenerateMixtureError",
     "GaussianMixture",
+    "GaussianMixtureImputer",
     "ModelFileError",
     "SelectionResult",
     "SingularCovarianceWarning",

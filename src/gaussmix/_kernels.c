@@ -301,13 +301,16 @@ static void choose_kernel(void) {
 enum { X, INV_SCALE, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64,
        GIVEN, N_ARGS };
 
+/* room for the arguments of either entry point (marginal_chunk has more) */
+enum { MAX_ARGS = 20 };
+
 typedef struct {
-    Py_buffer view[N_ARGS];
-    int held[N_ARGS];
+    Py_buffer view[MAX_ARGS];
+    int held[MAX_ARGS];
 } Views;
 
 static void release(Views *v) {
-    for (int i = 0; i < N_ARGS; i++)
+    for (int i = 0; i < MAX_ARGS; i++)
         if (v->held[i]) PyBuffer_Release(&v->view[i]);
 }
 
@@ -379,6 +382,119 @@ static void super_place(Super *sup, Py_ssize_t k, double *base) {
     sup->s1 = base, base += k * dp;
     sup->s2 = base, base += k * dp * dp;
     sup->nk = base;
+}
+
+/* Whether every component's diagonal factors are one value (c's factors as given). */
+static int spherical_factors(const Chunk *c) {
+    if (c->tri) return 0;
+    for (Py_ssize_t q = 0; q < c->k * c->d; q++)
+        if (c->u[q] != c->u[q / c->d * c->d]) return 0;
+    return 1;
+}
+
+/* One chunk through the kernel: its buffers (one zeroed allocation), the factors packed in
+   panels, then the kernel.  c's s2_mean and spherical are set; products32, stats32 and f64c
+   as mixture_chunk's float32_products, float32_statistics and float64_components, checked.
+   Returns 1 (clean), 0 (handed back: see mixture_chunk) or -1 (out of memory); needs no
+   GIL. */
+static int run_chunk(Chunk *c, int products32, int stats32, const unsigned char *f64c) {
+    /* block buffers (feature-major rows, log-densities, differences, the vectors of rows
+       that need exponentials), then the statistics'
+       lane-wise partial sums (diagonal factors, from gathered rows; triangular ones up to
+       d = 12) or super-block (triangular ones above) */
+    const size_t n_block = (size_t)(2 * c->d + c->k) * (size_t)block_rows + (size_t)c->k * L_MAX;
+    /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
+       first-level cache), a super-block above; the crossover chosen by measurement, see
+       benchmarks/README.md (Design measurements) */
+    const int f64_stats = c->nk && (!stats32 || f64c);
+    const int use_super = f64_stats && c->tri && c->d > 12;
+    const Py_ssize_t n2 = c->tri ? c->d * (c->d + 1) / 2 : c->d;
+    const size_t n_part =
+        f64_stats && !use_super
+            ? (size_t)(c->k + c->k * c->d + (c->s2_mean ? c->k : c->k * n2)) * 8
+            : 0;
+    Super sup = {0};
+    size_t n_super = 0;
+    if (use_super) {
+        sup.dp = (c->d + 7) / 8 * 8;
+        sup.cap = super_rows(sup.dp, block_rows);
+        n_super = super_size(&sup, c->k);
+    }
+    Gathered g = {0};
+    size_t n_gathered = 0;
+    if (c->nk && !c->tri) {
+        g.cap = gathered_rows(c->d, c->k, block_rows);
+        n_gathered = (size_t)(c->d + c->k) * (size_t)g.cap + 2 * SKEW;
+        if (c->s2_mean) n_gathered += (size_t)c->k * (size_t)(g.cap + block_rows) + SKEW;
+    }
+    Whitened wh = {0};
+    size_t n_whitened = 0;
+    if (stats32) {
+        wh.dz = (c->d + 3) / 4 * 4;
+        wh.cap = whitened_rows(wh.dz, c->k, block_rows);
+        for (Py_ssize_t a0 = 0; a0 < wh.dz; a0 += 4) wh.ntile += (wh.dz - a0) / tile_rows;
+        /* Z and sr (floats, in doubles' room), then s, s1 and nk */
+        n_whitened = ((size_t)c->k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW +
+                     (size_t)c->k * (size_t)(wh.ntile * 4 * tile_rows + wh.dz) + (size_t)c->k;
+    }
+    /* the factors (triangular) or the transform as panels */
+    const Py_ssize_t panel = panel_size(c->d);
+    const size_t n_panels = (size_t)panel * (c->tri ? (size_t)c->k : c->transform ? 1 : 0);
+    /* their float32 copies (in doubles' room) */
+    const size_t n_panels32 = products32 ? (n_panels + 1) / 2 : 0;
+    /* one zeroed allocation, the super-block 64-byte aligned */
+    double *work = PyMem_RawCalloc(
+        n_block + n_part + n_super + n_panels + n_gathered + n_panels32 + n_whitened + 16,
+        sizeof(double));
+    if (!work) return -1;
+    if (n_panels) {
+        double *packed = work + n_block + n_part + n_super + 8;
+        if (c->tri)
+            for (Py_ssize_t j = 0; j < c->k; j++) pack_panels(c->u + j * c->d * c->d, c->d, packed + j * panel);
+        else
+            pack_panels(c->transform, c->d, packed);
+        c->panel = panel;
+        if (c->tri)
+            c->u = packed;
+        else
+            c->transform = packed;
+        if (n_panels32) {
+            float *p32 = (float *)(work + n_block + n_part + n_super + 8 + n_panels + n_gathered);
+            for (size_t q = 0; q < n_panels; q++) p32[q] = (float)packed[q];
+            c->u32 = p32;
+        }
+    }
+    if (n_super) {
+        double *base = work + n_block + n_part;
+        base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
+        super_place(&sup, c->k, base);
+        sup.only = f64c; /* NULL without float32 statistics (refused above) */
+        for (Py_ssize_t j = 0; j < c->k; j++)
+            memcpy(sup.mu + j * sup.dp, c->mu + j * c->d, (size_t)c->d * sizeof(double));
+    }
+    if (n_gathered) {
+        g.x = work + n_block + n_part + n_super + 8 + n_panels;
+        g.r = g.x + c->d * g.cap + SKEW; /* see super_size */
+        if (c->s2_mean) {
+            g.q = g.r + c->k * g.cap + SKEW;
+            g.qb = g.q + c->k * g.cap + SKEW;
+        }
+    }
+    if (n_whitened) { /* after the float32 panels, 64-byte aligned */
+        double *base = work + n_block + n_part + n_super + 8 + n_panels + n_gathered + n_panels32;
+        base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
+        wh.z = (float *)base;
+        wh.sr = wh.z + c->k * wh.dz * wh.cap;
+        wh.s = base + ((size_t)c->k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW;
+        wh.s1 = wh.s + c->k * wh.ntile * 4 * tile_rows;
+        wh.nk = wh.s1 + c->k * wh.dz;
+        wh.skip = f64c;
+        c->wh = &wh;
+    }
+    const int clean = kernel(c, work, work + c->d * block_rows, work + (c->d + c->k) * block_rows,
+                   work + n_block, n_super ? &sup : NULL, n_gathered ? &g : NULL);
+    PyMem_RawFree(work);
+    return clean;
 }
 
 static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -466,11 +582,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         release(&v);
         return NULL;
     }
-    if (!c.tri) { /* spherical if every component's factors are one value */
-        c.spherical = 1;
-        for (Py_ssize_t q = 0; q < c.k * c.d && c.spherical; q++)
-            c.spherical = c.u[q] == c.u[q / c.d * c.d];
-    }
+    c.spherical = spherical_factors(&c);
     c.s2_mean = c.nk && b[S2].ndim == 1;
     if (products32 && !(c.tri && c.x_float32)) {
         PyErr_SetString(PyExc_ValueError,
@@ -504,110 +616,358 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         release(&v);
         return NULL;
     }
-    /* block buffers (feature-major rows, log-densities, differences, the vectors of rows
-       that need exponentials), then the statistics'
-       lane-wise partial sums (diagonal factors, from gathered rows; triangular ones up to
-       d = 12) or super-block (triangular ones above) */
-    const size_t n_block = (size_t)(2 * c.d + c.k) * (size_t)block_rows + (size_t)c.k * L_MAX;
-    /* triangular factors: lane-wise partial sums of the pairs up to d = 12 (they stay in the
-       first-level cache), a super-block above; the crossover chosen by measurement, see
-       benchmarks/README.md (Design measurements) */
-    const int f64_stats = c.nk && (!stats32 || f64c);
-    const int use_super = f64_stats && c.tri && c.d > 12;
-    const Py_ssize_t n2 = c.tri ? c.d * (c.d + 1) / 2 : c.d;
-    const size_t n_part =
-        f64_stats && !use_super
-            ? (size_t)(c.k + c.k * c.d + (c.s2_mean ? c.k : c.k * n2)) * 8
-            : 0;
-    Super sup = {0};
-    size_t n_super = 0;
-    if (use_super) {
-        sup.dp = (c.d + 7) / 8 * 8;
-        sup.cap = super_rows(sup.dp, block_rows);
-        n_super = super_size(&sup, c.k);
+    int clean;
+    Py_BEGIN_ALLOW_THREADS
+    clean = run_chunk(&c, products32, stats32, f64c);
+    Py_END_ALLOW_THREADS
+    release(&v);
+    if (clean < 0) return PyErr_NoMemory();
+    return PyBool_FromLong(clean);
+}
+
+/* ------------------------------------------------------------------ incomplete rows
+
+   Rows with missing values are grouped by missingness pattern and kept compact: pattern p's
+   rows are the grouped rows bounds[p] to bounds[p + 1] - 1, and their observed values alone,
+   row-major, start at element offsets[p] of values.  Under component j their density is the
+   marginal N(x_o; mu_o, S_oo) of the observed coordinates o, which the kernel evaluates with
+   the upper-triangular factor U_o = L^-T of S_oo^-1 (S_oo = L L^T; the diagonal 1/sqrt(S_oo)
+   for diagonal covariances) on d_o coordinates only.  The kernel's statistics about mu_o are
+   lifted to the expected complete-data ones with B = S_mo S_oo^-1 and C = S_mm - B S_om
+   (gaussmix/incomplete/marginal.py has the formulas and the numpy twin). */
+
+/* One pattern's operands for all components (buffers for d coordinates, set once). */
+typedef struct {
+    Py_ssize_t d, k, no, nm;
+    int tri;
+    Py_ssize_t *obs, *mis;  /* (d,) each: observed and missing coordinates, increasing */
+    double *mu, *u, *base;  /* (k, no) means in units of scale; (k, no, no) or (k, no); (k,) */
+    double *isc;            /* (no,) the observed coordinates' inverse scales */
+    double *B, *C;          /* (k, nm, no) and (k, nm, nm), or C the variances (k, nm) */
+    double *low, *linv, *w; /* scratch: (d, d), (d, d), (d, d) */
+    double *nk, *s1, *s2;   /* the kernel's statistics about mu_o: (k), (k, no), (k, no, no) */
+} Marginal;
+
+static size_t marginal_size(Py_ssize_t d, Py_ssize_t k) {
+    const size_t dd = (size_t)d * (size_t)d, kk = (size_t)k;
+    return kk * (size_t)d + kk * dd + kk + (size_t)d + 2 * kk * dd + 3 * dd + kk +
+           kk * (size_t)d + kk * dd;
+}
+
+static void marginal_place(Marginal *g, double *base) {
+    const Py_ssize_t d = g->d, k = g->k;
+    g->mu = base, base += k * d;
+    g->u = base, base += k * d * d;
+    g->base = base, base += k;
+    g->isc = base, base += d;
+    g->B = base, base += k * d * d;
+    g->C = base, base += k * d * d;
+    g->low = base, base += d * d;
+    g->linv = base, base += d * d;
+    g->w = base, base += d * d;
+    g->nk = base, base += k;
+    g->s1 = base, base += k * d;
+    g->s2 = base;
+}
+
+/* Pattern observed's operands under covariances cov ((k, d, d), or variances (k, d)), means
+   (k, d) in units of the scales and constants log_w (k,) (the log-weights and what else is
+   added to every row's log-density; the frame's Jacobian, the sum of the observed
+   coordinates' log_scale (d,), is taken off here), and the observed coordinates' inverse
+   scales from inv_scale (d,).  B and C only if lift.  Returns 0 if a marginal covariance is not positive-definite
+   in floating point (the numpy path then redoes the pattern's rows). */
+static int marginal_of(Marginal *g, const unsigned char *observed, const double *cov,
+                       const double *means, const double *log_w, const double *inv_scale,
+                       const double *log_scale, int lift) {
+    const Py_ssize_t d = g->d, k = g->k;
+    const double half_log_2pi = 0.91893853320467274178;
+    Py_ssize_t no = 0, nm = 0;
+    for (Py_ssize_t a = 0; a < d; a++)
+        if (observed[a])
+            g->obs[no++] = a;
+        else
+            g->mis[nm++] = a;
+    g->no = no, g->nm = nm;
+    double jacobian = 0.0;
+    for (Py_ssize_t a = 0; a < no; a++) {
+        g->isc[a] = inv_scale[g->obs[a]];
+        jacobian += log_scale[g->obs[a]];
     }
-    Gathered g = {0};
-    size_t n_gathered = 0;
-    if (c.nk && !c.tri) {
-        g.cap = gathered_rows(c.d, c.k, block_rows);
-        n_gathered = (size_t)(c.d + c.k) * (size_t)g.cap + 2 * SKEW;
-        if (c.s2_mean) n_gathered += (size_t)c.k * (size_t)(g.cap + block_rows) + SKEW;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        double *mu = g->mu + j * no;
+        for (Py_ssize_t a = 0; a < no; a++) mu[a] = means[j * d + g->obs[a]];
+        double log_det = 0.0; /* of U_o */
+        if (!g->tri) {
+            const double *var = cov + j * d;
+            double *u = g->u + j * no;
+            for (Py_ssize_t a = 0; a < no; a++) {
+                const double v = var[g->obs[a]];
+                if (!(v > 0.0)) return 0;
+                u[a] = 1.0 / sqrt(v);
+                log_det += log(u[a]);
+            }
+            for (Py_ssize_t c = 0; lift && c < nm; c++) g->C[j * nm + c] = var[g->mis[c]];
+        } else {
+            const double *S = cov + j * d * d;
+            double *L = g->low, *Li = g->linv;
+            for (Py_ssize_t i = 0; i < no; i++) /* S_oo = L L^T, row by row */
+                for (Py_ssize_t t = 0; t <= i; t++) {
+                    double s = S[g->obs[i] * d + g->obs[t]];
+                    for (Py_ssize_t q = 0; q < t; q++) s -= L[i * no + q] * L[t * no + q];
+                    if (t < i)
+                        L[i * no + t] = s / L[t * no + t];
+                    else if (s > 0.0)
+                        L[i * no + i] = sqrt(s);
+                    else
+                        return 0;
+                }
+            for (Py_ssize_t c = 0; c < no; c++) /* L^-1, lower, column by column */
+                for (Py_ssize_t i = c; i < no; i++) {
+                    double s = i == c ? 1.0 : 0.0;
+                    for (Py_ssize_t q = c; q < i; q++) s -= L[i * no + q] * Li[q * no + c];
+                    Li[i * no + c] = s / L[i * no + i];
+                }
+            double *u = g->u + j * no * no; /* U_o = L^-T */
+            for (Py_ssize_t a = 0; a < no; a++) {
+                log_det -= log(L[a * no + a]);
+                for (Py_ssize_t b = 0; b < no; b++) u[a * no + b] = b >= a ? Li[b * no + a] : 0.0;
+            }
+            if (lift && nm) {
+                double *W = g->w, *B = g->B + j * nm * no, *C = g->C + j * nm * nm;
+                for (Py_ssize_t a = 0; a < no; a++) /* W = L^-1 S_om (no, nm) */
+                    for (Py_ssize_t c = 0; c < nm; c++) {
+                        double s = 0.0;
+                        for (Py_ssize_t t = 0; t <= a; t++)
+                            s += Li[a * no + t] * S[g->obs[t] * d + g->mis[c]];
+                        W[a * nm + c] = s;
+                    }
+                for (Py_ssize_t c = 0; c < nm; c++) { /* B = W^T L^-1, C = S_mm - W^T W */
+                    for (Py_ssize_t a = 0; a < no; a++) {
+                        double s = 0.0;
+                        for (Py_ssize_t t = a; t < no; t++) s += W[t * nm + c] * Li[t * no + a];
+                        B[c * no + a] = s;
+                    }
+                    for (Py_ssize_t e = c; e < nm; e++) {
+                        double s = S[g->mis[c] * d + g->mis[e]];
+                        for (Py_ssize_t t = 0; t < no; t++) s -= W[t * nm + c] * W[t * nm + e];
+                        C[c * nm + e] = C[e * nm + c] = s;
+                    }
+                }
+            }
+        }
+        g->base[j] = log_w[j] - (double)no * half_log_2pi - jacobian + log_det;
     }
-    Whitened wh = {0};
-    size_t n_whitened = 0;
-    if (stats32) {
-        wh.dz = (c.d + 3) / 4 * 4;
-        wh.cap = whitened_rows(wh.dz, c.k, block_rows);
-        for (Py_ssize_t a0 = 0; a0 < wh.dz; a0 += 4) wh.ntile += (wh.dz - a0) / tile_rows;
-        /* Z and sr (floats, in doubles' room), then s, s1 and nk */
-        n_whitened = ((size_t)c.k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW +
-                     (size_t)c.k * (size_t)(wh.ntile * 4 * tile_rows + wh.dz) + (size_t)c.k;
+    return 1;
+}
+
+/* The pattern's statistics about mu_o (g's nk, s1, s2) lifted to all coordinates and added
+   to nk (k,), s1 (k, d) and s2 (k, d, d) or (k, d): E[x - mu] = A (x_o - mu_o) with
+   A = [I; B], and E[(x - mu)(x - mu)^T] = A (x_o - mu_o)(x_o - mu_o)^T A^T + [0, 0; 0, C]. */
+static void marginal_lift(const Marginal *g, double *nk, double *s1, double *s2) {
+    const Py_ssize_t d = g->d, k = g->k, no = g->no, nm = g->nm;
+    const Py_ssize_t *o = g->obs, *m = g->mis;
+    double *MO = g->w; /* B s2_oo, (nm, no): the scratch W is free again */
+    for (Py_ssize_t j = 0; j < k; j++) {
+        const double n = g->nk[j], *t1 = g->s1 + j * no;
+        nk[j] += n;
+        double *S1 = s1 + j * d;
+        for (Py_ssize_t a = 0; a < no; a++) S1[o[a]] += t1[a];
+        if (!g->tri) {
+            const double *t2 = g->s2 + j * no, *C = g->C + j * nm;
+            double *S2 = s2 + j * d;
+            for (Py_ssize_t a = 0; a < no; a++) S2[o[a]] += t2[a];
+            for (Py_ssize_t c = 0; c < nm; c++) S2[m[c]] += n * C[c];
+            continue;
+        }
+        const double *t2 = g->s2 + j * no * no, *B = g->B + j * nm * no, *C = g->C + j * nm * nm;
+        double *S2 = s2 + j * d * d;
+        for (Py_ssize_t a = 0; a < no; a++)
+            for (Py_ssize_t b = 0; b < no; b++) S2[o[a] * d + o[b]] += t2[a * no + b];
+        for (Py_ssize_t c = 0; c < nm; c++) {
+            double s = 0.0;
+            for (Py_ssize_t a = 0; a < no; a++) s += B[c * no + a] * t1[a];
+            S1[m[c]] += s;
+            for (Py_ssize_t b = 0; b < no; b++) {
+                double v = 0.0;
+                for (Py_ssize_t a = 0; a < no; a++) v += B[c * no + a] * t2[a * no + b];
+                MO[c * no + b] = v;
+                S2[m[c] * d + o[b]] += v;
+                S2[o[b] * d + m[c]] += v;
+            }
+        }
+        for (Py_ssize_t c = 0; c < nm; c++)
+            for (Py_ssize_t e = c; e < nm; e++) {
+                double v = n * C[c * nm + e];
+                for (Py_ssize_t b = 0; b < no; b++) v += MO[c * no + b] * B[e * no + b];
+                S2[m[c] * d + m[e]] += v;
+                if (e != c) S2[m[e] * d + m[c]] += v;
+            }
     }
-    /* the factors (triangular) or the transform as panels */
-    const Py_ssize_t panel = panel_size(c.d);
-    const size_t n_panels = (size_t)panel * (c.tri ? (size_t)c.k : c.transform ? 1 : 0);
-    /* their float32 copies (in doubles' room) */
-    const size_t n_panels32 = products32 ? (n_panels + 1) / 2 : 0;
-    /* one zeroed allocation, the super-block 64-byte aligned */
-    double *work = PyMem_RawCalloc(
-        n_block + n_part + n_super + n_panels + n_gathered + n_panels32 + n_whitened + 16,
-        sizeof(double));
-    if (!work) {
+}
+
+/* the arguments of marginal_chunk, in Views as mixture_chunk's */
+enum { G_VALUES, G_OFFSETS, G_BOUNDS, G_OBSERVED, G_ISCALE, G_MU, G_COV, G_LOGW, G_LSCALE,
+       G_LSE, G_RESP, G_LABELS, G_SW, G_NK, G_S1, G_S2, G_GIVEN, G_ARGS };
+_Static_assert((int)G_ARGS <= (int)MAX_ARGS && (int)N_ARGS <= (int)MAX_ARGS,
+               "Views holds every argument");
+
+static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"values", "offsets", "bounds", "observed", "start", "stop",
+                            "inv_scale", "means", "covariances", "log_weights", "log_scale",
+                            "lse", "resp", "labels", "sample_weight", "nk", "s1", "s2", "hard",
+                            "given", NULL};
+    PyObject *o[G_ARGS];
+    for (int i = 0; i < G_ARGS; i++) o[i] = Py_None;
+    Py_ssize_t start, stop;
+    int hard = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnnOOOOOO|OO$OOOOpO", names, &o[G_VALUES],
+                                     &o[G_OFFSETS], &o[G_BOUNDS], &o[G_OBSERVED], &start, &stop,
+                                     &o[G_ISCALE], &o[G_MU], &o[G_COV], &o[G_LOGW], &o[G_LSCALE],
+                                     &o[G_LSE], &o[G_RESP], &o[G_LABELS], &o[G_SW], &o[G_NK],
+                                     &o[G_S1], &o[G_S2], &hard, &o[G_GIVEN]))
+        return NULL;
+    Views v = {0};
+    if (view(&v, G_VALUES, o[G_VALUES], "values", 1, "df", 0, 1, 0) < 0 ||
+        view(&v, G_OFFSETS, o[G_OFFSETS], "offsets", 1, "q", 0, 1, 0) < 0 ||
+        view(&v, G_BOUNDS, o[G_BOUNDS], "bounds", 1, "q", 0, 1, 0) < 0 ||
+        view(&v, G_OBSERVED, o[G_OBSERVED], "observed", 2, "?", 0, 1, 0) < 0 ||
+        view(&v, G_ISCALE, o[G_ISCALE], "inv_scale", 1, "d", 0, 1, 0) < 0 ||
+        view(&v, G_MU, o[G_MU], "means", 2, "d", 0, 1, 0) < 0 ||
+        view(&v, G_COV, o[G_COV], "covariances", 0, "d", 0, 1, 0) < 0 ||
+        view(&v, G_LOGW, o[G_LOGW], "log_weights", 1, "d", 0, 1, 0) < 0 ||
+        view(&v, G_LSCALE, o[G_LSCALE], "log_scale", 1, "d", 0, 1, 0) < 0 ||
+        view(&v, G_LSE, o[G_LSE], "lse", 1, "d", 1, 1, 0) < 0 ||
+        view(&v, G_RESP, o[G_RESP], "resp", 2, "df", 1, 0, 1) < 0 ||
+        view(&v, G_LABELS, o[G_LABELS], "labels", 1, "q", 1, 1, 1) < 0 ||
+        view(&v, G_SW, o[G_SW], "sample_weight", 1, "d", 0, 1, 1) < 0 ||
+        view(&v, G_NK, o[G_NK], "nk", 1, "d", 1, 1, 1) < 0 ||
+        view(&v, G_S1, o[G_S1], "s1", 2, "d", 1, 1, 1) < 0 ||
+        view(&v, G_S2, o[G_S2], "s2", 0, "d", 1, 1, 1) < 0 ||
+        view(&v, G_GIVEN, o[G_GIVEN], "given", 2, "d", 0, 1, 1) < 0) {
+        release(&v);
+        return NULL;
+    }
+    Py_buffer *b = v.view;
+    const Py_ssize_t P = b[G_OBSERVED].shape[0], d = b[G_OBSERVED].shape[1];
+    const Py_ssize_t k = b[G_MU].shape[0];
+    const int64_t *offsets = b[G_OFFSETS].buf, *bounds = b[G_BOUNDS].buf;
+    const int tri = b[G_COV].ndim == 3, stats = v.held[G_NK];
+    const Py_ssize_t n = P ? (Py_ssize_t)bounds[P] : 0;
+    int ok = d > 0 && k > 0 && b[G_OFFSETS].shape[0] == P + 1 && b[G_BOUNDS].shape[0] == P + 1 &&
+             b[G_MU].shape[1] == d && b[G_COV].shape[0] == k && b[G_COV].shape[1] == d &&
+             (b[G_COV].ndim == 2 || (tri && b[G_COV].shape[2] == d)) &&
+             b[G_LOGW].shape[0] == k && b[G_ISCALE].shape[0] == d &&
+             b[G_LSCALE].shape[0] == d && b[G_LSE].shape[0] == n && 0 <= start &&
+             start <= stop && stop <= n &&
+             (!v.held[G_RESP] || (b[G_RESP].shape[0] == n && b[G_RESP].shape[1] == k)) &&
+             (!v.held[G_LABELS] || b[G_LABELS].shape[0] == n) &&
+             (!v.held[G_SW] || (stats && b[G_SW].shape[0] == n)) &&
+             v.held[G_NK] == v.held[G_S1] && v.held[G_NK] == v.held[G_S2] &&
+             (!stats || (b[G_NK].shape[0] == k && b[G_S1].shape[0] == k &&
+                         b[G_S1].shape[1] == d && b[G_S2].ndim == b[G_COV].ndim &&
+                         b[G_S2].shape[0] == k && b[G_S2].shape[1] == d &&
+                         (!tri || b[G_S2].shape[2] == d))) &&
+             (!v.held[G_GIVEN] || (!hard && b[G_GIVEN].shape[0] == n && b[G_GIVEN].shape[1] == k));
+    Py_ssize_t first = 0; /* the pattern of row start: the last with bounds[p] <= start */
+    for (Py_ssize_t lo = 0, hi = P; ok && lo < hi;) {
+        const Py_ssize_t mid = (lo + hi) / 2;
+        if (bounds[mid] <= start)
+            first = mid, lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* the rows of the patterns met inside values, in order (a call checks only those: a
+       pass of many tasks over many patterns checks each once or twice) */
+    const size_t item = (size_t)b[G_VALUES].itemsize;
+    const unsigned char *observed = b[G_OBSERVED].buf;
+    ok = ok && (!P || bounds[0] == 0);
+    for (Py_ssize_t p = first; ok && p < P && bounds[p] < stop; p++) {
+        Py_ssize_t no = 0;
+        for (Py_ssize_t a = 0; a < d; a++) no += observed[p * d + a] != 0;
+        ok = no > 0 && bounds[p] <= bounds[p + 1] && offsets[p] >= 0 &&
+             offsets[p + 1] - offsets[p] == (bounds[p + 1] - bounds[p]) * no &&
+             offsets[p + 1] <= b[G_VALUES].shape[0];
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError,
+                        "marginal_chunk: shapes do not match (observed (P, d) with a value "
+                        "observed in every pattern; offsets and bounds (P + 1,) of the "
+                        "patterns' values and rows; 0 <= start <= stop <= rows; inv_scale and "
+                        "log_scale (d,), means (k, d), covariances (k, d, d) or (k, d), "
+                        "log_weights (k,); lse, resp, labels, "
+                        "sample_weight and given per row; nk, s1 and s2 together, s2 shaped as "
+                        "the covariances; sample_weight with the statistics; given without "
+                        "hard)");
+        release(&v);
+        return NULL;
+    }
+    Py_ssize_t *handed = PyMem_RawMalloc((size_t)(P + 1) * sizeof(Py_ssize_t));
+    Py_ssize_t *idx = PyMem_RawMalloc((size_t)(2 * d) * sizeof(Py_ssize_t));
+    double *work = PyMem_RawCalloc(marginal_size(d, k), sizeof(double));
+    if (!handed || !idx || !work) {
+        PyMem_RawFree(handed), PyMem_RawFree(idx), PyMem_RawFree(work);
         release(&v);
         return PyErr_NoMemory();
     }
-    if (n_panels) {
-        double *packed = work + n_block + n_part + n_super + 8;
-        if (c.tri)
-            for (Py_ssize_t j = 0; j < c.k; j++) pack_panels(c.u + j * c.d * c.d, c.d, packed + j * panel);
-        else
-            pack_panels(c.transform, c.d, packed);
-        c.panel = panel;
-        if (c.tri)
-            c.u = packed;
-        else
-            c.transform = packed;
-        if (n_panels32) {
-            float *p32 = (float *)(work + n_block + n_part + n_super + 8 + n_panels + n_gathered);
-            for (size_t q = 0; q < n_panels; q++) p32[q] = (float)packed[q];
-            c.u32 = p32;
-        }
-    }
-    if (n_super) {
-        double *base = work + n_block + n_part;
-        base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
-        super_place(&sup, c.k, base);
-        sup.only = f64c; /* NULL without float32 statistics (refused above) */
-        for (Py_ssize_t j = 0; j < c.k; j++)
-            memcpy(sup.mu + j * sup.dp, c.mu + j * c.d, (size_t)c.d * sizeof(double));
-    }
-    if (n_gathered) {
-        g.x = work + n_block + n_part + n_super + 8 + n_panels;
-        g.r = g.x + c.d * g.cap + SKEW; /* see super_size */
-        if (c.s2_mean) {
-            g.q = g.r + c.k * g.cap + SKEW;
-            g.qb = g.q + c.k * g.cap + SKEW;
-        }
-    }
-    if (n_whitened) { /* after the float32 panels, 64-byte aligned */
-        double *base = work + n_block + n_part + n_super + 8 + n_panels + n_gathered + n_panels32;
-        base += (64 - (uintptr_t)base % 64) % 64 / sizeof(double);
-        wh.z = (float *)base;
-        wh.sr = wh.z + c.k * wh.dz * wh.cap;
-        wh.s = base + ((size_t)c.k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW;
-        wh.s1 = wh.s + c.k * wh.ntile * 4 * tile_rows;
-        wh.nk = wh.s1 + c.k * wh.dz;
-        wh.skip = f64c;
-        c.wh = &wh;
-    }
-    int clean;
+    Marginal g = {.d = d, .k = k, .tri = tri, .obs = idx, .mis = idx + d};
+    marginal_place(&g, work);
+    Py_ssize_t n_handed = 0;
+    int failed = 0;
+    char *resp = v.held[G_RESP] ? b[G_RESP].buf : NULL;
+    const double *sw = v.held[G_SW] ? b[G_SW].buf : NULL, *given = v.held[G_GIVEN] ? b[G_GIVEN].buf : NULL;
+    int64_t *labels = v.held[G_LABELS] ? b[G_LABELS].buf : NULL;
+    double *lse = b[G_LSE].buf;
     Py_BEGIN_ALLOW_THREADS
-    clean = kernel(&c, work, work + c.d * block_rows, work + (c.d + c.k) * block_rows,
-                   work + n_block, n_super ? &sup : NULL, n_gathered ? &g : NULL);
+    for (Py_ssize_t p = first; p < P && bounds[p] < stop && !failed; p++) {
+        const Py_ssize_t r0 = bounds[p] > start ? bounds[p] : start;
+        const Py_ssize_t r1 = bounds[p + 1] < stop ? bounds[p + 1] : stop;
+        if (r1 <= r0) continue;
+        if (!marginal_of(&g, observed + p * d, b[G_COV].buf, b[G_MU].buf, b[G_LOGW].buf,
+                         b[G_ISCALE].buf, b[G_LSCALE].buf, stats)) {
+            handed[n_handed++] = p;
+            continue;
+        }
+        const Py_ssize_t no = g.no, m = r1 - r0;
+        Chunk c = {
+            .x = (const char *)b[G_VALUES].buf + (size_t)(offsets[p] + (r0 - bounds[p]) * no) * item,
+            .x_float32 = item == 4, .m = m, .d = no, .k = k, .xs0 = no * (Py_ssize_t)item,
+            .xs1 = (Py_ssize_t)item, .inv_scale = g.isc, .mu = g.mu, .u = g.u, .tri = tri,
+            .base = g.base, .lse = lse + r0,
+            .resp = resp ? resp + r0 * b[G_RESP].strides[0] : NULL,
+            .resp_float32 = resp && b[G_RESP].itemsize == 4,
+            .rs0 = resp ? b[G_RESP].strides[0] : 0, .rs1 = resp ? b[G_RESP].strides[1] : 0,
+            .labels = labels ? labels + r0 : NULL, .sw = sw ? sw + r0 : NULL,
+            .nk = stats ? g.nk : NULL, .s1 = stats ? g.s1 : NULL, .s2 = stats ? g.s2 : NULL,
+            .hard = hard, .given = given ? given + r0 * k : NULL,
+        };
+        c.spherical = spherical_factors(&c);
+        if (stats) {
+            memset(g.nk, 0, (size_t)k * sizeof(double));
+            memset(g.s1, 0, (size_t)(k * no) * sizeof(double));
+            memset(g.s2, 0, (size_t)(k * no * (tri ? no : 1)) * sizeof(double));
+        }
+        const int clean = run_chunk(&c, 0, 0, NULL);
+        if (clean < 0)
+            failed = 1;
+        else if (!clean)
+            handed[n_handed++] = p;
+        else if (stats)
+            marginal_lift(&g, b[G_NK].buf, b[G_S1].buf, b[G_S2].buf);
+    }
     Py_END_ALLOW_THREADS
-    PyMem_RawFree(work);
+    PyMem_RawFree(idx), PyMem_RawFree(work);
     release(&v);
-    return PyBool_FromLong(clean);
+    PyObject *out = failed ? PyErr_NoMemory() : PyList_New(n_handed);
+    for (Py_ssize_t i = 0; out && !failed && i < n_handed; i++) {
+        PyObject *item_p = PyLong_FromSsize_t(handed[i]);
+        if (!item_p) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, item_p);
+    }
+    PyMem_RawFree(handed);
+    return out;
 }
 
 static PyObject *py_target(PyObject *self, PyObject *unused) {
@@ -648,6 +1008,25 @@ static PyMethodDef methods[] = {
      "lse, resp and labels may be None (resp needs lse).  Returns False, with the outputs\n"
      "partly written (the statistics untouched), if some row's largest log-density is not\n"
      "finite."},
+    {"marginal_chunk", (PyCFunction)(void (*)(void))py_marginal_chunk,
+     METH_VARARGS | METH_KEYWORDS,
+     "marginal_chunk(values, offsets, bounds, observed, start, stop, inv_scale, means,\n"
+     "               covariances, log_weights, log_scale, lse, resp=None, labels=None, *,\n"
+     "               sample_weight=None, nk=None, s1=None, s2=None, hard=False,\n"
+     "               given=None) -> list\n\n"
+     "mixture_chunk's outputs for rows with missing values, rows start to stop - 1 of rows\n"
+     "grouped by missingness pattern: pattern p (observed, bool (P, d)) holds rows bounds[p]\n"
+     "to bounds[p + 1] - 1, whose observed values alone are values[offsets[p]:offsets[p + 1]]\n"
+     "(row-major).  Each row's log-density under component j is its marginal on the observed\n"
+     "coordinates o, log_weights[j] + log N(y_o; means[j, o], S_j,oo) - sum_o log_scale[o],\n"
+     "y = x * inv_scale (inv_scale and log_scale (d,), per feature; means in units of the\n"
+     "scales, covariances (k, d, d), or variances (k, d), in the internal frame).  lse, resp, labels, sample_weight and given are per grouped row\n"
+     "(all rows, not start to stop).  The statistics nk (k,), s1 (k, d) and s2 (k, d, d) or\n"
+     "(k, d) get the expected complete-data sums about the means: the conditional\n"
+     "expectations of the missing coordinates and their conditional covariances.  Returns the\n"
+     "patterns whose rows (within start to stop) were handed back, nothing of them added to\n"
+     "the statistics: a row's largest log-density not finite, or a marginal covariance not\n"
+     "positive-definite in floating point."},
     {"target", py_target, METH_NOARGS,
      "target() -> str: the instruction set of the variant in use."},
     {"use_target", py_use_target, METH_VARARGS,

@@ -27,3 +27,26 @@ def mixture_chunk(
 ) -> bool: ...
 def target() -> str: ...
 def use_target(name: str) -> bool: ...
+def marginal_chunk(
+    values: NDArray[np.floating],
+    offsets: NDArray[np.int64],
+    bounds: NDArray[np.int64],
+    observed: NDArray[np.bool_],
+    start: int,
+    stop: int,
+    inv_scale: NDArray[np.float64],
+    means: NDArray[np.float64],
+    covariances: NDArray[np.float64],
+    log_weights: NDArray[np.float64],
+    log_scale: NDArray[np.float64],
+    lse: NDArray[np.float64],
+    resp: NDArray[np.floating] | None = None,
+    labels: NDArray[np.intp] | None = None,
+    *,
+    sample_weight: NDArray[np.float64] | None = None,
+    nk: NDArray[np.float64] | None = None,
+    s1: NDArray[np.float64] | None = None,
+    s2: NDArray[np.float64] | None = None,
+    hard: bool = False,
+    given: NDArray[np.float64] | None = None,
+) -> list[int]: ...

@@ -131,6 +131,12 @@ class MomentKind(ABC):
     def outer(self, a: Array, b: Array) -> Array:
         """Per-component products ``a_j b_jᵀ`` in the layout of :meth:`second_shape`."""
 
+    @abstractmethod
+    def trace(self, precision: Array, second: Array) -> float:
+        """``sum_j tr(P_j second_j)`` over the components: the responsibilities' sum of the
+        squared Mahalanobis distances, from second moments about each component's mean and
+        precisions (k, d, d) or diagonals (k, d) (from :meth:`precision`)."""
+
     def shift(self, second: Array, n: Array, s1: Array, delta: Array) -> Array:
         """Second moments about ``ref - delta`` from those about ``ref`` (parallel axes).
 
@@ -223,6 +229,9 @@ class FullMoments(MomentKind):
     def outer(self, a: Array, b: Array) -> Array:
         return a[:, :, None] * b[:, None, :]
 
+    def trace(self, precision: Array, second: Array) -> float:
+        return float(np.einsum("kab,kab->", precision, second))
+
     def kernel_second_shape(self, k: int, d: int) -> tuple[int, ...]:
         return (k, d, d)
 
@@ -270,6 +279,9 @@ class DiagMoments(MomentKind):
 
     def outer(self, a: Array, b: Array) -> Array:
         return a * b
+
+    def trace(self, precision: Array, second: Array) -> float:
+        return float(np.einsum("kd,kd->", precision, second))
 
     def _diagonal(self, factors: Array) -> Array:
         return factors
@@ -330,6 +342,10 @@ class PooledMoments(FullMoments):
     def outer(self, a: Array, b: Array) -> Array:
         return np.asarray(a.T @ b)
 
+    def trace(self, precision: Array, second: Array) -> float:
+        # one precision for all: the pooled moments' trace under it
+        return float(np.einsum("ab,ab->", precision[0], second))
+
     def shift(self, second: Array, n: Array, s1: Array, delta: Array) -> Array:
         return second + self.outer(s1, delta) + self.outer(delta, s1) + (delta.T * n) @ delta
 
@@ -374,6 +390,10 @@ class MeanSquareMoments(DiagMoments):
 
     def outer(self, a: Array, b: Array) -> Array:
         return np.asarray(np.mean(a * b, axis=-1))
+
+    def trace(self, precision: Array, second: Array) -> float:
+        # isotropic precisions: d times each one's value times its mean second moment
+        return float(precision.shape[1] * (precision[:, 0] @ second))
 
     def from_components(self, second: Array) -> Array:
         """(k, d) diagonals: their means; (k,): already the means (the kernel gathers them

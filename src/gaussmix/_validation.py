@@ -405,23 +405,16 @@ def not_finite_error(
     *,
     fix: str | None = None,
     frame: bool = False,
-    lazy: bool = False,
 ) -> ValueError:
     """The error for ``n_bad`` of ``n_rows`` rows holding NaN or inf (``first``: the first
     such row); ``where`` narrows the rows counted (e.g. to a block of a Dask array), ``fix``
-    replaces the generic way to drop them, ``frame`` names a data frame's missing values,
-    ``lazy`` says the rows are a Dask collection (whose missing values are not handled)."""
+    replaces the generic way to drop them, ``frame`` names a data frame's missing values
+    (the ways to drop them work on Dask arrays too)."""
     if frame and has_nan:
         kinds = "missing values (NaN or NA)" + (" and inf" if has_inf else "")
     else:
         kinds = " and ".join(k for k, present in (("NaN", has_nan), ("inf", has_inf)) if present)
-    if has_nan and lazy:
-        advice = (
-            "gaussmix does not yet fit or score Dask rows with missing values: drop those rows "
-            f"lazily, e.g. {what} = {what}[da.isfinite({what}).all(axis=1)], or compute "
-            f"{what} into memory, where missing='marginalize' fits rows on their observed values."
-        )
-    elif has_nan:
+    if has_nan:
         fix = fix or f"{what} = {what}[np.isfinite({what}).all(axis=1)]"
         advice = (
             f"NaN is refused here (missing='error'): drop those rows first, e.g. {fix}, or "

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from .engine import Frame
 from .sources import RowSource
+from .stats import SuffStats
 from .strategy import ModelStrategy
 
 Array = NDArray[np.float64]
@@ -93,11 +94,14 @@ def em_step(
     limit: int,
     chunk_size: int | None = None,
     callback: IterationCallback[P] | None = None,
+    combine: Callable[[SuffStats], SuffStats] | None = None,
 ) -> float:
     """One EM iteration from ``state`` (updated in place); return its objective.
 
     The objective is that of the parameters the iteration started from (the E-step's).
     ``limit`` bounds the re-seeds of the whole run (``state.reseeds`` counts them).
+    ``combine(stats)`` gives the statistics the M-step takes from the pass's (stepwise EM's
+    running average, :mod:`gaussmix.stepwise`); ``None``: the pass's own.
     """
     terms = strategy.pass_terms(state.params)
     result = source.mixture_pass(terms, frame, chunk_size=chunk_size, **state.pass_options)
@@ -107,7 +111,8 @@ def em_step(
     iteration = state.monitor.n_iter + 1
     if callback is not None:
         callback(iteration, state.params, value)
-    params, bad = strategy.m_step(result.stats, state.params)
+    stats = result.stats if combine is None else combine(result.stats)
+    params, bad = strategy.m_step(stats, state.params)
     if bad.any():
 
         def candidates(n: int) -> Array:

@@ -72,7 +72,8 @@ class Nearest:
 @dataclass(frozen=True)
 class Given:
     """Responsibilities (or hard labels) given for each slice of global rows; ``ref`` the
-    points the statistics are taken about."""
+    points the statistics are taken about (and the missing values' conditional means, under
+    unit covariances in the features' standardised units, :meth:`Frame.spread`)."""
 
     responsibilities: GivenResponsibilities
     ref: Array
@@ -80,7 +81,9 @@ class Given:
     def statistics(
         self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
     ) -> SuffStats:
-        terms = unit_terms(moments, self.ref)
+        # a row's missing values are lifted under these covariances: the features'
+        # variances where the frame has them, so that the start maps with the features
+        terms = unit_terms(moments, self.ref, frame.spread())
         result = source.mixture_pass(
             terms, frame, given=self.responsibilities, chunk_size=chunk_size
         )

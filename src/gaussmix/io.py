@@ -8,7 +8,7 @@ two into a :class:`~gaussmix.GaussianMixture`: ``GaussianMixture.save`` and
 with ``np.load(..., allow_pickle=False)``, and everything is validated before a model is
 built.
 
-File format, version 2 (this docstring is the specification)
+File format, version 3 (this docstring is the specification)
 ------------------------------------------------------------
 A ZIP archive (members stored or deflated; the suggested file extension is ``.gmm``) holding
 exactly these members, and no others:
@@ -19,13 +19,20 @@ exactly these members, and no others:
     ``format``
         the string ``"gaussmix-model"``.
     ``format_version``
-        the integer ``2``.  A reader refuses any version it does not know, naming it and the
-        versions it reads.  Version 1 (gaussmix 0.x before mclust's models, missing
-        values and the relative ``reg_covar``) is read as version 2, of which it is a
-        subset (the four scikit-learn covariance types; no ``verbose_interval`` or
-        ``missing`` parameter; ``reg_covar`` a number).  Version 2 exists so that a reader
-        of version 1 refuses a newer file by its version, not by an unknown key, covariance
-        name or parameter value.
+        the integer ``3``, ``2`` or ``1``.  A reader refuses any version it does not know,
+        naming it and the versions it reads.  A file is written with the lowest version
+        that holds its model, so that older readers read it: version 2 for a
+        :class:`~gaussmix.GaussianMixture`, version 3 for a
+        :class:`~gaussmix.BayesianGaussianMixture`.  Version 3 adds the keys
+        ``estimator`` and ``posterior`` and the posterior's arrays (below); version 2
+        has neither and holds a ``GaussianMixture``.  Version 1 (gaussmix 0.x before
+        mclust's models, missing values and the relative ``reg_covar``) is read as version
+        2, of which it is a subset (the four scikit-learn covariance types; no
+        ``verbose_interval`` or ``missing`` parameter; ``reg_covar`` a number).  Each
+        version exists so that a reader of an earlier one refuses a newer file by its
+        version, not by an unknown key, covariance name or parameter value.
+    ``estimator`` (version 3)
+        ``"GaussianMixture"`` or ``"BayesianGaussianMixture"``: the class of the model.
     ``gaussmix_version``
         the version of gaussmix that wrote the file (informative only).
     ``covariance_type``
@@ -43,15 +50,21 @@ exactly these members, and no others:
         the estimator's constructor parameters (``get_params()``) that JSON can hold:
         ``n_components, covariance_type, tol, reg_covar, max_iter, n_init, init_params,
         init_iter, random_state, warm_start, verbose, verbose_interval, chunk_size,
-        missing``.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
-        ``Generator`` is written as ``null``).  ``reg_covar`` is a number (an absolute
-        variance, scikit-learn's meaning) or, from version 2, the string ``"auto"``
-        (relative to the data's variances, :mod:`gaussmix.regularisation`; the default
-        since then: every writer has written ``reg_covar``, so no file takes it by its
-        absence).  A key missing from the object takes the constructor's default (files
-        written before ``verbose_interval`` and ``missing`` existed lack them); an unknown
-        key is an error.  ``weights_init``, ``means_init`` and ``precisions_init`` are
-        arrays (below).
+        missing`` for a ``GaussianMixture``; ``n_components, covariance_type, tol,
+        reg_covar, max_iter, n_init, init_params, init_iter,
+        weight_concentration_prior_type, weight_concentration_prior, mean_precision_prior,
+        degrees_of_freedom_prior, random_state, warm_start, verbose, verbose_interval,
+        chunk_size`` for a ``BayesianGaussianMixture``.  ``random_state`` is an integer or
+        ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).
+        ``reg_covar`` is a number (an absolute variance, scikit-learn's meaning) or, from
+        version 2, the string ``"auto"`` (relative to the data's variances,
+        :mod:`gaussmix.regularisation`; the default since then: every writer has written
+        ``reg_covar``, so no file takes it by its absence).  A key missing from the object
+        takes the constructor's default (files written before ``verbose_interval`` and
+        ``missing`` existed lack them); an unknown key is an error.  ``weights_init``,
+        ``means_init`` and ``precisions_init`` (a ``GaussianMixture``'s) and
+        ``means_init``, ``mean_prior`` and ``covariance_prior`` (a
+        ``BayesianGaussianMixture``'s) are arrays (below).
     ``fit``
         the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
         ``history`` (list of float), ``start_lower_bounds`` (list of float), ``reseeds``
@@ -63,10 +76,18 @@ exactly these members, and no others:
         which returns the :class:`~gaussmix.standardize.Standardization` with the model;
         :func:`gaussmix.load` refuses it, because the bare model would silently give wrong
         answers on unstandardized rows.
+    ``posterior`` (version 3)
+        ``null`` for a ``GaussianMixture``; for a ``BayesianGaussianMixture`` the object
+        ``{"weight_concentration_prior_type": "dirichlet_process" or
+        "dirichlet_distribution", "weight_concentration_prior": float,
+        "mean_precision_prior": float, "degrees_of_freedom_prior": float}``, the prior the
+        fit used (the estimator's attributes of these names with a trailing underscore).
     ``arrays``
         an object mapping each array name to ``{"sha256": <hex digest of its .npy member's
         bytes>}``.  It names the four fitted arrays ``weights_, means_, covariances_,
-        precisions_cholesky_`` and, when set, ``weights_init, means_init, precisions_init``.
+        precisions_cholesky_``, for a ``BayesianGaussianMixture`` the five posterior arrays
+        ``weight_concentration_, mean_precision_, degrees_of_freedom_, mean_prior_,
+        covariance_prior_``, and, when set, the parameters' arrays.
 
     Floats are written with Python's shortest round-trip representation; non-finite floats
     (a ``lower_bound`` of ``-inf`` after ``max_iter=0``, say) as the strings ``"inf"``,
@@ -85,12 +106,21 @@ exactly these members, and no others:
     ``weights_init``             ``(k,)``                         float64
     ``means_init``               ``(k, d)``                       float64
     ``precisions_init``          as ``covariances_``              float64
+    ``weight_concentration_``    ``(2, k)`` (Dirichlet process:   float64
+                                 rows ``a``, ``b``) or ``(k,)``
+    ``mean_precision_``          ``(k,)``                         float64
+    ``degrees_of_freedom_``      ``()`` for ``tied``, else        float64
+                                 ``(k,)``
+    ``mean_prior_``              ``(d,)``                         float64
+    ``covariance_prior_``        one component's covariance       float64
+    ``mean_prior``               ``(d,)``                         float64
+    ``covariance_prior``         as ``covariance_prior_``         float64
     ===========================  ===============================  ===========
 
     Covariance shapes: ``full`` ``(k, d, d)``, ``tied`` ``(d, d)``, ``diag`` ``(k, d)``,
-    ``spherical`` ``(k,)``.  ``precisions_cholesky_`` follows scikit-learn: upper-triangular
-    ``U`` with ``inv(covariance) = U @ U.T`` (full, tied), ``1 / sqrt(variance)`` (diag,
-    spherical).
+    ``spherical`` ``(k,)``; one component's: ``(d, d)``, ``(d, d)``, ``(d,)``, ``()``.
+    ``precisions_cholesky_`` follows scikit-learn: upper-triangular ``U`` with
+    ``inv(covariance) = U @ U.T`` (full, tied), ``1 / sqrt(variance)`` (diag, spherical).
 
 What a reader checks (any failure raises :class:`ModelFileError`, a ``ValueError``): the file
 is a ZIP archive with exactly the members above; the JSON's format name, version, keys and
@@ -98,14 +128,18 @@ types; each member's SHA-256; each member's size, dtype and shape; that every ar
 finite; that the weights are non-negative and sum to one; that the covariances are
 symmetric positive-definite (variances positive); that ``precisions_cholesky_`` is
 triangular with a positive diagonal and is the factor of the covariances' inverse (to the
-accuracy the dtype and the covariances' condition number allow); that the parameters are
-valid for :class:`~gaussmix.GaussianMixture`.  The checksums detect corruption and edited
+accuracy the dtype and the covariances' condition number allow); for a Bayesian mixture,
+that the posterior's and prior's numbers are in range (concentrations, precisions and the
+prior's numbers positive, degrees of freedom above ``d - 1``, the covariance prior
+positive-definite) and that ``weights_`` are the posterior's expected weights; that the
+parameters are valid for the estimator.  The checksums detect corruption and edited
 arrays; they do not authenticate the file (anyone can recompute them), which is harmless
 since reading never executes code.
 
 The loaded model holds the saved arrays exactly, recomputes ``precisions_`` from
 ``precisions_cholesky_``, and restores ``converged_, n_iter_, lower_bound_, history_,
-lower_bounds_, start_lower_bounds_, reseeds_, n_features_in_`` and ``feature_names_in_``.
+lower_bounds_, start_lower_bounds_, reseeds_, n_features_in_`` and ``feature_names_in_``
+(and a Bayesian mixture's posterior and prior attributes).
 The internal coordinate frame of the fit is not stored: predictions of the loaded model use
 a frame derived from the parameters and agree with the original model's to rounding
 (about 1e-12 relative in float64).
@@ -137,15 +171,25 @@ from . import _parameters
 from ._files import replaced_atomically
 from ._version import __version__
 from .covariance import REGISTRY, CovarianceFamily, get_family
-from .model_state import FITTED_ARRAYS, ModelState
+from .model_state import (
+    FITTED_ARRAYS,
+    POSTERIOR_ARRAYS,
+    POSTERIOR_NUMBERS,
+    ModelState,
+    PosteriorState,
+)
+from .posterior import WEIGHT_PRIORS, expected_weights, prior_shape
 from .regularisation import AUTO
 from .standardize import Standardization
 
 FORMAT_NAME = "gaussmix-model"
-#: the version of the file format this module writes and reads
-FORMAT_VERSION = 2
+#: the newest version of the file format, which this module writes for the models that
+#: need it (a Bayesian mixture) and reads
+FORMAT_VERSION = 3
+#: the version a model that needs nothing newer is written with (a GaussianMixture)
+BASE_FORMAT_VERSION = 2
 #: versions this reader accepts (each later one adds to the one before)
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 JSON_MEMBER = "gaussmix.json"
 
 INIT_ARRAYS = ("weights_init", "means_init", "precisions_init")
@@ -166,6 +210,39 @@ JSON_PARAMS = (
     "chunk_size",
     "missing",
 )
+#: a Bayesian mixture's constructor parameters stored in the JSON, and those that are arrays
+BAYESIAN_JSON_PARAMS = (
+    "n_components",
+    "covariance_type",
+    "tol",
+    "reg_covar",
+    "max_iter",
+    "n_init",
+    "init_params",
+    "init_iter",
+    "weight_concentration_prior_type",
+    "weight_concentration_prior",
+    "mean_precision_prior",
+    "degrees_of_freedom_prior",
+    "random_state",
+    "warm_start",
+    "verbose",
+    "verbose_interval",
+    "chunk_size",
+)
+BAYESIAN_PARAM_ARRAYS = ("means_init", "mean_prior", "covariance_prior")
+#: the posterior's arrays, as members (the estimator's attribute names)
+POSTERIOR_MEMBERS = tuple(f"{name}_" for name in POSTERIOR_ARRAYS)
+#: each estimator a file can hold: its JSON parameters, its parameters' arrays, its
+#: parameter checks
+ESTIMATORS: dict[str, tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]] = {
+    "GaussianMixture": (JSON_PARAMS, INIT_ARRAYS, _parameters.GAUSSIAN_MIXTURE),
+    "BayesianGaussianMixture": (
+        BAYESIAN_JSON_PARAMS,
+        BAYESIAN_PARAM_ARRAYS,
+        _parameters.BAYESIAN_GAUSSIAN_MIXTURE,
+    ),
+}
 _HEADER_KEYS = (
     "format",
     "format_version",
@@ -180,6 +257,8 @@ _HEADER_KEYS = (
     "preprocessing",
     "arrays",
 )
+#: the keys version 3 adds
+_HEADER_KEYS_3 = ("estimator", "posterior")
 _FIT_KEYS = ("converged", "n_iter", "lower_bound", "history", "start_lower_bounds", "reseeds")
 _MAX_JSON_BYTES = 64 * 2**20
 _NPY_HEADER_ALLOWANCE = 64 * 2**10
@@ -207,12 +286,15 @@ class ModelFile:
         Set when the model was fitted on standardized rows.
     header : dict
         The parsed ``gaussmix.json``.
+    estimator : str
+        The class of the model, a key of :data:`ESTIMATORS`.
     """
 
     state: ModelState
     params: dict[str, Any]
     standardization: Standardization | None
     header: dict[str, Any]
+    estimator: str = "GaussianMixture"
 
 
 # --------------------------------------------------------------------------- writing
@@ -227,7 +309,8 @@ def _json_float(x: Any) -> float | str:
 
 def _npy_bytes(arr: NDArray[Any]) -> bytes:
     buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    # np.require keeps a 0-d array's shape (np.ascontiguousarray makes it 1-d)
+    np.save(buf, np.require(arr, requirements="C"), allow_pickle=False)
     return buf.getvalue()
 
 
@@ -243,31 +326,35 @@ def _header_and_members(
     dtype = state.dtype
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"Cannot save a model with {dtype} parameters; expected float32/64.")
+    posterior = state.posterior
+    estimator = "GaussianMixture" if posterior is None else "BayesianGaussianMixture"
+    json_names, array_names, _ = ESTIMATORS[estimator]
     arrays: dict[str, NDArray[Any]] = {}
     fitted = (state.weights, state.means, state.covariances, state.precisions_cholesky)
     for name, fitted_array in zip(FITTED_ARRAYS, fitted, strict=True):
         arrays[name] = _little_endian(np.asarray(fitted_array, dtype=dtype))
-    init_shapes = {
-        "weights_init": (k,),
-        "means_init": (k, d),
-        "precisions_init": family.shape(k, d),
-    }
-    for name in INIT_ARRAYS:
+    if posterior is not None:
+        for field in POSTERIOR_ARRAYS:
+            arrays[f"{field}_"] = _little_endian(
+                np.asarray(getattr(posterior, field), dtype=np.float64)
+            )
+    shapes = _param_shapes(family, k, d)
+    for name in array_names:
         given = params.get(name)
         if given is not None:
             try:
                 arr = np.array(given, dtype=np.float64)
             except (TypeError, ValueError):
                 arr = None
-            if arr is None or arr.shape != init_shapes[name] or not np.isfinite(arr).all():
+            if arr is None or arr.shape != shapes[name] or not np.isfinite(arr).all():
                 raise ValueError(
-                    f"Cannot save {name}: it must be a finite array of shape {init_shapes[name]} "
+                    f"Cannot save {name}: it must be a finite array of shape {shapes[name]} "
                     "matching the fitted model; set it to None (set_params) to save the model."
                 )
             arrays[name] = _little_endian(arr)
 
     json_params: dict[str, Any] = {}
-    for name in JSON_PARAMS:
+    for name in json_names:
         if name not in params:
             continue
         value: Any = params[name]
@@ -296,7 +383,7 @@ def _header_and_members(
     members = {f"{name}.npy": _npy_bytes(arr) for name, arr in arrays.items()}
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": BASE_FORMAT_VERSION if posterior is None else FORMAT_VERSION,
         "gaussmix_version": __version__,
         "covariance_type": family.name,
         "n_components": int(k),
@@ -317,7 +404,24 @@ def _header_and_members(
             name: {"sha256": hashlib.sha256(members[f"{name}.npy"]).hexdigest()} for name in arrays
         },
     }
+    if posterior is not None:
+        header["estimator"] = estimator
+        header["posterior"] = {
+            "weight_concentration_prior_type": posterior.weight_concentration_prior_type,
+            **{name: _json_float(getattr(posterior, name)) for name in POSTERIOR_NUMBERS},
+        }
     return header, members
+
+
+def _param_shapes(family: CovarianceFamily, k: int, d: int) -> dict[str, tuple[int, ...]]:
+    """The shapes of the parameters' arrays (both estimators')."""
+    return {
+        "weights_init": (k,),
+        "means_init": (k, d),
+        "precisions_init": family.shape(k, d),
+        "mean_prior": (d,),
+        "covariance_prior": prior_shape(family, d),
+    }
 
 
 def _write_archive(fileobj: Any, header: dict[str, Any], members: dict[str, bytes]) -> None:
@@ -447,7 +551,8 @@ class _Reader:
         if isinstance(version, bool) or version not in READABLE_VERSIONS:
             writer = header.get("gaussmix_version")
             by = f" (written by gaussmix {writer})" if isinstance(writer, str) else ""
-            readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+            readable = ", ".join(str(v) for v in READABLE_VERSIONS[:-1])
+            readable += f" and {READABLE_VERSIONS[-1]}" if readable else str(READABLE_VERSIONS[-1])
             raise self.fail(
                 f"model file format version {version!r}{by}, but this gaussmix "
                 f"({__version__}) reads format versions {readable} only. "
@@ -457,8 +562,9 @@ class _Reader:
                     else "Re-save the model with a matching gaussmix version."
                 )
             )
-        missing = [key for key in _HEADER_KEYS if key not in header]
-        unknown = [key for key in header if key not in _HEADER_KEYS]
+        keys = _HEADER_KEYS + (_HEADER_KEYS_3 if version >= 3 else ())
+        missing = [key for key in keys if key not in header]
+        unknown = [key for key in header if key not in keys]
         if missing or unknown:
             raise self.fail(
                 f"{JSON_MEMBER} "
@@ -520,7 +626,7 @@ class _Reader:
             raise self.fail(f"{name} has shape {arr.shape}, expected {shape}.")
         if not np.all(np.isfinite(arr)):
             raise self.fail(f"{name} holds NaN or infinite values.")
-        return np.ascontiguousarray(arr)
+        return np.require(arr, requirements="C")
 
     def check_parameters(
         self, family: CovarianceFamily, arrays: dict[str, NDArray[Any]], k: int, d: int
@@ -575,14 +681,22 @@ class _Reader:
             raise self.fail(f"dtype must be 'float32' or 'float64'; got {header['dtype']!r}.")
         dtype = np.dtype(header["dtype"]).newbyteorder("<")
         f64 = np.dtype("<f8")
+        estimator = header.get("estimator", "GaussianMixture")
+        if estimator not in ESTIMATORS:
+            raise self.fail(
+                f"unknown estimator {estimator!r}; this gaussmix reads {', '.join(ESTIMATORS)}."
+            )
+        prior = self.posterior_header(header.get("posterior"), estimator)
+        _, param_arrays, _ = ESTIMATORS[estimator]
+        required = FITTED_ARRAYS + (POSTERIOR_MEMBERS if prior is not None else ())
 
         entries = self.expect(header["arrays"], dict, "arrays")
-        unknown = [n for n in entries if n not in FITTED_ARRAYS + INIT_ARRAYS]
-        missing = [n for n in FITTED_ARRAYS if n not in entries]
+        unknown = [n for n in entries if n not in required + param_arrays]
+        missing = [n for n in required if n not in entries]
         if unknown or missing:
             raise self.fail(
-                f"arrays in {JSON_MEMBER} must name {', '.join(FITTED_ARRAYS)} (and optionally "
-                f"{', '.join(INIT_ARRAYS)}); "
+                f"arrays in {JSON_MEMBER} must name {', '.join(required)} (and optionally "
+                f"{', '.join(param_arrays)}); "
                 + (f"missing {missing}" if missing else f"unknown {unknown}")
                 + "."
             )
@@ -599,25 +713,95 @@ class _Reader:
                 + "; the file is incomplete or was edited."
             )
         cov_shape = family.shape(k, d)
+        process = prior is not None and prior[0] == "dirichlet_process"
+        shared = family.moments.shared_precision
         shapes = {
             "weights_": (k,),
             "means_": (k, d),
             "covariances_": cov_shape,
             "precisions_cholesky_": cov_shape,
-            "weights_init": (k,),
-            "means_init": (k, d),
-            "precisions_init": cov_shape,
+            **_param_shapes(family, k, d),
+            "weight_concentration_": (2, k) if process else (k,),
+            "mean_precision_": (k,),
+            "degrees_of_freedom_": () if shared else (k,),
+            "mean_prior_": (d,),
+            "covariance_prior_": prior_shape(family, d),
         }
         arrays = {
-            name: self.array(zf, name, entry, shapes[name], f64 if name in INIT_ARRAYS else dtype)
+            name: self.array(
+                zf, name, entry, shapes[name], f64 if name not in FITTED_ARRAYS else dtype
+            )
             for name, entry in entries.items()
         }
         self.check_parameters(family, arrays, k, d)
+        posterior = None
+        if prior is not None:
+            posterior = self.posterior(family, arrays, prior, d)
 
-        params = self.parameters(header, arrays, family, k)
+        params = self.parameters(header, arrays, family, k, estimator)
         state = self.state(header, arrays, family, d)
+        state.posterior = posterior
         standardization = self.preprocessing(header["preprocessing"], d)
-        return ModelFile(state, params, standardization, header)
+        return ModelFile(state, params, standardization, header, estimator)
+
+    def posterior_header(
+        self, value: Any, estimator: str
+    ) -> tuple[str, float, float, float] | None:
+        """The prior's type and numbers (``None`` for maximum likelihood), checked."""
+        if estimator != "BayesianGaussianMixture":
+            if value is not None:
+                raise self.fail(f"posterior in {JSON_MEMBER} must be null for a {estimator}.")
+            return None
+        keys = ("weight_concentration_prior_type", *POSTERIOR_NUMBERS)
+        if not isinstance(value, dict) or sorted(value) != sorted(keys):
+            raise self.fail(f"posterior in {JSON_MEMBER} must have exactly the keys {keys}.")
+        kind = value["weight_concentration_prior_type"]
+        if kind not in WEIGHT_PRIORS:
+            raise self.fail(
+                f"posterior.weight_concentration_prior_type in {JSON_MEMBER} must be one of "
+                f"{', '.join(map(repr, WEIGHT_PRIORS))}; got {kind!r}."
+            )
+        numbers = [self.number(value[name], f"posterior.{name}") for name in POSTERIOR_NUMBERS]
+        if not all(np.isfinite(x) and x > 0 for x in numbers):
+            raise self.fail(f"posterior in {JSON_MEMBER} must hold positive, finite numbers.")
+        return kind, numbers[0], numbers[1], numbers[2]
+
+    def posterior(
+        self,
+        family: CovarianceFamily,
+        arrays: dict[str, NDArray[Any]],
+        prior: tuple[str, float, float, float],
+        d: int,
+    ) -> PosteriorState:
+        """A Bayesian mixture's posterior, checked against its prior and ``weights_``."""
+        kind, alpha, beta0, nu0 = prior
+        state = PosteriorState(
+            kind, arrays["weight_concentration_"], arrays["mean_precision_"],
+            arrays["degrees_of_freedom_"], alpha, beta0, arrays["mean_prior_"], nu0,
+            arrays["covariance_prior_"],
+        )  # fmt: skip
+        if not ((state.weight_concentration > 0).all() and (state.mean_precision > 0).all()):
+            raise self.fail("weight_concentration_ and mean_precision_ must be positive.")
+        if not (nu0 > d - 1 and (state.degrees_of_freedom > d - 1).all()):
+            raise self.fail(
+                f"degrees_of_freedom_ and degrees_of_freedom_prior must exceed n_features - 1 "
+                f"= {d - 1}."
+            )
+        cov = state.covariance_prior
+        dense = cov.ndim == 2
+        if not (np.linalg.eigvalsh(cov)[0] > 0 if dense else (cov > 0).all()):
+            raise self.fail("covariance_prior_ must be positive-definite (positive).")
+        if dense and not np.allclose(cov, cov.T, rtol=1e-12, atol=0.0):
+            raise self.fail("covariance_prior_ is not symmetric.")
+        weights = arrays["weights_"].astype(np.float64)
+        expected = expected_weights(state.process, arrays["weight_concentration_"])
+        atol = 1e-9 if arrays["weights_"].dtype == np.float64 else 1e-6
+        if not np.allclose(weights, expected, rtol=1e-6, atol=atol):
+            raise self.fail(
+                "weights_ are not the expected weights of weight_concentration_; the file was "
+                "edited or is corrupted."
+            )
+        return state
 
     def parameters(
         self,
@@ -625,13 +809,19 @@ class _Reader:
         arrays: dict[str, NDArray[Any]],
         family: CovarianceFamily,
         k: int,
+        estimator: str,
     ) -> dict[str, Any]:
+        json_names, array_names, table = ESTIMATORS[estimator]
         params = dict(self.expect(header["params"], dict, "params"))
-        unknown = [p for p in params if p not in JSON_PARAMS]
+        unknown = [p for p in params if p not in json_names]
         if unknown:
             raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
         for name in ("tol", "reg_covar"):
             if name in params and not (name == "reg_covar" and params[name] == AUTO):
+                params[name] = self.number(params[name], f"params.{name}")
+        for name in ("weight_concentration_prior", "mean_precision_prior",
+                     "degrees_of_freedom_prior"):  # fmt: skip
+            if params.get(name) is not None:
                 params[name] = self.number(params[name], f"params.{name}")
         if params.get("n_components", k) != k or params.get("covariance_type") not in (
             None,
@@ -643,10 +833,12 @@ class _Reader:
             )
         params["n_components"] = k
         params["covariance_type"] = family.name
-        for name in INIT_ARRAYS:
-            params[name] = arrays.get(name)
+        for name in array_names:
+            value = arrays.get(name)
+            # a spherical covariance prior is a number
+            params[name] = float(value) if value is not None and value.ndim == 0 else value
         try:
-            _parameters.check_values(params, _parameters.GAUSSIAN_MIXTURE)
+            _parameters.check_values(params, table)
         except (TypeError, ValueError) as exc:
             raise self.fail(f"invalid estimator parameter in {JSON_MEMBER}: {exc}") from None
         return params
@@ -758,6 +950,8 @@ def read_model_file(path: PathLike) -> ModelFile:
 
 
 __all__ = [
+    "BASE_FORMAT_VERSION",
+    "ESTIMATORS",
     "FORMAT_VERSION",
     "READABLE_VERSIONS",
     "ModelFile",

@@ -12,18 +12,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.exceptions import ConvergenceWarning
 
 from . import _parameters
 from . import _validation as v
 from .base import MixtureBase
 from .covariance import CovarianceFamily
+from .em import ConvergenceMonitor, EMState
 from .engine import Frame, single_threaded_blas
-from .incomplete.source import IncompleteSource
 from .init import initialize
 from .multistart import FitCallback, fit_multistart
 from .regularisation import internal_reg, min_scale
-from .sources import RowSource
+from .sources import ArrayRows, RowSource
+from .stepwise import RunningStats, StepSchedule, fit_minibatch, stats_of, stepwise_update
 from .strategy import MaximumLikelihood
 
 Array = NDArray[np.float64]
@@ -171,7 +171,19 @@ class GaussianMixture(MixtureBase):
         density, the M-step the conditional expectations of the missing ones), and a row
         with nothing observed is left out of the fit (``n_empty_rows_``), with the mixing
         weights as its probabilities.  ``'error'``: NaN is refused.  Infinity is always
-        refused.
+        refused.  :meth:`impute` fills NaN in either case (see also
+        :meth:`tail_probability` and :meth:`is_anomaly`, which judge incomplete rows fairly).
+    batch_size : int or None, default=None
+        ``None``: exact EM, every iteration a pass over all rows.  An int: mini-batch EM, an
+        approximate fit of many rows in a few passes: after the start race (on its
+        subsample), stepwise EM updates over shuffled batches of ``batch_size`` rows, and
+        ``max_iter`` and ``tol`` count and stop *epochs* (passes over all rows; see Notes).
+    learning_offset : float, default=10.0
+        ``t0`` of the step ``rho_t = (t0 + t) ** -learning_decay`` of the ``t``-th stepwise
+        update (:meth:`partial_fit`, mini-batch EM); with 0 the first step is 1.
+    learning_decay : float, default=0.6
+        ``kappa`` of that step, in (0.5, 1]: the closer to 1, the faster old batches are
+        weighed down less (1: the running statistics average all batches alike).
 
     Attributes
     ----------
@@ -196,6 +208,9 @@ class GaussianMixture(MixtureBase):
         Rows of ``X`` with nothing observed, left out of the fit.
     reseeds_ : list of (int, int)
         (iteration, component) of every degenerate component that was re-seeded.
+    n_steps_ : int
+        Stepwise EM updates of the running statistics (:meth:`partial_fit` and mini-batch
+        EM; 0 after an exact fit).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when ``X`` had string column names.
@@ -210,6 +225,22 @@ class GaussianMixture(MixtureBase):
     one k-means start (scikit-learn's default) in less time; ``benchmarks/README.md`` has the
     measurements.  ``history_`` then holds the iterations on all rows, and
     ``start_lower_bounds_`` each start's subsample log-likelihood when it was dropped.
+
+    ``X`` may also be a row source read out of core (:class:`gaussmix.ondisk.NpySource`,
+    :class:`gaussmix.ondisk.ParquetSource`, or a ``np.memmap``, which is read as an
+    ``NpySource``): each EM iteration is one streaming pass over the file, memory is bounded by
+    its blocks, and the start race reads its subsample of rows once.
+
+    Stepwise EM (Cappé & Moulines 2009; Liang & Klein 2009) keeps running statistics per unit
+    weight, ``s_t = (1 - rho_t) s_(t-1) + rho_t s(batch_t)``, each batch's statistics taken
+    under the parameters before its update, and the parameters are the M-step of ``s_t``
+    (:mod:`gaussmix.stepwise`).  Mini-batch EM (``batch_size``) is an approximation: each
+    update sees one batch, and the step sizes decide how much of the batches' noise remains;
+    ``history_`` holds each epoch's mean log-likelihood of its batches, each under the
+    parameters before its update (not of the final parameters).  Rows held in memory are
+    shuffled as a whole every epoch; a source read out of core is visited block by block in
+    random order, each block's rows shuffled (rows sorted in the file stay grouped by
+    block).  ``benchmarks/README.md`` compares its log-likelihood with exact EM's.
     """
 
     _parameter_table: ClassVar[dict[str, v.Check]] = _parameters.GAUSSIAN_MIXTURE
@@ -234,6 +265,9 @@ class GaussianMixture(MixtureBase):
         verbose_interval: int = 10,
         chunk_size: int | None = None,
         missing: str = "marginalize",
+        batch_size: int | None = None,
+        learning_offset: float = 10.0,
+        learning_decay: float = 0.6,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -252,6 +286,9 @@ class GaussianMixture(MixtureBase):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.missing = missing
+        self.batch_size = batch_size
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
 
     # ------------------------------------------------------------------ fitting
 
@@ -289,11 +326,13 @@ class GaussianMixture(MixtureBase):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a row source
             Training data; float32 data keeps float32 attributes (statistics are float64).
+            A ``np.memmap`` or a row source (:mod:`gaussmix.ondisk`) is read out of core.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights; integer weights are equivalent to repeating rows.
+            Non-negative row weights; integer weights are equivalent to repeating rows (a
+            row source holds its own).
         callback : callable, optional
             Called with a :class:`gaussmix.multistart.FitEvent` after every EM iteration of every
             start (progress bars, the HTML report's EM animation).
@@ -347,8 +386,8 @@ class GaussianMixture(MixtureBase):
                 )  # fmt: skip
 
         deterministic = warm or inits["means"] is not None
-        best, starts = fit_multistart(
-            source, MaximumLikelihood(family, reg), frame, start,
+        strategy = MaximumLikelihood(family, reg)
+        race: dict[str, Any] = dict(
             n_components=k, n_init=1 if deterministic else self.n_init,
             init_iter=self.init_iter, max_iter=self.max_iter, tol=self.tol,
             rng=np.random.default_rng(rs.randint(np.iinfo(np.int32).max)),
@@ -356,21 +395,26 @@ class GaussianMixture(MixtureBase):
             verbose_interval=self.verbose_interval, callback=callback,
             previous=self.lower_bound_ if warm else -np.inf,
         )  # fmt: skip
+        running = None
+        if self.batch_size is None:
+            best, starts = fit_multistart(source, strategy, frame, start, **race)
+        else:
+            best, starts, running = fit_minibatch(
+                source, strategy, frame, start, lambda p: stats_of(p, family, reg),
+                batch_size=self.batch_size, schedule=self._schedule(), **race,
+            )  # fmt: skip
 
-        if self.max_iter > 0 and not best.monitor.converged:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self._warn_unconverged(best.monitor.converged)
         monitor = best.monitor
         self._set_fit(
             best.params, frame, source.dtype,
             converged=monitor.converged, n_iter=monitor.n_iter, lower_bound=best.lower_bound,
             history=list(monitor.history), start_lower_bounds=starts, reseeds=list(best.reseeds),
-            n_empty_rows=source.n_empty if isinstance(source, IncompleteSource) else 0,
+            n_empty_rows=source.n_empty if isinstance(source, ArrayRows) else 0,
         )  # fmt: skip
+        self.n_steps_ = 0 if running is None else running.steps
+        # the running statistics of the last update, valid while the fitted means are these
+        self._stepwise = None if running is None else (self.means_, running)
         weights = source.sample_weight
         # a lazy source's weights are not read again for a warning: its rows count instead
         n_rows = float(weights.sum() if isinstance(weights, np.ndarray) else source.n_rows)
@@ -385,29 +429,93 @@ class GaussianMixture(MixtureBase):
             )
         return self
 
-    def _check_warm_start(self, family: CovarianceFamily, k: int, d: int) -> None:
-        """Refuse to continue a previous fit whose shape no longer matches the parameters."""
-        old_k, old_d = np.shape(self.means_)
-        old_shape = np.shape(self.covariances_)
-        if (old_k, old_d) != (k, d) or old_shape != family.shape(k, d):
-            raise ValueError(
-                "warm_start=True continues the previous fit, which had "
-                f"n_components={old_k}, n_features={old_d} and covariances of shape "
-                f"{old_shape}, but now n_components={k}, n_features={d} and "
-                f"covariance_type={self.covariance_type!r} (shape {family.shape(k, d)}). "
-                "Set warm_start=False to start afresh, or keep the same settings and columns."
-            )
+    def _variance_frame(self) -> Frame:
+        """A frame whose ``variance`` is the fitted mixture's variance of each feature (the
+        weighted spread of the means plus the weighted mean of the components')."""
+        family = self._family()
+        k, d = np.shape(self.means_)
+        weights = np.asarray(self.weights_, np.float64)
+        dense = family.dense(np.asarray(self.covariances_, np.float64), k, d)
+        variances = weights / weights.sum() @ np.diagonal(dense, axis1=1, axis2=2)
+        return Frame.from_means(weights, self.means_, variances, family.per_feature_equivariant)
 
-    def fit_predict(
-        self,
-        X: ArrayLike,
-        y: Any = None,
-        sample_weight: ArrayLike | None = None,
-        *,
-        callback: FitCallback | None = None,
-    ) -> NDArray[np.intp]:
-        """Fit, then return the most probable component of each row of ``X``."""
-        return self.fit(X, sample_weight=sample_weight, callback=callback).predict(X)
+    def _schedule(self) -> StepSchedule:
+        return StepSchedule(float(self.learning_offset), float(self.learning_decay))
+
+    # ------------------------------------------------------------------ stepwise EM
+
+    def partial_fit(
+        self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None
+    ) -> Any:
+        """One stepwise (online) EM update on the batch ``X``.
+
+        The first call on an unfitted model fits the first batch (:meth:`fit`, with every
+        parameter); each later call, and a call on a fitted or loaded model, takes the
+        batch's E-step under the current parameters, averages its statistics per unit
+        weight into the running ones with step ``rho_t = (learning_offset + t) **
+        -learning_decay`` (``t`` counts the updates, ``n_steps_``) and sets the parameters
+        to their M-step: a step of 1 (``learning_offset=0``, first update) is one EM
+        iteration over the batch.  Where there are no running statistics yet (after
+        :meth:`fit` or :func:`gaussmix.load`), they are those of the current parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a row source
+            A batch of rows with the model's columns (one row is enough after the first
+            call); NaN is a missing value (``missing='marginalize'``).
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``lower_bound_`` is the batch's mean log-likelihood under the parameters
+            before the update (the running log-likelihood of the stream: collect it after
+            each call; ``history_`` keeps the first fit's); ``n_iter_`` counts the
+            iterations of the first fit and the updates, ``converged_`` is False.
+        """
+        if not hasattr(self, "converged_"):
+            with single_threaded_blas():
+                return self._fit(X, sample_weight, None)
+        # an update's products are small: BLAS's threads are left alone, which saves their
+        # limit's cost on every batch (the pass sets it where it needs it)
+        return self._partial_fit(X, sample_weight)
+
+    def _partial_fit(self, X: ArrayLike, sample_weight: ArrayLike | None) -> Any:
+        source, _, _, _ = self._fit_rows(X, sample_weight, reset=False)
+        family = self._family()
+        k = self.n_components
+        self._check_warm_start(family, k, source.n_features, "partial_fit")
+        frame = self._prediction_frame()
+        # a relative reg_covar reads the model's own variances (for a maximum-likelihood
+        # fit, those of its rows plus the regulariser), not the batch's: a batch of one row
+        # has none, and a saved copy of the model updates alike
+        reg = internal_reg(
+            self.reg_covar, frame, self._variance_frame(), np.asarray(self.means_).dtype
+        )
+        params = self._internal_params(frame)
+        cached = getattr(self, "_stepwise", None)
+        if cached is not None and cached[0] is self.means_:
+            running = cached[1]
+        else:  # after fit, a load or new attributes: the statistics of the parameters
+            running = RunningStats(stats_of(params, family, reg))
+        state = EMState(params, ConvergenceMonitor(self.tol, 1))
+        value = stepwise_update(
+            source, state, MaximumLikelihood(family, reg), frame, running, self._schedule(),
+            lambda p: stats_of(p, family, reg), limit=2 * k + 5, chunk_size=self.chunk_size,
+        )  # fmt: skip
+        n_iter = int(self.n_iter_) + 1
+        empty = source.n_empty if isinstance(source, ArrayRows) else 0
+        self._set_fit(
+            state.params, frame, np.asarray(self.means_).dtype,
+            converged=False, n_iter=n_iter, lower_bound=value, history=list(self.history_),
+            start_lower_bounds=list(self.start_lower_bounds_),
+            reseeds=[*self.reseeds_, *((n_iter, j) for _, j in state.reseeds)],
+            n_empty_rows=int(self.n_empty_rows_) + empty,
+        )  # fmt: skip
+        self.n_steps_ = running.steps
+        self._stepwise = (self.means_, running)
+        return self
 
 
 __all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]

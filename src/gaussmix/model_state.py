@@ -23,6 +23,90 @@ Array = NDArray[np.floating]
 #: the fitted arrays, as estimator attributes, in the order a saved model lists them
 FITTED_ARRAYS = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
+#: a Bayesian mixture's arrays of its posterior and prior, as :class:`PosteriorState` fields
+POSTERIOR_ARRAYS = (
+    "weight_concentration",
+    "mean_precision",
+    "degrees_of_freedom",
+    "mean_prior",
+    "covariance_prior",
+)
+#: its prior's numbers
+POSTERIOR_NUMBERS = (
+    "weight_concentration_prior",
+    "mean_precision_prior",
+    "degrees_of_freedom_prior",
+)
+
+
+@dataclass
+class PosteriorState:
+    """A Bayesian mixture's variational posterior and prior, in the caller's units (float64).
+
+    The estimator's attributes are these names with a trailing underscore (scikit-learn's
+    ``BayesianGaussianMixture``'s); ``weight_concentration_`` is the pair of arrays
+    ``(a, b)`` for the Dirichlet process, and ``degrees_of_freedom_`` and
+    ``covariance_prior_`` are floats where scikit-learn's are (``tied``; ``spherical``).
+
+    Attributes
+    ----------
+    weight_concentration_prior_type : {"dirichlet_process", "dirichlet_distribution"}
+    weight_concentration : ndarray of shape (k,) or (2, k)
+        The Dirichlet's parameters, or each stick's Beta parameters (rows ``a`` and ``b``).
+    mean_precision : ndarray of shape (k,)
+    degrees_of_freedom : ndarray of shape (k,), or () for ``tied``
+    weight_concentration_prior, mean_precision_prior, degrees_of_freedom_prior : float
+    mean_prior : ndarray of shape (d,)
+    covariance_prior : ndarray
+        (d, d) for dense covariances, (d,) for ``diag``, () for ``spherical``.
+    """
+
+    weight_concentration_prior_type: str
+    weight_concentration: Array
+    mean_precision: Array
+    degrees_of_freedom: Array
+    weight_concentration_prior: float
+    mean_precision_prior: float
+    mean_prior: Array
+    degrees_of_freedom_prior: float
+    covariance_prior: Array
+
+    @property
+    def process(self) -> bool:
+        return self.weight_concentration_prior_type == "dirichlet_process"
+
+    def apply(self, estimator: Any) -> None:
+        """Set ``estimator``'s attributes of the posterior and prior."""
+        conc = np.asarray(self.weight_concentration, np.float64)
+        estimator.weight_concentration_ = (conc[0], conc[1]) if self.process else conc
+        estimator.mean_precision_ = np.asarray(self.mean_precision, np.float64)
+        dof = np.asarray(self.degrees_of_freedom, np.float64)
+        estimator.degrees_of_freedom_ = float(dof) if dof.ndim == 0 else dof
+        estimator.weight_concentration_prior_ = float(self.weight_concentration_prior)
+        estimator.mean_precision_prior_ = float(self.mean_precision_prior)
+        estimator.mean_prior_ = np.asarray(self.mean_prior, np.float64)
+        estimator.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
+        cov = np.asarray(self.covariance_prior, np.float64)
+        estimator.covariance_prior_ = float(cov) if cov.ndim == 0 else cov
+
+    @classmethod
+    def of(cls, estimator: Any) -> PosteriorState | None:
+        """The posterior of a fitted Bayesian mixture; ``None`` for another estimator."""
+        if not hasattr(estimator, "weight_concentration_"):
+            return None
+        concentration = np.asarray(estimator.weight_concentration_, np.float64)
+        return cls(
+            "dirichlet_process" if concentration.ndim == 2 else "dirichlet_distribution",
+            concentration,
+            np.asarray(estimator.mean_precision_, np.float64),
+            np.asarray(estimator.degrees_of_freedom_, np.float64),
+            float(estimator.weight_concentration_prior_),
+            float(estimator.mean_precision_prior_),
+            np.asarray(estimator.mean_prior_, np.float64),
+            float(estimator.degrees_of_freedom_prior_),
+            np.asarray(estimator.covariance_prior_, np.float64),
+        )
+
 
 @dataclass
 class ModelState:
@@ -56,6 +140,8 @@ class ModelState:
         Rows of the training data with nothing observed (left out of the fit).
     feature_names : list of str or None
         Column names of the training data, when it had string column names.
+    posterior : PosteriorState or None
+        A Bayesian mixture's posterior and prior (``None`` for maximum likelihood).
     """
 
     covariance_type: str
@@ -72,6 +158,7 @@ class ModelState:
     reseeds: list[tuple[int, int]] = field(default_factory=list)
     feature_names: list[str] | None = None
     n_empty_rows: int = 0
+    posterior: PosteriorState | None = None
 
     @property
     def family(self) -> CovarianceFamily:
@@ -149,6 +236,8 @@ class ModelState:
             estimator.feature_names_in_ = np.asarray(self.feature_names, dtype=object)
         elif hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
+        if self.posterior is not None:
+            self.posterior.apply(estimator)
 
     @classmethod
     def of(cls, estimator: Any) -> ModelState:
@@ -169,7 +258,14 @@ class ModelState:
             reseeds=list(getattr(estimator, "reseeds_", [])),
             feature_names=None if names is None else [str(n) for n in names],
             n_empty_rows=int(getattr(estimator, "n_empty_rows_", 0)),
+            posterior=PosteriorState.of(estimator),
         )
 
 
-__all__ = ["FITTED_ARRAYS", "ModelState"]
+__all__ = [
+    "FITTED_ARRAYS",
+    "POSTERIOR_ARRAYS",
+    "POSTERIOR_NUMBERS",
+    "ModelState",
+    "PosteriorState",
+]

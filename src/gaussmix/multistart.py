@@ -75,6 +75,30 @@ StartFactory = Callable[
 ]
 
 
+def check_start(estimator: Any, n_rows: int, where: str, instead: str) -> None:
+    """Refuse a start that would read more rows into memory than the start race's sample,
+    for rows held elsewhere (``where``: ``"with Dask input"``, ...; ``instead``: what to
+    pass rather than the KMeans start): ``init_params='kmeans'`` runs scikit-learn's KMeans
+    on the rows the starts are made from, which are all rows unless the race takes a
+    subsample (given means or a warm start make no such start)."""
+    if getattr(estimator, "init_params", None) != "kmeans":
+        return
+    warm = getattr(estimator, "warm_start", False) and hasattr(estimator, "converged_")
+    if warm or getattr(estimator, "means_init", None) is not None:
+        return
+    race = estimator.n_init > 1 and estimator.init_iter is not None
+    sample = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * estimator.n_components)
+    if not race and n_rows > sample:
+        raise ValueError(
+            f"init_params='kmeans' with n_init={estimator.n_init} and "
+            f"init_iter={estimator.init_iter} runs scikit-learn's KMeans on all {n_rows} rows "
+            f"in memory, which gaussmix does not do {where}. Use the default "
+            "init_params='k-means++' (seeds from a sample, refined by short EM runs), keep "
+            "n_init > 1 and init_iter set (KMeans then runs on the race's subsample of "
+            f"{sample} rows), or {instead}."
+        )
+
+
 def _score(state: EMState[Any] | None) -> float:
     """A start's log-likelihood; ``-inf`` for a start that failed."""
     return -np.inf if state is None else state.lower_bound

@@ -2,7 +2,7 @@
 
 :mod:`gaussmix.io` reads and writes a plain :class:`~gaussmix.model_state.ModelState` with the
 constructor parameters; this module turns them into a fitted
-:class:`~gaussmix.GaussianMixture` and back.
+:class:`~gaussmix.GaussianMixture` or :class:`~gaussmix.BayesianGaussianMixture` and back.
 """
 
 from __future__ import annotations
@@ -14,12 +14,20 @@ from typing import Any
 
 from sklearn.utils.validation import check_is_fitted
 
+from .base import MixtureBase
+from .bayesian import BayesianGaussianMixture
 from .io import ModelFileError, read_model_file, write_model
 from .mixture import GaussianMixture
 from .model_state import ModelState
 from .standardize import Standardization
 
 PathLike = str | os.PathLike[str]
+
+#: the estimator classes by the names model files give them
+ESTIMATOR_CLASSES: dict[str, type[MixtureBase]] = {
+    "GaussianMixture": GaussianMixture,
+    "BayesianGaussianMixture": BayesianGaussianMixture,
+}
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class SavedModel:
 
     Attributes
     ----------
-    model : GaussianMixture
+    model : GaussianMixture or BayesianGaussianMixture
         The fitted estimator.
     standardization : Standardization or None
         Set when the model was fitted on standardized rows: apply
@@ -37,13 +45,13 @@ class SavedModel:
         The parsed ``gaussmix.json``.
     """
 
-    model: GaussianMixture
+    model: Any
     standardization: Standardization | None
     header: dict[str, Any]
 
 
 def save_model(
-    model: GaussianMixture,
+    model: MixtureBase,
     path: PathLike,
     *,
     standardization: Standardization | None = None,
@@ -52,7 +60,7 @@ def save_model(
 
     Parameters
     ----------
-    model : GaussianMixture
+    model : GaussianMixture or BayesianGaussianMixture
         A fitted estimator.
     path : str or os.PathLike
         Destination; an existing file is replaced only once the new one is complete.
@@ -69,8 +77,10 @@ def save_model(
     sklearn.exceptions.NotFittedError
         If ``model`` is not fitted.
     """
-    if not isinstance(model, GaussianMixture):
-        raise TypeError(f"Expected a GaussianMixture, got {type(model).__name__}.")
+    if not isinstance(model, MixtureBase):
+        raise TypeError(
+            f"Expected a GaussianMixture or BayesianGaussianMixture, got {type(model).__name__}."
+        )
     check_is_fitted(model)
     return write_model(
         path, ModelState.of(model), model.get_params(deep=False), standardization=standardization
@@ -97,13 +107,14 @@ def read_model(path: PathLike) -> SavedModel:
         If the file cannot be opened (missing, a directory, no permission).
     """
     saved = read_model_file(path)
-    model = GaussianMixture(**saved.params)
+    model = ESTIMATOR_CLASSES[saved.estimator](**saved.params)
     saved.state.apply(model)
     return SavedModel(model, saved.standardization, saved.header)
 
 
-def load(path: PathLike) -> GaussianMixture:
-    """Read a model written by :meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>`.
+def load(path: PathLike) -> Any:
+    """Read a model written by :meth:`GaussianMixture.save <gaussmix.GaussianMixture.save>`
+    or :meth:`BayesianGaussianMixture.save <gaussmix.BayesianGaussianMixture.save>`.
 
     Parameters
     ----------
@@ -111,8 +122,8 @@ def load(path: PathLike) -> GaussianMixture:
 
     Returns
     -------
-    GaussianMixture
-        A fitted estimator with exactly the saved parameters.
+    GaussianMixture or BayesianGaussianMixture
+        A fitted estimator with exactly the saved parameters (of the class saved).
 
     Raises
     ------

@@ -4,7 +4,8 @@
   points coloured by their most probable component;
 * :func:`plot_criteria`: BIC / AIC of a :func:`~gaussmix.select_model` sweep against the
   number of components, one line per covariance type, the chosen model marked;
-* :func:`plot_convergence`: mean log-likelihood per EM iteration (``history_``);
+* :func:`plot_convergence`: mean log-likelihood per EM iteration (``history_``; a Bayesian
+  mixture's lower bound);
 * :func:`plot_uncertainty`: points shaded by their uncertainty, ``1 - max membership``;
 * :func:`plot_density`: contours of the mixture's log-density on a grid;
 * :func:`plot_anomalies`: histogram of ``score_samples`` with a low-density threshold.
@@ -27,6 +28,14 @@ the projection used, a :class:`gaussmix.geometry.Projection` (the arithmetic the
 report shares).  With two features the axes are the features themselves, labelled with
 ``feature_names_in_`` when the model was fitted on a data frame.
 
+Bayesian mixtures
+-----------------
+A :class:`~gaussmix.BayesianGaussianMixture` is drawn as a Gaussian mixture is, with two
+differences: :func:`plot_ellipses` draws its effective components only (those whose
+weight has not vanished), and :func:`plot_density` its predictive density, a mixture of
+Student-t distributions (whose projections are Student-t distributions with the projected
+scale matrices).
+
 One feature
 -----------
 :func:`plot_density` draws the density curve (with a histogram of ``X`` and each weighted
@@ -45,7 +54,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import solve_triangular
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .covariance import REGISTRY, get_family
@@ -188,8 +197,27 @@ def ellipse_geometry(covariance: ArrayLike, n_std: float) -> tuple[float, float,
     return float(2.0 * n_std * a), float(2.0 * n_std * b), float(np.degrees(angle))
 
 
-def _mixture_log_density(points: Array, weights: Array, means: Array, covs: Array) -> Array:
-    """Log-density of a Gaussian mixture with dense covariances at ``points`` (n, d)."""
+def _density_components(model: Any) -> tuple[Array, Array, Array, Array | None]:
+    """Weights, means, dense covariances (k, d, d) and degrees of freedom (``None``:
+    Gaussian) of the components of a model's density: a Bayesian mixture's predictive
+    Student-t components."""
+    predictive = getattr(model, "predictive_parameters", None)
+    if predictive is not None:
+        weights, means, scales, dof = predictive()
+        return weights, means, scales, dof
+    return (*_mixture(model), None)
+
+
+def _shown_components(model: Any, k: int) -> list[int]:
+    """The components drawn: a Bayesian mixture's effective ones, or all."""
+    return [int(j) for j in getattr(model, "effective_components_", range(k))]
+
+
+def _mixture_log_density(
+    points: Array, weights: Array, means: Array, covs: Array, dof: Array | None = None
+) -> Array:
+    """Log-density of a mixture with dense covariances (scale matrices) at ``points``
+    (n, d): Gaussian, or Student-t with ``dof`` degrees of freedom."""
     n, d = points.shape
     k = len(weights)
     parts = np.full((n, k), -np.inf)
@@ -200,12 +228,16 @@ def _mixture_log_density(points: Array, weights: Array, means: Array, covs: Arra
             continue
         low = np.linalg.cholesky(covs[j])
         z = solve_triangular(low, (points - means[j]).T, lower=True)
-        parts[:, j] = (
-            log_w[j]
-            - 0.5 * np.einsum("ij,ij->j", z, z)
-            - np.log(np.diagonal(low)).sum()
-            - 0.5 * d * np.log(2.0 * np.pi)
-        )
+        quad = np.einsum("ij,ij->j", z, z)
+        if dof is None:
+            log_kernel = -0.5 * quad - 0.5 * d * np.log(2.0 * np.pi)
+        else:
+            nu = dof[j]
+            log_kernel = (
+                gammaln(0.5 * (nu + d)) - gammaln(0.5 * nu) - 0.5 * d * np.log(nu * np.pi)
+                - 0.5 * (nu + d) * np.log1p(quad / nu)
+            )  # fmt: skip
+        parts[:, j] = log_w[j] + log_kernel - np.log(np.diagonal(low)).sum()
     return np.asarray(logsumexp(parts, axis=1))
 
 
@@ -221,7 +253,8 @@ class EllipsePlot:
     ax : matplotlib.axes.Axes
     ellipses : list of matplotlib.patches.Ellipse
         ``n_components * len(n_std)`` patches, component-major: component ``j``'s ellipse
-        for ``n_std[i]`` is ``ellipses[j * len(n_std) + i]``.
+        for ``n_std[i]`` is ``ellipses[j * len(n_std) + i]`` (for a Bayesian mixture, ``j``
+        counts its effective components only).
     means : matplotlib.collections.PathCollection
         The component means (crosses).
     points : matplotlib.collections.PathCollection or None
@@ -308,7 +341,8 @@ def plot_ellipses(
 
     ellipses: list[Ellipse] = []
     order = np.argsort(radii)
-    for j in range(k):
+    shown = _shown_components(model, k)
+    for j in shown:
         for i, r in enumerate(radii):
             width, height, angle = ellipse_geometry(covs2[j], r)
             fade = alpha / (1 + int(np.flatnonzero(order == i)[0]))
@@ -325,17 +359,18 @@ def plot_ellipses(
             ax.add_patch(patch)
             ellipses.append(patch)
     mean_marks = ax.scatter(
-        means2[:, 0], means2[:, 1], c=colors, marker="x", s=60, linewidths=2, zorder=3
-    )
+        means2[shown, 0], means2[shown, 1], c=[colors[j] for j in shown], marker="x", s=60,
+        linewidths=2, zorder=3,
+    )  # fmt: skip
     ax.autoscale_view()
     _set_labels(ax, projection)
-    ax.set_title(f"{k} components, {model.covariance_type} covariances")
-    if legend and k <= 10:
+    ax.set_title(f"{len(shown)} components, {model.covariance_type} covariances")
+    if legend and len(shown) <= 10:
         handles = [
             Line2D(
                 [], [], ls="", marker="o", color=colors[j], label=f"{j}: weight {weights[j]:.2f}"
             )
-            for j in range(k)
+            for j in shown
         ]
         ax.legend(handles=handles, title="component", fontsize="small", loc="best")
     return EllipsePlot(ax, ellipses, mean_marks, points, labels, projection)
@@ -456,7 +491,8 @@ class ConvergencePlot:
 
 
 def plot_convergence(model: GaussianMixture, ax: Axes | None = None) -> ConvergencePlot:
-    """Mean log-likelihood per sample at every EM iteration of the retained start.
+    """Mean log-likelihood per sample (a Bayesian mixture's lower bound) at every iteration
+    of the retained start.
 
     Parameters
     ----------
@@ -483,10 +519,12 @@ def plot_convergence(model: GaussianMixture, ax: Axes | None = None) -> Converge
     ax = _axes(ax)
     (line,) = ax.plot(np.arange(1, history.size + 1), history, marker="o", ms=3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("EM iteration")
-    ax.set_ylabel("mean log-likelihood per sample")
+    bayesian = hasattr(model, "weight_concentration_")
+    ax.set_xlabel("iteration" if bayesian else "EM iteration")
+    ax.set_ylabel("lower bound" if bayesian else "mean log-likelihood per sample")
     state = "converged" if getattr(model, "converged_", False) else "not converged"
-    ax.set_title(f"EM: {state} after {history.size} iterations")
+    method = "Variational inference" if bayesian else "EM"
+    ax.set_title(f"{method}: {state} after {history.size} iterations")
     return ConvergencePlot(ax, line)
 
 
@@ -653,7 +691,7 @@ def plot_density(
     -------
     DensityPlot
     """
-    weights, means, covs = _mixture(model)
+    weights, means, covs, dof = _density_components(model)
     k, d = means.shape
     if isinstance(grid_size, bool) or not isinstance(grid_size, (int, np.integer)) or grid_size < 2:
         raise ValueError(f"grid_size must be an integer >= 2; got {grid_size!r}.")
@@ -667,15 +705,18 @@ def plot_density(
 
     if d == 1:
         x = np.linspace(lo[0], hi[0], grid_size)
-        logd = _mixture_log_density(x[:, None], weights, means_p, covs_p)
+        logd = _mixture_log_density(x[:, None], weights, means_p, covs_p, dof)
         if pts is not None:
             ax.hist(pts[:, 0], bins="auto", density=True, color=_GREY, alpha=0.3)
         curves = [ax.plot(x, np.exp(logd), color="black", lw=2, label="mixture")[0]]
         w = weights / weights.sum()
-        for j, color in enumerate(_component_colors(k)):
+        colors = _component_colors(k)
+        for j in _shown_components(model, k):
+            color = colors[j]
             logc = _mixture_log_density(
-                x[:, None], np.ones(1), means_p[j : j + 1], covs_p[j : j + 1]
-            )
+                x[:, None], np.ones(1), means_p[j : j + 1], covs_p[j : j + 1],
+                None if dof is None else dof[j : j + 1],
+            )  # fmt: skip
             curves += ax.plot(x, w[j] * np.exp(logc), color=color, ls="--", label=f"component {j}")
         _set_labels(ax, projection)
         ax.set_ylabel("density")
@@ -688,7 +729,7 @@ def plot_density(
     gy = np.linspace(lo[1], hi[1], grid_size)
     xx, yy = np.meshgrid(gx, gy)
     logd = _mixture_log_density(
-        np.column_stack([xx.ravel(), yy.ravel()]), weights, means_p, covs_p
+        np.column_stack([xx.ravel(), yy.ravel()]), weights, means_p, covs_p, dof
     ).reshape(xx.shape)
     top = float(logd.max())
     if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool):

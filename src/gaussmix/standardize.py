@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ class Standardization:
 
     @classmethod
     def fit(cls, X: ArrayLike) -> Standardization:
-        """Column means and standard deviations of ``X`` (a constant column gets scale 1).
+        """Column means and standard deviations of the observed values of ``X`` (NaN is a
+        missing value; a constant column gets scale 1, one with no value mean 0).
 
         Parameters
         ----------
@@ -35,8 +37,14 @@ class Standardization:
         Standardization
         """
         Xa = np.asarray(X, dtype=np.float64)
-        mean = Xa.mean(axis=0)
-        scale = Xa.std(axis=0)
+        if np.isnan(Xa).any():
+            with warnings.catch_warnings():  # a column with no observed value: 0 and 1
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nan_to_num(np.nanmean(Xa, axis=0))
+                scale = np.nanstd(Xa, axis=0)
+        else:
+            mean = Xa.mean(axis=0)
+            scale = Xa.std(axis=0)
         scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
         return cls(mean, scale)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CLIError, _one_line, _shown
+from .outofcore import check_one_model
 from .tables import Data, _parse_columns
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ def session(args: argparse.Namespace) -> Iterator[None]:
         client.close()
 
 
-def read_lazily(args: argparse.Namespace) -> tuple[Data, Any, list[str]]:
-    """The training data of ``args`` as a Dask array read by the workers, and its columns.
+def read_lazily(args: argparse.Namespace, *, one_model: bool = True) -> tuple[Data, Any, list[str]]:
+    """The training data of ``args`` as a Dask array read by the workers, and its columns
+    (``one_model``: the command fits one model, as ``fit`` does).
 
     Raises
     ------
@@ -66,27 +68,61 @@ def read_lazily(args: argparse.Namespace) -> tuple[Data, Any, list[str]]:
         For a format that cannot be read out of core, a missing file, unknown or
         non-numeric columns, or options that need all rows in memory.
     """
-    if getattr(args, "standardize", False):
-        raise CLIError("--standardize is not available with --scheduler; fit without it")
-    if len(args.components) * len(args.covariance) != 1:
+    if one_model or getattr(args, "standardize", False):
+        check_one_model(args, "with --scheduler")
+    return _read(Path(args.data), args.columns, None)
+
+
+def read_for_model(
+    args: argparse.Namespace, model_names: list[str] | None, n_features: int
+) -> tuple[Data, Any, list[str]]:
+    """The rows of ``args.data`` a fitted model reads, as a Dask array read by the workers:
+    ``--columns``, else the model's columns by name (Parquet), else every column.
+
+    Raises
+    ------
+    CLIError
+        As :func:`read_lazily`, for ``--id`` (the rows are not gathered here), and for a
+        column count the model does not expect.
+    """
+    if getattr(args, "id", None) is not None:
+        raise CLIError("--id is not available with --scheduler; run without it")
+    data, X, names = _read(Path(args.data), args.columns, model_names)
+    if len(names) != n_features:
         raise CLIError(
-            "--scheduler fits one model: give one number of components (-k) and one covariance type"
+            f"the model expects {n_features} columns, but {len(names)} of {data.path} were "
+            f"selected ({_shown(names)}); choose {n_features} with --columns"
         )
-    path = Path(args.data)
+    return data, X, names
+
+
+def _read(
+    path: Path, columns: str | None, by_name: list[str] | None
+) -> tuple[Data, Any, list[str]]:
+    """``path``'s columns (``--columns``; else ``by_name`` in a Parquet file; else all)."""
     if not path.exists():
         raise CLIError(f"no such file: {path}")
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        return _parquet(path, args.columns)
+        return _parquet(path, columns, by_name)
     if name.endswith(".zarr"):
         da = _dask("dask.array")
-        return _by_position(path, da.from_zarr(str(path)), args.columns)
+        return _by_position(path, da.from_zarr(str(path)), columns)
     if name.endswith(".npy"):
-        return _by_position(path, _npy(path), args.columns)
+        return _by_position(path, _npy(path), columns)
     raise CLIError(f"with --scheduler, DATA is read out of core by the workers: use {_FORMATS}")
 
 
-def _parquet(path: Path, columns: str | None) -> tuple[Data, Any, list[str]]:
+def standardized(X: Any, standardization: Any) -> Any:
+    """A saved model's standardization of the lazy rows ``X`` (they stay lazy)."""
+    if standardization is None:
+        return X
+    return (X.astype("float64") - standardization.mean) / standardization.scale
+
+
+def _parquet(
+    path: Path, columns: str | None, by_name: list[str] | None
+) -> tuple[Data, Any, list[str]]:
     dd = _dask("dask.dataframe")
     try:
         frame = dd.read_parquet(str(path))
@@ -94,7 +130,7 @@ def _parquet(path: Path, columns: str | None) -> tuple[Data, Any, list[str]]:
         raise CLIError(f"cannot read {path} as Parquet: {_one_line(str(exc))}") from None
     all_names = [str(c) for c in frame.columns]
     data = Data(path, all_names, 0, True)
-    names = _parse_columns(columns, data) or all_names
+    names = _parse_columns(columns, data) or by_name or all_names
     unknown = [n for n in names if n not in all_names]
     if unknown:
         raise CLIError(

@@ -3,8 +3,8 @@
 ``gaussmix --help``, ``gaussmix COMMAND --help`` and argument errors import only this
 package's parser (no NumPy, SciPy or scikit-learn), so the covariance types and the
 estimator's defaults that the help texts name are declared here;
-``tests/test_cli.py`` checks them against :data:`gaussmix.COVARIANCE_TYPES` and
-:class:`gaussmix.GaussianMixture`.
+``tests/test_cli.py`` checks them against :data:`gaussmix.COVARIANCE_TYPES`,
+:class:`gaussmix.GaussianMixture` and :class:`gaussmix.BayesianGaussianMixture`.
 """
 
 from __future__ import annotations
@@ -31,3 +31,6 @@ ESTIMATOR_DEFAULTS: dict[str, float | str] = {
     "tol": 1e-3,
     "reg_covar": "auto",
 }
+
+#: the Bayesian mixture's weight priors (``--weight-prior``), its default first
+WEIGHT_PRIORS: tuple[str, ...] = ("dirichlet_process", "dirichlet_distribution")

@@ -13,7 +13,7 @@ import math
 import textwrap
 from typing import Any
 
-from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS
+from .defaults import COVARIANCE_NAMES, COVARIANCE_SETS, ESTIMATOR_DEFAULTS, WEIGHT_PRIORS
 from .errors import _INSTALL_HINT
 
 AUTO_COMPONENTS = range(1, 10)
@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gaussmix",
         description="Gaussian mixture models from the command line: fit, select, predict, "
-        "score, flag anomalies, sample, and write an interactive HTML report.\n\n"
+        "score, flag anomalies, impute empty cells, sample, and write an interactive HTML "
+        "report.\n\n"
         "DATA is a .csv, .tsv, .parquet or .npy file; output tables are .csv or .parquet "
         "(CSV on standard output without -o).  CSV and Parquet need pyarrow, the progress "
         f"bar tqdm: {_INSTALL_HINT}.",
@@ -256,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tol",
         type=_finite_float,
         metavar="TOL",
-        help="convergence: change of the mean log-likelihood per row "
-        f"(default: {defaults['tol']:g})",
+        help="convergence: change of the mean log-likelihood per row (with --bayesian: of "
+        f"the lower bound, a total over the rows) (default: {defaults['tol']:g})",
     )
     model_opts.add_argument(
         "--reg-covar",
@@ -274,13 +275,24 @@ def build_parser() -> argparse.ArgumentParser:
         "the model and applied by predict, score, anomalies and sample",
     )
 
+    missing = argparse.ArgumentParser(add_help=False)
+    missing.add_argument(
+        "--missing",
+        choices=("marginalize", "error"),
+        default="marginalize",
+        help="what an empty cell (or NaN) of DATA is: marginalize, a value missing at random "
+        "(each row is fitted on its observed values; the default), or error (rows with one "
+        "are refused); the model keeps it for predict, score and anomalies",
+    )
+
     cluster = argparse.ArgumentParser(add_help=False)
     cluster.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="fit on the dask.distributed cluster whose scheduler is at ADDRESS (e.g. "
+        help="run on the dask.distributed cluster whose scheduler is at ADDRESS (e.g. "
         "tcp://10.0.0.5:8786): its workers read DATA (.parquet, .zarr, .npy) out of core, at "
-        'the same path; one model, no --standardize (needs "gaussmix[dask]")',
+        "the same path, and NaN are missing values; no --standardize or --id (fit: one "
+        'model) (needs "gaussmix[dask]")',
     )
 
     def add_candidates(p: argparse.ArgumentParser, default_covariance: str) -> None:
@@ -312,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command(
         "fit",
-        parents=[columns, model_opts, quiet, cluster],
+        parents=[columns, model_opts, missing, quiet, cluster],
         help="fit a mixture (or choose one by BIC) and save it",
         description="Fit a Gaussian mixture to DATA and save it to MODEL (a ZIP file of JSON "
         "and .npy arrays, read by gaussmix.load).  With several numbers of components or "
@@ -323,17 +335,59 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix fit data.csv -k 2..6 --columns x,y --standardize -o model.gmm",
             "gaussmix fit X.npy -k 4 --n-init 16 --seed 1 --max-iter 500 -o model.gmm",
             "gaussmix fit big.parquet -k 8 --scheduler tcp://10.0.0.5:8786 -o model.gmm",
+            "gaussmix fit rows.npy -k 8 --out-of-core -o model.gmm   # exact EM, streamed",
+            "gaussmix fit events/ -k 8 --batch-size 10000 -o model.gmm   # mini-batch EM",
+            "gaussmix fit data.csv --bayesian -k 20 --prune -o model.gmm   # k chosen by the fit",
         ),
     )
-    fit.add_argument("data", metavar="DATA", help="training data (.csv, .tsv, .parquet, .npy)")
+    fit.add_argument(
+        "data",
+        metavar="DATA",
+        help="training data (.csv, .tsv, .parquet, .npy, or a folder of Parquet files)",
+    )
     fit.add_argument("-o", "--output", metavar="MODEL", required=True, help="model file to write")
+    fit.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="read DATA (.npy, Parquet) block by block, one pass per EM iteration, memory "
+        "bounded by two blocks; automatic for a Parquet folder and for files whose columns "
+        "would take more than a quarter of the available memory; one model, no --standardize",
+    )
+    fit.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="mini-batch EM: stepwise updates over shuffled batches of N rows, --max-iter "
+        "and --tol then count epochs (an approximate fit of large data in a few passes)",
+    )
     add_id(fit)
     add_candidates(fit, default_covariance="full")
     add_force(fit, "MODEL")
+    bayes = fit.add_argument_group("Bayesian mixture (variational inference)")
+    bayes.add_argument(
+        "--bayesian",
+        action="store_true",
+        help="fit a Bayesian mixture (gaussmix.BayesianGaussianMixture) of at most K "
+        "components (of a range or list, its largest), which leaves the components the data "
+        "does not need empty: no BIC sweep; one of the covariance types full, tied, diag, "
+        "spherical (or VVV, EEE, VVI, VII)",
+    )
+    bayes.add_argument(
+        "--weight-prior",
+        choices=WEIGHT_PRIORS,
+        default=WEIGHT_PRIORS[0],
+        help=f"the weights' prior with --bayesian (default: {WEIGHT_PRIORS[0]})",
+    )
+    bayes.add_argument(
+        "--prune",
+        action="store_true",
+        help="with --bayesian, save only the effective components (those explaining at least "
+        "0.1%% of the rows)",
+    )
 
     select = command(
         "select",
-        parents=[columns, model_opts, quiet],
+        parents=[columns, model_opts, missing, quiet, cluster],
         help="print the BIC/AIC/ICL table of numbers of components x covariance types",
         description="Fit every combination of numbers of components and covariance types "
         "to DATA and print the table of log-likelihoods, BIC, AIC and ICL (lower is better), "
@@ -344,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaussmix select data.csv -k 1..9 --covariance all",
             "gaussmix select data.parquet -k 1..6 --covariance full,diag --csv table.csv",
             "gaussmix select X.npy --criterion icl --covariance VEV,VVV,sklearn",
+            "gaussmix select big.parquet -k 2..6 --covariance full --scheduler tcp://10.0.0.5:8786",
         ),
     )
     select.add_argument("data", metavar="DATA", help="data (.csv, .tsv, .parquet, .npy)")
@@ -358,13 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_id(select)
     add_force(select, "the --csv file")
 
-    def prediction_command(name: str, **kw: Any) -> Any:
-        p = command(name, parents=[columns, quiet], **kw)
+    def prediction_command(
+        name: str, output: str = "output .csv or .parquet (default: CSV on stdout)", **kw: Any
+    ) -> Any:
+        p = command(name, parents=[columns, quiet, cluster], **kw)
         p.add_argument("model", metavar="MODEL", help="model file written by gaussmix fit")
         p.add_argument("data", metavar="DATA", help="rows to process (.csv, .tsv, .parquet, .npy)")
-        p.add_argument(
-            "-o", "--output", metavar="OUT", help="output .csv or .parquet (default: CSV on stdout)"
-        )
+        p.add_argument("-o", "--output", metavar="OUT", help=output)
         p.add_argument(
             "--id",
             metavar="COLUMN",
@@ -395,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "gaussmix score model.gmm data.csv -o scores.csv",
             "gaussmix score model.gmm data.npy | head",
+            "gaussmix score model.gmm big.parquet --scheduler tcp://10.0.0.5:8786 -o s.parquet",
         ),
     )
 
@@ -422,6 +478,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="flag rows whose log-density is below this value",
     )
 
+    impute = prediction_command(
+        "impute",
+        output="file to write, in DATA's format (default: DATA's name with -imputed, beside it)",
+        help="fill the empty cells of DATA under a fitted model",
+        description="Write DATA with each empty cell (or NaN) of the model's columns filled "
+        "with its conditional expectation given the row's observed values under the mixture "
+        "in MODEL, or with --draws, several completions drawn from the conditional "
+        "distribution (multiple imputation).  The output is a new file in DATA's format, its "
+        "other columns (identifiers, text) as they are; it never replaces an input.  A row "
+        "with nothing observed gets the mixture's mean.",
+        epilog=_examples(
+            "gaussmix impute model.gmm data.csv                     # writes data-imputed.csv",
+            "gaussmix impute model.gmm data.parquet -o filled.parquet --id customer",
+            "gaussmix impute model.gmm data.csv --draws 5 --seed 0 -o completions.csv",
+        ),
+    )
+    impute.add_argument(
+        "--draws",
+        type=_positive_int,
+        metavar="M",
+        help="draw M completions of every row instead of the conditional expectation: a "
+        "leading 'draw' column numbers them (in a .npy array: a leading axis)",
+    )
+    impute.add_argument(
+        "--seed", type=_seed, default=None, help="random seed of --draws (default: fresh entropy)"
+    )
+
     sample = command(
         "sample",
         parents=[quiet],
@@ -447,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = command(
         "report",
-        parents=[columns, quiet],
+        parents=[columns, missing, quiet],
         help="write an interactive HTML report of a fit",
         description="Choose a mixture for DATA by BIC and write a self-contained interactive "
         "HTML page: the EM iterations, the BIC/AIC curves, anomalies, the parameters.",

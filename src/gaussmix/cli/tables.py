@@ -55,12 +55,14 @@ class Data:
     named: bool  # False for .npy (columns x0, x1, ... by position)
     _table: Any = None  # pyarrow.Table
     _array: NDArray[Any] | None = None
+    _schema: Any = None  # pyarrow.Schema of a table not read (out of core)
 
     def is_numeric(self, name: str) -> bool:
         if self._array is not None:
             return True
         pa = importlib.import_module("pyarrow")
-        t = self._table.schema.field(name).type
+        schema = self._schema if self._table is None else self._table.schema
+        t = schema.field(name).type
         return bool(
             pa.types.is_integer(t)
             or pa.types.is_floating(t)
@@ -71,7 +73,7 @@ class Data:
     def bad_cells(self, name: str) -> tuple[NDArray[np.intp], list[Any]] | None:
         """The rows and values of a text column that are not numbers, when the column is
         mostly numbers (a typo such as ``abc`` or ``1.5e``); None for a text column."""
-        if self._array is not None:
+        if self._table is None:  # an array, or a table not read
             return None
         pa = importlib.import_module("pyarrow")
         pc = importlib.import_module("pyarrow.compute")
@@ -251,6 +253,7 @@ def select_features(
     n_features: int | None = None,
     id_column: str | None = None,
     exclude: str | None = None,
+    allow_missing: bool = False,
 ) -> tuple[NDArray[np.floating], list[str]]:
     """The feature matrix and its column names, with every check the user may need.
 
@@ -267,20 +270,60 @@ def select_features(
         ``--id``: must exist; excluded from the default features.
     exclude : str, optional
         ``--exclude``: comma-separated columns left out of the default features.
+    allow_missing : bool
+        Take empty cells (and NaN) as missing values, kept as NaN; else refuse their rows.
 
     Returns
     -------
     X : ndarray of shape (n_rows, n_columns)
-        float64 (float32 for float32 NPY data); every value finite.
+        float64 (float32 for float32 NPY data); every value finite or, with
+        ``allow_missing``, NaN.
     names : list of str
 
     Raises
     ------
     CLIError
         Naming unknown or non-numeric columns (a cell that is not a number by row and
-        value), a column count the model does not expect, or the rows holding missing /
-        non-finite values.
+        value), a column count the model does not expect, or the rows holding infinite
+        values (and, without ``allow_missing``, missing ones).
     """
+    names = select_names(
+        data, columns, model_names=model_names, n_features=n_features,
+        id_column=id_column, exclude=exclude,
+    )  # fmt: skip
+    X = data.values(names)
+    finite = np.isfinite(X).all(axis=1)
+    if finite.all():
+        return X, names
+    if allow_missing:
+        rows = np.flatnonzero(np.isinf(X).any(axis=1))
+        if rows.size:
+            raise CLIError(
+                f"{data.path} has infinite values in {len(rows)} of {data.n_rows} rows "
+                f"(counting data rows from 0: {_rows_shown(rows)}); infinity is not a missing "
+                "value: leave the cell empty if the value is unknown, or drop those rows"
+            )
+        return X, names
+    rows = np.flatnonzero(~finite)
+    raise CLIError(
+        f"{data.path} has missing or non-finite values (NaN, empty, inf) in {len(rows)} of "
+        f"{data.n_rows} rows (counting data rows from 0: {_rows_shown(rows)}), refused with "
+        "--missing error; drop or fill them first, or fit without --missing error (empty "
+        "cells are then missing values, and rows are fitted on their observed values)"
+    )
+
+
+def select_names(
+    data: Data,
+    columns: str | None,
+    *,
+    model_names: Sequence[str] | None = None,
+    n_features: int | None = None,
+    id_column: str | None = None,
+    exclude: str | None = None,
+) -> list[str]:
+    """The feature columns :func:`select_features` reads, with its checks of the columns
+    and of the rows' count, made without reading any value (its parameters)."""
     requested = _parse_columns(columns, data)
     left_out = _parse_columns(exclude, data, "--exclude") or []
     if id_column is not None and id_column not in data.names:
@@ -342,16 +385,7 @@ def select_features(
         )
     if data.n_rows == 0:
         raise CLIError(f"{data.path} has no rows")
-    X = data.values(names)
-    finite = np.isfinite(X).all(axis=1)
-    if not finite.all():
-        rows = np.flatnonzero(~finite)
-        raise CLIError(
-            f"{data.path} has missing or non-finite values (NaN, empty, inf) in {len(rows)} of "
-            f"{data.n_rows} rows (counting data rows from 0: {_rows_shown(rows)}); drop or fill "
-            "them first"
-        )
-    return X, names
+    return names
 
 
 # --------------------------------------------------------------------------- output
@@ -360,6 +394,7 @@ def select_features(
 #: what an output may replace, by what the command writes (besides a missing or empty file)
 _REPLACEABLE = {
     "model": ("model",),
+    "npy": ("npy",),
     "csv": ("text",),
     "gzip": ("gzip",),
     "parquet": ("parquet",),
@@ -427,9 +462,9 @@ def check_output(
     ----------
     path_text : str or None
         The output (None: standard output, nothing to check).
-    kind : {"table", "model", "html", "csv"}
+    kind : {"table", "model", "html", "csv", "npy"}
         What the command writes: a table (CSV or Parquet by extension), a model file, an
-        HTML page, or a CSV file whatever its name.
+        HTML page, a CSV file whatever its name, or a NumPy array.
     inputs : sequence of (str, str)
         The command's input files, as (what, path): the output must not be one of them.
     force : bool
@@ -449,6 +484,8 @@ def check_output(
             f"cannot write {path}: unknown output format {path.suffix or '(no extension)'!r}; "
             "use .csv or .parquet"
         )
+    if kind == "npy" and _suffix(path) != ".npy":
+        raise CLIError(f"cannot write {path}: an array is written to a .npy file; name it so")
     if path.is_dir():
         example = _EXAMPLE.get(kind, "out.csv")
         raise CLIError(
@@ -512,6 +549,74 @@ def write_text_table(rows: Sequence[Sequence[Any]], path: Path) -> None:
             writer.writerow(["" if cell is None else cell for cell in row])
         text.flush()
         text.detach()
+
+
+def derived_path(data_path: str, tag: str) -> str:
+    """A file beside ``data_path`` in its format, its name tagged: ``data.csv.gz`` ->
+    ``data-imputed.csv.gz``."""
+    path = Path(data_path)
+    suffix = _suffix(path)
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    return str(path.with_name(f"{stem}-{tag}{path.name[len(stem) :]}"))
+
+
+def copy_kind(data_path: str, out: str) -> str:
+    """What :func:`check_output` checks for a copy of the data at ``data_path`` written to
+    ``out`` (``"npy"`` or ``"table"``), once ``out`` is known to be of the same format.
+
+    Raises
+    ------
+    CLIError
+        If ``out`` names another format than the data's (CSV / TSV, Parquet or NPY).
+    """
+    formats = (_CSV_SUFFIXES, _PARQUET_SUFFIXES, (".npy",))
+    given, wanted = _suffix(Path(data_path)), _suffix(Path(out))
+    if not any(given in f and wanted in f for f in formats):
+        example = derived_path(data_path, "imputed")
+        raise CLIError(
+            f"cannot write {out}: the completed data keeps the format of {data_path}; name "
+            f"the output with {given or 'its extension'} (e.g. {example})"
+        )
+    return "npy" if wanted == ".npy" else "table"
+
+
+def write_like(data: Data, names: Sequence[str], values: NDArray[np.floating], path: Path) -> None:
+    """``data`` with its columns ``names`` replaced by ``values``, every other column as it
+    is, in ``data``'s format at ``path`` (atomically).
+
+    Parameters
+    ----------
+    data : Data
+    names : sequence of str
+        Columns replaced.
+    values : ndarray of shape (n_rows, len(names)) or (n_draws, n_rows, len(names))
+        Several completions are stacked: a leading ``draw`` column (0, 1, ...) in a table, a
+        leading axis in an array.
+    path : pathlib.Path
+    """
+    stacked = values if values.ndim == 3 else values[None]
+    if data._array is not None:
+        idx = [data.names.index(n) for n in names]
+        dtype = np.float32 if data._array.dtype == np.float32 else np.float64
+        out = np.repeat(data._array.astype(dtype)[None], stacked.shape[0], axis=0)
+        out[:, :, idx] = stacked
+        with atomic_output(path) as f:
+            np.lib.format.write_array(f, out if values.ndim == 3 else out[0], allow_pickle=False)
+        return
+    pa = _optional("pyarrow", "writing tables")
+    table = data._table
+    parts = []
+    for t, part in enumerate(stacked):
+        columns: dict[str, Any] = {"draw": np.full(data.n_rows, t)} if values.ndim == 3 else {}
+        for name in data.names:
+            column = table.column(name)
+            if name in names:
+                column = pa.array(part[:, list(names).index(name)])
+            columns["_draw" if values.ndim == 3 and name == "draw" else name] = column
+        parts.append(pa.table(columns))
+    write_table(
+        dict(zip(parts[0].column_names, pa.concat_tables(parts).columns, strict=True)), path
+    )
 
 
 def write_table(columns: dict[str, Any], path: Path | None) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..multistart import SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT
-from .outputs import lazy_pass
+from ..multistart import check_start
+from .outputs import lazy_impute, lazy_pass, lazy_rowwise
 from .source import DaskSource
 from .validation import as_rows, check_sample_weight, stand_in
 
@@ -38,32 +38,12 @@ def fit_rows(
     """The fit's row source over validated rows ``X`` and the sample (rows and weights)
     its frame is taken from, once the estimator's start is known not to read every row
     into memory (:func:`check_start`)."""
-    check_start(estimator, int(X.shape[0]))
-    source = DaskSource(X, check_sample_weight(sample_weight, X))
+    check_start(
+        estimator, int(X.shape[0]), "with Dask input",
+        "pass means_init (e.g. the centres of dask_ml.cluster.KMeans)",
+    )  # fmt: skip
+    source = DaskSource(X, check_sample_weight(sample_weight, X), missing=estimator._allows_nan())
     return (source, *source.frame_sample())
 
 
-def check_start(estimator: Any, n_rows: int) -> None:
-    """Refuse a start that would read more rows into memory than the start race's sample:
-    ``init_params='kmeans'`` runs scikit-learn's KMeans on the rows the starts are made
-    from, which are all rows unless the race takes a subsample (given means or a warm start
-    make no such start)."""
-    if getattr(estimator, "init_params", None) != "kmeans":
-        return
-    warm = getattr(estimator, "warm_start", False) and hasattr(estimator, "converged_")
-    if warm or getattr(estimator, "means_init", None) is not None:
-        return
-    race = estimator.n_init > 1 and estimator.init_iter is not None
-    sample = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * estimator.n_components)
-    if not race and n_rows > sample:
-        raise ValueError(
-            f"init_params='kmeans' with n_init={estimator.n_init} and "
-            f"init_iter={estimator.init_iter} runs scikit-learn's KMeans on all {n_rows} rows "
-            "in memory, which gaussmix does not do with Dask input. Use the default "
-            "init_params='k-means++' (seeds from a sample, refined by short EM runs), keep "
-            "n_init > 1 and init_iter set (KMeans then runs on the race's subsample of "
-            f"{sample} rows), or pass means_init (e.g. the centres of dask_ml.cluster.KMeans)."
-        )
-
-
-__all__ = ["check_start", "fit_rows", "lazy_pass", "lazy_rows"]
+__all__ = ["check_start", "fit_rows", "lazy_impute", "lazy_pass", "lazy_rows", "lazy_rowwise"]

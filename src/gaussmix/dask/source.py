@@ -10,6 +10,11 @@ once per pass, as one key of the graph.
 
 Each block's pass runs on :data:`BLOCK_THREADS` engine thread: a worker already runs as many
 blocks at once as it has threads, so its cores are all used and never oversubscribed.
+
+Missing values (NaN, where the estimator's ``missing='marginalize'``): a block whose pass
+meets one is passed again as an :class:`~gaussmix.incomplete.source.IncompleteSource` of its
+rows, grouped by its own patterns (once per block while it lives, :mod:`~gaussmix.dask.blocks`);
+its expected complete-data statistics merge with the other blocks' as any block's do.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask
+import dask.array as da
 import numpy as np
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -34,7 +41,9 @@ from ..engine import (
     merge_results,
     mixture_pass,
 )
-from ..sources import ArrayRows, ArraySource
+from ..incomplete.source import IncompleteSource
+from ..sources import ArrayRows, ArraySource, RowSource, unique_rows
+from .blocks import incomplete_block, kept_block
 from .validation import block_values, raise_not_finite
 
 Array = NDArray[np.float64]
@@ -53,6 +62,8 @@ class PassSpec:
     terms: PassTerms
     frame: Frame
     options: dict[str, Any]
+    #: whether NaN is a missing value (else an error, as infinity always is)
+    missing: bool = False
 
 
 def block_pass(
@@ -63,10 +74,21 @@ def block_pass(
     start: int,
     rows: int,
 ) -> PassResult:
-    """The engine's pass over block ``index`` (global rows ``start .. start + rows``)."""
+    """The engine's pass over block ``index`` (global rows ``start .. start + rows``); a
+    block with missing values (``spec.missing``) over its rows' observed values."""
     block_values(x, index, start, (rows, spec.frame.n_features))
     options = {"n_threads": BLOCK_THREADS, **spec.options, "finite": False}
-    return mixture_pass(x, spec.terms, spec.frame, sample_weight=w, row_offset=start, **options)
+    known = kept_block(x, w) if spec.missing else None
+    if known is not None:  # a block met before with missing values
+        return known.mixture_pass(spec.terms, spec.frame, row_offset=start, **options)
+    try:
+        return mixture_pass(x, spec.terms, spec.frame, sample_weight=w, row_offset=start, **options)
+    except NonFiniteInput:
+        # the pass stops at the first row with a NaN: few blocks with missing values pass
+        # far before it
+        if not spec.missing or np.isinf(x).any():
+            raise
+    return incomplete_block(x, w).mixture_pass(spec.terms, spec.frame, row_offset=start, **options)
 
 
 def _rows_of(
@@ -96,15 +118,21 @@ class DaskSource(ArrayRows):
         here: a pass that meets NaN or inf raises the in-memory error.
     sample_weight : dask.array.Array of shape (n_samples,), optional
         float64, chunked as ``X``'s rows.
+    missing : bool
+        Whether NaN is a missing value (each row is then fitted and scored on its observed
+        values) rather than an error.
     """
 
-    def __init__(self, X: Any, sample_weight: Any = None) -> None:
+    def __init__(self, X: Any, sample_weight: Any = None, *, missing: bool = False) -> None:
         if len(X.chunks[1]) != 1:
             raise ValueError("DaskSource needs one chunk of columns; rechunk X({1: -1}).")
         if sample_weight is not None and sample_weight.chunks[0] != X.chunks[0]:
             raise ValueError("sample_weight must be chunked as the rows of X.")
         super().__init__(X, sample_weight)
         self.bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.intp)
+        self.missing = missing
+        self._fill: NDArray[np.floating] | None = None
+        self._empty = 0
 
     @property
     def n_blocks(self) -> int:
@@ -124,7 +152,7 @@ class DaskSource(ArrayRows):
         name = _token("pass")
         xkeys, wkeys = self._block_keys()
         spec_key = (name, "spec")
-        dsk: dict[Any, Any] = {spec_key: PassSpec(terms, frame, options)}
+        dsk: dict[Any, Any] = {spec_key: PassSpec(terms, frame, options, self.missing)}
         level = []
         for i, (a, b) in enumerate(itertools.pairwise(self.bounds.tolist())):
             w = None if wkeys is None else wkeys[i]
@@ -142,17 +170,18 @@ class DaskSource(ArrayRows):
         try:
             result: PassResult = Delayed(level[0], self._graph(name, dsk), layer=name).compute()
         except NonFiniteInput:
-            raise_not_finite(self.X)
+            raise_not_finite(self.X, missing=self.missing)
+        self._empty = result.empty_rows
         return result
+
+    @property
+    def n_empty(self) -> int:
+        """Rows with nothing observed, as the last pass counted them."""
+        return self._empty
 
     def _gather(self, rows: NDArray[np.intp]) -> tuple[NDArray[np.floating], Array | None]:
         """The rows at ``rows`` and their weights, in that order, in one computation."""
-        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
-        n = self.n_rows
-        if rows.size and (rows.min() < -n or rows.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
-        rows = np.where(rows < 0, rows + n, rows)
-        unique, inverse = np.unique(rows, return_inverse=True)
+        unique, inverse = unique_rows(rows, self.n_rows)
         name = _token("take")
         xkeys, wkeys = self._block_keys()
         blocks = np.searchsorted(self.bounds, unique, side="right") - 1
@@ -172,18 +201,31 @@ class DaskSource(ArrayRows):
         dsk[(name, "all")] = (_concatenate_each, [p for p in parts if p])
         got = Delayed((name, "all"), self._graph(name, dsk), layer=name).compute()
         x = got[0][inverse]
-        if not np.isfinite(x).all():  # the whole array's count, as in memory
-            raise_not_finite(self.X)
+        if not np.isfinite(x).all() and (not self.missing or np.isinf(x).any()):
+            raise_not_finite(self.X, missing=self.missing)  # the whole array's count
         return x, None if self._weights is None else got[1][inverse]
 
     def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
-        """The rows at ``rows`` (global indices), gathered into an ndarray."""
-        return self._gather(rows)[0]
+        """The rows at ``rows`` (global indices), gathered into an ndarray; missing values
+        filled with the column means of all observed values, as
+        :meth:`IncompleteSource.take <gaussmix.incomplete.source.IncompleteSource.take>`
+        fills them (seeds and re-seeding candidates are finite rows)."""
+        x = self._gather(rows)[0]
+        holes = np.isnan(x)
+        if not holes.any():
+            return x
+        if self._fill is None:  # one reduction over the rows, the first time
+            sums, counts = dask.compute(da.nansum(self.X, axis=0), (~da.isnan(self.X)).sum(0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._fill = np.where(counts > 0, sums / counts, 0.0)
+        return np.where(holes, self._fill.astype(x.dtype), x)
 
-    def subset(self, rows: NDArray[np.intp]) -> ArraySource:
-        """The rows at ``rows`` and their weights, gathered once into an :class:`ArraySource`
-        (the start race's subsample: it runs on the client)."""
-        return ArraySource(*self._gather(rows))
+    def subset(self, rows: NDArray[np.intp]) -> RowSource:
+        """The rows at ``rows`` and their weights, gathered once into an :class:`ArraySource`,
+        or an :class:`IncompleteSource` if they hold missing values (the start race's
+        subsample: it runs on the client)."""
+        x, w = self._gather(rows)
+        return IncompleteSource(x, w) if np.isnan(x).any() else ArraySource(x, w)
 
     def frame_sample(self) -> tuple[NDArray[np.floating], Array | None]:
         """The rows (and weights) :meth:`Frame.from_data` would read of the same rows in

@@ -1,5 +1,6 @@
 """Lazy validation of Dask input: what the metadata tells (dtype, shape, columns) is checked
-at once, with the in-memory checks' messages; NaN and infinity are found by the passes.
+at once, with the in-memory checks' messages; NaN and infinity are found by the passes
+(NaN is a missing value unless the estimator's ``missing='error'``; infinity is an error).
 
 The in-memory checks of :mod:`gaussmix._validation` run here on stand-ins that cost no
 memory (an array broadcast from one zero to the input's shape and dtype, or a data frame's
@@ -90,18 +91,22 @@ def stand_in(X: Any, rows: Any) -> Any:
     return values
 
 
-def raise_not_finite(X: Any, what: str = "X") -> NoReturn:
+def raise_not_finite(X: Any, what: str = "X", *, missing: bool = False) -> NoReturn:
     """Raise the in-memory error for NaN or inf in ``X`` (a Dask array that holds some),
-    from counts reduced on the cluster."""
-    bad = ~da.isfinite(X).all(axis=1)
-    n_bad, first, has_nan, has_inf = dask.compute(
-        bad.sum(), da.argmax(bad), da.isnan(X).any(), da.isinf(X).any()
-    )
+    from counts reduced on the cluster; with ``missing`` (NaN is a missing value), for inf
+    alone."""
+    if missing:
+        bad = da.isinf(X).any(axis=1)
+        n_bad, first = dask.compute(bad.sum(), da.argmax(bad))
+        has_nan, has_inf = False, bool(n_bad)
+    else:
+        bad = ~da.isfinite(X).all(axis=1)
+        n_bad, first, has_nan, has_inf = dask.compute(
+            bad.sum(), da.argmax(bad), da.isnan(X).any(), da.isinf(X).any()
+        )
     if not n_bad:
         raise ValueError(f"The sums over {what} overflow float64; rescale {what}.")
-    raise v.not_finite_error(
-        bool(has_nan), bool(has_inf), int(n_bad), X.shape[0], int(first), what, lazy=True
-    )
+    raise v.not_finite_error(bool(has_nan), bool(has_inf), int(n_bad), X.shape[0], int(first), what)
 
 
 def check_sample_weight(sample_weight: Any, X: Any) -> Any:

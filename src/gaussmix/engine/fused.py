@@ -125,3 +125,38 @@ def raw_chunk(
     return bool(
         _compiled.mixture_chunk(x, inv_scale, means, factors, base, lse, resp, labels, **options)
     )
+
+
+def marginal_chunk(
+    values: NDArray[np.floating],
+    offsets: NDArray[np.int64],
+    bounds: NDArray[np.int64],
+    observed: NDArray[np.bool_],
+    start: int,
+    stop: int,
+    inv_scale: Array,
+    means: Array,
+    covariances: Array,
+    log_weights: Array,
+    log_scale: Array,
+    lse: Array,
+    resp: NDArray[np.floating] | None,
+    labels: NDArray[np.intp] | None,
+    *,
+    sample_weight: Array | None,
+    sums: tuple[Array, Array, Array] | None,
+    hard: bool,
+    given: Array | None,
+) -> list[int]:
+    """Rows ``start`` to ``stop - 1`` of rows grouped by missingness pattern through the
+    kernel, each row's densities the marginals on its observed values (see the extension's
+    ``marginal_chunk``); ``sums`` (nk, s1, s2) get the expected complete-data statistics.
+    Returns the patterns whose rows there the numpy path must redo (nothing of them added)."""
+    assert _compiled is not None
+    nk, s1, s2 = (None, None, None) if sums is None else sums
+    handed: list[int] = _compiled.marginal_chunk(
+        values, offsets, bounds, observed, start, stop, inv_scale, means, covariances,
+        log_weights, log_scale, lse, resp, labels, sample_weight=sample_weight, nk=nk, s1=s1,
+        s2=s2, hard=hard, given=given,
+    )  # fmt: skip
+    return handed

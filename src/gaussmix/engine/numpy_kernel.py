@@ -46,7 +46,8 @@ def far_rows(prep: Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[np
     )
     with np.errstate(over="ignore"):
         reach = (f0 * f1) ** 2
-        logp = prep.base[:, None] - 0.5 * quad * reach
+        logp = prep.exponent_base[:, None] - 0.5 * quad * reach
+    student_t(prep, logp)
     hopeless = ~np.isfinite(logp.max(axis=0))
     if hopeless.any():
         nearest = quad[:, hopeless].argmin(axis=0)
@@ -109,9 +110,22 @@ def log_densities(
                 lp[prep.expanded] = le
         for j in prep.direct:
             diff = centred(prep, x, j)
-            lp[j] = prep.base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
+            lp[j] = prep.exponent_base[j] - 0.5 * prep.moments.mahalanobis(diff, prep.factors[j])
+        student_t(prep, lp)
         top = lp.max(axis=0)
     return ph, lp, top
+
+
+def student_t(prep: Prepared, lp: Array) -> None:
+    """Turn Gaussian exponents ``-q/2`` (k, m) into the log-densities of Student-t
+    components, in place (nothing for Gaussian ones, ``prep.dof`` None)."""
+    dof = prep.dof
+    if dof is None:
+        return
+    lp *= (-2.0 / dof)[:, None]
+    np.log1p(lp, out=lp)
+    lp *= (-0.5 * (dof + prep.d))[:, None]
+    lp += prep.base[:, None]
 
 
 def features(prep: Prepared, x: NDArray[np.floating], ph: Array) -> None:

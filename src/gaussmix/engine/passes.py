@@ -48,6 +48,7 @@ def mixture_pass(
     n_threads: int | None = None,
     finite: bool = True,
     float32_statistics: bool | NDArray[np.bool_] = True,
+    probe_first_chunk: bool = True,
     row_offset: int = 0,
     hard: bool = False,
     given: GivenResponsibilities | None = None,
@@ -94,10 +95,14 @@ def mixture_pass(
         decides which components' sums can be (:class:`~gaussmix.engine.whitened.Probe`);
         the others are summed in float64.  If a component's total then fails
         :func:`~gaussmix.engine.whitened.whitened_safe`, the pass is redone with that
-        component's statistics in float64.  An array fixes the components
-        allowed, with no probe.  A pass that had to be redone advises the next passes of the
-        run to keep the components whose sums failed in float64
+        component's statistics in float64.  An array limits the components
+        allowed (the probe decides among them).  A pass that had to be redone advises the
+        next passes of the run to keep the components whose sums failed in float64
         (``PassResult.next_options``), so that it is redone at most once per component.
+    probe_first_chunk : bool
+        Let the first chunk decide which of the allowed components' sums are whitened;
+        ``False``: all of them are (a pass redone with the components its total vouched
+        for).
     row_offset : int
         The index of ``X``'s first row among all rows (a block of a larger set): the worst
         rows are reported by global index, so blocks' worst rows merge
@@ -126,6 +131,8 @@ def mixture_pass(
         # a shared precision's pooled statistics cost numpy one d x d product per chunk,
         # the kernel k of them
         and not (stats and terms.moments.shared_precision)
+        # the kernel's components are Gaussian
+        and terms.dof is None
     )
     prep = Prepared(
         terms, frame, kernel, use_fused, n if X.dtype == np.float32 else 0,
@@ -141,7 +148,7 @@ def mixture_pass(
     step = numpy_step
     if chunk_size is None and prep.fused:
         step = auto_chunk_size(d, k, prep.n_cols, n, least=FUSED_CHUNK_ROWS)
-    probing = whitened and np.ndim(float32_statistics) == 0
+    probing = whitened and probe_first_chunk
     out = Outputs(
         resp=np.empty((n, k), dtype=out_dtype) if resp else None,
         log_density=np.empty(n, dtype=out_dtype) if log_density else None,
@@ -206,13 +213,18 @@ def mixture_pass(
         if not safe.all():
             final = probe.outcome()
             assert final is not None
-            return mixture_pass(
+            redone = mixture_pass(
                 X, terms, frame, sample_weight=sample_weight, chunk_size=chunk_size,
                 stats=stats, resp=resp, log_density=log_density, labels=labels,
                 n_worst=n_worst, log_likelihood=log_likelihood, kernel=kernel,
                 out_dtype=out_dtype, n_threads=n_threads, finite=finite,
-                float32_statistics=final & safe, row_offset=row_offset, hard=hard, given=given,
+                float32_statistics=final & safe, probe_first_chunk=False,
+                row_offset=row_offset, hard=hard, given=given,
             )  # fmt: skip
+            # the run learns the components the total failed, not those the probe did:
+            # probes are cheap, and a component far off early may pass once EM has moved it
+            redone.next_options = {"float32_statistics": allowed & safe}
+            return redone
         unwhiten(prep.fused_factors, total.w_s1, total.w_s2)
         total.f_n += total.w_n
         total.f_s1 += total.w_s1

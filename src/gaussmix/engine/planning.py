@@ -61,6 +61,10 @@ class Prepared:
         risk = np.einsum("kd,kd->k", pm, terms.means)
         # log-density constant in the caller's units: includes the Jacobian of the frame
         self.base = terms.constant - frame.log_scale
+        # Student-t components: the kernels form the Gaussian exponent -|(z - m_j) U_j|²/2
+        # (constant 0), which student_t turns into the log-density
+        self.dof = terms.dof
+        self.exponent_base = self.base if self.dof is None else np.zeros(k)
         # component means in the caller's units: the direct kernel forms x - mu before any
         # rounding of the frame, exact for rows close to their component
         self.means_user = frame.centre + frame.scale * terms.means
@@ -90,7 +94,7 @@ class Prepared:
                 [
                     pm[e].T,
                     self.moments.quad_weights(precision[e]),
-                    self.base[e] - 0.5 * risk[e],
+                    self.exponent_base[e] - 0.5 * risk[e],
                 ]
             )
             self.WT = np.ascontiguousarray(W.T)

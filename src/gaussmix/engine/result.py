@@ -71,6 +71,8 @@ class PassResult:
     float32_statistics: bool = False
     #: the components whose statistics it summed so (bool (k,)), the others' in float64
     whitened_components: NDArray[np.bool_] | None = None
+    #: rows with nothing observed (missing values), left out of the statistics
+    empty_rows: int = 0
     #: options for the next pass of the same run (the same rows under nearby terms): what
     #: this pass learnt, e.g. the components whose float32 statistics failed their check
     next_options: dict[str, Any] = field(default_factory=dict)
@@ -118,6 +120,7 @@ def merge_results(results: Sequence[PassResult], n_worst: int = 0) -> PassResult
         kernel="+".join(sorted({r.kernel for r in results})),
         float32_products=any(r.float32_products for r in results),
         float32_statistics=any(r.float32_statistics for r in results),
+        empty_rows=sum(r.empty_rows for r in results),
         next_options=_common_options([r.next_options for r in results]),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,7 +77,21 @@ class Sums:
                 self.worst_idx, self.worst_val = self.worst_idx[keep], self.worst_val[keep]
 
 
-class InOrder:
+_F = TypeVar("_F", bound="Foldable")
+
+
+class Foldable(Protocol):
+    """Sums that :class:`InOrder` folds (:class:`Sums`, and those of other passes)."""
+
+    def add(self: _F, other: _F) -> None: ...
+
+    def copy(self: _F) -> _F: ...
+
+
+S = TypeVar("S", bound=Foldable)
+
+
+class InOrder(Generic[S]):
     """Chunk sums folded into a total in chunk order, whichever worker finishes first.
 
     The total is then the same, to the last bit, however the chunks were shared among the
@@ -84,13 +99,13 @@ class InOrder:
     a copy (workers take chunks in order, so few ever wait).
     """
 
-    def __init__(self, total: Sums):
+    def __init__(self, total: S):
         self.total = total
         self.next = 0
-        self.waiting: dict[int, Sums] = {}
+        self.waiting: dict[int, S] = {}
         self.lock = threading.Lock()
 
-    def fold(self, i: int, sums: Sums) -> None:
+    def fold(self, i: int, sums: S) -> None:
         with self.lock:
             if i != self.next:
                 self.waiting[i] = sums.copy()

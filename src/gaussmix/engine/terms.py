@@ -7,7 +7,11 @@ The pass evaluates, for every row ``z`` (internal frame) and component ``j``, th
 with ``U_j`` a precision factor (upper-triangular, or a diagonal stored as a vector), and
 gathers statistics in the layout of ``moments``.  A Gaussian mixture's terms come from its
 parameters (:func:`gaussian_terms`); other models (variational Bayes' expected log-weights
-and scaled precisions, say) bring their own constants and factors.
+and scaled precisions, say) bring their own constants and factors.  Terms with degrees of
+freedom ``dof`` describe Student-t components instead (a Bayesian mixture's predictive
+density):
+
+    log p_j(z) = constant_j - (dof_j + d) / 2 * log(1 + |(z - means_j) U_j|² / dof_j)
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ class PassTerms:
     weights : ndarray of shape (k,)
         Each component's expected share of the rows; it only guides which of the float32
         statistics' checks the first chunk of a pass can skip.
+    dof : ndarray of shape (k,) or None
+        Degrees of freedom of Student-t components (see the module's docstring); ``None``:
+        Gaussian components.
     """
 
     moments: MomentKind
@@ -53,6 +60,7 @@ class PassTerms:
     factors: Array
     constant: Array
     weights: Array
+    dof: Array | None = None
 
     @property
     def n_components(self) -> int:

@@ -28,6 +28,11 @@ _U32 = 2.0**-24
 #: roundings of ``sqrt(r)``, of its products with ``y`` and of theirs, 45 bounds them all
 _WHITENED_ROUNDINGS = 45
 
+#: how many times the pass's check a probe asks of its chunk: a component near the bound
+#: passes or fails a chunk by chance, and one the probe lets through but the total fails
+#: costs the whole pass again, one the probe refuses only its float32 sums
+PROBE_SLACK = 4.0
+
 
 def probe_verdict(sums: Sums, weights: Array, sl: slice, d: int) -> NDArray[np.bool_]:
     """Which components a pass's first chunk, with whitened ``sums``, vouches for.
@@ -40,7 +45,7 @@ def probe_verdict(sums: Sums, weights: Array, sl: slice, d: int) -> NDArray[np.b
     """
     rows = sl.stop - sl.start
     least = (d + 1) * sums.weight / rows  # rows' worth of weight
-    safe = whitened_safe(sums.w_n, sums.w_s1, sums.w_s2, least)
+    safe = whitened_safe(sums.w_n, sums.w_s1, sums.w_s2, least, slack=PROBE_SLACK)
     safe &= (sums.w_n > least) | (weights * sums.weight > least)
     return safe
 
@@ -98,7 +103,9 @@ class Probe:
         return self.mask
 
 
-def whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArray[np.bool_]:
+def whitened_safe(
+    nk: Array, s1: Array, s2: Array, least: float = 0.0, slack: float = 1.0
+) -> NDArray[np.bool_]:
     """Which components' whitened float32 statistics give positive-definite scatters, with
     room: a bool (k,), True where they do.
 
@@ -119,7 +126,7 @@ def whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArra
     Components of weight ``least`` or less pass unchecked (without weight, their sums are
     zero): a pass's first chunk, its probe (:class:`Probe`), skips those with under
     ``d + 1`` rows' worth, too few to check (see :func:`probe_verdict`; the pass's total is
-    checked again, every component).
+    checked again, every component).  ``slack`` multiplies the room asked for.
     """
     d = s1.shape[1]
     safe = np.ones(nk.shape[0], dtype=bool)
@@ -136,7 +143,7 @@ def whitened_safe(nk: Array, s1: Array, s2: Array, least: float = 0.0) -> NDArra
     live, aug = live[sound], aug[sound]
     scale = 1.0 / np.sqrt(diag[sound])
     aug *= scale[:, :, None] * scale[:, None, :]
-    aug -= 2.0 * (d + 1) * _WHITENED_ROUNDINGS * _U32 * np.eye(d + 1)
+    aug -= 2.0 * slack * (d + 1) * _WHITENED_ROUNDINGS * _U32 * np.eye(d + 1)
     try:
         np.linalg.cholesky(aug)  # all at once; one by one only if some fail
     except np.linalg.LinAlgError:

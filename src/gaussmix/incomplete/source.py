@@ -10,11 +10,10 @@ from numpy.typing import NDArray
 
 from .._moments import MomentKind
 from ..engine import Frame, PassResult, PassTerms, WorstRows
-from ..engine.segmented import segmented_pass
 from ..sources import ArrayRows
 from ..stats import SuffStats
-from .marginal import Operators
-from .patterns import Patterns
+from .passes import pattern_pass
+from .patterns import GroupedRows, Patterns
 
 Array = NDArray[np.float64]
 
@@ -28,6 +27,12 @@ def covariances_of(terms: PassTerms) -> Array:
     return 0.5 * (cov + np.swapaxes(cov, -1, -2))
 
 
+def group(X: NDArray[np.floating]) -> tuple[Patterns, GroupedRows]:
+    """The patterns of ``X``'s rows and their observed values, grouped by pattern."""
+    patterns = Patterns.of(X)
+    return patterns, GroupedRows.of(X, patterns)
+
+
 class IncompleteSource(ArrayRows):
     """Rows with NaN for values missing at random, as a :class:`~gaussmix.sources.RowSource`.
 
@@ -35,27 +40,29 @@ class IncompleteSource(ArrayRows):
     expected complete-data statistics (conditional expectations of the missing coordinates
     and their conditional covariances); rows with nothing observed are left out of them
     (their responsibilities are the mixing weights, their log-density 0, the log of the
-    density of nothing).  The rows are copied once, grouped by pattern, with the missing
-    values set to a finite placeholder.
+    density of nothing).  The observed values are copied once, grouped by pattern
+    (:class:`~gaussmix.incomplete.patterns.GroupedRows`).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Rows with NaN where values are missing (no infinity).
     sample_weight : ndarray of shape (n_samples,), optional
+    grouped : tuple of Patterns and GroupedRows, optional
+        ``X``'s patterns and grouped rows, if they are known already.
     """
 
-    def __init__(self, X: NDArray[np.floating], sample_weight: Array | None = None) -> None:
+    def __init__(
+        self,
+        X: NDArray[np.floating],
+        sample_weight: Array | None = None,
+        *,
+        grouped: tuple[Patterns, GroupedRows] | None = None,
+    ) -> None:
         super().__init__(X, sample_weight)
-        self.patterns = Patterns.of(X)
-        grouped = np.take(X, self.patterns.order, axis=0)
-        # a placeholder the zero-padded factors ignore; finite, so that 0 * x is 0
-        self.rows = np.where(np.isnan(grouped), 0.0, grouped).astype(X.dtype, copy=False)
+        self.patterns, self.rows = grouped or group(X)
         self.row_weights = None if sample_weight is None else sample_weight[self.patterns.order]
-        # the column means of the observed values, for the rows handed out by take()
-        with np.errstate(invalid="ignore"):
-            means = np.nanmean(X, axis=0) if X.shape[0] else np.zeros(X.shape[1])
-        self.fill = np.where(np.isfinite(means), means, 0.0)
+        self._fill: Array | None = None
 
     @property
     def n_empty(self) -> int:
@@ -67,6 +74,17 @@ class IncompleteSource(ArrayRows):
         (finite rows for seeds and re-seeding candidates)."""
         taken = np.take(self.X, rows, axis=0)
         return np.where(np.isnan(taken), self.fill.astype(taken.dtype), taken)
+
+    @property
+    def fill(self) -> Array:
+        """The column means of the observed values (0 for a column with none)."""
+        if self._fill is None:
+            seen = ~np.isnan(self.X)
+            counts = seen.sum(axis=0)
+            sums = np.where(seen, self.X, 0.0).sum(axis=0, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._fill = np.where(counts > 0, sums / counts, 0.0)
+        return self._fill
 
     def subset(self, rows: NDArray[np.intp]) -> IncompleteSource:
         weights = None if self._weights is None else self._weights[rows]
@@ -85,21 +103,19 @@ class IncompleteSource(ArrayRows):
         n, k = self.n_rows, terms.n_components
         pat = self.patterns
         moments: MomentKind = terms.moments
-        cov = covariances_of(terms)
         # the pass runs in the per-feature layout of the statistics (full matrices, or
         # diagonals for diagonal covariances), which lifts and then folds into the family's
-        ops = Operators.of(cov, pat.observed)
+        cov = covariances_of(terms)
         with np.errstate(divide="ignore"):
             log_w = (
                 terms.constant
                 - terms.moments.log_det(terms.factors)
                 + 0.5 * (terms.n_features * np.log(2.0 * np.pi))
             )
-        base = ops.base(log_w, frame.scale)
         used = pat.order.shape[0]
         lse = np.empty(used)
         want_resp = bool(options.get("resp", False))
-        resp_sorted = np.empty((used, k)) if want_resp else None
+        resp_sorted = np.empty((used, k), dtype=out_dtype) if want_resp else None
         want_labels = bool(options.get("labels", False))
         labels_sorted = np.empty(used, dtype=np.intp) if want_labels else None
         given = None
@@ -108,26 +124,29 @@ class IncompleteSource(ArrayRows):
             if asked.ndim == 1:
                 asked = np.eye(k)[asked]
             given = asked[pat.order]
-        sums = segmented_pass(
-            self.rows, pat.bounds, terms.means, ops.factors, base, frame,
-            sample_weight=self.row_weights, stats=stats, lse=lse, resp=resp_sorted,
-            labels=labels_sorted, hard=hard, given=given, n_threads=options.get("n_threads"),
+        sums = pattern_pass(
+            self.rows, terms.means, cov, log_w, frame, sample_weight=self.row_weights,
+            stats=stats, lse=lse, resp=resp_sorted, labels=labels_sorted, hard=hard,
+            given=given, n_threads=options.get("n_threads"),
         )  # fmt: skip
         suff = None
+        log_likelihood = sums.log_likelihood
+        weight = sums.weight + self._empty_weight()
         if stats:
-            S1, S2 = ops.lift(sums.nk, sums.s1, sums.s2)
-            nk = sums.nk.sum(axis=0)
             # the lifted sums are per component and per feature: folded into the family's
             # layout (pooled over components, or the mean over features) as the kernel's are
-            suff = SuffStats(moments, terms.means.copy(), nk, S1, moments.from_components(S2))
-            suff.log_likelihood = float(sums.log_likelihood.sum())
-            suff.weight = float(sums.weight.sum()) + self._empty_weight()
+            suff = SuffStats(
+                moments, terms.means.copy(), sums.nk, sums.s1, moments.from_components(sums.s2)
+            )
+            suff.log_likelihood = log_likelihood
+            suff.weight = weight
             suff.n_rows = n
         result = PassResult(
             stats=suff,
-            log_likelihood=float(sums.log_likelihood.sum()),
-            weight=float(sums.weight.sum()) + self._empty_weight(),
+            log_likelihood=log_likelihood,
+            weight=weight,
             kernel="incomplete",
+            empty_rows=self.n_empty,
         )
         log_weights = np.where(np.isfinite(log_w), log_w, -np.inf)
         if want_resp:
@@ -160,4 +179,4 @@ class IncompleteSource(ArrayRows):
         return float(empty.size if self._weights is None else self._weights[empty].sum())
 
 
-__all__ = ["IncompleteSource", "covariances_of"]
+__all__ = ["IncompleteSource", "covariances_of", "group"]

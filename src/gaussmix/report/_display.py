@@ -115,9 +115,18 @@ def histogram(x: Array) -> dict[str, Any]:
 
 
 def dataset(
-    X: Array, names: list[str], rows: NDArray[np.intp], statement: str = ""
+    X: Array,
+    names: list[str],
+    rows: NDArray[np.intp],
+    statement: str = "",
+    missing: NDArray[np.bool_] | None = None,
 ) -> tuple[dict[str, Any], DisplayFrame]:
-    """The page's description of a data set: frame, drawn rows, their coordinates, axes."""
+    """The page's description of a data set: frame, drawn rows, their coordinates, axes.
+
+    ``X`` is complete; ``missing`` (n, d) marks the values that were missing (``X`` holds
+    their imputations): the page evaluates those rows on their observed columns and marks
+    them.
+    """
     frame = DisplayFrame.for_data(X)
     d = X.shape[1]
     out: dict[str, Any] = {
@@ -132,4 +141,11 @@ def dataset(
     }
     if d == 1:
         out["histogram"] = histogram(X[:, 0])
+    if missing is not None and missing[rows].any():
+        drawn = missing[rows]
+        incomplete = np.flatnonzero(drawn.any(axis=1))
+        out["missing"] = {
+            "points": incomplete.tolist(),  # positions among the drawn rows
+            "columns": [np.flatnonzero(drawn[i]).tolist() for i in incomplete],
+        }
     return out, frame

@@ -57,7 +57,12 @@ def column_names(X: Any, columns: Sequence[str] | None, d: int) -> list[str]:
 
 @dataclass
 class ReportData:
-    """Everything the report shows; ``payload`` is the JSON document embedded in the page."""
+    """Everything the report shows; ``payload`` is the JSON document embedded in the page.
+
+    ``X`` holds NaN where values are missing; ``filled`` is ``X`` with them imputed by the
+    chosen model (conditional expectations; ``X`` itself when complete), and ``tails`` each
+    row's tail probability under it when some row is incomplete (else None).
+    """
 
     X: Array
     names: list[str]
@@ -65,6 +70,12 @@ class ReportData:
     model: GaussianMixture
     scores: Array
     payload: dict[str, Any]
+    filled: Array
+    tails: Array | None = None
+
+    @property
+    def missing(self) -> NDArray[np.bool_]:
+        return np.isnan(self.X)
 
 
 def compute(
@@ -83,8 +94,11 @@ def compute(
         raise TypeError(f"max_points must be a positive int; got {max_points!r}.")
     if max_points < 1:
         raise ValueError(f"max_points must be at least 1; got {max_points}.")
-    v.precheck_X(X)
-    Xa = np.asarray(check_array(X, dtype=np.float64, ensure_min_samples=2), dtype=np.float64)
+    v.precheck_X(X, allow_nan=True)
+    Xa = np.asarray(
+        check_array(X, dtype=np.float64, ensure_min_samples=2, ensure_all_finite="allow-nan"),
+        dtype=np.float64,
+    )
     n, d = Xa.shape
     names = column_names(X, columns, d)
     seed = resolve_seed(random_state)
@@ -98,9 +112,15 @@ def compute(
     chosen = fit_recorded(estimator("default", k, ct, seed), Xa)
     model = chosen[0]
     scores = np.asarray(model.score_samples(Xa), np.float64)
+    # rows with missing values are drawn where the chosen model expects them, and the page
+    # evaluates every mixture on their observed columns
+    missing = np.isnan(Xa)
+    incomplete = bool(missing.any())
+    filled = np.asarray(model.impute(Xa), np.float64) if incomplete else Xa
+    tails = np.asarray(model.tail_probability(Xa)) if incomplete else None
 
     rows, statement = display_rows(np.asarray(model.predict(Xa)), max_points)
-    data, frame = dataset(Xa, names, rows, statement)
+    data, frame = dataset(filled, names, rows, statement, missing if incomplete else None)
     candidates = candidate_entries(Xa, result, frame)
     replays = em_replays(Xa, k, ct, seed, frame, chosen)
     fitted = {
@@ -108,7 +128,15 @@ def compute(
         for r, m in zip(result.rows, result.models, strict=False)
         if m is not None
     }
-    failures, extra = failure_modes(Source("user", Xa, frame, model, rows, seed, fitted))
+    # k-means and the demonstrations' refits need complete rows: the imputed ones
+    failures, extra = failure_modes(Source("user", filled, frame, model, rows, seed, fitted))
+    if incomplete:
+        for entry in failures:
+            if entry.get("data") == "user":
+                entry["source"] = (
+                    "On your data, its missing values filled with the chosen model's "
+                    "conditional expectations."
+                )
 
     payload: dict[str, Any] = {
         "title": title,
@@ -126,4 +154,10 @@ def compute(
         "replays": replays,
         "failures": failures,
     }
-    return ReportData(Xa, names, result, model, scores, payload)
+    if incomplete:
+        payload["incomplete"] = {
+            "rows": int(missing.any(axis=1).sum()),
+            "cells": int(missing.sum()),
+            "empty": int(missing.all(axis=1).sum()),
+        }
+    return ReportData(Xa, names, result, model, scores, payload, filled, tails)

@@ -25,6 +25,8 @@ MAX_MATRIX_FEATURES = 12
 MAX_ROW_FEATURES = 12
 #: rows in the table of the most anomalous rows
 N_ANOMALOUS_ROWS = 10
+#: incomplete rows shown with their imputed values
+N_IMPUTED_ROWS = 10
 
 
 def _num(x: float) -> str:
@@ -111,14 +113,62 @@ def parameter_tables(data: ReportData) -> str:
 
 
 def data_summary(data: ReportData) -> str:
-    """n, d and per-column mean, standard deviation, minimum and maximum."""
+    """n, d and per-column mean, standard deviation, minimum and maximum (of the observed
+    values, and their number when some are missing)."""
     X = data.X
-    stats = zip(X.mean(0), X.std(0, ddof=1), X.min(0), X.max(0), strict=True)
+    missing = data.missing
+    observed = np.where(missing, 0.0, X)
+    count = (~missing).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = observed.sum(axis=0) / count
+        std = np.sqrt(np.where(missing, 0.0, (X - mean) ** 2).sum(axis=0) / (count - 1))
+    low = np.where(missing, np.inf, X).min(axis=0)
+    high = np.where(missing, -np.inf, X).max(axis=0)
+    stats = zip(mean, std, low, high, strict=True)
+    extra = missing.any()
     return _table(
-        ["column", "mean", "std", "min", "max"],
-        ([_esc(c), *map(_num, s)] for c, s in zip(data.names, stats, strict=True)),
+        ["column", "mean", "std", "min", "max", *(["missing values"] if extra else [])],
+        (
+            [_esc(c), *map(_num, s), *([str(int(missing[:, j].sum()))] if extra else [])]
+            for j, (c, s) in enumerate(zip(data.names, stats, strict=True))
+        ),
         "numeric",
     )
+
+
+def _cells(data: ReportData, i: int, count: int) -> list[str]:
+    """Row ``i``'s first ``count`` values as table cells, imputed ones marked."""
+    return [
+        f'<em class="imputed" title="missing: the chosen model\u2019s conditional '
+        f'expectation">{_num(data.filled[i, j])}</em>'
+        if np.isnan(data.X[i, j])
+        else _num(data.X[i, j])
+        for j in range(count)
+    ]
+
+
+def imputed_rows(data: ReportData) -> str:
+    """The first rows with missing values, filled by the chosen model (empty when every
+    row is complete)."""
+    missing = data.missing
+    incomplete = np.flatnonzero(missing.any(axis=1))
+    if not incomplete.size:
+        return ""
+    cells, empty = int(missing.sum()), int(missing.all(axis=1).sum())
+    shown = data.names[:MAX_ROW_FEATURES]
+    rows = ([str(int(i)), *_cells(data, i, len(shown))] for i in incomplete[:N_IMPUTED_ROWS])
+    lead = (
+        f"<h3>Missing values</h3><p>{incomplete.size:,} of {data.X.shape[0]:,} rows miss "
+        f"{cells:,} value{'s' * (cells != 1)}"
+        + (f" ({empty:,} miss every value)" if empty else "")
+        + ". Every fit used each row's observed values (the marginal density); the page draws "
+        "an incomplete row where the chosen model expects it, its missing values "
+        '<em class="imputed">marked</em> as their conditional expectations given the '
+        "observed ones (<code>model.impute(X)</code>), with a dashed outline. "
+        f"{'The first ' + str(N_IMPUTED_ROWS) + ':' if incomplete.size > N_IMPUTED_ROWS else ''}"
+        "</p>"
+    )
+    return lead + _table(["row", *map(_esc, shown)], rows, "numeric imputed-rows")
 
 
 def selection_table(data: ReportData) -> str:
@@ -165,21 +215,34 @@ def criterion_charts(criteria: Sequence[str]) -> str:
 
 
 def anomalous_rows(data: ReportData) -> str:
-    """The rows of lowest log-density under the fitted model."""
-    order = np.argsort(data.scores, kind="stable")[:N_ANOMALOUS_ROWS]
-    labels = data.model.predict(data.X[order])
+    """The rows of lowest log-density under the fitted model; with incomplete rows, of
+    lowest tail probability (comparable whatever a row misses)."""
     shown = data.names[:MAX_ROW_FEATURES]
-    head = ["row", *map(_esc, shown), "log-density", "component"]
+    if data.tails is None:
+        order = np.argsort(data.scores, kind="stable")[:N_ANOMALOUS_ROWS]
+        lead, tail_head = "", []
+    else:  # ties at the Monte-Carlo resolution broken by log-density
+        order = np.lexsort((data.scores, data.tails))[:N_ANOMALOUS_ROWS]
+        lead = (
+            '<p class="note">Some rows are incomplete: a log-density over fewer columns is '
+            "on another scale, so rows are ranked by their tail probability, the chosen "
+            "model's probability of a row at most as likely on the same observed columns "
+            "(<code>model.tail_probability(X)</code>).</p>"
+        )
+        tail_head = ["tail probability"]
+    labels = data.model.predict(data.X[order])
+    head = ["row", *map(_esc, shown), "log-density", *tail_head, "component"]
     rows = (
         [
             str(int(i)),
-            *map(_num, data.X[i, : len(shown)]),
+            *_cells(data, int(i), len(shown)),
             _num(data.scores[i]),
+            *([] if data.tails is None else [_num(data.tails[i])]),
             _swatch(int(c)),
         ]
         for i, c in zip(order, labels, strict=True)
     )
-    return _table(head, rows, "numeric")
+    return lead + _table(head, rows, "numeric")
 
 
 def _asset(name: str) -> str:
@@ -231,8 +294,15 @@ def render(data: ReportData) -> str:
     payload["title"] = title
     crit = data.result.criterion.upper()
     plural = "s" if payload["d"] > 1 else ""
+    incomplete = payload.get("incomplete")
+    missing_fact = (
+        ""
+        if incomplete is None
+        else f', {incomplete["rows"]:,} incomplete (<a href="#data">{incomplete["cells"]:,} '
+        "missing values</a>)"
+    )
     facts = [
-        ("data", f"{payload['n']:,} rows \u00d7 {payload['d']} column{plural}"),
+        ("data", f"{payload['n']:,} rows \u00d7 {payload['d']} column{plural}{missing_fact}"),
         ("chosen model", f"{components}, <code>{_esc(ct)}</code> covariances"),
         (crit, _total(chosen[data.result.criterion])),
         ("EM", _em_fact(payload)),
@@ -253,6 +323,11 @@ def render(data: ReportData) -> str:
         "PARAMETERS_LABEL": f"{components}, <code>{_esc(ct)}</code> covariances: "
         "the chosen model \u2605",
         "SUMMARY": data_summary(data),
+        "IMPUTED": imputed_rows(data),
+        "SLIDER_NOTE": ""
+        if incomplete is None
+        else " Incomplete rows are scored on their observed columns, where a log-density is "
+        "on another scale: the table of least likely rows ranks by tail probability instead.",
         "ANOMALOUS": anomalous_rows(data),
         "CRITERION": crit,
         "VERSION": _esc(__version__),

@@ -201,8 +201,11 @@
       vec[a.index] = spec.scale[a.index];
       return Object.assign({}, a, { vec: vec, offset: spec.centre[a.index] });
     });
+    // the missing columns of each drawn point (null: complete); its z holds their imputations
+    const miss = new Array(n).fill(null);
+    if (spec.missing) spec.missing.points.forEach(function (i, t) { miss[i] = spec.missing.columns[t]; });
     return { spec: spec, d: d, n: n, z: z, rows: spec.rows, axes: axes, logScale: logScale,
-      centre: spec.centre, scale: spec.scale, columns: spec.columns };
+      centre: spec.centre, scale: spec.scale, columns: spec.columns, miss: miss };
   }
 
   /** Value of each drawn point on an axis (user units). */
@@ -243,6 +246,65 @@
     return m;
   }
 
+  const marginalCache = new WeakMap();
+  /**
+   * Mixture m on the observed columns of points missing the columns `missing` (frame
+   * units): per component the Cholesky factor L of Sigma_oo (Sigma = U^-T U^-1) and
+   * log w_j - log|L| - q/2 log 2pi, and the log of the frame's scales of those columns.
+   */
+  function marginalOn(m, ds, missing) {
+    let byKey = marginalCache.get(m);
+    if (!byKey) { byKey = new Map(); marginalCache.set(m, byKey); }
+    const key = missing.join(",");
+    if (byKey.has(key)) return byKey.get(key);
+    const d = m.d, obs = [];
+    for (let c = 0; c < d; c++) if (missing.indexOf(c) < 0) obs.push(c);
+    const q = obs.length, comps = [];
+    let logScale = 0;
+    for (const c of obs) logScale += Math.log(ds.scale[c]);
+    for (let j = 0; j < m.k; j++) {
+      // column c of U^-1: (U^-1 e_c), so Sigma[a][b] is the dot product of two of them
+      const cols = obs.map(function (c) { const e = new Float64Array(d); e[c] = 1; return solveUpper(m, j, e); });
+      const L = new Float64Array(q * q);
+      let logdet = 0;
+      for (let a = 0; a < q; a++) {
+        for (let b = 0; b <= a; b++) {
+          let v = dot(cols[a], cols[b]);
+          for (let t = 0; t < b; t++) v -= L[a * q + t] * L[b * q + t];
+          L[a * q + b] = a === b ? Math.sqrt(Math.max(v, 1e-300)) : v / L[b * q + b];
+        }
+        logdet += Math.log(L[a * q + a]);
+      }
+      comps.push({ L: L, cst: Math.log(m.w[j]) - logdet - 0.5 * q * LOG_2PI });
+    }
+    const out = { obs: obs, q: q, comps: comps, logScale: logScale };
+    byKey.set(key, out);
+    return out;
+  }
+
+  /** Log-densities lp[j] of point i of ds on its observed columns only (as the library). */
+  function marginalLogp(m, ds, i, lp) {
+    const g = marginalOn(m, ds, ds.miss[i]), q = g.q, y = new Float64Array(q);
+    if (q === 0) {  // nothing observed: the mixing weights, a density of 1 (float32 weights)
+      let total = 0;
+      for (let j = 0; j < m.k; j++) total += m.w[j];
+      for (let j = 0; j < m.k; j++) lp[j] = Math.log(m.w[j] / total);
+      return 0;
+    }
+    for (let j = 0; j < m.k; j++) {
+      const L = g.comps[j].L;
+      let maha = 0;
+      for (let a = 0; a < q; a++) {  // L y = z_o - mu_o, forward
+        let v = ds.z[i * m.d + g.obs[a]] - m.mu[j * m.d + g.obs[a]];
+        for (let t = 0; t < a; t++) v -= L[a * q + t] * y[t];
+        y[a] = v / L[a * q + a];
+        maha += y[a] * y[a];
+      }
+      lp[j] = g.comps[j].cst - 0.5 * maha;
+    }
+    return g.logScale;
+  }
+
   const evalCache = new WeakMap();
   /**
    * Memberships and log-densities of the drawn points of ds under mixture m, as the library
@@ -258,8 +320,10 @@
     const label = new Int32Array(n), maxp = new Float64Array(n);
     const diff = new Float64Array(d), lp = new Float64Array(k);
     for (let i = 0; i < n; i++) {
-      let top = -Infinity;
+      let top = -Infinity, logScale = ds.logScale;
+      if (ds.miss && ds.miss[i]) logScale = marginalLogp(m, ds, i, lp);
       for (let j = 0; j < k; j++) {
+        if (ds.miss && ds.miss[i]) { if (lp[j] > top) top = lp[j]; continue; }
         const base = j * d * d;
         for (let c = 0; c < d; c++) diff[c] = ds.z[i * d + c] - m.mu[j * d + c];
         let maha = 0;
@@ -274,7 +338,7 @@
       let sum = 0;
       for (let j = 0; j < k; j++) sum += Math.exp(lp[j] - top);
       const lse = top + Math.log(sum);
-      logp[i] = lse - ds.logScale;
+      logp[i] = lse - logScale;
       let best = 0, bestP = -1;
       for (let j = 0; j < k; j++) {
         const p = Math.exp(lp[j] - lse);
@@ -445,7 +509,8 @@
       const points = el("g", { class: "points" }, layer);
       const r = plot.opts.small ? (ds.n > 1000 ? 1.6 : 2.2) : (ds.n > 1000 ? 2.4 : ds.n > 300 ? 3 : 3.6);
       for (let i = 0; i < ds.n; i++) {
-        plot.circles.push(el("circle", { class: "point", cx: sc.x(xs[i]).toFixed(1), cy: sc.y(plot.ys[i]).toFixed(1), r: r }, points));
+        const cls = ds.miss && ds.miss[i] ? "point imputed" : "point";
+        plot.circles.push(el("circle", { class: cls, cx: sc.x(xs[i]).toFixed(1), cy: sc.y(plot.ys[i]).toFixed(1), r: r }, points));
       }
       plot.shapes = el("g", { class: "components" }, layer);
       plot.overlay = el("g", { class: "overlay" }, layer);
@@ -765,9 +830,14 @@
     box.setAttribute("data-logp", info.logp[i]);
     const c = mainPlot.circles[i];
     el("circle", { class: "selected", cx: c.getAttribute("cx"), cy: c.getAttribute("cy"), r: 7 }, mainPlot.overlay);
-    const values = [];
-    for (let f = 0; f < Math.min(MAIN.d, 6); f++) values.push(MAIN.columns[f] + " " + num(MAIN.centre[f] + MAIN.scale[f] * MAIN.z[i * MAIN.d + f]));
+    const values = [], missing = MAIN.miss[i] || [];
+    for (let f = 0; f < Math.min(MAIN.d, 6); f++) values.push(MAIN.columns[f] + " " + num(MAIN.centre[f] + MAIN.scale[f] * MAIN.z[i * MAIN.d + f]) + (missing.indexOf(f) >= 0 ? " (imputed)" : ""));
     html("p", "row", "Row " + MAIN.rows[i] + (view.selected === i ? " (selected)" : "") + ": " + values.join(", ") + (MAIN.d > 6 ? ", \u2026" : ""), box);
+    if (missing.length) {
+      box.setAttribute("data-missing", missing.join(","));
+      const q = MAIN.d - missing.length;
+      html("p", "note", "Missing " + missing.map(function (f) { return MAIN.columns[f]; }).join(", ") + ": drawn at the chosen model\u2019s conditional expectation; " + (q ? "memberships and log p(x) use the " + q + " observed column" + (q === 1 ? "" : "s") : "nothing observed: the memberships are the mixing weights") + ".", box);
+    } else box.removeAttribute("data-missing");
     const u = 1 - info.maxp[i];
     html("p", "", "log p(x) = " + num(info.logp[i]) + " \u00b7 uncertainty 1 \u2212 max p = " + num(u, 3), box).className = "logp";
     const ul = html("ul", "legend memberships", null, box);
