@@ -157,7 +157,7 @@ def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelS
     shape = prior_shape(family, d)
     unit = np.eye(d) if len(shape) == 2 else np.ones(shape)
     priors = Priors(True, 1.0 / start.n_components, 1.0, np.zeros(d), float(d), unit)
-    return VariationalBayes(family, priors, 1e-6 / frame.scale**2, start_weight=900.0)
+    return VariationalBayes(family, priors, internal_reg(1e-6, frame, frame), start_weight=900.0)
 
 
 CONJUGATE = [*CONJUGATE_MODELS.values(), *CONJUGATE_MODELS]
