@@ -157,7 +157,9 @@ def with_noise(family: CovarianceFamily, frame: Frame, start: Params) -> ModelSt
     """A noise component uniform over a box holding the problem's rows, its weight held at
     5 % (so that the contract's start, whose weights sum to one, has one)."""
     region = bounding_box(np.full(2, -60.0), np.full(2, 60.0))
-    return NoiseMaximumLikelihood(family, 1e-6 / frame.scale**2, region, fixed_noise=0.05)
+    return NoiseMaximumLikelihood(
+        family, internal_reg(1e-6, frame, frame), region, fixed_noise=0.05
+    )
 
 
 def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
