@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-test
 	$(PY) benchmarks/bench_em.py --configs all --sk-iters 3 --repeat 5 --float32 --write-readme
 	$(PY) benchmarks/bench_scaling.py --write-readme
 	$(PY) benchmarks/bench_paths.py --write-readme
+	$(PY) benchmarks/bench_frame.py --write-readme
 	$(PY) benchmarks/bench_dask.py --write-readme
 	$(PY) benchmarks/bench_noise.py --write-readme
 	$(PY) benchmarks/bench_impute.py --write-readme

@@ -56,7 +56,8 @@ ALL_CONFIGS = "200000x10x10,1000000x16x8,100000x32x16,1000000x2x3"
 QUICK_CONFIG = "20000x5x4"
 #: rows of the subsample the shared initialisation is computed from
 INIT_SAMPLE = 20_000
-#: ``reg_covar`` of both libraries (their common default)
+#: ``reg_covar`` of both libraries: scikit-learn's default, an absolute variance (gaussmix's
+#: default, "auto", is relative to the data's variances)
 REG_COVAR = 1e-6
 SEED = 20240607
 README = Path(__file__).resolve().parent / "README.md"
@@ -716,17 +717,23 @@ def report(
     return "\n".join(parts) + "\n"
 
 
-def write_readme(path: Path, text: str) -> None:
-    """Replace the text between the result markers of ``path`` (appending them if absent)."""
-    block = f"{START_MARK}\n{text}{END_MARK}"
+def write_section(path: Path, text: str, start: str, end: str, title: str) -> None:
+    """Replace the text between the markers ``start`` and ``end`` of ``path`` (appending them
+    under a heading ``title`` if absent)."""
+    block = f"{start}\n{text}{end}"
     old = path.read_text() if path.exists() else "# gaussmix benchmarks\n"
-    if START_MARK in old and END_MARK in old:
-        head, rest = old.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        _, tail = rest.split(end, 1)
         new = head + block + tail
     else:
-        new = old.rstrip("\n") + "\n\n## Results\n\n" + block + "\n"
+        new = old.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
     path.write_text(new)
+
+
+def write_readme(path: Path, text: str) -> None:
+    """Replace the text between the result markers of ``path`` (appending them if absent)."""
+    write_section(path, text, START_MARK, END_MARK, "Results")
 
 
 # --------------------------------------------------------------------------- main

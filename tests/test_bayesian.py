@@ -39,14 +39,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 class FromGivenMeans(SkBayesian):
     """scikit-learn's Bayesian mixture started from the hard responsibilities of each row's
-    nearest mean in ``start_means``."""
+    nearest mean in ``start_means``, in units of each feature's standard deviation but for
+    'spherical' (gaussmix's start: no rescaling of one feature changes it)."""
 
     def __init__(self, *, start_means: Any = None, **params: Any) -> None:
         super().__init__(**params)
         self.start_means = start_means
 
     def _initialize_parameters(self, X: Any, random_state: Any, xp: Any = None) -> None:
-        distance = ((X[:, None, :] - self.start_means[None]) ** 2).sum(axis=2)
+        unit = 1.0 if self.covariance_type == "spherical" else X.std(axis=0)
+        distance = (((X[:, None, :] - self.start_means[None]) / unit) ** 2).sum(axis=2)
         self._initialize(X, np.eye(self.n_components)[distance.argmin(axis=1)])
 
 
@@ -239,7 +241,7 @@ def test_student_t_terms_in_every_kernel(rng: np.random.Generator) -> None:
     y = np.einsum("kid,kde->kie", z[None] - means[:, None], factors)
     quad = np.einsum("kie,kie->ki", y, y)
     logp = constant[:, None] - 0.5 * (dof + d)[:, None] * np.log1p(quad / dof[:, None])
-    expected = logsumexp(logp, axis=0) - d * np.log(frame.scale)
+    expected = logsumexp(logp, axis=0) - frame.log_scale
     for kernel in ("expanded", "direct", "auto"):
         for chunk in (None, 37):
             result = mixture_pass(

@@ -364,6 +364,19 @@ def test_component_and_covariance_arguments() -> None:
         parse_covariance("fuller")
 
 
+def test_reg_covar_argument() -> None:
+    """``auto`` (the relative default) or an absolute number, scikit-learn's meaning."""
+
+    def parsed(*extra: str) -> object:
+        return build_parser().parse_args(["fit", "x.npy", "-o", "m.gmm", *extra]).reg_covar
+
+    assert parsed() is None  # the estimator's default, "auto"
+    assert parsed("--reg-covar", "AUTO") == "auto"
+    assert parsed("--reg-covar", "1e-6") == 1e-6
+    with pytest.raises(SystemExit):
+        parsed("--reg-covar", "relative")
+
+
 def test_usage_errors_exit_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["fit", "x.csv", "-k", "0", "-o", "m.gmm"])

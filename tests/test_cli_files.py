@@ -255,8 +255,9 @@ def test_the_parser_shows_the_estimator_defaults() -> None:
         expected = dict(defaults.ESTIMATOR_DEFAULTS)
         if isinstance(estimator, BayesianGaussianMixture):
             # the CLI passes no tol unless given: the Bayesian mixture keeps its own
-            # (scikit-learn's 1e-3; GaussianMixture's None refines small fits)
-            expected["tol"] = 1e-3
+            # (scikit-learn's 1e-3; GaussianMixture's None refines small fits); it also keeps
+            # scikit-learn's absolute reg_covar, and the command line gives both "auto"
+            expected.update(tol=1e-3, reg_covar=1e-6)
         assert {name: params[name] for name in defaults.ESTIMATOR_DEFAULTS} == expected
     assert defaults.WEIGHT_PRIORS == WEIGHT_PRIORS
     assert params["weight_concentration_prior_type"] == defaults.WEIGHT_PRIORS[0]

@@ -65,12 +65,12 @@ def engine_step(X, weights, means, covariances, cov_type, **pass_kw):
     frame = Frame.from_data(X, min_scale=np.sqrt(REG))
     chol, bad = family.precisions_cholesky(covariances)
     assert not bad.any()
-    s = frame.scale
+    s = frame.scale[0]
     p = Params(weights, (means - frame.centre) / s, covariances / s / s, chol * s)
     res = mixture_pass(X, gaussian_terms(p, family), frame, **pass_kw)
     new, bad = params_from_stats(res.stats, family, REG / s / s)
     assert not bad.any()
-    w, m, c, _ = frame.to_user(new)
+    w, m, c, _ = frame.to_user(new, family.storage)
     k, d = means.shape
     return res.mean_log_likelihood(), w, m, family.dense(c, k, d), res.kernel
 

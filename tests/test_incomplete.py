@@ -144,7 +144,7 @@ def test_statistics_are_the_expected_complete_data_statistics(cov_type, kernels,
     X = with_holes(rng, means[rng.integers(k, size=n)] + rng.normal(size=(n, d)), 0.3,
                    empty_rows=2)  # fmt: skip
     frame = Frame.from_data(X, missing="observed")
-    s = frame.scale
+    s = frame.scale[0]
     chol, _ = family.precisions_cholesky(cov / s**2)
     params = Params(weights, (means - frame.centre) / s, cov / s**2, chol)
     context = numpy_kernels() if kernels == "numpy" else nullcontext()

@@ -383,6 +383,18 @@ def test_edited_json_parameter(saved: Path) -> None:
     assert_rejected(saved, "invalid estimator parameter", "n_init")
 
 
+@pytest.mark.parametrize("value", ["auto", 2e-3])
+def test_reg_covar_is_auto_or_a_number(saved: Path, value: object) -> None:
+    rewrite(saved, edit_json=lambda h: h["params"].update(reg_covar=value))
+    assert load(saved).get_params()["reg_covar"] == value
+
+
+@pytest.mark.parametrize("value", ["relative", -1.0])
+def test_reg_covar_of_another_meaning_is_refused(saved: Path, value: object) -> None:
+    rewrite(saved, edit_json=lambda h: h["params"].update(reg_covar=value))
+    assert_rejected(saved, "reg_covar")
+
+
 def test_edited_json_unknown_key(saved: Path) -> None:
     rewrite(saved, edit_json=lambda h: h.update(code="__import__('os')"))
     assert_rejected(saved, "unknown keys ['code']")

@@ -29,7 +29,7 @@ from gaussmix.engine import (
     numpy_kernels,
 )
 from gaussmix.engine.planning import Prepared
-from gaussmix.params import Params
+from gaussmix.regularisation import internal_reg
 from gaussmix.strategy import params_from_stats
 
 from .test_fast_paths import CASES, family_covariances, hard_case
@@ -66,11 +66,13 @@ def model(cov_type, weights, means, dense):
     """(family, frame, internal Params) of a model of this type with these dense covariances."""
     family = get_family(cov_type)
     cov = family_covariances(cov_type, dense)
-    frame = Frame.from_means(weights, means, family.mean_variance(cov))
+    d = means.shape[1]
+    frame = Frame.from_means(
+        weights, means, family.feature_variances(cov, d), family.per_feature_equivariant
+    )
     chol, bad = family.precisions_cholesky(cov)
     assert not bad.any()
-    s = frame.scale
-    return family, frame, Params(weights, (means - frame.centre) / s, cov / s / s, chol * s)
+    return family, frame, frame.from_user(weights, means, cov, chol, family.storage)
 
 
 def reference_log_densities(X, weights, means, dense):
@@ -175,8 +177,8 @@ def test_float32_products_follow_float64(d, rng):
     np.testing.assert_allclose(fast.log_density, with_f64.log_density, rtol=0, atol=2e-6 * size)
     np.testing.assert_allclose(fast.resp, with_f64.resp, rtol=0, atol=1e-5)
     np.testing.assert_allclose(fast.log_likelihood, with_f64.log_likelihood, rtol=1e-6)
-    new32, bad32 = params_from_stats(fast.stats, family, 1e-6 / frame.scale**2)
-    new64, bad64 = params_from_stats(with_f64.stats, family, 1e-6 / frame.scale**2)
+    new32, bad32 = params_from_stats(fast.stats, family, internal_reg(1e-6, frame, frame))
+    new64, bad64 = params_from_stats(with_f64.stats, family, internal_reg(1e-6, frame, frame))
     assert not bad32.any() and not bad64.any()
     np.testing.assert_allclose(new32.covariances, new64.covariances, rtol=1e-4, atol=1e-6)
 
@@ -246,7 +248,7 @@ def test_float32_statistics_follow_float64(d, cond, rng):
     assert fast.float32_statistics and not ref.float32_statistics
     assert fast.log_likelihood == ref.log_likelihood
     np.testing.assert_allclose(fast.stats.N, ref.stats.N, rtol=1e-13)
-    reg = 1e-6 / frame.scale**2
+    reg = internal_reg(1e-6, frame, frame)
     new32, bad32 = params_from_stats(fast.stats, family, reg)
     new64, bad64 = params_from_stats(ref.stats, family, reg)
     assert not bad32.any() and not bad64.any()
@@ -274,7 +276,7 @@ def test_float32_statistics_only_where_asked(rng):
         assert res.float32_statistics is expected, (dtype, stats)
     m, d, k = 16, 3, 2
     x = rng.normal(size=(m, d)).astype(np.float32)
-    args = (x, 1.0, np.zeros((k, d)), np.stack([np.eye(d)] * k), np.zeros(k), np.empty(m))
+    args = (x, np.ones(d), np.zeros((k, d)), np.stack([np.eye(d)] * k), np.zeros(k), np.empty(m))
     stats = {"nk": np.zeros(k), "s1": np.zeros((k, d)), "s2": np.zeros((k, d, d))}
     with pytest.raises(ValueError, match="float32_statistics needs float32_products"):
         _kernels.mixture_chunk(*args, float32_statistics=True, **stats)
@@ -311,7 +313,7 @@ def test_float64_components_beside_whitened(d, rng):
     assert not np.array_equal(whitened.stats.S2[~mask], plain.stats.S2[~mask])
     m = 16
     x = rng.normal(size=(m, d)).astype(np.float32)
-    args = (x, 1.0, np.zeros((k, d)), np.stack([np.eye(d)] * k), np.zeros(k), np.empty(m))
+    args = (x, np.ones(d), np.zeros((k, d)), np.stack([np.eye(d)] * k), np.zeros(k), np.empty(m))
     stats = {"nk": np.zeros(k), "s1": np.zeros((k, d)), "s2": np.zeros((k, d, d))}
     for flags in (
         dict(float32_products=True),
@@ -357,7 +359,7 @@ def test_float32_statistics_redone_in_float64_where_unsafe(how, rng):
     X = X.astype(np.float32)
     family, frame, p = model("full", weights, means, cov)
     ref = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=False, **kw)
-    reg = 1e-6 / frame.scale**2
+    reg = internal_reg(1e-6, frame, frame)
     new64, _ = params_from_stats(ref.stats, family, reg)
     for threads in (1, 2, 3):
         res = mixture_pass(X, gaussian_terms(p, family), frame, n_threads=threads, **kw)
@@ -520,7 +522,7 @@ def test_second_moments_from_components(kind, rng):
 def em_params(X, family, frame, p, sample_weight=None, **kw):
     """One EM step's pass (statistics, log-likelihood) and the M-step's parameters."""
     res = mixture_pass(X, gaussian_terms(p, family), frame, sample_weight=sample_weight, **kw)
-    new, bad = params_from_stats(res.stats, family, 1e-6 / frame.scale**2)
+    new, bad = params_from_stats(res.stats, family, internal_reg(1e-6, frame, frame))
     assert not bad.any()
     return res, new
 
@@ -656,8 +658,8 @@ def test_kernel_chunks_redone_by_numpy_in_pieces(dtype, rng, monkeypatch):
     np.testing.assert_array_equal(np.isfinite(fused.log_density), finite)
     np.testing.assert_allclose(fused.log_density[finite], plain.log_density[finite], rtol=1e-5)
     np.testing.assert_allclose(fused.resp, plain.resp, atol=1e-5)
-    new_f, _ = params_from_stats(fused.stats, family, 1e-6 / frame.scale**2)
-    new_p, _ = params_from_stats(plain.stats, family, 1e-6 / frame.scale**2)
+    new_f, _ = params_from_stats(fused.stats, family, internal_reg(1e-6, frame, frame))
+    new_p, _ = params_from_stats(plain.stats, family, internal_reg(1e-6, frame, frame))
     np.testing.assert_allclose(new_f.weights, new_p.weights, rtol=1e-6)
     np.testing.assert_allclose(new_f.covariances, new_p.covariances, rtol=1e-4, atol=1e-7)
 
@@ -745,7 +747,8 @@ def test_direct_call_follows_its_formula(form, rng):
 
     m, d, k = 45, 5, 6
     x, mu = rng.normal(size=(m, d)) * 3.0, rng.normal(size=(k, d))
-    base, inv_scale = rng.normal(size=k), 0.5
+    # one power of two per feature
+    base, inv_scale = rng.normal(size=k), 2.0 ** rng.integers(-3, 0, size=d).astype(float)
     y, extra = x * inv_scale, {}
     if form in ("diagonal", "spherical", "statistics", "spherical-statistics"):
         factors = rng.uniform(0.5, 2.0, size=(k, d))
@@ -810,7 +813,7 @@ def test_exp_and_log_within_a_few_ulp():
     factors[0] = 0.0  # component 0: log-density 0 everywhere, so every row's maximum is 0
     base = np.zeros(k)
     lse, resp = np.empty(len(x)), np.empty((len(x), k))
-    assert _kernels.mixture_chunk(x, 1.0, mu, factors, base, lse, resp)
+    assert _kernels.mixture_chunk(x, np.ones(1), mu, factors, base, lse, resp)
     L = np.longdouble
     logp = -0.5 * ((x.astype(L) - mu[:, 0].astype(L)) * factors[:, 0].astype(L)) ** 2
     rel = np.exp(np.maximum(logp, L(-700.0)))  # the floor of engine._FLOOR
@@ -836,7 +839,7 @@ def test_triangular_statistics_follow_their_formula(m, d, rng):
     columns); rows around the block and super-block sizes; the factors' lower part ignored."""
     from gaussmix import _kernels
 
-    k, inv_scale = 3, 0.25
+    k, inv_scale = 3, 2.0 ** rng.integers(-3, 1, size=d).astype(float)
     x, mu = rng.normal(size=(m, d)) * 4.0, rng.normal(size=(k, d))
     upper = np.triu(rng.normal(size=(k, d, d)) * 0.2) + np.eye(d)
     factors = upper + np.tril(rng.normal(size=(k, d, d)), -1)
@@ -863,7 +866,8 @@ def test_triangular_statistics_follow_their_formula(m, d, rng):
 def test_rows_transposed_by_tiles(d, dtype, rng):
     """Full blocks of rows with unit column stride are transposed 4 x 4 or 8 x 8 in
     registers (the last d % 4 or d % 8 columns one by one), float64 or float32, with a row
-    stride longer than the row (a column slice); every row's log-density by the formula."""
+    stride longer than the row (a column slice), and each column scaled by its own power of
+    two; every row's log-density by the formula."""
     from gaussmix import _kernels
 
     m, k = 53, 3
@@ -874,10 +878,11 @@ def test_rows_transposed_by_tiles(d, dtype, rng):
         rng.uniform(0.5, 2.0, size=(k, d)),
         rng.normal(size=k),
     )
-    y = x.astype(np.float64) * 0.5
+    inv_scale = 2.0 ** rng.integers(-4, 5, size=d).astype(float)
+    y = x.astype(np.float64) * inv_scale
     logp = base - 0.5 * (((y[:, None, :] - mu) * factors) ** 2).sum(axis=2)
     lse = np.empty(m)
-    assert _kernels.mixture_chunk(x, 0.5, mu, factors, base, lse)
+    assert _kernels.mixture_chunk(x, inv_scale, mu, factors, base, lse)
     np.testing.assert_allclose(lse, logsumexp(logp, axis=1), rtol=1e-13, atol=1e-13)
 
 
@@ -912,13 +917,13 @@ def test_kernel_rejects_mismatched_arguments():
         np.zeros(3),
         np.empty(4),
     )
-    tri, shift, transform = np.ones((3, 2, 2)), np.zeros(2), np.eye(2)
+    tri, shift, transform, one = np.ones((3, 2, 2)), np.zeros(2), np.eye(2), np.ones(2)
     moved = {"shift": shift, "transform": transform}
     stats = {"nk": np.zeros(3), "s1": np.zeros((3, 2)), "s2": np.zeros((3, 2))}
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse)
-    assert _kernels.mixture_chunk(x, 1.0, mu, tri, base, lse)
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **moved)
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **stats, sample_weight=np.ones(4))
+    assert _kernels.mixture_chunk(x, one, mu, u, base, lse)
+    assert _kernels.mixture_chunk(x, one, mu, tri, base, lse)
+    assert _kernels.mixture_chunk(x, one, mu, u, base, lse, **moved)
+    assert _kernels.mixture_chunk(x, one, mu, u, base, lse, **stats, sample_weight=np.ones(4))
     bad = [
         ((mu, u[:2], base, lse), {}),
         ((mu, np.ones((3, 2, 1)), base, lse), {}),
@@ -939,10 +944,14 @@ def test_kernel_rejects_mismatched_arguments():
     ]
     for args, kwargs in bad:
         with pytest.raises(ValueError, match="shapes do not match"):
-            _kernels.mixture_chunk(x, 1.0, *args, **kwargs)
+            _kernels.mixture_chunk(x, one, *args, **kwargs)
+    with pytest.raises(ValueError, match="shapes do not match"):  # a scale per feature
+        _kernels.mixture_chunk(x, np.ones(3), mu, u, base, lse)
+    with pytest.raises(ValueError, match="inv_scale: expected a 1-D array"):
+        _kernels.mixture_chunk(x, np.ones((1, 2)), mu, u, base, lse)
     mean_square = {**stats, "s2": np.zeros(3)}  # the mean over features: spherical factors
-    assert _kernels.mixture_chunk(x, 1.0, mu, u, base, lse, **mean_square)
+    assert _kernels.mixture_chunk(x, one, mu, u, base, lse, **mean_square)
     with pytest.raises(ValueError, match="needs spherical factors"):
-        _kernels.mixture_chunk(x, 1.0, mu, np.array([[1.0, 2.0]] * 3), base, lse, **mean_square)
+        _kernels.mixture_chunk(x, one, mu, np.array([[1.0, 2.0]] * 3), base, lse, **mean_square)
     with pytest.raises(ValueError, match="format"):
-        _kernels.mixture_chunk(x.astype(np.int64), 1.0, mu, u, base, lse)
+        _kernels.mixture_chunk(x.astype(np.int64), one, mu, u, base, lse)

@@ -13,13 +13,17 @@ from gaussmix import COVARIANCE_TYPES, GaussianMixture
 from tests._data import make_blobs
 
 RTOL = 1e-8
+#: scikit-learn's default regularisation, an absolute variance: given to both explicitly,
+#: since gaussmix's default ("auto") is relative to the data's variances
+REG = 1e-6
 
 
 def _sk_start(X: np.ndarray, k: int, cov: str, seed: int) -> dict[str, np.ndarray]:
     """Initial parameters: one sklearn EM iteration from its k-means start."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk = SkGaussianMixture(k, covariance_type=cov, max_iter=1, random_state=seed).fit(X)
+        sk = SkGaussianMixture(k, covariance_type=cov, max_iter=1, random_state=seed, reg_covar=REG)
+        sk.fit(X)
     return {
         "weights_init": sk.weights_,
         "means_init": sk.means_,
@@ -30,8 +34,12 @@ def _sk_start(X: np.ndarray, k: int, cov: str, seed: int) -> dict[str, np.ndarra
 def _fit_both(X, k, cov, n_iter, start, **gm_kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        sk = SkGaussianMixture(k, covariance_type=cov, tol=0, max_iter=n_iter, **start).fit(X)
-        gm = GaussianMixture(k, covariance_type=cov, tol=0, max_iter=n_iter, **start, **gm_kwargs)
+        sk = SkGaussianMixture(
+            k, covariance_type=cov, tol=0, max_iter=n_iter, reg_covar=REG, **start
+        ).fit(X)
+        gm = GaussianMixture(
+            k, covariance_type=cov, tol=0, max_iter=n_iter, reg_covar=REG, **start, **gm_kwargs
+        )
         gm.fit(X)
     return sk, gm
 
@@ -76,7 +84,8 @@ def test_float32_input_agrees_with_float64_reference(rng, cov):
     sk, _ = _fit_both(X32.astype(np.float64), 3, cov, 10, start)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gm = GaussianMixture(3, covariance_type=cov, tol=0, max_iter=10, **start).fit(X32)
+        gm = GaussianMixture(3, covariance_type=cov, tol=0, max_iter=10, reg_covar=REG, **start)
+        gm.fit(X32)
     assert gm.means_.dtype == np.float32 and gm.covariances_.dtype == np.float32
     # statistics are float64: only the final rounding of the attributes to float32 differs,
     # and for full models the log-densities' products in float32 lanes

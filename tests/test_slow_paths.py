@@ -93,7 +93,7 @@ def test_tiny_responsibilities_left_out_of_float32_sums_change_nothing_measurabl
     means = 3.0 * np.arange(k)[:, None] * np.ones(d)
     cov = np.stack([np.eye(d)] * k)
     frame = Frame.from_means(np.full(k, 1 / k), means, 1.0)
-    s = frame.scale
+    s = frame.scale[0]
     chol, _ = family.precisions_cholesky(cov / s**2)
     params = Params(np.full(k, 1 / k), (means - frame.centre) / s, cov / s**2, chol)
     terms = gaussian_terms(params, family)
@@ -125,7 +125,7 @@ def collinear_case(rng):
     X[first, 0], X[first, 1] = t, t + 1e-5 * rng.normal(size=t.size)  # nearly collinear
     family = get_family("full")
     frame = Frame.from_means(weights, means, 1.0)
-    s = frame.scale
+    s = frame.scale[0]
     cov = np.stack([np.eye(d)] * k) / s**2
     chol, _ = family.precisions_cholesky(cov)
     params = Params(weights, (means - frame.centre) / s, cov, chol)

@@ -32,6 +32,7 @@ from gaussmix.init import initialize
 from gaussmix.multistart import fit_multistart
 from gaussmix.ondisk import NpySource, ParquetSource
 from gaussmix.params import Params
+from gaussmix.regularisation import internal_reg
 from gaussmix.sources import ArraySource, BlockedRows, RowSource
 from gaussmix.stats import SuffStats
 from gaussmix.strategy import MaximumLikelihood, reseed
@@ -114,9 +115,9 @@ def problem(rng):
     frame = Frame.from_data(X)
     family = get_family("full")
     cov = np.stack([np.eye(D) * 2.0] * K)
-    chol, _ = family.precisions_cholesky(cov / frame.scale**2)
+    chol, _ = family.precisions_cholesky(cov / frame.scale[0] ** 2)
     means = frame.to_internal(X[[0, 600, 1200, 1800]])
-    params = Params(np.full(K, 1 / K), means, cov / frame.scale**2, chol)
+    params = Params(np.full(K, 1 / K), means, cov / frame.scale[0] ** 2, chol)
     return X, weights, frame, params
 
 
@@ -205,10 +206,10 @@ def test_the_driver_fits_the_same_model_from_every_source(
     def fit(source):
         def starts(rows, rngs):
             return initialize(rows, family, frame, K, method="k-means++", rngs=rngs,
-                              reg_covar=1e-6 / frame.scale**2)  # fmt: skip
+                              reg_covar=internal_reg(1e-6, frame, frame))  # fmt: skip
 
         best, _ = fit_multistart(
-            source, MaximumLikelihood(family, 1e-6 / frame.scale**2), frame, starts,
+            source, MaximumLikelihood(family, internal_reg(1e-6, frame, frame)), frame, starts,
             n_components=K, n_init=4, init_iter=4, max_iter=30, tol=1e-10,
             rng=np.random.default_rng(0), short_run_rows=1000,
         )  # fmt: skip

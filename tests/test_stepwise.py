@@ -22,6 +22,9 @@ from gaussmix.strategy import params_from_stats
 from ._data import make_blobs
 
 K = 3
+#: an absolute regularisation, scikit-learn's default: with it a step of one is exactly one EM
+#: iteration (``"auto"`` reads the data's variances in a fit, the model's in an update)
+REG = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +36,19 @@ def blobs() -> np.ndarray:
 def fitted(X: np.ndarray, covariance_type: str, **params) -> GaussianMixture:
     """A model a few EM iterations into a fit of ``X`` (not at its optimum)."""
     model = GaussianMixture(
-        K, covariance_type=covariance_type, max_iter=2, n_init=1, tol=0.0, random_state=0
-    )
+        K, covariance_type=covariance_type, max_iter=2, n_init=1, tol=0.0, random_state=0,
+        reg_covar=REG,
+    )  # fmt: skip
     with pytest.warns(ConvergenceWarning):
         return model.set_params(**params).fit(X)
 
 
 def one_em_iteration(model: GaussianMixture, X: np.ndarray) -> GaussianMixture:
     """One EM iteration from ``model``'s parameters (a warm-started fit of one iteration)."""
-    again = GaussianMixture(K, covariance_type=model.covariance_type, warm_start=True, max_iter=1)
+    again = GaussianMixture(
+        K, covariance_type=model.covariance_type, warm_start=True, max_iter=1,
+        reg_covar=model.reg_covar,
+    )  # fmt: skip
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
         setattr(again, name, getattr(model, name).copy())
     again.converged_, again.lower_bound_ = False, model.lower_bound_
@@ -59,7 +66,7 @@ def assert_same_model(a: GaussianMixture, b, rtol: float = 1e-10) -> None:
 def test_a_step_of_one_is_scikit_learns_em_iteration(blobs, covariance_type):
     model = fitted(blobs, covariance_type, learning_offset=0.0)
     reference = SkGaussianMixture(
-        K, covariance_type=covariance_type, max_iter=1, weights_init=model.weights_,
+        K, covariance_type=covariance_type, max_iter=1, reg_covar=REG, weights_init=model.weights_,
         means_init=model.means_, precisions_init=model.precisions_,
     )  # fmt: skip
     with pytest.warns(ConvergenceWarning):

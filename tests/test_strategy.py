@@ -25,6 +25,7 @@ from gaussmix.noise.region import bounding_box
 from gaussmix.noise.strategy import NoiseMaximumLikelihood
 from gaussmix.params import Params
 from gaussmix.posterior import CONJUGATE_MODELS, Priors, prior_shape
+from gaussmix.regularisation import internal_reg
 from gaussmix.sources import ArraySource, RowSource
 from gaussmix.stats import SuffStats
 from gaussmix.strategy import DegenerateMixtureError, MaximumLikelihood, ModelStrategy
@@ -106,7 +107,7 @@ def test_a_second_strategy_runs_through_the_unchanged_driver(covariance_type, rn
     user_cov = {"full": np.stack([np.eye(d) * 1.5] * k), "diag": np.full((k, d), 1.5)}.get(
         covariance_type, np.full(k, 1.5)
     )
-    s = frame.scale
+    s = frame.scale[0]
     strategy = FixedCovariance(family, user_cov / s**2)
     start = WeightsAndMeans(np.full(k, 1.0 / k), frame.to_internal(means))
     state = EMState(start, ConvergenceMonitor(tol=0.0, max_iter=12))
@@ -117,7 +118,7 @@ def test_a_second_strategy_runs_through_the_unchanged_driver(covariance_type, rn
     )
     assert seen == list(range(1, 13))
     np.testing.assert_allclose(state.monitor.history, history, rtol=1e-10)
-    w, m, cov, _ = frame.to_user(strategy.point_estimate(state.params))
+    w, m, cov, _ = frame.to_user(strategy.point_estimate(state.params), family.storage)
     np.testing.assert_allclose(w, weights, rtol=1e-9)
     np.testing.assert_allclose(m, ref_means, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(cov, user_cov, rtol=1e-12)  # never estimated
@@ -127,7 +128,7 @@ def test_the_second_strategy_races_starts_in_fit_multistart(rng):
     X, frame, _ = problem(rng, n=3000)
     family = get_family("spherical")
     k = 3
-    strategy = FixedCovariance(family, np.full(k, 1.0) / frame.scale**2)
+    strategy = FixedCovariance(family, np.full(k, 1.0) / frame.scale[0] ** 2)
 
     def starts(rows: RowSource, rngs):
         return initialize(rows, family, frame, k, method="k-means++", rngs=rngs, reg_covar=1e-6)
@@ -145,7 +146,7 @@ def test_the_second_strategy_races_starts_in_fit_multistart(rng):
 
 
 def maximum_likelihood(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
-    return MaximumLikelihood(family, 1e-6 / frame.scale**2)
+    return MaximumLikelihood(family, internal_reg(1e-6, frame, frame))
 
 
 def fixed_covariance(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
@@ -156,7 +157,9 @@ def with_noise(family: CovarianceFamily, frame: Frame, start: Params) -> ModelSt
     """A noise component uniform over a box holding the problem's rows, its weight held at
     5 % (so that the contract's start, whose weights sum to one, has one)."""
     region = bounding_box(np.full(2, -60.0), np.full(2, 60.0))
-    return NoiseMaximumLikelihood(family, 1e-6 / frame.scale**2, region, fixed_noise=0.05)
+    return NoiseMaximumLikelihood(
+        family, internal_reg(1e-6, frame, frame), region, fixed_noise=0.05
+    )
 
 
 def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelStrategy:
@@ -165,7 +168,7 @@ def variational(family: CovarianceFamily, frame: Frame, start: Params) -> ModelS
     shape = prior_shape(family, d)
     unit = np.eye(d) if len(shape) == 2 else np.ones(shape)
     priors = Priors(True, 1.0 / start.n_components, 1.0, np.zeros(d), float(d), unit)
-    return VariationalBayes(family, priors, 1e-6 / frame.scale**2, start_weight=900.0)
+    return VariationalBayes(family, priors, internal_reg(1e-6, frame, frame), start_weight=900.0)
 
 
 CONJUGATE = [*CONJUGATE_MODELS.values(), *CONJUGATE_MODELS]
@@ -187,7 +190,7 @@ def test_strategy_contract(make, covariance_type, rng):
     family = get_family(covariance_type)
     (start,) = initialize(
         ArraySource(X), family, frame, k, method="k-means++",
-        rngs=[np.random.default_rng(1)], reg_covar=1e-6 / frame.scale**2,
+        rngs=[np.random.default_rng(1)], reg_covar=internal_reg(1e-6, frame, frame),
     )  # fmt: skip
     assert isinstance(start, Params)
     strategy = make(family, frame, start)

@@ -686,11 +686,12 @@ ATTR static inline __attribute__((always_inline)) void FN(_load)(VT *out, const 
     } else
         *out = LOADV((const double *)row + a);
 }
-/* A full block of R rows with unit column stride (first row x, row stride xs0 bytes), times
-   s, into xt feature-major: L x L tiles transposed in registers (L loads, a few shuffles
-   and L stores per tile instead of L * L scalar moves), the last d % L columns one by one */
+/* A full block of R rows with unit column stride (first row x, row stride xs0 bytes), each
+   column a times s[a], into xt feature-major: L x L tiles transposed in registers (L loads,
+   a few shuffles and L stores per tile instead of L * L scalar moves), the last d % L
+   columns one by one */
 ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssize_t d,
-                                  double s, double *restrict xt) {
+                                  const double *restrict s, double *restrict xt) {
     enum { R = L * H };
 #ifdef __clang__ /* __builtin_shuffle is gcc's: clang moves every value one by one */
     const Py_ssize_t full = 0;
@@ -733,7 +734,7 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
             o[3] = __builtin_shuffle(t[1], t[3], qb);
 #endif
             for (int q = 0; q < L; q++) {
-                VT v = o[q] * s;
+                VT v = o[q] * s[a0 + q];
                 STOREV(xt + (a0 + q) * R + h * L, v);
             }
         }
@@ -741,7 +742,7 @@ ATTR static inline void FN(_rows)(const char *x, Py_ssize_t xs0, int f32, Py_ssi
     for (int i = 0; i < R; i++) {
         const char *row = x + i * xs0;
         for (Py_ssize_t a = full; a < d; a++)
-            xt[a * R + i] = (f32 ? ((const float *)row)[a] : ((const double *)row)[a]) * s;
+            xt[a * R + i] = (f32 ? ((const float *)row)[a] : ((const double *)row)[a]) * s[a];
     }
 }
 ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
@@ -749,7 +750,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                      Gathered *restrict g) {
     enum { R = L * H };
     const Py_ssize_t d = c->d, k = c->k;
-    const double s = c->inv_scale;
+    const double *s = c->inv_scale;
     /* rows with unit column stride: the common case, transposed by tiles */
     const size_t item = c->x_float32 ? sizeof(float) : sizeof(double);
     const int contiguous = (size_t)c->xs1 == item;
@@ -774,10 +775,10 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                 const char *row = c->x + (b + (i < w ? i : w - 1)) * c->xs0;
                 if (c->x_float32)
                     for (Py_ssize_t a = 0; a < d; a++)
-                        xt[a * R + i] = *(const float *)(row + a * c->xs1) * s;
+                        xt[a * R + i] = *(const float *)(row + a * c->xs1) * s[a];
                 else
                     for (Py_ssize_t a = 0; a < d; a++)
-                        xt[a * R + i] = *(const double *)(row + a * c->xs1) * s;
+                        xt[a * R + i] = *(const double *)(row + a * c->xs1) * s[a];
             }
         if (c->tri)
             for (Py_ssize_t j = 0; j < k; j++)

@@ -25,8 +25,8 @@
  * The loops themselves are in _kernel_body.h, compiled once per instruction set below.
  *
  * The differences x - mu are formed before any product, as the engine's direct numpy kernel does
- * (in units of the frame's scale, a power of two, so that scaling is exact), and the result
- * is exact for rows close to their component even far from the origin.  Only exp and log
+ * (in units of the frame's per-feature scales, powers of two, so that scaling is exact), and
+ * the result is exact for rows close to their component even far from the origin.  Only exp and log
  * are our own (in _kernel_body.h: within a few ulp, on whole vectors), so the results agree
  * with the numpy path to rounding (tests/test_kernels.py).
  */
@@ -96,14 +96,14 @@ typedef struct {
 
 /* Arguments of one chunk.  x is (m, d) with byte strides; resp is (m, k) with byte strides,
    float64 or float32; labels and lse may be NULL.  log p_j(x) = base_j - |(y - mu_j) U_j|^2 / 2
-   with U_j = diag(u_j) or the upper triangle of u_j, and y = z = x * inv_scale, or, with a
-   shared transform, y = (z - shift) T (T upper-triangular; diagonal factors only). */
+   with U_j = diag(u_j) or the upper triangle of u_j, and y = z = x * diag(inv_scale), or,
+   with a shared transform, y = (z - shift) T (T upper-triangular; diagonal factors only). */
 typedef struct {
     const char *x;
     int x_float32;
     Py_ssize_t m, d, k, xs0, xs1;
-    double inv_scale;            /* a power of two: scaling by it is exact */
-    const double *mu, *u, *base; /* (k, d) in units of scale; factors; (k,) */
+    const double *inv_scale;     /* (d,) powers of two: scaling by them is exact */
+    const double *mu, *u, *base; /* (k, d) in units of the scales; factors; (k,) */
     int tri;                     /* factors (k, d, d) upper-triangular, else (k, d) diagonal */
     Py_ssize_t panel;            /* triangular factors: u holds k of these panels (pack_panels) */
     const float *u32;            /* or NULL: the panels in float32, for products in float32
@@ -302,16 +302,19 @@ static void choose_kernel(void) {
 
 /* ------------------------------------------------------------------ Python glue */
 
-enum { X, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64, GIVEN,
-       BG, N_ARGS };
+enum { X, INV_SCALE, MU, FACTORS, BASE, LSE, RESP, LABELS, SHIFT, TRANSFORM, SW, NK, S1, S2, F64,
+       GIVEN, BG, N_ARGS };
+
+/* room for the arguments of either entry point (marginal_chunk has more) */
+enum { MAX_ARGS = 20 };
 
 typedef struct {
-    Py_buffer view[N_ARGS];
-    int held[N_ARGS];
+    Py_buffer view[MAX_ARGS];
+    int held[MAX_ARGS];
 } Views;
 
 static void release(Views *v) {
-    for (int i = 0; i < N_ARGS; i++)
+    for (int i = 0; i < MAX_ARGS; i++)
         if (v->held[i]) PyBuffer_Release(&v->view[i]);
 }
 
@@ -507,16 +510,16 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                             "hard", "given", "background", NULL};
     PyObject *o[N_ARGS];
     for (int i = 0; i < N_ARGS; i++) o[i] = Py_None;
-    double inv_scale;
     int products32 = 0, stats32 = 0, hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OdOOO|OOO$OOOOOOppOpOO", names, &o[X],
-                                     &inv_scale, &o[MU], &o[FACTORS], &o[BASE], &o[LSE], &o[RESP],
-                                     &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW], &o[NK], &o[S1],
-                                     &o[S2], &products32, &stats32, &o[F64], &hard, &o[GIVEN],
-                                     &o[BG]))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOO|OOO$OOOOOOppOpOO", names, &o[X],
+                                     &o[INV_SCALE], &o[MU], &o[FACTORS], &o[BASE], &o[LSE],
+                                     &o[RESP], &o[LABELS], &o[SHIFT], &o[TRANSFORM], &o[SW],
+                                     &o[NK], &o[S1], &o[S2], &products32, &stats32, &o[F64],
+                                     &hard, &o[GIVEN], &o[BG]))
         return NULL;
     Views v = {0};
     if (view(&v, X, o[X], "x", 2, "df", 0, 0, 0) < 0 ||
+        view(&v, INV_SCALE, o[INV_SCALE], "inv_scale", 1, "d", 0, 1, 0) < 0 ||
         view(&v, MU, o[MU], "means", 2, "d", 0, 1, 0) < 0 ||
         view(&v, FACTORS, o[FACTORS], "factors", 0, "d", 0, 1, 0) < 0 ||
         view(&v, BASE, o[BASE], "base", 1, "d", 0, 1, 0) < 0 ||
@@ -538,7 +541,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
     Py_buffer *b = v.view;
     Chunk c = {
         .x = b[X].buf, .x_float32 = b[X].itemsize == 4, .m = b[X].shape[0], .d = b[X].shape[1],
-        .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1], .inv_scale = inv_scale,
+        .k = b[MU].shape[0], .xs0 = b[X].strides[0], .xs1 = b[X].strides[1],
+        .inv_scale = b[INV_SCALE].buf,
         .mu = b[MU].buf, .u = b[FACTORS].buf, .tri = b[FACTORS].ndim == 3, .base = b[BASE].buf,
         .lse = v.held[LSE] ? b[LSE].buf : NULL,
         .resp = v.held[RESP] ? b[RESP].buf : NULL,
@@ -557,6 +561,7 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
         .bg = v.held[BG] ? b[BG].buf : NULL,
     };
     int shapes_ok = c.m > 0 && c.d > 0 && c.k > 0 && b[MU].shape[1] == c.d &&
+                    b[INV_SCALE].shape[0] == c.d &&
                     (b[FACTORS].ndim == 2 || b[FACTORS].ndim == 3) && b[FACTORS].shape[0] == c.k &&
                     b[FACTORS].shape[1] == c.d && (!c.tri || b[FACTORS].shape[2] == c.d) &&
                     b[BASE].shape[0] == c.k &&
@@ -579,7 +584,8 @@ static PyObject *py_mixture_chunk(PyObject *self, PyObject *args, PyObject *kwar
                     (!c.bg || (!c.hard && !c.given && b[BG].shape[0] == c.m));
     if (!shapes_ok) {
         PyErr_SetString(PyExc_ValueError,
-                        "mixture_chunk: shapes do not match (resp and statistics need lse; "
+                        "mixture_chunk: shapes do not match (inv_scale is (d,); resp and "
+                        "statistics need lse; "
                         "shift and transform go together, with diagonal factors; statistics "
                         "nk, s1 and s2 go together, without a transform; given is (m, k), "
                         "with lse and without hard; background is (m,), without hard or "
@@ -647,6 +653,7 @@ typedef struct {
     int tri;
     Py_ssize_t *obs, *mis;  /* (d,) each: observed and missing coordinates, increasing */
     double *mu, *u, *base;  /* (k, no) means in units of scale; (k, no, no) or (k, no); (k,) */
+    double *isc;            /* (no,) the observed coordinates' inverse scales */
     double *B, *C;          /* (k, nm, no) and (k, nm, nm), or C the variances (k, nm) */
     double *low, *linv, *w; /* scratch: (d, d), (d, d), (d, d) */
     double *nk, *s1, *s2;   /* the kernel's statistics about mu_o: (k), (k, no), (k, no, no) */
@@ -654,7 +661,8 @@ typedef struct {
 
 static size_t marginal_size(Py_ssize_t d, Py_ssize_t k) {
     const size_t dd = (size_t)d * (size_t)d, kk = (size_t)k;
-    return kk * (size_t)d + kk * dd + kk + 2 * kk * dd + 3 * dd + kk + kk * (size_t)d + kk * dd;
+    return kk * (size_t)d + kk * dd + kk + (size_t)d + 2 * kk * dd + 3 * dd + kk +
+           kk * (size_t)d + kk * dd;
 }
 
 static void marginal_place(Marginal *g, double *base) {
@@ -662,6 +670,7 @@ static void marginal_place(Marginal *g, double *base) {
     g->mu = base, base += k * d;
     g->u = base, base += k * d * d;
     g->base = base, base += k;
+    g->isc = base, base += d;
     g->B = base, base += k * d * d;
     g->C = base, base += k * d * d;
     g->low = base, base += d * d;
@@ -673,12 +682,14 @@ static void marginal_place(Marginal *g, double *base) {
 }
 
 /* Pattern observed's operands under covariances cov ((k, d, d), or variances (k, d)), means
-   (k, d) in units of scale and constants log_w (k,) (the log-weights and what else is added
-   to every row's log-density; the frame's Jacobian, log_scale per coordinate, is taken off
-   here).  B and C only if lift.  Returns 0 if a marginal covariance is not positive-definite
+   (k, d) in units of the scales and constants log_w (k,) (the log-weights and what else is
+   added to every row's log-density; the frame's Jacobian, the sum of the observed
+   coordinates' log_scale (d,), is taken off here), and the observed coordinates' inverse
+   scales from inv_scale (d,).  B and C only if lift.  Returns 0 if a marginal covariance is not positive-definite
    in floating point (the numpy path then redoes the pattern's rows). */
 static int marginal_of(Marginal *g, const unsigned char *observed, const double *cov,
-                       const double *means, const double *log_w, double log_scale, int lift) {
+                       const double *means, const double *log_w, const double *inv_scale,
+                       const double *log_scale, int lift) {
     const Py_ssize_t d = g->d, k = g->k;
     const double half_log_2pi = 0.91893853320467274178;
     Py_ssize_t no = 0, nm = 0;
@@ -688,6 +699,11 @@ static int marginal_of(Marginal *g, const unsigned char *observed, const double 
         else
             g->mis[nm++] = a;
     g->no = no, g->nm = nm;
+    double jacobian = 0.0;
+    for (Py_ssize_t a = 0; a < no; a++) {
+        g->isc[a] = inv_scale[g->obs[a]];
+        jacobian += log_scale[g->obs[a]];
+    }
     for (Py_ssize_t j = 0; j < k; j++) {
         double *mu = g->mu + j * no;
         for (Py_ssize_t a = 0; a < no; a++) mu[a] = means[j * d + g->obs[a]];
@@ -750,7 +766,7 @@ static int marginal_of(Marginal *g, const unsigned char *observed, const double 
                 }
             }
         }
-        g->base[j] = log_w[j] - (double)no * (half_log_2pi + log_scale) + log_det;
+        g->base[j] = log_w[j] - (double)no * half_log_2pi - jacobian + log_det;
     }
     return 1;
 }
@@ -801,9 +817,10 @@ static void marginal_lift(const Marginal *g, double *nk, double *s1, double *s2)
 }
 
 /* the arguments of marginal_chunk, in Views as mixture_chunk's */
-enum { G_VALUES, G_OFFSETS, G_BOUNDS, G_OBSERVED, G_MU, G_COV, G_LOGW, G_LSE, G_RESP, G_LABELS,
-       G_SW, G_NK, G_S1, G_S2, G_GIVEN, G_BG, G_ARGS };
-_Static_assert((int)G_ARGS <= (int)N_ARGS, "Views holds every argument");
+enum { G_VALUES, G_OFFSETS, G_BOUNDS, G_OBSERVED, G_ISCALE, G_MU, G_COV, G_LOGW, G_LSCALE,
+       G_LSE, G_RESP, G_LABELS, G_SW, G_NK, G_S1, G_S2, G_GIVEN, G_BG, G_ARGS };
+_Static_assert((int)G_ARGS <= (int)MAX_ARGS && (int)N_ARGS <= (int)MAX_ARGS,
+               "Views holds every argument");
 
 static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"values", "offsets", "bounds", "observed", "start", "stop",
@@ -813,11 +830,10 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
     PyObject *o[G_ARGS];
     for (int i = 0; i < G_ARGS; i++) o[i] = Py_None;
     Py_ssize_t start, stop;
-    double inv_scale, log_scale;
     int hard = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnndOOOdO|OO$OOOOpOO", names, &o[G_VALUES],
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnnOOOOOO|OO$OOOOpOO", names, &o[G_VALUES],
                                      &o[G_OFFSETS], &o[G_BOUNDS], &o[G_OBSERVED], &start, &stop,
-                                     &inv_scale, &o[G_MU], &o[G_COV], &o[G_LOGW], &log_scale,
+                                     &o[G_ISCALE], &o[G_MU], &o[G_COV], &o[G_LOGW], &o[G_LSCALE],
                                      &o[G_LSE], &o[G_RESP], &o[G_LABELS], &o[G_SW], &o[G_NK],
                                      &o[G_S1], &o[G_S2], &hard, &o[G_GIVEN],
                                      &o[G_BG]))
@@ -827,9 +843,11 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
         view(&v, G_OFFSETS, o[G_OFFSETS], "offsets", 1, "q", 0, 1, 0) < 0 ||
         view(&v, G_BOUNDS, o[G_BOUNDS], "bounds", 1, "q", 0, 1, 0) < 0 ||
         view(&v, G_OBSERVED, o[G_OBSERVED], "observed", 2, "?", 0, 1, 0) < 0 ||
+        view(&v, G_ISCALE, o[G_ISCALE], "inv_scale", 1, "d", 0, 1, 0) < 0 ||
         view(&v, G_MU, o[G_MU], "means", 2, "d", 0, 1, 0) < 0 ||
         view(&v, G_COV, o[G_COV], "covariances", 0, "d", 0, 1, 0) < 0 ||
         view(&v, G_LOGW, o[G_LOGW], "log_weights", 1, "d", 0, 1, 0) < 0 ||
+        view(&v, G_LSCALE, o[G_LSCALE], "log_scale", 1, "d", 0, 1, 0) < 0 ||
         view(&v, G_LSE, o[G_LSE], "lse", 1, "d", 1, 1, 0) < 0 ||
         view(&v, G_RESP, o[G_RESP], "resp", 2, "df", 1, 0, 1) < 0 ||
         view(&v, G_LABELS, o[G_LABELS], "labels", 1, "q", 1, 1, 1) < 0 ||
@@ -851,7 +869,8 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
     int ok = d > 0 && k > 0 && b[G_OFFSETS].shape[0] == P + 1 && b[G_BOUNDS].shape[0] == P + 1 &&
              b[G_MU].shape[1] == d && b[G_COV].shape[0] == k && b[G_COV].shape[1] == d &&
              (b[G_COV].ndim == 2 || (tri && b[G_COV].shape[2] == d)) &&
-             b[G_LOGW].shape[0] == k && b[G_LSE].shape[0] == n && 0 <= start &&
+             b[G_LOGW].shape[0] == k && b[G_ISCALE].shape[0] == d &&
+             b[G_LSCALE].shape[0] == d && b[G_LSE].shape[0] == n && 0 <= start &&
              start <= stop && stop <= n &&
              (!v.held[G_RESP] ||
               (b[G_RESP].shape[0] == n && b[G_RESP].shape[1] == k + v.held[G_BG])) &&
@@ -888,12 +907,12 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
         PyErr_SetString(PyExc_ValueError,
                         "marginal_chunk: shapes do not match (observed (P, d) with a value "
                         "observed in every pattern; offsets and bounds (P + 1,) of the "
-                        "patterns' values and rows; 0 <= start <= stop <= rows; means (k, d), "
-                        "covariances (k, d, d) or (k, d), log_weights (k,); lse, resp, labels, "
-                        "sample_weight, given and background per row; nk, s1 and s2 together, "
-                        "s2 shaped as the covariances; sample_weight with the statistics; given "
-                        "without hard; background without hard or given, resp then (n, k + "
-                        "1))");
+                        "patterns' values and rows; 0 <= start <= stop <= rows; inv_scale and "
+                        "log_scale (d,), means (k, d), covariances (k, d, d) or (k, d), "
+                        "log_weights (k,); lse, resp, labels, sample_weight, given and "
+                        "background per row; nk, s1 and s2 together, s2 shaped as the "
+                        "covariances; sample_weight with the statistics; given without hard; "
+                        "background without hard or given, resp then (n, k + 1))");
         release(&v);
         return NULL;
     }
@@ -920,7 +939,7 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
         const Py_ssize_t r1 = bounds[p + 1] < stop ? bounds[p + 1] : stop;
         if (r1 <= r0) continue;
         if (!marginal_of(&g, observed + p * d, b[G_COV].buf, b[G_MU].buf, b[G_LOGW].buf,
-                         log_scale, stats)) {
+                         b[G_ISCALE].buf, b[G_LSCALE].buf, stats)) {
             handed[n_handed++] = p;
             continue;
         }
@@ -928,7 +947,7 @@ static PyObject *py_marginal_chunk(PyObject *self, PyObject *args, PyObject *kwa
         Chunk c = {
             .x = (const char *)b[G_VALUES].buf + (size_t)(offsets[p] + (r0 - bounds[p]) * no) * item,
             .x_float32 = item == 4, .m = m, .d = no, .k = k, .xs0 = no * (Py_ssize_t)item,
-            .xs1 = (Py_ssize_t)item, .inv_scale = inv_scale, .mu = g.mu, .u = g.u, .tri = tri,
+            .xs1 = (Py_ssize_t)item, .inv_scale = g.isc, .mu = g.mu, .u = g.u, .tri = tri,
             .base = g.base, .lse = lse + r0,
             .resp = resp ? resp + r0 * b[G_RESP].strides[0] : NULL,
             .resp_float32 = resp && b[G_RESP].itemsize == 4,
@@ -986,7 +1005,7 @@ static PyMethodDef methods[] = {
      "              float64_components=None, hard=False, given=None,\n"
      "              background=None) -> bool\n\n"
      "Log-sum-exp (m,), responsibilities (m, k) and labels (m,) of the rows x (m, d) under a\n"
-     "Gaussian mixture: with y = x * inv_scale (inv_scale a power of two),\n"
+     "Gaussian mixture: with y = x * inv_scale (inv_scale (d,), powers of two, per feature),\n"
      "log p_j(x) = base[j] - |(y - means[j]) U_j|^2 / 2, where U_j is diag(factors[j]) for\n"
      "factors of shape (k, d) and the upper triangle of factors[j] for (k, d, d).  With\n"
      "diagonal factors, a shift (d,) and an upper-triangular transform T (d, d) make\n"
@@ -1018,11 +1037,12 @@ static PyMethodDef methods[] = {
      "grouped by missingness pattern: pattern p (observed, bool (P, d)) holds rows bounds[p]\n"
      "to bounds[p + 1] - 1, whose observed values alone are values[offsets[p]:offsets[p + 1]]\n"
      "(row-major).  Each row's log-density under component j is its marginal on the observed\n"
-     "coordinates o, log_weights[j] + log N(y_o; means[j, o], S_j,oo) - |o| log_scale, y = x *\n"
-     "inv_scale (means in units of the scale, covariances (k, d, d), or variances (k, d), in\n"
-     "the internal frame).  lse, resp, labels, sample_weight and given are per grouped row\n"
-     "(all rows, not start to stop), and so is background: each row's log-density under a\n"
-     "column after the components, as mixture_chunk's (resp then (n, k + 1)).  The statistics nk (k,), s1 (k, d) and s2 (k, d, d) or\n"
+     "coordinates o, log_weights[j] + log N(y_o; means[j, o], S_j,oo) - sum_o log_scale[o],\n"
+     "y = x * inv_scale (inv_scale and log_scale (d,), per feature; means in units of the\n"
+     "scales, covariances (k, d, d), or variances (k, d), in the internal frame).  lse, resp,\n"
+     "labels, sample_weight and given are per grouped row (all rows, not start to stop), and\n"
+     "so is background: each row's log-density under a column after the components, as\n"
+     "mixture_chunk's (resp then (n, k + 1)).  The statistics nk (k,), s1 (k, d) and s2 (k, d, d) or\n"
      "(k, d) get the expected complete-data sums about the means: the conditional\n"
      "expectations of the missing coordinates and their conditional covariances.  Returns the\n"
      "patterns whose rows (within start to stop) were handed back, nothing of them added to\n"

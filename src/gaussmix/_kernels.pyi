@@ -5,7 +5,7 @@ from numpy.typing import NDArray
 
 def mixture_chunk(
     x: NDArray[np.floating],
-    inv_scale: float,
+    inv_scale: NDArray[np.float64],
     means: NDArray[np.float64],
     factors: NDArray[np.float64],
     base: NDArray[np.float64],
@@ -35,11 +35,11 @@ def marginal_chunk(
     observed: NDArray[np.bool_],
     start: int,
     stop: int,
-    inv_scale: float,
+    inv_scale: NDArray[np.float64],
     means: NDArray[np.float64],
     covariances: NDArray[np.float64],
     log_weights: NDArray[np.float64],
-    log_scale: float,
+    log_scale: NDArray[np.float64],
     lse: NDArray[np.float64],
     resp: NDArray[np.floating] | None = None,
     labels: NDArray[np.intp] | None = None,

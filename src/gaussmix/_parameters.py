@@ -13,6 +13,7 @@ from .covariance import REGISTRY
 from .init import INITIALIZERS
 from .noise.region import REGION_KINDS
 from .posterior import WEIGHT_PRIORS
+from .regularisation import check_reg_covar
 
 
 def choice(valid: tuple[str, ...]) -> v.Check:
@@ -73,7 +74,7 @@ GAUSSIAN_MIXTURE: dict[str, v.Check] = {
     "n_components": v.int_at_least(1),
     "covariance_type": choice(tuple(REGISTRY)),
     "tol": v.real_at_least(0.0, allow_none=True),
-    "reg_covar": v.real_at_least(0.0),
+    "reg_covar": check_reg_covar,
     "max_iter": v.int_at_least(0),
     "n_init": v.int_at_least(1),
     "init_params": choice(tuple(INITIALIZERS)),

@@ -310,7 +310,7 @@ class MixtureBase(DensityMixin, BaseEstimator):
             If a fitted array is not representable in ``dtype``.
         """
         family = self._family()
-        weights, means, covariances, chol = frame.to_user(params)
+        weights, means, covariances, chol = frame.to_user(params, family.storage)
         with np.errstate(over="ignore", under="ignore"):
             fitted = {
                 name: value.astype(dtype)
@@ -322,11 +322,16 @@ class MixtureBase(DensityMixin, BaseEstimator):
                     ("precisions_", family.precisions(chol)),
                 )
             }
+        k, d = fitted["means_"].shape
+        variances = np.diagonal(family.dense(fitted["covariances_"], k, d), axis1=1, axis2=2)
         for name, value in fitted.items():
-            if not np.all(np.isfinite(value)):
+            lost = name == "covariances_" and not (variances > 0).all()  # underflow to zero
+            if lost or not np.all(np.isfinite(value)):
+                low, high = float(frame.scale.min()), float(frame.scale.max())
+                spread = f"about {high:.1e}" if low == high else f"{low:.1e} to {high:.1e}"
                 raise ValueError(
                     f"The fitted {name} are not representable in {np.dtype(dtype).name} "
-                    f"(the data's spread, about {frame.scale:.1e}, is too small or too large). "
+                    f"(the data's spread, {spread}, is too small or too large). "
                     "Rescale the data (e.g. sklearn.preprocessing.StandardScaler) or increase "
                     "reg_covar."
                 )
@@ -346,24 +351,35 @@ class MixtureBase(DensityMixin, BaseEstimator):
     def _internal_params(self, frame: Frame | None = None) -> Params:
         """The fitted attributes expressed in the internal frame."""
         frame = frame or self._prediction_frame()
-        s = frame.scale
-        means = (np.asarray(self.means_, np.float64) - frame.centre) / s
-        chol = np.asarray(self.precisions_cholesky_, np.float64) * s
-        return Params(
-            np.asarray(self.weights_, np.float64),
-            means,
-            np.asarray(self.covariances_, np.float64) / s / s,
-            chol,
+        return frame.from_user(
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+            self._family().storage,
         )
 
     def _prediction_frame(self) -> Frame:
+        """The fit's frame, or else :meth:`_parameter_frame` (a loaded model); a warm start
+        goes on in it."""
         frame = getattr(self, "_frame", None)
-        if frame is None or frame.n_features != np.shape(self.means_)[1]:
-            family = self._family()
-            frame = Frame.from_means(
-                self.weights_, self.means_, family.mean_variance(np.asarray(self.covariances_))
-            )
+        if (
+            frame is None
+            or frame.n_features != np.shape(self.means_)[1]
+            or frame.per_feature != self._family().per_feature_equivariant
+        ):
+            return self._parameter_frame()
         return frame
+
+    def _parameter_frame(self) -> Frame:
+        """A frame derived from the fitted parameters alone (per feature where the family
+        is): the same for a model and its saved copy."""
+        family = self._family()
+        d = np.shape(self.means_)[1]
+        variances = family.feature_variances(np.asarray(self.covariances_, np.float64), d)
+        return Frame.from_means(
+            self.weights_, self.means_, variances, family.per_feature_equivariant
+        )
 
     def _pass_terms(self, frame: Frame) -> PassTerms:
         """The pass terms of the fitted model in ``frame`` (with its noise component's
@@ -569,9 +585,11 @@ class MixtureBase(DensityMixin, BaseEstimator):
             )
         rng = _generator(random_state)
         family = self._family()
-        weights = np.asarray(self.weights_, np.float64)
-        means = np.asarray(self.means_, np.float64)
-        cov = np.asarray(self.covariances_, np.float64)
+        # drawn in an internal frame, where no variance nears the float64 limits; the one of
+        # the parameters: a saved copy of the model draws the same rows
+        frame = self._parameter_frame()
+        params = self._internal_params(frame)
+        weights, means, cov = params.weights, params.means, params.covariances
         k, d = means.shape
         region = getattr(self, "noise_region_", None)
         shares = weights if region is None else np.append(weights, float(self.noise_weight_))
@@ -583,11 +601,13 @@ class MixtureBase(DensityMixin, BaseEstimator):
         ]
         labels = np.repeat(np.arange(k), counts[:k])
         if region is not None and counts[k]:  # the noise component's, uniform in its region
-            parts.append(region.sample(rng, int(counts[k])))
+            # the region is in the caller's units; the parts, in the frame's
+            parts.append((region.sample(rng, int(counts[k])) - frame.centre) / frame.scale)
             labels = np.append(labels, np.full(int(counts[k]), BACKGROUND_LABEL))
         order = rng.permutation(n_samples)
-        X = np.concatenate(parts)[order].astype(np.asarray(self.means_).dtype)
-        return X, labels[order]
+        with np.errstate(over="ignore", under="ignore"):
+            X = frame.centre + np.concatenate(parts)[order] * frame.scale
+        return X.astype(np.asarray(self.means_).dtype), labels[order]
 
     # ------------------------------------------------------------------ imputation
 

@@ -39,6 +39,7 @@ from .posterior import (
     prior_shape,
     responsibility_terms,
 )
+from .regularisation import internal_reg, min_scale
 from .sources import RowSource
 from .variational import VariationalBayes
 
@@ -77,8 +78,12 @@ class BayesianGaussianMixture(MixtureBase):
     tol : float, default=1e-3
         The fit stops when the lower bound (a total over the rows, as scikit-learn's)
         changes by less than ``tol``.
-    reg_covar : float, default=1e-6
-        Added to the diagonal of each component's covariance before the posterior's update.
+    reg_covar : 'auto' or float, default=1e-6
+        Added to the diagonal of each component's covariance before the posterior's update:
+        an absolute variance (scikit-learn's meaning and default), or ``'auto'``, relative
+        to each feature's variance (:mod:`gaussmix.regularisation`).  With ``'auto'`` (or
+        0) and priors that follow the data (the defaults, or priors mapped with it), a fit
+        of rescaled features is the fit of the features with every parameter rescaled.
     max_iter : int, default=100
         Largest number of iterations of the retained start (short-run iterations included).
     n_init : int, default=16
@@ -92,7 +97,9 @@ class BayesianGaussianMixture(MixtureBase):
         and keeps the best.
     means_init : array-like of shape (n_components, n_features), default=None
         A deterministic start: every row starts in the component of its nearest given mean
-        (hard responsibilities, as scikit-learn's 'kmeans' start gives its k-means labels).
+        (hard responsibilities, as scikit-learn's 'kmeans' start gives its k-means labels),
+        distances in units of each feature's standard deviation but for 'spherical' (so
+        that rescaling a feature does not change the start).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, \
 default='dirichlet_process'
         Stick-breaking weights (a Dirichlet process truncated at ``n_components``) or a
@@ -172,7 +179,7 @@ default='dirichlet_process'
         *,
         covariance_type: str = "full",
         tol: float = 1e-3,
-        reg_covar: float = 1e-6,
+        reg_covar: float | str = 1e-6,
         max_iter: int = 100,
         n_init: int = 16,
         init_params: str = "k-means++",
@@ -247,11 +254,10 @@ default='dirichlet_process'
             mean_user = frame.centre + frame.scale * mean_z
         else:
             mean_z = frame.to_internal(mean_user[None])[0]
-        s2 = frame.scale * frame.scale
         if cov_user is None:
-            cov_user = cov_z * s2
+            cov_user = _rescaled(cov_z, frame.scale)
         else:
-            cov_z = cov_user / s2
+            cov_z = _rescaled(cov_user, 1.0 / frame.scale)  # powers of two: exact
         dof = float(d if self.degrees_of_freedom_prior is None else self.degrees_of_freedom_prior)
         if not dof > d - 1.0:
             raise ValueError(
@@ -318,15 +324,22 @@ default='dirichlet_process'
             means_init = v.check_init_array(
                 self.means_init, (k, d), "means_init", hint="(n_components, n_features)"
             )
+        # per feature where the family is: the conjugate update maps onto itself under a
+        # rescaling of one feature (the Normal-Wishart prior's mean and scale matrix with
+        # it), so the posterior does too once the priors are mapped into the frame
+        data = Frame.from_data(
+            frame_rows, frame_weights, self.chunk_size,
+            min_scale=min_scale(self.reg_covar, source.dtype),
+            per_feature=family.per_feature_equivariant,
+        )  # fmt: skip
         if warm:
             self._check_warm_start(family, k, d)
             frame = self._prediction_frame()
         else:
-            floor = float(np.sqrt(self.reg_covar))
-            frame = Frame.from_data(frame_rows, frame_weights, self.chunk_size, min_scale=floor)
-        reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
+            frame = data
+        reg = internal_reg(self.reg_covar, frame, data, source.dtype)
         priors, prior_state = self._priors(source, frame, family)
-        strategy = VariationalBayes(family, priors, reg, log_scale=float(np.log(frame.scale)))
+        strategy = VariationalBayes(family, priors, reg, log_scale=frame.log_scale)
         if warm:
             strategy.given = self._internal_posterior(frame, priors)
         elif means_init is not None:
@@ -384,7 +397,7 @@ default='dirichlet_process'
             float(self.mean_precision_prior_),
             (np.asarray(self.mean_prior_, np.float64) - frame.centre) / s,
             float(self.degrees_of_freedom_prior_),
-            np.asarray(self.covariance_prior_, np.float64) / s / s,
+            _rescaled(np.asarray(self.covariance_prior_, np.float64), 1.0 / s),
         )
 
     def _internal_posterior(self, frame: Frame, priors: Priors | None = None) -> Posterior:
@@ -553,6 +566,17 @@ default='dirichlet_process'
         """
         model = self.pruned() if prune else self
         return MixtureBase.save(model, path)
+
+
+def _rescaled(covariance: Array, scale: Array) -> Array:
+    """One component's covariance in the family's storage ((d, d), (d,) or ()) under the
+    map ``x -> scale * x`` (``scale`` (d,), equal entries for a scalar covariance)."""
+    cov = np.asarray(covariance, np.float64)
+    if cov.ndim == 2:
+        return cov * scale[:, None] * scale[None, :]  # no overflow of scale**2
+    if cov.ndim == 1:
+        return cov * scale * scale
+    return np.asarray(cov * scale[0] * scale[0])
 
 
 def _check_covariance_prior(value: Any, family: CovarianceFamily, shape: tuple[int, ...]) -> Array:

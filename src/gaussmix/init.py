@@ -71,15 +71,16 @@ _BLOCK = 4096
 
 @dataclass(frozen=True)
 class Nearest:
-    """Each row assigned to its nearest centre (internal frame): a hard pass under unit
-    covariances and equal weights."""
+    """Each row assigned to its nearest centre (internal frame, in the features'
+    standardised units where the frame has them, :meth:`Frame.spread`): a hard pass under
+    equal weights and unit (or those units') covariances."""
 
     centres: Array
 
     def statistics(
         self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
     ) -> SuffStats:
-        terms = unit_terms(moments, self.centres)
+        terms = unit_terms(moments, self.centres, frame.spread())
         stats = source.mixture_pass(terms, frame, hard=True, chunk_size=chunk_size).stats
         assert stats is not None
         return stats
@@ -88,7 +89,8 @@ class Nearest:
 @dataclass(frozen=True)
 class Given:
     """Responsibilities (or hard labels) given for each slice of global rows; ``ref`` the
-    points the statistics are taken about."""
+    points the statistics are taken about (and the missing values' conditional means, under
+    unit covariances in the features' standardised units, :meth:`Frame.spread`)."""
 
     responsibilities: GivenResponsibilities
     ref: Array
@@ -96,7 +98,9 @@ class Given:
     def statistics(
         self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
     ) -> SuffStats:
-        terms = unit_terms(moments, self.ref)
+        # a row's missing values are lifted under these covariances: the features'
+        # variances where the frame has them, so that the start maps with the features
+        terms = unit_terms(moments, self.ref, frame.spread())
         result = source.mixture_pass(
             terms, frame, given=self.responsibilities, chunk_size=chunk_size
         )
@@ -127,6 +131,14 @@ def _positive_rows(sw: Array | None) -> NDArray[np.intp] | None:
     return np.flatnonzero(sw > 0)
 
 
+def _standardised(frame: Frame, Z: Array) -> Array:
+    """Internal rows ``Z`` in the units distances are measured in: each feature divided by
+    its spread where the frame has them (a per-feature frame: no rescaling of a feature
+    changes the distances), else as they are."""
+    spread = frame.spread()
+    return Z if spread is None else Z / spread
+
+
 def _kmeans(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
@@ -136,9 +148,12 @@ def _kmeans(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -
     with warnings.catch_warnings():
         # fewer distinct points than clusters: empty clusters are re-seeded by our M-step
         warnings.simplefilter("ignore", ConvergenceWarning)
-        km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(Xp, sample_weight=wp)
+        km = KMeans(n_clusters=k, n_init=1, random_state=seed)
+        km.fit(_standardised(frame, frame.to_internal(Xp)), sample_weight=wp)
+    spread = frame.spread()
+    centres = km.cluster_centers_ if spread is None else km.cluster_centers_ * spread
     # KMeans's final labels are the nearest centres, so the assignment is recomputed per chunk
-    return Nearest(frame.to_internal(km.cluster_centers_)), None
+    return Nearest(np.asarray(centres, dtype=np.float64)), None
 
 
 def kmeans_plusplus_seeds(
@@ -151,7 +166,8 @@ def kmeans_plusplus_seeds(
     weight times the squared distance to the nearest seed so far, "best" meaning the lowest
     total weighted squared distance once it is added (Arthur and Vassilvitskii, 2007, with
     the local trials of scikit-learn's ``kmeans_plusplus``).  Rows of zero weight are never
-    drawn.  ``Z`` should be centred (the internal frame): distances are expanded as
+    drawn.  ``Z`` should be centred (the internal frame, standardised where it is per
+    feature): distances are expanded as
     ``|z|² - 2 zᵀc + |c|²``.
 
     Written here rather than calling scikit-learn's, whose per-call validation outweighs the
@@ -245,7 +261,7 @@ def _kmeans_plusplus_many(
     samples = frame.to_internal(gathered)
     # np.asarray: a source's weights may be held elsewhere (a Dask array): these rows' only
     weights = None if sw is None else np.asarray(sw[np.concatenate(taken)]).reshape(len(rngs), m)
-    seeds, labels = kmeans_plusplus_batch(samples, k, rngs, weights)
+    seeds, labels = kmeans_plusplus_batch(_standardised(frame, samples), k, rngs, weights)
     # each start's statistics come from its own subsample, split by nearest seed (the short
     # EM runs that follow refine it on more rows)
     return [
@@ -411,7 +427,7 @@ def initialize(
     *,
     method: str,
     rngs: Sequence[np.random.Generator],
-    reg_covar: float,
+    reg_covar: float | Array,
     chunk_size: int | None = None,
     weights_init: Array | None = None,
     means_init: Array | None = None,
@@ -433,7 +449,10 @@ def initialize(
     means_z = None if means_init is None else frame.to_internal(means_init)
     chol_z = None
     if precisions_init is not None:
-        chol_z = family.cholesky_from_precisions(np.asarray(precisions_init, float)) * frame.scale
+        chol = family.cholesky_from_precisions(np.asarray(precisions_init, float))
+        # the factors of the variable z = x / scale (exact: powers of two)
+        cov = family.covariances_from_cholesky(chol)
+        _, chol_z = family.rescaled(cov, chol, 1.0 / frame.scale)
 
     if weights_init is not None and means_z is not None and chol_z is not None:
         cov_z = family.covariances_from_cholesky(chol_z)

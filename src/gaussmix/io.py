@@ -26,10 +26,11 @@ exactly these members, and no others:
         :class:`~gaussmix.BayesianGaussianMixture`.  Version 3 adds the keys
         ``estimator`` and ``posterior`` and the posterior's arrays (below); version 2
         has neither and holds a ``GaussianMixture``.  Version 1 (gaussmix 0.x before
-        mclust's models and missing values) is read as version 2, of which it is a subset
-        (the four scikit-learn covariance types; no ``verbose_interval`` or ``missing``
-        parameter).  Each version exists so that a reader of an earlier one refuses a
-        newer file by its version, not by an unknown key or covariance name.
+        mclust's models, missing values and the relative ``reg_covar``) is read as version
+        2, of which it is a subset (the four scikit-learn covariance types; no
+        ``verbose_interval`` or ``missing`` parameter; ``reg_covar`` a number).  Each
+        version exists so that a reader of an earlier one refuses a newer file by its
+        version, not by an unknown key, covariance name or parameter value.
     ``estimator`` (version 3)
         ``"GaussianMixture"`` or ``"BayesianGaussianMixture"``: the class of the model.
     ``gaussmix_version``
@@ -55,12 +56,17 @@ exactly these members, and no others:
         degrees_of_freedom_prior, random_state, warm_start, verbose, verbose_interval,
         chunk_size`` for a ``BayesianGaussianMixture``.  A ``GaussianMixture``'s ``tol`` may
         be ``null``, its default; ``labels_init`` belongs to the training rows and is not
-        written.  ``random_state`` is an integer or ``null`` (a ``RandomState`` /
-        ``Generator`` is written as ``null``).  A key missing from the object takes the
-        constructor's default (files written before ``verbose_interval`` and ``missing``
-        existed lack them); an unknown key is an error.  ``weights_init``, ``means_init`` and
-        ``precisions_init`` (a ``GaussianMixture``'s) and ``means_init``, ``mean_prior`` and
-        ``covariance_prior`` (a ``BayesianGaussianMixture``'s) are arrays (below).
+        written.  ``random_state`` is an integer or
+        ``null`` (a ``RandomState`` / ``Generator`` is written as ``null``).
+        ``reg_covar`` is a number (an absolute variance, scikit-learn's meaning) or, from
+        version 2, the string ``"auto"`` (relative to the data's variances,
+        :mod:`gaussmix.regularisation`; the default since then: every writer has written
+        ``reg_covar``, so no file takes it by its absence).  A key missing from the object
+        takes the constructor's default (files written before ``verbose_interval`` and
+        ``missing`` existed lack them); an unknown key is an error.  ``weights_init``,
+        ``means_init`` and ``precisions_init`` (a ``GaussianMixture``'s) and
+        ``means_init``, ``mean_prior`` and ``covariance_prior`` (a
+        ``BayesianGaussianMixture``'s) are arrays (below).
     ``fit``
         the fit summary: ``converged`` (bool), ``n_iter`` (int), ``lower_bound`` (float),
         ``history`` (list of float), ``start_lower_bounds`` (list of float), ``reseeds``
@@ -189,6 +195,7 @@ from .model_state import (
 )
 from .noise.region import NoiseRegion, region_from_dict
 from .posterior import WEIGHT_PRIORS, expected_weights, prior_shape
+from .regularisation import AUTO
 from .standardize import Standardization
 
 FORMAT_NAME = "gaussmix-model"
@@ -853,7 +860,10 @@ class _Reader:
         if unknown:
             raise self.fail(f"params in {JSON_MEMBER} has unknown parameters {unknown}.")
         for name in ("tol", "reg_covar"):
-            if name in params and not (name == "tol" and params[name] is None):
+            if name in params and not (
+                (name == "tol" and params[name] is None)
+                or (name == "reg_covar" and params[name] == AUTO)
+            ):
                 params[name] = self.number(params[name], f"params.{name}")
         for name in ("weight_concentration_prior", "mean_precision_prior",
                      "degrees_of_freedom_prior"):  # fmt: skip

@@ -19,12 +19,14 @@ from .base import MixtureBase
 from .covariance import REGISTRY, CovarianceFamily, get_family
 from .em import ConvergenceMonitor, EMState
 from .engine import Frame, single_threaded_blas
+from .engine.frame import Missing
 from .init import TreeSample, initialize
 from .multistart import FitCallback, StartFactory, fit_multistart
 from .noise.region import NoiseRegion, fit_region
 from .noise.start import START_SHARE_MIN, noise_start
 from .noise.strategy import NoiseMaximumLikelihood, NoisyParams
 from .params import Params
+from .regularisation import internal_reg, min_scale
 from .sources import ArrayRows, RowSource
 from .stepwise import RunningStats, StepSchedule, fit_minibatch, stats_of, stepwise_update
 from .strategy import MaximumLikelihood, ModelStrategy
@@ -144,9 +146,17 @@ class GaussianMixture(MixtureBase):
         within :data:`REFINE_TOL` per row (Aitken's estimate of what is left to gain; at most
         :data:`REFINE_ITER` more iterations), so that fits of small data are comparable to
         the last digits that matter for BIC.
-    reg_covar : float, default=1e-6
-        Non-negative regularisation added to the diagonal of each component's scatter before
-        the M-step (for 'full', 'tied', 'diag' and 'spherical': to the covariances).
+    reg_covar : 'auto' or float, default='auto'
+        Regularisation added to the diagonal of each component's scatter before the M-step
+        (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-6
+        times each feature's variance in ``X`` (weighted, over its observed values) for the
+        models that a rescaling of one feature maps onto themselves (VVV/'full', EEE/'tied',
+        the diagonal ones, VEE, EVV), 1e-6 times the features' mean variance for the others,
+        so that fits follow any rescaling of ``X`` (see :mod:`gaussmix.regularisation`; at
+        least the smallest normal number of ``X``'s dtype, so that the fit stays
+        representable where a variance is beyond the floating-point range).  A
+        float is scikit-learn's absolute value (scikit-learn's default is 1e-6), in the units
+        of ``X`` squared.
     max_iter : int, default=100
         Largest number of EM iterations on all rows of each start (iterations of a short run
         on a subsample are not counted).
@@ -312,7 +322,7 @@ class GaussianMixture(MixtureBase):
         *,
         covariance_type: str = "full",
         tol: float | None = None,
-        reg_covar: float = 1e-6,
+        reg_covar: float | str = "auto",
         max_iter: int = 100,
         n_init: int = 16,
         init_params: str = "auto",
@@ -426,25 +436,33 @@ class GaussianMixture(MixtureBase):
                 "component's weight. Set batch_size=None (exact EM; a memory map or a row "
                 "source is read out of core) or noise=False."
             )
-        source, frame, missing = self._prepare_fit(X, sample_weight)
-        return self._fit_prepared(source, frame, callback, missing=missing)
-
-    def _prepare_fit(
-        self, X: ArrayLike, sample_weight: ArrayLike | None
-    ) -> tuple[RowSource, Frame, bool]:
-        """The validated rows as a source and the fit's internal frame (a warm start's is the
-        previous fit's), and whether the rows hold missing values."""
         source, frame_rows, frame_weights, missing = self._fit_rows(X, sample_weight)
-        if bool(self.warm_start) and hasattr(self, "converged_"):
-            self._check_warm_start(self._family(), self.n_components, source.n_features)
-            return source, self._prediction_frame(), missing == "observed"
-        floor = float(np.sqrt(self.reg_covar))
-        # C order: the frame's centre rounds the same whatever the input's layout
-        frame_rows = np.ascontiguousarray(frame_rows)
-        frame = Frame.from_data(
-            frame_rows, frame_weights, self.chunk_size, min_scale=floor, missing=missing
+        family = self._family()
+        data = self._data_frame(
+            source, frame_rows, frame_weights, missing, family.per_feature_equivariant
         )
-        return source, frame, missing == "observed"
+        frame = data
+        if bool(self.warm_start) and hasattr(self, "converged_"):
+            self._check_warm_start(family, self.n_components, source.n_features)
+            frame = self._prediction_frame()
+        return self._fit_prepared(source, frame, callback, data=data, missing=missing == "observed")
+
+    def _data_frame(
+        self,
+        source: RowSource,
+        frame_rows: NDArray[np.floating],
+        frame_weights: Array | None,
+        missing: Missing,
+        per_feature: bool,
+    ) -> Frame:
+        """The internal frame of the rows (from :meth:`_fit_rows`): one scale per feature, or
+        one shared (``per_feature``, as the covariance model allows)."""
+        # C order: the frame's centre rounds the same whatever the input's layout
+        return Frame.from_data(
+            np.ascontiguousarray(frame_rows), frame_weights, self.chunk_size,
+            min_scale=min_scale(self.reg_covar, source.dtype), missing=missing,
+            per_feature=per_feature,
+        )  # fmt: skip
 
     def _fit_prepared(
         self,
@@ -456,17 +474,19 @@ class GaussianMixture(MixtureBase):
         extra_starts: Sequence[Params] = (),
         race: bool | None = None,
         missing: bool = False,
+        data: Frame | None = None,
     ) -> Any:
         """Fit on validated rows in ``frame``.  ``trees``: the hierarchical starts' trees,
         grown already; ``extra_starts`` (internal frame) are tried after the first start;
         ``race``: see :func:`~gaussmix.multistart.fit_multistart`; ``missing``: the rows
-        hold missing values."""
+        hold missing values; ``data``: the rows' own frame, where ``frame`` is a warm
+        start's (the relative regularisation follows the rows')."""
         family = self._family()
         d = source.n_features
         k = self.n_components
         inits = self._user_inits(family, source.n_rows, d)
         warm = bool(self.warm_start) and hasattr(self, "converged_")
-        reg = float(self.reg_covar) / frame.scale / frame.scale  # no overflow of scale**2
+        reg = internal_reg(self.reg_covar, frame, data or frame, source.dtype)
         rs = v.as_random_state(self.random_state)
 
         start: StartFactory
@@ -551,6 +571,16 @@ class GaussianMixture(MixtureBase):
             )
         return self
 
+    def _variance_frame(self) -> Frame:
+        """A frame whose ``variance`` is the fitted mixture's variance of each feature (the
+        weighted spread of the means plus the weighted mean of the components')."""
+        family = self._family()
+        k, d = np.shape(self.means_)
+        weights = np.asarray(self.weights_, np.float64)
+        dense = family.dense(np.asarray(self.covariances_, np.float64), k, d)
+        variances = weights / weights.sum() @ np.diagonal(dense, axis1=1, axis2=2)
+        return Frame.from_means(weights, self.means_, variances, family.per_feature_equivariant)
+
     def _schedule(self) -> StepSchedule:
         return StepSchedule(float(self.learning_offset), float(self.learning_decay))
 
@@ -615,7 +645,12 @@ class GaussianMixture(MixtureBase):
         k = self.n_components
         self._check_warm_start(family, k, source.n_features, "partial_fit")
         frame = self._prediction_frame()
-        reg = float(self.reg_covar) / frame.scale / frame.scale
+        # a relative reg_covar reads the model's own variances (for a maximum-likelihood
+        # fit, those of its rows plus the regulariser), not the batch's: a batch of one row
+        # has none, and a saved copy of the model updates alike
+        reg = internal_reg(
+            self.reg_covar, frame, self._variance_frame(), np.asarray(self.means_).dtype
+        )
         params = self._internal_params(frame)
         cached = getattr(self, "_stepwise", None)
         if cached is not None and cached[0] is self.means_:

@@ -198,7 +198,8 @@ def fit_multistart(
         cb = callback
 
         def report(iteration: int, params: P, ll: float) -> None:
-            weights, means, covariances, _ = frame.to_user(strategy.point_estimate(params))
+            estimate = strategy.point_estimate(params)
+            weights, means, covariances, _ = frame.to_user(estimate, strategy.family.storage)
             cb(FitEvent(start, n_init, phase, iteration, ll, rows, weights, means, covariances))
 
         return report

@@ -27,7 +27,7 @@ The other covariance models of mclust have constrained M-steps with no conjugate
 they are refused (:func:`check_family`).
 
 Everything here is in the engine's internal frame (:class:`~gaussmix.engine.Frame`), as
-the strategy's parameters are; the lower bound's normalisers take the frame's log-scale so
+the strategy's parameters are; the lower bound's normalisers take the frame's log-scales so
 that the bound is in the caller's units.
 """
 
@@ -278,12 +278,13 @@ def bound_normalisers(
 
     The bound after an M-step (scikit-learn's ``_compute_lower_bound``, which leaves out the
     terms that do not change during a fit) is the responsibilities' entropy plus this:
-    minus the Wishart, weight and mean normalisers.  ``log_scale`` is the log of the
-    internal frame's scale (the Wisharts' scale matrices are in its units).
+    minus the Wishart, weight and mean normalisers.  ``log_scale`` is the sum of the
+    internal frame's log-scales, one per feature (the Wisharts' scale matrices are in its
+    units).
     """
     k, d = post.means.shape
     factors = family.factors(post.precisions_cholesky, k, d)
-    half_log_det = family.moments.log_det(factors) - d * log_scale - 0.5 * d * np.log(post.dof)
+    half_log_det = family.moments.log_det(factors) - log_scale - 0.5 * d * np.log(post.dof)
     halves = 0.5 * (post.dof[:, None] - np.arange(d)[None, :])
     log_wishart = -(
         post.dof * half_log_det + post.dof * d * 0.5 * np.log(2.0) + gammaln(halves).sum(axis=1)

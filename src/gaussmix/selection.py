@@ -207,7 +207,11 @@ def select_model(
     template = GaussianMixture(1, **params)
     noise = bool(params.get("noise", False))
     with single_threaded_blas():
-        source, frame, missing = template._prepare_fit(X, sw)
+        source, frame_rows, frame_weights, missing_kind = template._fit_rows(X, sw)
+        missing = missing_kind == "observed"
+        # one frame per kind: per feature for the models a rescaled feature maps onto
+        # themselves, one shared scale for the others (see gaussmix.regularisation)
+        frames: dict[bool, Frame] = {}
         trees = None
         if (
             shared
@@ -221,6 +225,12 @@ def select_model(
         models: list[GaussianMixture | None] = []
         for cov in types:
             family = get_family(cov)
+            kind = family.per_feature_equivariant
+            if kind not in frames:
+                frames[kind] = template._data_frame(
+                    source, frame_rows, frame_weights, missing_kind, kind
+                )
+            frame = frames[kind]
             previous: tuple[int, GaussianMixture, float] | None = None
             for k in ks:
                 if candidate_callback is not None:

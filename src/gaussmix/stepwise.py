@@ -76,9 +76,9 @@ def per_unit(stats: SuffStats) -> SuffStats | None:
     return stats.scaled(1.0 / total)
 
 
-def stats_of(params: Params, family: CovarianceFamily, reg_covar: float) -> SuffStats:
+def stats_of(params: Params, family: CovarianceFamily, reg_covar: float | Array) -> SuffStats:
     """Statistics per unit weight whose M-step gives ``params`` back: ``N`` the weights,
-    means as reference points, and second moments ``N_j (Sigma_j - reg_covar I)`` in the
+    means as reference points, and second moments ``N_j (Sigma_j - diag(reg_covar))`` in the
     family's layout (the M-step adds ``reg_covar`` back)."""
     k, d = params.means.shape
     moments = family.moments
@@ -252,7 +252,9 @@ def fit_minibatch(
         state.monitor.report(value)
         epoch = state.monitor.n_iter
         if callback is not None:
-            w, m, c, _ = frame.to_user(strategy.point_estimate(state.params))
+            w, m, c, _ = frame.to_user(
+                strategy.point_estimate(state.params), strategy.family.storage
+            )
             callback(FitEvent(0, 1, "minibatch", epoch, value, n, w, m, c))
         if verbose >= 2 and epoch % verbose_interval == 0:
             print(f"  Epoch {epoch}\t mean log-likelihood of its batches {value:.6f}")

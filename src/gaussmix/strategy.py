@@ -49,6 +49,9 @@ class ModelStrategy(ABC, Generic[P]):
     ``P`` is the strategy's parameter record, in the engine's internal frame.
     """
 
+    #: the model's covariance family (its storage maps point estimates to the caller's units)
+    family: CovarianceFamily
+
     @abstractmethod
     def pass_terms(self, params: P) -> PassTerms:
         """What the pass needs of ``params``: means, precision factors, constants."""
@@ -89,7 +92,7 @@ class ModelStrategy(ABC, Generic[P]):
 def params_from_stats(
     stats: SuffStats,
     family: CovarianceFamily,
-    reg_covar: float,
+    reg_covar: float | Array,
     previous: Params | None = None,
 ) -> tuple[Params, NDArray[np.bool_]]:
     """The maximum-likelihood M-step: parameters from statistics, and a mask of degenerate
@@ -162,11 +165,12 @@ class MaximumLikelihood(ModelStrategy[Params]):
     Parameters
     ----------
     family : CovarianceFamily
-    reg_covar : float
-        Added to the covariances' diagonal, in the internal frame's units.
+    reg_covar : float or ndarray of shape (n_features,)
+        Added to the covariances' diagonal, in the internal frame's units (one per feature
+        for a per-feature frame).
     """
 
-    def __init__(self, family: CovarianceFamily, reg_covar: float) -> None:
+    def __init__(self, family: CovarianceFamily, reg_covar: float | Array) -> None:
         self.family = family
         self.reg_covar = reg_covar
 

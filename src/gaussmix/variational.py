@@ -48,11 +48,12 @@ class VariationalBayes(ModelStrategy[Posterior]):
         One of the conjugate models (:func:`gaussmix.posterior.check_family`).
     priors : Priors
         In the internal frame.
-    reg_covar : float
+    reg_covar : float or ndarray of shape (n_features,)
         Added to the components' covariances before the update (internal units), as
         scikit-learn does.
     log_scale : float
-        The log of the internal frame's scale: the objective is in the caller's units.
+        The sum of the internal frame's log-scales (:attr:`Frame.log_scale
+        <gaussmix.engine.Frame.log_scale>`): the objective is in the caller's units.
     start_weight : float
         The total weight of the rows a start's point estimate was estimated from: a start
         (:meth:`start`) is the posterior after responsibilities with counts
@@ -65,7 +66,7 @@ class VariationalBayes(ModelStrategy[Posterior]):
         self,
         family: CovarianceFamily,
         priors: Priors,
-        reg_covar: float,
+        reg_covar: float | Array,
         *,
         log_scale: float = 0.0,
         start_weight: float = 1.0,
@@ -92,12 +93,11 @@ class VariationalBayes(ModelStrategy[Posterior]):
         stats = result.stats
         assert stats is not None
         terms = self.pass_terms(params)
-        d = terms.n_features
         # sum_ij w_i r_ij rho_ij: the constants' share, less half the squared Mahalanobis
         # distances' (the moments about each component's mean under its factor)
         about = stats.shifted(terms.means)
         quadratic = terms.moments.trace(terms.moments.precision(terms.factors), about.S2)
-        expected = stats.N @ (terms.constant - d * self.log_scale) - 0.5 * quadratic
+        expected = stats.N @ (terms.constant - self.log_scale) - 0.5 * quadratic
         entropy = result.log_likelihood - expected
         new, _ = self.m_step(stats, params)
         return float(entropy + bound_normalisers(self.priors, self.family, new, self.log_scale))

@@ -48,11 +48,10 @@ def _plain_arrays() -> Iterator[None]:
         yield
 
 
-def _estimator_params(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The estimator's parameters the options set (less ``skip``, which it does not take)."""
+def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The GaussianMixture parameters the options set."""
     params: dict[str, Any] = {"random_state": args.seed}
-    names = ("n_init", "max_iter", "tol", "reg_covar", "missing", "batch_size")
-    for name in (n for n in names if n not in skip):
+    for name in ("n_init", "max_iter", "tol", "reg_covar", "missing", "batch_size"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -197,10 +196,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if args.bayesian:
             from ..bayesian import BayesianGaussianMixture
 
+            # the options it has (no missing values, no mini-batches: not VB's parameters)
+            accepted = BayesianGaussianMixture().get_params()
+            params = {n: x for n, x in _estimator_params(args).items() if n in accepted}
             model = BayesianGaussianMixture(
                 max(ks), covariance_type=types[0],
-                weight_concentration_prior_type=args.weight_prior,
-                **_estimator_params(args, skip=("missing", "batch_size")),
+                weight_concentration_prior_type=args.weight_prior, **params,
             )  # fmt: skip
             model.fit(Z, callback=progress if progress.bar is not None else None)
         elif n_candidates == 1:

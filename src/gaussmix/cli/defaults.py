@@ -28,11 +28,11 @@ COVARIANCE_SETS: dict[str, tuple[str, ...]] = {"all": MCLUST_MODELS, "sklearn": 
 REPORT_COVARIANCE = "all"
 
 #: the defaults of the GaussianMixture parameters that the command line sets
-ESTIMATOR_DEFAULTS: dict[str, float | None] = {
+ESTIMATOR_DEFAULTS: dict[str, float | str | None] = {
     "n_init": 16,
     "max_iter": 100,
     "tol": None,
-    "reg_covar": 1e-6,
+    "reg_covar": "auto",
 }
 
 #: the Bayesian mixture's weight priors (``--weight-prior``), its default first

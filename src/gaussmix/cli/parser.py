@@ -123,6 +123,11 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _reg_covar(text: str) -> float | str:
+    """``auto`` or a finite number (the estimator checks its sign)."""
+    return "auto" if text.strip().lower() == "auto" else _finite_float(text)
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -264,9 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_opts.add_argument(
         "--reg-covar",
-        type=_finite_float,
+        type=_reg_covar,
         metavar="X",
-        help=f"added to the covariances' diagonal (default: {defaults['reg_covar']:g})",
+        help="added to the covariances' diagonal: 'auto' (1e-6 times each feature's "
+        "variance, so that rescaling a column changes nothing) or an absolute variance, "
+        f"scikit-learn's meaning (default: {defaults['reg_covar']})",
     )
     noise_opt = argparse.ArgumentParser(add_help=False)
     noise_opt.add_argument(

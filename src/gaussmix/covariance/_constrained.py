@@ -30,9 +30,9 @@ INNER_TOL = 1e-10
 MAX_INNER_ITER = 500
 
 
-def regularised_scatters(stats: SuffStats, reg_covar: float) -> tuple[Array, Array]:
-    """The components' weights ``n`` (k,) and scatters ``S_k + reg_covar I`` in the layout of
-    ``stats`` ((k, d, d), (k, d) or (k,)).
+def regularised_scatters(stats: SuffStats, reg_covar: float | Array) -> tuple[Array, Array]:
+    """The components' weights ``n`` (k,) and scatters ``S_k + diag(reg_covar)`` in the layout
+    of ``stats`` ((k, d, d), (k, d) or (k,); ``reg_covar`` a scalar or one per feature).
 
     A component without weight (or whose scatter is not finite) gets weight zero and the
     pooled scatter of the others, so that shared parts are estimated from the rest and its own

@@ -35,6 +35,12 @@ class CovarianceFamily(ABC):
     #: whether :meth:`estimate` iterates (and so depends on ``previous``); closed-form M-steps
     #: ignore ``previous``
     iterative: bool = False
+    #: whether rescaling one feature maps every covariance of the model to one of the model
+    #: (``D C D`` with ``D`` diagonal: unrestricted, shared, diagonal, proportional or
+    #: equal-determinant covariances), so that the maximum-likelihood fit of rescaled data is
+    #: the rescaled fit; such a model gets one internal scale and a regularisation per
+    #: feature.  Every model is equivariant under one scale common to all features.
+    per_feature_equivariant: bool = False
     #: how the covariances are stored
     storage: Storage
     #: which second moments the M-step needs, and the feature map of the E-step
@@ -73,7 +79,9 @@ class CovarianceFamily(ABC):
         """Number of free covariance parameters, as mclust counts them (``nVarParams``)."""
 
     @abstractmethod
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         """The M-step: covariances that maximise the expected complete-data log-likelihood.
 
         Iterative M-steps start from ``previous`` and never end at a lower value of that
@@ -84,9 +92,10 @@ class CovarianceFamily(ABC):
         ----------
         stats : SuffStats
             Statistics in this family's moment layout (:attr:`moments`).
-        reg_covar : float
+        reg_covar : float or ndarray of shape (n_features,)
             Non-negative value added to the diagonal of each component's scatter before the
-            constrained estimate (see the module's docstring).
+            constrained estimate (see the module's docstring); one per feature only for
+            :attr:`per_feature_equivariant` families.
         previous : ndarray, optional
             The covariances of the previous iteration, for M-steps that iterate (``None``
             at a start).
@@ -127,9 +136,15 @@ class CovarianceFamily(ABC):
         """Every component's covariance as a dense (k, d, d) array."""
         return self.storage.dense(covariances, n_components, n_features)
 
-    def mean_variance(self, covariances: Array) -> float:
-        """The average per-feature variance over components (a scale for the data)."""
-        return self.storage.mean_variance(covariances)
+    def feature_variances(self, covariances: Array, n_features: int) -> Array:
+        """Each feature's variance averaged over the components, (d,)."""
+        return self.storage.feature_variances(covariances, n_features)
+
+    def rescaled(
+        self, covariances: Array, precisions_cholesky: Array, scale: Array
+    ) -> tuple[Array, Array]:
+        """The covariances and precision factors of ``x * scale`` (per feature)."""
+        return self.storage.rescaled(covariances, precisions_cholesky, scale)
 
     def sample_noise(
         self, rng: np.random.Generator, covariances: Array, j: int, n: int, d: int
@@ -163,8 +178,9 @@ class CovarianceFamily(ABC):
         self.storage.check_precisions(precisions, repr(self.name))
 
 
-def add_to_diagonal(covariances: Array, value: float) -> Array:
-    """``covariances`` (one matrix or a stack, modified in place) plus ``value`` times I."""
+def add_to_diagonal(covariances: Array, value: float | Array) -> Array:
+    """``covariances`` (one matrix or a stack, modified in place) plus ``diag(value)``
+    (``value`` a scalar or one per feature)."""
     d = covariances.shape[-1]
     covariances[..., np.arange(d), np.arange(d)] += value
     return covariances

@@ -42,13 +42,16 @@ class VEE(CovarianceFamily):
     name = "VEE"
     storage = DENSE
     moments = FULL
+    per_feature_equivariant = True
     iterative = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         d = n_features
         return n_components + (d - 1) + d * (d - 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         d = scatter.shape[-1]
 
@@ -125,7 +128,9 @@ class EVE(CovarianceFamily):
         d = n_features
         return 1 + n_components * (d - 1) + d * (d - 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         return _common_orientation(scatter, n, previous, equal_volume=True)
 
@@ -146,6 +151,8 @@ class VVE(CovarianceFamily):
         d = n_features
         return n_components * d + d * (d - 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         return _common_orientation(scatter, n, previous, equal_volume=False)

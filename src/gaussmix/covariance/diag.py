@@ -28,11 +28,14 @@ class Diag(CovarianceFamily):
     model = "VVI"
     storage = DIAGONAL
     moments = DIAG
+    per_feature_equivariant = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         return stats.scatter() + reg_covar
 
 
@@ -42,11 +45,14 @@ class EEI(CovarianceFamily):
     name = "EEI"
     storage = DIAGONAL
     moments = DIAG
+    per_feature_equivariant = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return n_features
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         pooled = (n @ scatter) / n.sum()
         return np.tile(pooled, (n.shape[0], 1))
@@ -64,12 +70,15 @@ class VEI(CovarianceFamily):
     name = "VEI"
     storage = DIAGONAL
     moments = DIAG
+    per_feature_equivariant = True
     iterative = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return n_components + n_features - 1
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         volume, shape = volume_and_shape(n, scatter, start_volumes(previous, scatter))
         return np.asarray(volume[:, None] * shape)
@@ -85,11 +94,14 @@ class EVI(CovarianceFamily):
     name = "EVI"
     storage = DIAGONAL
     moments = DIAG
+    per_feature_equivariant = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return 1 + n_components * (n_features - 1)
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         own = geometric_mean(scatter)
         volume = (n @ own) / n.sum()

@@ -15,9 +15,12 @@ class Full(CovarianceFamily):
     model = "VVV"
     storage = DENSE
     moments = FULL
+    per_feature_equivariant = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return n_components * n_features * (n_features + 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         return add_to_diagonal(stats.scatter(), reg_covar)

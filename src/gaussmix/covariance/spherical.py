@@ -24,7 +24,9 @@ class Spherical(CovarianceFamily):
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return n_components
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         # the mean-square layout's scatter is already the mean variance over features
         return np.asarray(stats.scatter() + reg_covar)
 
@@ -39,6 +41,8 @@ class EII(CovarianceFamily):
     def n_parameters(self, n_components: int, n_features: int) -> int:
         return 1
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, variance = regularised_scatters(stats, reg_covar)
         return np.full(n.shape, (n @ variance) / n.sum())

@@ -64,9 +64,21 @@ class Storage(ABC):
     def dense(self, covariances: Array, n_components: int, n_features: int) -> Array:
         """Every component's covariance as a dense (k, d, d) array."""
 
-    def mean_variance(self, covariances: Array) -> float:
-        """The average per-feature variance over components (a scale for the data)."""
-        return float(np.mean(covariances))
+    @abstractmethod
+    def feature_variances(self, covariances: Array, n_features: int) -> Array:
+        """Each feature's variance averaged over the components, (d,) (a scale for the
+        data; one value for isotropic covariances)."""
+
+    @abstractmethod
+    def rescaled(
+        self, covariances: Array, precisions_cholesky: Array, scale: Array
+    ) -> tuple[Array, Array]:
+        """The covariances and precision factors of ``x * scale`` given those of ``x``.
+
+        ``scale`` (d,) multiplies each feature: covariances become ``D C D`` and factors
+        ``D^-1 U`` with ``D = diag(scale)``, still upper-triangular (diagonal).  Exact where
+        the scales are powers of two (the internal frame's), but for over- or underflow.
+        """
 
     @abstractmethod
     def sample_noise(
@@ -140,8 +152,18 @@ class DenseStorage(Storage):
         d = n_features
         return np.array(np.broadcast_to(covariances, (n_components, d, d)), dtype=np.float64)
 
-    def mean_variance(self, covariances: Array) -> float:
-        return float(np.mean(np.diagonal(covariances, axis1=-2, axis2=-1)))
+    def feature_variances(self, covariances: Array, n_features: int) -> Array:
+        diagonals = np.diagonal(covariances, axis1=-2, axis2=-1)
+        return np.asarray(diagonals if self.shared else diagonals.mean(axis=0))
+
+    def rescaled(
+        self, covariances: Array, precisions_cholesky: Array, scale: Array
+    ) -> tuple[Array, Array]:
+        # row i, then column j: a covariance near 1 meets one scale at a time
+        return (
+            covariances * scale[:, None] * scale[None, :],
+            precisions_cholesky / scale[:, None],
+        )
 
     def sample_noise(
         self, rng: np.random.Generator, covariances: Array, j: int, n: int, d: int
@@ -187,6 +209,23 @@ class DiagonalStorage(Storage):
 
     def covariances_from_cholesky(self, precisions_cholesky: Array) -> Array:
         return 1.0 / (precisions_cholesky * precisions_cholesky)
+
+    def feature_variances(self, covariances: Array, n_features: int) -> Array:
+        if self.isotropic:
+            return np.full(n_features, np.mean(covariances))
+        return np.asarray(np.mean(covariances, axis=0))
+
+    def rescaled(
+        self, covariances: Array, precisions_cholesky: Array, scale: Array
+    ) -> tuple[Array, Array]:
+        if self.isotropic:
+            if not (scale == scale[0]).all():
+                raise ValueError(
+                    "Isotropic covariances stay isotropic only under one scale common to "
+                    "every feature."
+                )
+            scale = scale[0]
+        return covariances * scale * scale, precisions_cholesky / scale
 
     def precisions(self, precisions_cholesky: Array) -> Array:
         return precisions_cholesky * precisions_cholesky

@@ -42,7 +42,9 @@ class EEV(CovarianceFamily):
         d = n_features
         return 1 + (d - 1) + n_components * d * (d - 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         values, vectors = _eigen(scatter)
         pooled = (n @ values) / n.sum()
@@ -66,7 +68,9 @@ class VEV(CovarianceFamily):
         d = n_features
         return n_components + (d - 1) + n_components * d * (d - 1) // 2
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         values, vectors = _eigen(scatter)
         volume, shape = volume_and_shape(n, values, start_volumes(previous, scatter))
@@ -83,12 +87,15 @@ class EVV(CovarianceFamily):
     name = "EVV"
     storage = DENSE
     moments = FULL
+    per_feature_equivariant = True
 
     def n_parameters(self, n_components: int, n_features: int) -> int:
         d = n_features
         return 1 + n_components * (d * (d + 1) // 2 - 1)
 
-    def estimate(self, stats: SuffStats, reg_covar: float, previous: Array | None = None) -> Array:
+    def estimate(
+        self, stats: SuffStats, reg_covar: float | Array, previous: Array | None = None
+    ) -> Array:
         n, scatter = regularised_scatters(stats, reg_covar)
         own = volumes(scatter)
         volume = (n @ own) / n.sum()

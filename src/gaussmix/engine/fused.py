@@ -112,7 +112,7 @@ def fused_chunk(
 
 def raw_chunk(
     x: NDArray[np.floating],
-    inv_scale: float,
+    inv_scale: Array,
     means: Array,
     factors: Array,
     base: Array,
@@ -121,9 +121,9 @@ def raw_chunk(
     labels: NDArray[np.intp] | None,
     **options: Any,
 ) -> bool:
-    """One chunk through the kernel with operands given directly (no planned pass): means in
-    units of the frame's scale, factors and constants per component; False if the numpy
-    path must redo it."""
+    """One chunk through the kernel with operands given directly (no planned pass): the
+    frame's inverse scales (d,), means in units of its scales, factors and constants per
+    component; False if the numpy path must redo it."""
     assert _compiled is not None
     return bool(
         _compiled.mixture_chunk(x, inv_scale, means, factors, base, lse, resp, labels, **options)
@@ -137,11 +137,11 @@ def marginal_chunk(
     observed: NDArray[np.bool_],
     start: int,
     stop: int,
-    inv_scale: float,
+    inv_scale: Array,
     means: Array,
     covariances: Array,
     log_weights: Array,
-    log_scale: float,
+    log_scale: Array,
     lse: Array,
     resp: NDArray[np.floating] | None,
     labels: NDArray[np.intp] | None,

@@ -16,7 +16,8 @@ Array = NDArray[np.float64]
 
 
 def centred(prep: Prepared, x: NDArray[np.floating], j: int) -> Array:
-    """``z - m_j`` of a chunk, formed as ``(x - mu_j) / scale`` in the caller's units."""
+    """``z - m_j`` of a chunk, formed as ``(x - mu_j) / scale`` in the caller's units (the
+    division by each feature's power of two is exact)."""
     diff = np.subtract(x, prep.means_user[j], dtype=np.float64)
     diff /= prep.scale
     return diff
@@ -25,8 +26,9 @@ def centred(prep: Prepared, x: NDArray[np.floating], j: int) -> Array:
 def far_rows(prep: Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[np.bool_]]:
     """Log-densities (k, r) of rows so far from every component that the fast path overflowed.
 
-    Differences are scaled per row before the quadratic form, so the form itself cannot
-    overflow; the log-density is then ``-inf`` only where it lies below the float64 range.
+    Differences are scaled per row before the quadratic form (once in the caller's units,
+    once more in the internal frame's), so the form itself cannot overflow; the log-density
+    is then ``-inf`` only where it lies below the float64 range.
     Those rows are returned as ``hopeless``; their log-densities hold 0 for the component
     that is least far (in Mahalanobis terms) and ``-inf`` elsewhere, so that they normalise
     to a one-hot assignment.
@@ -35,11 +37,15 @@ def far_rows(prep: Prepared, x: NDArray[np.floating]) -> tuple[Array, NDArray[np
     diffs = [np.subtract(x, prep.means_user[j], dtype=np.float64) for j in range(k)]
     f0 = np.max([np.abs(dj).max(axis=1) for dj in diffs], axis=0)
     f0[f0 == 0] = 1.0
+    # at most 1 in the caller's units, then in the internal frame's: at most 1 / scale
+    units = [dj / f0[:, None] / prep.scale for dj in diffs]
+    f1 = np.max([np.abs(u).max(axis=1) for u in units], axis=0)
+    f1[f1 == 0] = 1.0
     quad = np.stack(
-        [prep.moments.mahalanobis(dj / f0[:, None], prep.factors[j]) for j, dj in enumerate(diffs)]
+        [prep.moments.mahalanobis(u / f1[:, None], prep.factors[j]) for j, u in enumerate(units)]
     )
     with np.errstate(over="ignore"):
-        reach = (f0 / prep.scale) ** 2
+        reach = (f0 * f1) ** 2
         logp = prep.exponent_base[:, None] - 0.5 * quad * reach
     student_t(prep, logp)
     hopeless = ~np.isfinite(logp.max(axis=0))
@@ -131,7 +137,7 @@ def features(prep: Prepared, x: NDArray[np.floating], ph: Array) -> None:
         block = ph[:d, b : b + TRANSPOSE_BLOCK]
         rows = x[b : b + TRANSPOSE_BLOCK].T
         np.subtract(rows, prep.centre_col, out=block, casting="unsafe")
-        block *= prep.inv_scale
+        block *= prep.inv_scale_col
     prep.moments.fill_quad(ph, d, prep.factors)
     ph[-1] = 1.0
 

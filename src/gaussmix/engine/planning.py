@@ -65,7 +65,7 @@ class Prepared:
         pm = self.moments.matvec(precision, terms.means)
         risk = np.einsum("kd,kd->k", pm, terms.means)
         # log-density constant in the caller's units: includes the Jacobian of the frame
-        self.base = terms.constant - d * np.log(frame.scale)
+        self.base = terms.constant - frame.log_scale
         # Student-t components: the kernels form the Gaussian exponent -|(z - m_j) U_j|²/2
         # (constant 0), which student_t turns into the log-density
         self.dof = terms.dof
@@ -74,7 +74,7 @@ class Prepared:
         # rounding of the frame, exact for rows close to their component
         self.means_user = frame.centre + frame.scale * terms.means
         self.scale = frame.scale
-        self.inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
+        self.inv_scale = 1.0 / frame.scale  # exact: the scales are powers of two
         if centred:
             risky = np.ones(k, dtype=bool)
         elif kernel == "auto":  # per component: the expansion only where it is accurate
@@ -104,7 +104,8 @@ class Prepared:
             )
             self.WT = np.ascontiguousarray(W.T)
             self.centre_col = frame.centre[:, None]
-        # the fused kernel's means: in units of the scale (exact, a power of two); it takes
+            self.inv_scale_col = self.inv_scale[:, None]
+        # the fused kernel's means: in units of the scales (exact, powers of two); it takes
         # the factors as they are
         self.fused = fused
         self.float32_products = False

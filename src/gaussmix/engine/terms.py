@@ -124,12 +124,19 @@ def gaussian_terms(
     )
 
 
-def unit_terms(moments: MomentKind, means: Array) -> PassTerms:
+def unit_terms(moments: MomentKind, means: Array, spread: Array | None = None) -> PassTerms:
     """Terms of components with unit covariances and equal weights about ``means``: each
     row's most probable component is its nearest mean, and statistics in ``moments``'s
-    layout are taken about the means (initialisation's assignments)."""
+    layout are taken about the means (initialisation's assignments).
+
+    With ``spread`` (d,) the covariances are ``diag(spread**2)`` instead: the nearest mean
+    in the features' standardised units.
+    """
     k, d = means.shape
     factors = moments.unit_factors(k, d)
+    if spread is not None:
+        # U = diag(1 / spread): row a of the identity divided by spread_a
+        factors = factors / (spread[:, None] if factors.ndim == 3 else spread)
     return PassTerms(moments, means, factors, np.zeros(k), np.full(k, 1.0 / k))
 
 

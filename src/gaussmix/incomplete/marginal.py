@@ -39,11 +39,12 @@ class Marginal:
     B: Array  # (k, d_m, d_o), or empty
     C: Array  # (k, d_m, d_m), or the missing variances (k, d_m)
 
-    def base(self, log_weights: Array, scale: float) -> Array:
+    def base(self, log_weights: Array, scale: Array) -> Array:
         """The log-density constants (k,), the frame's Jacobian over the observed
-        coordinates included."""
+        coordinates (the sum of their log ``scale`` (d,)) included."""
         d_o = self.obs.shape[0]
-        return log_weights - d_o * (0.5 * LOG_2PI + np.log(scale)) + self.log_det
+        jacobian = float(np.log(scale[self.obs]).sum())
+        return log_weights - 0.5 * d_o * LOG_2PI - jacobian + self.log_det
 
     def lift(self, nk: Array, s1: Array, s2: Array, S1: Array, S2: Array) -> None:
         """Add the complete-data sums about the means to ``S1`` (k, d) and ``S2`` (k, d, d)

@@ -129,12 +129,12 @@ def pattern_pass(
     bg_all = None if background is None else np.ascontiguousarray(background, dtype=np.float64)
     diagonal = covariances.ndim == 2
     lse_out = np.empty(n) if lse is None else lse
-    inv_scale = 1.0 / frame.scale  # exact: the scale is a power of two
+    inv_scale = 1.0 / frame.scale  # exact: the scales are powers of two
     means_units = np.ascontiguousarray((frame.centre + frame.scale * means) * inv_scale)
     covariances = np.ascontiguousarray(covariances, dtype=np.float64)
     log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
     given_all = None if given is None else np.ascontiguousarray(given, dtype=np.float64)
-    log_scale = float(np.log(frame.scale))
+    log_scale = np.log(frame.scale)
     starts = list(range(0, n, TASK_ROWS))
     compiled = fused.in_use()
     workers = max(1, min(n_threads or threads.default_threads(), len(starts)))
@@ -196,7 +196,7 @@ def _numpy(
     rows scaled first so that nothing overflows (the reference the kernel agrees with);
     their lifted statistics added to ``acc``; ``bg`` their background column, if any."""
     o = op.obs
-    z = (x - frame.centre[o]) / frame.scale
+    z = (x - frame.centre[o]) / frame.scale[o]
     k = means.shape[0]
     diffs = z[None] - means[:, o][:, None]  # (k, m, d_o)
     reach = np.maximum(np.abs(diffs).max(axis=(0, 2)), np.finfo(np.float64).tiny)

@@ -227,7 +227,8 @@ def principal_axes(
     stats = source.mixture_pass(terms, frame, given=one, chunk_size=chunk_size).stats
     assert stats is not None
     mean = frame.centre + frame.scale * stats.means()[0]
-    scatter = np.asarray(stats.scatter())[0] * frame.scale * frame.scale
+    s = np.broadcast_to(frame.scale, (d,))  # one scale per feature, or one shared
+    scatter = np.asarray(stats.scatter())[0] * np.multiply.outer(s, s)
     _, vectors = np.linalg.eigh(0.5 * (scatter + scatter.T))
     return mean, np.ascontiguousarray(vectors[:, ::-1])
 

@@ -51,7 +51,7 @@ class NoiseMaximumLikelihood(ModelStrategy[NoisyParams]):
     Parameters
     ----------
     family : CovarianceFamily
-    reg_covar : float
+    reg_covar : float or ndarray of shape (n_features,)
         Added to the covariances' diagonal, in the internal frame's units.
     region : NoiseRegion
         Where the noise component is uniform (the fit's rows lie in it).
@@ -63,7 +63,7 @@ class NoiseMaximumLikelihood(ModelStrategy[NoisyParams]):
     def __init__(
         self,
         family: CovarianceFamily,
-        reg_covar: float,
+        reg_covar: float | NDArray[np.float64],
         region: NoiseRegion,
         fixed_noise: float | None = None,
     ) -> None:

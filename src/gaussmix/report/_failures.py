@@ -32,6 +32,7 @@ from ..covariance import get_family
 from ..datasets import load_faithful
 from ..mixture import GaussianMixture, SingularCovarianceWarning
 from ..multistart import FitEvent
+from ..regularisation import RELATIVE_REG, is_relative
 from ..strategy import DegenerateMixtureError
 from ._display import dataset
 from ._encoding import DisplayFrame, encode_state, pack
@@ -283,7 +284,7 @@ def seeded_start(src: Source, X: Array, row: int, neighbours: NDArray[np.intp]) 
 
 
 def _run(
-    X: Array, start: dict[str, Array], reg_covar: float
+    X: Array, start: dict[str, Array], reg_covar: float | str
 ) -> tuple[GaussianMixture, list[FitEvent]]:
     events: list[FitEvent] = []
     model = GaussianMixture(
@@ -351,7 +352,9 @@ def collapse(src: Source) -> Outcome:
         return None, "the collapsing component cannot be drawn"
     at, state = drawn
     gone = events[t]
-    reg = float(GaussianMixture().reg_covar)
+    reg = GaussianMixture().reg_covar
+    # the variance it adds at least: 1e-6 of the smallest feature variance ("auto")
+    least = float(reg) if not is_relative(reg) else RELATIVE_REG * float(X.var(axis=0).min())
     try:
         floor, floor_events = _run(X, start, reg)
     except (DegenerateMixtureError, ValueError):
@@ -382,13 +385,13 @@ def collapse(src: Source) -> Outcome:
                 ),
             },
             {
-                "title": f"reg_covar = {reg:g} (the default), same start",
+                "title": f"reg_covar = {reg!r} (the default), same start",
                 "state": src.state(floor),
                 "highlight": int(j),
                 "caption": (
                     f"c{j}'s smallest standard deviation "
                     f"{_smallest_sd(np.asarray(floor.covariances_)[j]):.3g}, no lower than "
-                    f"\u221areg_covar = {np.sqrt(reg):.3g}; log-likelihood per row "
+                    f"the floor reg_covar puts, {np.sqrt(least):.3g}; log-likelihood per row "
                     f"{floor.score(X):.3f}, bounded"
                 ),
             },
@@ -396,7 +399,7 @@ def collapse(src: Source) -> Outcome:
         "curves": [
             {"label": "reg_covar = 0", "values": [float(e.log_likelihood) for e in events]},
             {
-                "label": f"reg_covar = {reg:g}",
+                "label": f"reg_covar = {reg!r}",
                 "values": [float(e.log_likelihood) for e in floor_events],
             },
         ],
