@@ -150,24 +150,45 @@ def counted_passes(monkeypatch):
 
 @needs_kernels
 def test_a_redone_pass_advises_the_run_and_is_not_redone_again(rng, monkeypatch):
-    """A pass whose float32 sums fail their check is redone with the failing components in
-    float64 and says so in ``next_options``; the EM driver hands that to the next pass, which
-    then needs no redo."""
-    X, first, family, frame, params = collinear_case(rng)
-    X = np.concatenate([X[~first], X[first]])  # after the probe's chunk
+    """A pass whose float32 sums fail the total's check is redone with the failing
+    components in float64 and says so in ``next_options``; the EM driver hands that to the
+    next pass, which then needs no redo.  The probe is made to vouch for every component
+    (as a chunk whose rows happen to be well spread would), so that only the total can
+    refuse component 0."""
+    from gaussmix.engine import passes
+
+    X, _, family, frame, params = collinear_case(rng)
     calls, _, counting = counted_passes(monkeypatch)
     monkeypatch.setattr("gaussmix.sources.mixture_pass", counting)
-    chunk = int((~first).sum())
+    monkeypatch.setattr(passes, "probe_verdict", lambda sums, sl, d: np.ones(2, dtype=bool))
     state = EMState(params, ConvergenceMonitor(tol=0.0, max_iter=1))
     strategy = MaximumLikelihood(family, 1e-6 / frame.scale**2)
-    run_em(ArraySource(X), state, strategy, frame, chunk_size=chunk)
+    run_em(ArraySource(X), state, strategy, frame, chunk_size=2_000)
     assert calls[0] is True and isinstance(calls[1], np.ndarray)  # probed, then redone
     # component 0's rows are nearly collinear: its sums stay in float64 for the run
     assert state.pass_options["float32_statistics"].tolist() == [False, True]
     calls.clear()
     state.monitor.max_iter = 3
-    run_em(ArraySource(X), state, strategy, frame, chunk_size=chunk)
+    run_em(ArraySource(X), state, strategy, frame, chunk_size=2_000)
     assert len(calls) == 2 and all(isinstance(c, np.ndarray) for c in calls)  # no redo
+
+
+@needs_kernels
+def test_a_component_the_probe_barely_sees_is_summed_in_float64(rng, monkeypatch):
+    """A component with too few rows in the probe's chunk to be checked is not whitened,
+    whatever its mixing weight promises (rows sorted so that component 0's come after the
+    probe): the pass is not redone, and its statistics equal float64's."""
+    X, first, family, frame, params = collinear_case(rng)
+    X = np.concatenate([X[~first], X[first]])
+    terms = gaussian_terms(params, family)
+    calls, inner, counting = counted_passes(monkeypatch)
+    chunk = int((~first).sum())
+    result = counting(X, terms, frame, chunk_size=chunk)
+    assert len(calls) == 1  # not redone
+    np.testing.assert_array_equal(result.whitened_components, [False, True])
+    plain = inner(X, terms, frame, float32_statistics=False, chunk_size=chunk)
+    assert result.stats is not None and plain.stats is not None
+    np.testing.assert_array_equal(result.stats.S2[0], plain.stats.S2[0])
 
 
 @needs_kernels

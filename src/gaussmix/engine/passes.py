@@ -194,7 +194,7 @@ def mixture_pass(
             raise
         if mask is not None:
             if i == 0 and probe.probing():  # the probe: its sums decide for the pass
-                probe.decide(probe_verdict(acc.sums, terms.weights, chunks[i], d))
+                probe.decide(probe_verdict(acc.sums, chunks[i], d))
             final = probe.outcome()
             if final is not mask:  # redone, some or all components in float64
                 acc.sums.clear()

@@ -34,20 +34,20 @@ _WHITENED_ROUNDINGS = 45
 PROBE_SLACK = 4.0
 
 
-def probe_verdict(sums: Sums, weights: Array, sl: slice, d: int) -> NDArray[np.bool_]:
+def probe_verdict(sums: Sums, sl: slice, d: int) -> NDArray[np.bool_]:
     """Which components a pass's first chunk, with whitened ``sums``, vouches for.
 
-    A component with at least ``d + 1`` rows' worth of weight in the chunk is checked
-    (:func:`whitened_safe`; fewer leave its scatter singular).  One with less is vouched
-    for, unchecked, only if its mixing weight promised more (the rows are in some order:
-    the pass's total is checked), not if it is a small component, the kind most likely to
-    collapse and so to fail the total's check, which redoes the whole pass.
+    Only a component with more than ``d + 1`` rows' worth of weight in the chunk can be
+    checked (:func:`whitened_safe`; fewer leave its scatter singular), and only a checked
+    one is vouched for.  The others are summed in float64: the mixing weights cannot speak
+    for them, since early in a run from poor starts they are far from the rows' shares, and
+    a component the probe lets through but the pass's total fails costs the whole pass
+    again, while one summed in float64 costs only its share of the statistics.
     """
     rows = sl.stop - sl.start
     least = (d + 1) * sums.weight / rows  # rows' worth of weight
     safe = whitened_safe(sums.w_n, sums.w_s1, sums.w_s2, least, slack=PROBE_SLACK)
-    safe &= (sums.w_n > least) | (weights * sums.weight > least)
-    return safe
+    return safe & (sums.w_n > least)
 
 
 class Probe:
