@@ -2,7 +2,7 @@
 """The HTML report's size, build time and load time in Chromium, up to 100,000 rows.
 
 For each data set: the seconds ``build_report_html`` takes (model selection over k = 1..6
-and the four covariance types, the EM replays, the failure demonstrations), the page's
+and mclust's 14 covariance models, the EM replays, the failure demonstrations), the page's
 size and what fills it, and the seconds Debian's Chromium takes to open it (navigation to
 the page's ``data-ready`` mark, best of 3) and to draw another candidate.  The data:
 Old Faithful, and overlapping anisotropic clusters (4 components, fixed seed) at

@@ -24,7 +24,8 @@ from gaussmix import BayesianGaussianMixture, GaussianMixture, ModelFileError, l
 from gaussmix.cli import main
 from gaussmix.covariance import MCLUST_MODELS, get_family
 from gaussmix.engine import Frame, PassTerms, mixture_pass
-from gaussmix.io import FORMAT_VERSION, read_model_file
+from gaussmix.io import FORMAT_VERSION
+from gaussmix.model_reader import read_model_file
 from gaussmix.posterior import CONJUGATE_MODELS
 
 from ._data import make_blobs

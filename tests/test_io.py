@@ -495,7 +495,8 @@ def test_model_state_carries_every_fitted_attribute(
 ) -> None:
     """A model rebuilt from its state, and the state read back from a file written without
     any estimator, are the same fitted model."""
-    from gaussmix.io import read_model_file, write_model
+    from gaussmix.io import write_model
+    from gaussmix.model_reader import read_model_file
     from gaussmix.model_state import ModelState
 
     model = models[cov, dtype]
@@ -546,7 +547,7 @@ def test_every_single_bit_flip_is_the_model_or_a_model_file_error(tmp_path: Path
     """Every one of the ~17,000 single-bit flips of a small model file either loads as exactly
     the original model (a flip in a field the reader ignores: a timestamp, "version made
     by") or raises ModelFileError, never another exception."""
-    from gaussmix.io import read_model_file
+    from gaussmix.model_reader import read_model_file
 
     X = np.random.default_rng(0).normal(size=(20, 1))
     model = GaussianMixture(1, covariance_type="spherical", n_init=1, tol=10.0).fit(X)

@@ -16,8 +16,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .base import MixtureBase
 from .bayesian import BayesianGaussianMixture
-from .io import ModelFileError, read_model_file, write_model
+from .io import ModelFileError, write_model
 from .mixture import GaussianMixture
+from .model_reader import read_model_file
 from .model_state import ModelState
 from .standardize import Standardization
 
