@@ -229,7 +229,7 @@ def scatter_error(new, ref):
 @needs_kernels
 @pytest.mark.parametrize("d", [1, 2, 5, 8, 13, 16, 17, 31, 32, 33, 40])
 @pytest.mark.parametrize("cond", [30.0, 1e6])
-def test_float32_statistics_follow_float64(d, cond, rng):
+def test_float32_statistics_follow_float64(d, cond, rng, monkeypatch):
     """float32 input with float32 products: the statistics are summed in float32 lanes in
     each component's whitened coordinates and mapped back in float64.  The M-step's means
     and covariances follow the float64 statistics' in their own metric within
@@ -237,7 +237,10 @@ def test_float32_statistics_follow_float64(d, cond, rng):
     from (measured: 0.2-0.5 u32 cond(U) at d = 13 to 40 and cond(U) from 5 to 1000), also
     for covariances of condition 1e6 (correlations near 1, which sums in the data's own
     coordinates would lose), with sample weights, a chunk size that leaves block tails and
-    several threads; the E-step is the same, so the log-likelihood is too."""
+    several threads; the E-step is the same, so the log-likelihood is too.  Below
+    ``FLOAT32_STATISTICS_MIN_FEATURES`` passes do not use them; the kernel is checked there
+    too."""
+    monkeypatch.setattr("gaussmix.engine.passes.FLOAT32_STATISTICS_MIN_FEATURES", 1)
     k, n = 3, 256 * d + 77
     X, (family, frame, p) = whitened_case(rng, k, d, cond, n)
     w = rng.uniform(0.0, 2.0, size=n)
@@ -286,13 +289,15 @@ def test_float32_statistics_only_where_asked(rng):
 
 @needs_kernels
 @pytest.mark.parametrize("d", [3, 12, 13, 32])
-def test_float64_components_beside_whitened(d, rng):
+def test_float64_components_beside_whitened(d, rng, monkeypatch):
     """Statistics of some components whitened in float32, of the others in float64, in one
     pass: each component's are those of a pass that summed all of them its way, to the
     last bit (up to d = 12 the float64 ones are lane-wise partial sums, above that a
     super-block of rows), with sample weights, block tails and two threads; the kernel
     refuses the flags without float32 statistics or with one per component missing."""
     from gaussmix import _kernels
+
+    monkeypatch.setattr("gaussmix.engine.passes.FLOAT32_STATISTICS_MIN_FEATURES", 1)
 
     k, n = 4, 256 * d + 77
     X, (family, frame, p) = whitened_case(rng, k, d, 100.0, n)
@@ -322,6 +327,27 @@ def test_float64_components_beside_whitened(d, rng):
         f64 = mask if "float32_statistics" not in flags else mask[:-1]
         with pytest.raises(ValueError, match="float64_components needs float32_statistics"):
             _kernels.mixture_chunk(*args, **flags, float64_components=f64, **stats)
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5])
+def test_float32_statistics_only_from_enough_features(d, rng):
+    """With fewer than ``FLOAT32_STATISTICS_MIN_FEATURES`` features float32 input keeps its
+    float32 products but sums its statistics in float64, exactly those of a pass told not to
+    whiten; from that many on, a pass whitens them."""
+    from gaussmix.engine import FLOAT32_STATISTICS_MIN_FEATURES
+
+    k, n = 3, 256 * d + 77
+    X, (family, frame, p) = whitened_case(rng, k, d, 30.0, n)
+    res = mixture_pass(X, gaussian_terms(p, family), frame, chunk_size=1001)
+    ref = mixture_pass(
+        X, gaussian_terms(p, family), frame, float32_statistics=False, chunk_size=1001
+    )
+    assert res.float32_products and ref.float32_products
+    assert res.float32_statistics is (d >= FLOAT32_STATISTICS_MIN_FEATURES)
+    if d < FLOAT32_STATISTICS_MIN_FEATURES:
+        for stat in ("N", "S1", "S2"):
+            np.testing.assert_array_equal(getattr(res.stats, stat), getattr(ref.stats, stat))
 
 
 @needs_kernels

@@ -40,10 +40,11 @@ forms all log-densities in registers, in the direct form, and normalises them wh
 are in cache, with the GIL released.  In a pass with statistics it also gathers them, about
 each component's mean (as the direct form does), while the block is in cache.  Float32
 input with well-conditioned triangular factors (:data:`FLOAT32_PRODUCTS_COND`) has its
-products formed in float32 lanes (``PassResult.float32_products``), and its statistics
-summed in float32 lanes in each component's whitened coordinates, where they are
-well-conditioned, then mapped back in float64 (``PassResult.float32_statistics``; a pass
-whose sums a rounding bound cannot vouch for is redone in float64).  The
+products formed in float32 lanes (``PassResult.float32_products``), and from
+:data:`FLOAT32_STATISTICS_MIN_FEATURES` features its statistics summed in float32 lanes in
+each component's whitened coordinates, where they are well-conditioned, then mapped back in
+float64 (``PassResult.float32_statistics``; a pass whose sums a rounding bound cannot vouch
+for is redone in float64).  The
 extension is optional; :func:`compiled_kernels` says whether it is in use, and
 :func:`numpy_kernels` switches it off for a block of code.
 
@@ -75,6 +76,7 @@ from .planning import (
     EXPANDED_RISK_LIMIT,
     FLOAT32_PRODUCTS_COND,
     FLOAT32_PRODUCTS_MIN_ROWS,
+    FLOAT32_STATISTICS_MIN_FEATURES,
     Kernel,
 )
 from .result import NonFiniteInput, PassResult, WorstRows, merge_results
@@ -93,6 +95,7 @@ __all__ = [
     "EXPANDED_RISK_LIMIT",
     "FLOAT32_PRODUCTS_COND",
     "FLOAT32_PRODUCTS_MIN_ROWS",
+    "FLOAT32_STATISTICS_MIN_FEATURES",
     "FRAME_SAMPLE",
     "FUSED_CHUNK_ROWS",
     "LOG_2PI",

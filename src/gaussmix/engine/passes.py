@@ -21,7 +21,7 @@ from . import fused, numpy_kernel, threads
 from .blas import single_threaded_blas
 from .chunks import FUSED_CHUNK_ROWS, auto_chunk_size, iter_chunks
 from .frame import Frame
-from .planning import Kernel, Prepared
+from .planning import FLOAT32_STATISTICS_MIN_FEATURES, Kernel, Prepared
 from .result import NonFiniteInput, PassResult, WorstRows
 from .sums import InOrder, Sums, keep_worst
 from .terms import BACKGROUND_LABEL, PassTerms
@@ -91,7 +91,8 @@ def mixture_pass(
         holds NaN or inf (any such entry leaves its row without a finite log-density).
     float32_statistics : bool or ndarray of shape (n_components,) of bool
         Allow the statistics of float32 input to be summed in float32 lanes where the
-        products are (``PassResult.float32_statistics``).  They are summed in
+        products are, from ``FLOAT32_STATISTICS_MIN_FEATURES`` features
+        (``PassResult.float32_statistics``).  They are summed in
         each component's whitened coordinates ``y = (z - m_j) U_j``, where they are close
         to a multiple of the identity, and mapped back in float64.  The pass's first chunk
         decides which components' sums can be (:class:`~gaussmix.engine.whitened.Probe`);
@@ -144,7 +145,12 @@ def mixture_pass(
     # a vector), whitened, where float32 sums stay accurate
     k = prep.k
     allowed = np.broadcast_to(np.asarray(float32_statistics, dtype=bool), (k,))
-    whitened = stats and prep.float32_products and bool(allowed.any())
+    whitened = (
+        stats
+        and prep.float32_products
+        and d >= FLOAT32_STATISTICS_MIN_FEATURES
+        and bool(allowed.any())
+    )
     # numpy's chunks are sized by its buffers; the kernel's are larger (FUSED_CHUNK_ROWS)
     numpy_step = chunk_size or auto_chunk_size(d, k, prep.n_cols, n)
     step = numpy_step

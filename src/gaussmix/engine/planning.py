@@ -31,6 +31,11 @@ FLOAT32_PRODUCTS_COND = 1e4
 #: numbers cost about ``k d³``, a pass ``n k d²``)
 FLOAT32_PRODUCTS_MIN_ROWS = 256
 
+#: float32 statistics (summed whitened, engine/whitened.py) from this many features: they
+#: save ``k d²/2`` float64 products per row and cost a whitening, a square root and a fold
+#: per row and component, which at fewer features cost more than they save
+FLOAT32_STATISTICS_MIN_FEATURES = 4
+
 
 class Prepared:
     """Per-pass constants derived from the pass terms (independent of the data): which
