@@ -979,3 +979,29 @@ def test_kernel_rejects_mismatched_arguments():
         _kernels.mixture_chunk(x, one, mu, np.array([[1.0, 2.0]] * 3), base, lse, **mean_square)
     with pytest.raises(ValueError, match="format"):
         _kernels.mixture_chunk(x.astype(np.int64), one, mu, u, base, lse)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 7, 16, 33])
+def test_centred_columns_are_numpys_to_the_bit(dtype, d, rng):
+    """The extension's first feature rows of the numpy path, ``(x - centre) * inv_scale``
+    transposed, equal numpy's bit for bit: float32 and float64 rows, rows taken with a
+    stride, and an output that is the first rows of a larger buffer (as the features are);
+    the buffer's other rows are left alone."""
+    from gaussmix import _kernels
+
+    m = 1_000 + d
+    x = (rng.normal(size=(2 * m, d)) * 10.0 ** rng.uniform(-3, 3, size=d)).astype(dtype)
+    centre = rng.normal(size=d)
+    inv_scale = 2.0 ** rng.integers(-4, 5, size=d).astype(np.float64)
+    for rows in (x[:m], x[::2]):  # contiguous, strided
+        buf = np.full((d + 3, m), 7.0)
+        _kernels.centred_columns(rows, centre, inv_scale, buf[:d])
+        ref = np.empty((d, m))
+        np.subtract(rows.T, centre[:, None], out=ref, casting="unsafe")
+        ref *= inv_scale[:, None]
+        np.testing.assert_array_equal(buf[:d], ref)
+        assert (buf[d:] == 7.0).all()
+    with pytest.raises(ValueError, match="centred_columns"):
+        _kernels.centred_columns(x[:m], centre[:-1], inv_scale, np.empty((d, m)))

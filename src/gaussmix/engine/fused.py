@@ -48,6 +48,17 @@ def in_use() -> bool:
     return _compiled is not None and _USE_COMPILED[0]
 
 
+def centred_columns(prep: Prepared, x: NDArray[np.floating], out: Array) -> bool:
+    """``out[a, i] = (x[i, a] - centre[a]) / scale[a]`` (the numpy path's first feature rows)
+    by the extension, bit for bit numpy's; False, with nothing written, where it is not in
+    use or ``x`` is not native float32 or float64."""
+    if not in_use() or x.dtype not in (np.float32, np.float64) or not x.dtype.isnative:
+        return False
+    assert _compiled is not None
+    _compiled.centred_columns(x, prep.centre, prep.inv_scale, out)
+    return True
+
+
 def fused_chunk(
     prep: Prepared,
     x: NDArray[np.floating],

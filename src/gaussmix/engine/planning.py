@@ -108,7 +108,8 @@ class Prepared:
                 ]
             )
             self.WT = np.ascontiguousarray(W.T)
-            self.centre_col = frame.centre[:, None]
+            self.centre = np.ascontiguousarray(frame.centre, dtype=np.float64)
+            self.centre_col = self.centre[:, None]
             self.inv_scale_col = self.inv_scale[:, None]
         # the fused kernel's means: in units of the scales (exact, powers of two); it takes
         # the factors as they are
