@@ -372,6 +372,9 @@ class _Accumulator:
         prep = self.prep
         k = prep.k
         x, w, labels = _rows(X, sl, sample_weight, out)
+        if prep.direct and x.dtype != np.float64:
+            # each direct component forms x - mu_j in float64: one cast serves them all
+            x = x.astype(np.float64)
         buf = self.workspace.get(self.buf_size)
         ph, lp, top = numpy_kernel.log_densities(prep, x, buf, self.n_exp)
         far = ~np.isfinite(top)
