@@ -501,20 +501,33 @@ class DefaultFit:
     score: float
 
 
-def bench_default_fit(X: Array, k: int) -> list[DefaultFit]:
-    """Each library's defaults (``random_state=0``): total fit time and ``score(X)``."""
-    out = []
-    models: list[tuple[str, Mixture]] = [
-        ("scikit-learn", SkGaussianMixture(n_components=k, random_state=0)),
-        ("gaussmix", GmGaussianMixture(n_components=k, random_state=0)),
+def bench_default_fit(X: Array, k: int, repeat: int = 1) -> list[DefaultFit]:
+    """Each library's defaults (``random_state=0``): total fit time (the median of ``repeat``
+    fits, the libraries alternating, so that both see the same load) and ``score(X)``."""
+    makers: list[tuple[str, Callable[[], Mixture]]] = [
+        ("scikit-learn", lambda: SkGaussianMixture(n_components=k, random_state=0)),
+        ("gaussmix", lambda: GmGaussianMixture(n_components=k, random_state=0)),
     ]
-    for name, model in models:
-        collect_garbage()
-        t0 = time.perf_counter()
-        _fit(model, X)
-        seconds = time.perf_counter() - t0
+    seconds: dict[str, list[float]] = {name: [] for name, _ in makers}
+    fitted: dict[str, Mixture] = {}
+    for _ in range(repeat):
+        for name, make in makers:
+            model = make()
+            collect_garbage()
+            t0 = time.perf_counter()
+            _fit(model, X)
+            seconds[name].append(time.perf_counter() - t0)
+            fitted[name] = model  # the same fit every time (random_state=0)
+    out = []
+    for name, _ in makers:
+        model = fitted[name]
         converged = bool(getattr(model, "converged_", False))
-        out.append(DefaultFit(name, seconds, int(model.n_iter_), converged, model.score(X)))
+        out.append(
+            DefaultFit(
+                name, float(np.median(seconds[name])), int(model.n_iter_), converged,
+                model.score(X),
+            )
+        )  # fmt: skip
     return out
 
 
@@ -683,10 +696,23 @@ def report(
     argv: Sequence[str],
 ) -> str:
     command = " ".join(["python benchmarks/bench_em.py", *argv])
-    parts = [
-        f"Command: `{command}`",
-        "",
-        *machine_info(),
+    parts = [f"Command: `{command}`", "", *machine_info()]
+    if rows:
+        parts += em_parts(args, rows)
+    if default:
+        parts += [
+            "",
+            "Default fit (each library's defaults, `random_state=0`; covariance_type='full'; "
+            f"fit s: the median of {args.default_repeat} fits, the libraries alternating):",
+            "",
+            default_fit_table(default),
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def em_parts(args: argparse.Namespace, rows: Sequence[Row]) -> list[str]:
+    """The report's EM timings and their ceilings."""
+    return [
         "",
         f"EM timing: scikit-learn {args.sk_iters} iterations, gaussmix {args.iters} iterations, "
         f"best of at least {args.repeat} fits, fits of 1 and N iterations alternating and "
@@ -707,14 +733,6 @@ def report(
         "",
         ceiling_table(rows),
     ]
-    if default:
-        parts += [
-            "",
-            "Default fit (each library's defaults, `random_state=0`; covariance_type='full'):",
-            "",
-            default_fit_table(default),
-        ]
-    return "\n".join(parts) + "\n"
 
 
 def write_section(path: Path, text: str, start: str, end: str, title: str) -> None:
@@ -770,6 +788,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="comma-separated NxDxK of the default-parameter fits on 'aniso' data, or 'none' "
         "(default: every config of the run)",
     )
+    p.add_argument(
+        "--default-data",
+        default=",".join(DATA_KINDS),
+        help="data generators of the default-parameter fits",
+    )
+    p.add_argument(
+        "--default-repeat",
+        type=int,
+        default=1,
+        help="default-parameter fits per library and shape (alternating; the median is shown)",
+    )
+    p.add_argument(
+        "--default-only",
+        action="store_true",
+        help="only the default-parameter fits (no EM timings; not with --write-readme)",
+    )
     p.add_argument("--write-readme", action="store_true", help="rewrite the README results")
     p.add_argument("--readme", type=Path, default=README, help="README file for --write-readme")
     args = p.parse_args(argv)
@@ -777,6 +811,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.configs = parse_configs(QUICK_CONFIG if args.quick else args.configs)
         args.types = parse_choices(args.types, COVARIANCE_TYPES, "covariance types")
         args.data = parse_choices(args.data, DATA_KINDS, "data")
+        args.default_data = parse_choices(args.default_data, DATA_KINDS, "data")
         if args.default_fit is None:
             args.default_fit = list(args.configs)
         elif args.default_fit.strip().lower() == "none":
@@ -791,8 +826,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.sk_iters = args.iters
     if args.iters < 2 or args.sk_iters < 2:
         p.error("--iters and --sk-iters must be at least 2 (s/iter is a difference of two fits)")
-    if args.mem_iters < 1 or args.repeat < 1:
-        p.error("--mem-iters and --repeat must be at least 1")
+    if args.mem_iters < 1 or args.repeat < 1 or args.default_repeat < 1:
+        p.error("--mem-iters, --repeat and --default-repeat must be at least 1")
+    if args.default_only and args.write_readme:
+        p.error("--default-only writes no README: the results section needs the EM timings")
     return args
 
 
@@ -806,7 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("\n".join(machine_info()))
     warm_up()
     rows: list[Row] = []
-    for data in args.data:
+    for data in [] if args.default_only else args.data:
         for cfg in args.configs:
             t0 = time.perf_counter()
             X = make_data(data, cfg)
@@ -825,9 +862,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             del X, X32
     default = []
-    for cfg in args.default_fit:
-        log(f"default fit, aniso {cfg.label} ...")
-        default.append(("aniso", cfg, bench_default_fit(make_data("aniso", cfg), cfg.k)))
+    for data in args.default_data:
+        for cfg in args.default_fit:
+            log(f"default fit, {data} {cfg.label} ...")
+            fits = bench_default_fit(make_data(data, cfg), cfg.k, args.default_repeat)
+            default.append((data, cfg, fits))
     text = report(args, rows, default, argv)
     print(text)
     if args.write_readme:

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from gaussmix import COVARIANCE_TYPES, GaussianMixture, select_model
 from gaussmix.covariance import get_family
-from gaussmix.multistart import FULL_RUN_ROWS
+from gaussmix.multistart import FULL_RUN_ROWS, race_sample_rows
 from tests._data import make_blobs
 from tests.test_mclust_models import OTHER_MODELS
 
@@ -270,10 +270,14 @@ def test_callback_reports_every_iteration_in_user_units(rng):
     dropped = ({0, 1, 2} - set(survivors)).pop()
     first = {e.start: e.log_likelihood for e in short[:3]}
     assert first[dropped] <= min(first[s] for s in survivors)
-    # the continuation of the winner (on all rows: n <= the subsample size)
+    # the continuation of the winner on all rows (the race ran on a subsample of them,
+    # race_sample_rows), which alone the history counts
+    assert {e.n_rows for e in short} == {race_sample_rows(X.shape[0], 3)}
+    assert race_sample_rows(X.shape[0], 3) < X.shape[0]
+    assert {e.n_rows for e in full} == {X.shape[0]}
     assert len(set(e.start for e in full)) == 1
     assert full[0].start in survivors
-    assert [e.log_likelihood for e in full] == gm.history_[2:]
+    assert [e.log_likelihood for e in full] == gm.history_
     last = full[-1]
     assert last.means.shape == (3, 2) and last.covariances.shape == (3, 2, 2)
     # the event's parameters are those whose log-likelihood it reports, in user units

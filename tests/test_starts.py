@@ -7,6 +7,7 @@ and sweeps whose log-likelihood never decreases with ``k`` and that make mclust'
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,9 +16,12 @@ from hypothesis import strategies as st
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gaussmix import GaussianMixture, select_model
+from gaussmix import init as gaussmix_init
 from gaussmix.covariance import MCLUST_MODELS, get_family
 from gaussmix.datasets import load_faithful
 from gaussmix.engine import Frame
+from gaussmix.init import AUTO_TREE_ROWS
+from gaussmix.multistart import FitEvent, race_sample_rows
 from gaussmix.nested import duplicate, split, split_order
 
 from ._data import make_blobs
@@ -177,3 +181,44 @@ def test_the_sweep_makes_mclusts_choice(faithful_sweep) -> None:
     row = faithful_sweep.best
     assert row["log_likelihood"] >= -1126.326236 - 1e-6 * 1126.33
     assert row["bic"] <= 2314.316296 + 1e-6 * 2314.32
+
+
+def test_a_races_start_i_does_not_depend_on_n_init(rng: np.random.Generator) -> None:
+    """On data large enough that the starts race on a subsample, start ``i`` (its parameters
+    at its first short-run iteration) is the same with 4 starts and with 8: the subsample
+    depends on the data's size and ``n_components`` only."""
+    X, _, _ = make_blobs(rng, n=12_000, d=3, k=4)
+    firsts = []
+    for n_init in (4, 8):
+        events: list[FitEvent] = []
+        GaussianMixture(4, n_init=n_init, random_state=3).fit(X, callback=events.append)
+        first = {e.start: e for e in events if e.phase == "short" and e.iteration == 1}
+        assert {e.n_rows for e in first.values()} == {race_sample_rows(12_000, 4)}
+        firsts.append(first)
+    assert race_sample_rows(12_000, 4) < 12_000
+    for i in range(4):
+        np.testing.assert_array_equal(firsts[0][i].means, firsts[1][i].means)
+        np.testing.assert_array_equal(firsts[0][i].covariances, firsts[1][i].covariances)
+        assert firsts[0][i].log_likelihood == firsts[1][i].log_likelihood
+
+
+def test_auto_grows_a_tree_on_small_data_not_on_a_races_subsample(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``init_params='auto'`` decides on the rows of the data: a race's subsample of no more
+    than AUTO_TREE_ROWS rows, drawn from more, gets k-means++ starts only."""
+    grown = []
+    real = gaussmix_init.agglomerate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        grown.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gaussmix_init, "agglomerate", counting)
+    n = AUTO_TREE_ROWS + 1_000
+    assert race_sample_rows(n, 3) <= AUTO_TREE_ROWS < n  # the race's sample is small
+    X, _, _ = make_blobs(rng, n=n, d=2, k=3)
+    GaussianMixture(3, random_state=0).fit(X)
+    assert grown == []
+    GaussianMixture(3, random_state=0).fit(X[:AUTO_TREE_ROWS])
+    assert grown == [1]

@@ -357,7 +357,7 @@ default='dirichlet_process'
             strategy.start_weight = float(rows.n_rows if sw is None else sw.sum())
             return initialize(
                 rows, family, frame, k, method=self.init_params, rngs=rngs, reg_covar=reg,
-                chunk_size=self.chunk_size,
+                chunk_size=self.chunk_size, n_rows=source.n_rows,
             )  # fmt: skip
 
         rs = v.as_random_state(self.random_state)

@@ -434,6 +434,7 @@ def initialize(
     precisions_init: Array | None = None,
     labels_init: NDArray[np.intp] | None = None,
     trees: Sequence[TreeSample] | None = None,
+    n_rows: int | None = None,
 ) -> list[Params | DegenerateMixtureError]:
     """Initial parameters in the internal frame, one start per generator in ``rngs``.
 
@@ -442,7 +443,9 @@ def initialize(
     generator (it is the same made alone or among others).  A start whose degenerate
     components could not be re-seeded is returned as its :class:`DegenerateMixtureError`
     (one bad start does not end a fit).  The k-means++ seeds of all starts are drawn
-    together (:func:`kmeans_plusplus_batch`).
+    together (:func:`kmeans_plusplus_batch`).  ``n_rows``: the rows of the data being
+    fitted, where ``source`` is a subsample of them (a race's), on which ``"auto"`` decides
+    (default: ``source``'s).
     """
     k = n_components
     d = frame.n_features
@@ -465,7 +468,8 @@ def initialize(
     elif means_z is not None:
         starts = [(Nearest(means_z), None)] * len(rngs)
     elif method == "hierarchical" or (
-        method == "auto" and (trees is not None or source.n_rows <= AUTO_TREE_ROWS)
+        method == "auto"
+        and (trees is not None or (source.n_rows if n_rows is None else n_rows) <= AUTO_TREE_ROWS)
     ):
         tree_rngs = rngs if method == "hierarchical" else rngs[:1]
         if trees is None:

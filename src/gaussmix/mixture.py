@@ -165,18 +165,19 @@ class GaussianMixture(MixtureBase):
         :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows (or with ``init_iter=None``) every
         start runs to convergence and the best is kept, so that more starts never give a
         lower log-likelihood.  On larger data, with ``init_iter`` set, the starts race in short
-        EM runs (on a random subsample of 10 000 rows, or 500 per component, when ``X`` is
-        larger): after each round the worse half is dropped, and the winner, after
-        ``init_iter`` iterations, is continued on all rows.
+        EM runs on a random subsample of ``X`` (one row in 25, at least 4,000 rows or 250 per
+        component and at most 10,000 or 500 per component, when ``X`` is larger; see
+        :func:`~gaussmix.multistart.race_sample_rows`): after each round the worse half is
+        dropped, and the winner, after ``init_iter`` iterations, is continued on all rows.
     init_params : {'auto', 'hierarchical', 'k-means++', 'kmeans', 'random', \
 'random_from_data'}, default='auto'
         Initialisation strategy (see :mod:`gaussmix.init`).  ``'auto'``: on data of at most
         :data:`~gaussmix.init.AUTO_TREE_ROWS` rows, the first start from a model-based
         hierarchical clustering of the rows (at most 2,000 of them; mclust's start) and the
         others k-means++ seedings; on more rows, k-means++ seedings only.
-    init_iter : int or None, default=20
+    init_iter : int or None, default=10
         Short-run iterations of the winning start of a race (the rounds before it are
-        shorter: 3, 5, 10, 20 for 16 starts).  ``None`` runs every start to convergence on all
+        shorter: 2, 3, 5, 10 for 16 starts).  ``None`` runs every start to convergence on all
         rows and keeps the best (scikit-learn's behaviour).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights; overrides the strategy.
@@ -326,7 +327,7 @@ class GaussianMixture(MixtureBase):
         max_iter: int = 100,
         n_init: int = 16,
         init_params: str = "auto",
-        init_iter: int | None = 20,
+        init_iter: int | None = 10,
         weights_init: ArrayLike | None = None,
         means_init: ArrayLike | None = None,
         precisions_init: ArrayLike | None = None,
@@ -507,7 +508,7 @@ class GaussianMixture(MixtureBase):
                     method=self.init_params, rngs=rngs[: len(rngs) - len(extra_starts)],
                     reg_covar=reg, chunk_size=self.chunk_size, weights_init=inits["weights"],
                     means_init=inits["means"], precisions_init=inits["precisions"],
-                    labels_init=inits["labels"], trees=trees,
+                    labels_init=inits["labels"], trees=trees, n_rows=source.n_rows,
                 )  # fmt: skip
                 return [*made[:1], *(p.copy() for p in extra_starts), *made[1:]]
 

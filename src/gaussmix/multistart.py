@@ -75,6 +75,25 @@ FULL_RUN_ROWS = 5_000
 SHORT_RUN_ROWS = 10_000
 SHORT_RUN_ROWS_PER_COMPONENT = 500
 
+#: ... and of at most one row in ``SHORT_RUN_SHARE`` of the data, so that the race (about
+#: ``5 * init_iter`` iterations of one start on it) costs a few passes over all rows, not
+#: many times the EM it starts; but of at least
+#: ``max(SHORT_RUN_LEAST, SHORT_RUN_LEAST_PER_COMPONENT * n_components)`` rows, enough for
+#: every component's covariance (see :func:`race_sample_rows`)
+SHORT_RUN_SHARE = 25
+SHORT_RUN_LEAST = 4_000
+SHORT_RUN_LEAST_PER_COMPONENT = 250
+
+
+def race_sample_rows(n_rows: int, n_components: int) -> int:
+    """Rows of the random subsample a race of starts runs on, for data of ``n_rows`` rows
+    (the race takes all rows where there are no more than this).  It depends on the data's
+    size and ``n_components`` only, so that start ``i`` does not depend on ``n_init``."""
+    most = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)
+    least = max(SHORT_RUN_LEAST, SHORT_RUN_LEAST_PER_COMPONENT * n_components)
+    return min(most, max(least, n_rows // SHORT_RUN_SHARE))
+
+
 #: ``starts(rows, rngs)``: one start per generator, a start that failed as its error
 StartFactory = Callable[
     [RowSource, Sequence[np.random.Generator]], "list[Params | DegenerateMixtureError]"
@@ -93,7 +112,7 @@ def check_start(estimator: Any, n_rows: int, where: str, instead: str) -> None:
     if warm or getattr(estimator, "means_init", None) is not None:
         return
     race = estimator.n_init > 1 and estimator.init_iter is not None
-    sample = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * estimator.n_components)
+    sample = race_sample_rows(n_rows, estimator.n_components)
     if not race and n_rows > sample:
         raise ValueError(
             f"init_params='kmeans' with n_init={estimator.n_init} and "
@@ -115,7 +134,7 @@ def _race_schedule(n_starts: int, budget: int) -> list[int]:
 
     ``n_starts`` starts are halved after every round until one is left; the last round
     brings the survivors to ``budget`` iterations and each earlier round to half the next
-    one's (16 starts, 20 iterations: 3, 5, 10, 20 — 104 iterations instead of 320).
+    one's (16 starts, 10 iterations: 2, 3, 5, 10 — 58 iterations instead of 160).
     With one start (or full runs, ``budget = max_iter``), a single round.
     """
     rounds = max(1, int(np.ceil(np.log2(n_starts)))) if n_starts > 1 else 1
@@ -180,7 +199,7 @@ def fit_multistart(
     the runs are refined as ``refine`` and ``refine_iter`` ask
     (:class:`~gaussmix.em.ConvergenceMonitor`).  Otherwise the starts race in short runs
     (short-run EM) — on a random subsample of ``short_run_rows`` rows (default
-    :data:`SHORT_RUN_ROWS`, or 500 per component if more) when ``source`` is larger: after
+    :func:`race_sample_rows`) when ``source`` is larger: after
     each round the worse half is dropped (successive halving, :func:`_race_schedule`), the
     last survivor has run ``init_iter`` iterations, and only it is continued on all rows;
     ``history`` (and ``max_iter``) then count the iterations on all rows only.  ``scores``
@@ -214,10 +233,9 @@ def fit_multistart(
         race = races(n, n_init, init_iter)
     race = race and n_init > 1 and max_iter > 0 and init_iter is not None
     rows_s = source
-    if short_run_rows is None:
-        short_run_rows = max(SHORT_RUN_ROWS, SHORT_RUN_ROWS_PER_COMPONENT * n_components)
-    if race and n > short_run_rows:
-        rows_s = source.subset(np.sort(rng.choice(n, short_run_rows, replace=False)))
+    size = race_sample_rows(n, n_components) if short_run_rows is None else short_run_rows
+    if race and n > size:
+        rows_s = source.subset(np.sort(rng.choice(n, size, replace=False)))
         ws = rows_s.sample_weight
         if ws is not None and not (ws.sum() > 0):
             rows_s = source

@@ -4,7 +4,7 @@ the fit's row source and frame sample, and the lazy pass of predictions and scor
 
 How a fit runs on Dask: the frame is taken from a strided sample of at most
 :data:`~gaussmix.engine.FRAME_SAMPLE` rows (the rows the in-memory frame reads), gathered
-once; the start race's subsample (at most 10,000 rows, or 500 per component) is gathered
+once; the start race's subsample (:func:`~gaussmix.multistart.race_sample_rows`) is gathered
 once into memory, where the k-means++ seeding and the short runs take place
 (:func:`gaussmix.multistart.fit_multistart` calls :meth:`DaskSource.subset`); the winner
 continues on the cluster, one pass of :class:`DaskSource` per EM iteration.
