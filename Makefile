@@ -14,7 +14,7 @@ $(PY):
 
 # Stamp files record what was installed; they are rebuilt when pyproject.toml changes.
 $(VENV)/.installed: $(PY) pyproject.toml setup.py src/gaussmix/_kernels.c src/gaussmix/_kernel_body.h \
-		src/gaussmix/_hierarchy.c
+		src/gaussmix/_hierarchy.c src/gaussmix/_jacobi.c
 	$(PIP) install --quiet -e '.[all]'
 	touch $@
 

@@ -1,7 +1,8 @@
 """The full model sweep against R's ``Mclust()``: every one of the 14 models x G = 1..9.
 
 On ``n`` rows of ``d`` features (default 20,000 x 5, a mixture of 4 anisotropic Gaussian
-clusters with a fixed seed), times ``select_model(X, range(1, 10), "all")`` and R's
+clusters with a fixed seed), times ``select_model(X, range(1, 10), "all")`` (across the
+cores, its default, and with ``n_jobs=1``) and R's
 ``Mclust(X)`` (its defaults: the same 14 models and G, hierarchical start on a subsample of
 2,000 rows) alternately, ``--repeat`` times each (medians; R's time is measured inside R,
 without its start-up), and compares the selected models' BIC (gaussmix's sign: lower is
@@ -62,9 +63,9 @@ def run_mclust(data: Path, script: Path) -> dict:
             "seconds": float(seconds), "version": version}  # fmt: skip
 
 
-def run_gaussmix(X: np.ndarray) -> dict:
+def run_gaussmix(X: np.ndarray, n_jobs: int | None = None) -> dict:
     start = time.perf_counter()
-    result = select_model(X, range(1, 10), "all", random_state=0)
+    result = select_model(X, range(1, 10), "all", random_state=0, n_jobs=n_jobs)
     seconds = time.perf_counter() - start
     row = result.best
     return {"model": row["covariance_type"], "G": row["n_components"], "bic": row["bic"],
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     X = make_data(args.n, args.d)
     ours: list[dict] = []
+    alone: list[dict] = []
     theirs: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         data, script = Path(tmp) / "X.csv", Path(tmp) / "sweep.R"
@@ -91,9 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):  # alternating, so both see the same machine load
             theirs.append(run_mclust(data, script))
             ours.append(run_gaussmix(X))
+            alone.append(run_gaussmix(X, n_jobs=1))
     t_ours = statistics.median(r["seconds"] for r in ours)
+    t_alone = statistics.median(r["seconds"] for r in alone)
     t_theirs = statistics.median(r["seconds"] for r in theirs)
-    a, b = ours[-1], theirs[-1]
+    a, b, c = ours[-1], theirs[-1], alone[-1]
     lines = [
         f"{args.n:,} x {args.d}, 14 models x G = 1..9, median of {args.repeat} "
         f"({os.cpu_count()} cores; R mclust {b['version']})",
@@ -104,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         f"| {b['loglik']:.2f} |",
         f"| gaussmix `select_model(X)` | {t_ours:.1f} | {a['model']}, {a['G']} "
         f"| {a['bic']:.2f} | {a['loglik']:.2f} |",
+        f"| gaussmix `select_model(X, n_jobs=1)` | {t_alone:.1f} | {c['model']}, {c['G']} "
+        f"| {c['bic']:.2f} | {c['loglik']:.2f} |",
         "",
-        f"Speed-up {t_theirs / t_ours:.1f}x; gaussmix's BIC minus mclust's "
-        f"{a['bic'] - b['bic']:+.2f} (negative: better).",
+        f"Speed-up {t_theirs / t_ours:.1f}x ({t_theirs / t_alone:.1f}x in one process); "
+        f"gaussmix's BIC minus mclust's {a['bic'] - b['bic']:+.2f} (negative: better).",
     ]
     text = "\n".join(lines)
     print(text)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -326,10 +326,19 @@ class TreeSample:
     rows: NDArray[np.floating]
     weights: Array | None
     tree: Tree
+    #: the partitions asked for so far, by number of clusters (every model of a sweep asks
+    #: for the same ones, and each replays the merges)
+    _labels: dict[int, NDArray[np.intp]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def start(self, frame: Frame, k: int) -> Start:
         """The statistics of the tree's ``k`` clusters: a start."""
-        labels = self.tree.labels(min(k, self.tree.n_rows))
+        k_tree = min(k, self.tree.n_rows)
+        labels = self._labels.get(k_tree)
+        if labels is None:
+            labels = self._labels[k_tree] = self.tree.labels(k_tree)
+            labels.setflags(write=False)
         return partition_start(self.rows, self.weights, labels, frame, k)
 
 

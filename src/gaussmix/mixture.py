@@ -476,12 +476,13 @@ class GaussianMixture(MixtureBase):
         race: bool | None = None,
         missing: bool = False,
         data: Frame | None = None,
+        refine_any_size: bool = False,
     ) -> Any:
         """Fit on validated rows in ``frame``.  ``trees``: the hierarchical starts' trees,
         grown already; ``extra_starts`` (internal frame) are tried after the first start;
-        ``race``: see :func:`~gaussmix.multistart.fit_multistart`; ``missing``: the rows
-        hold missing values; ``data``: the rows' own frame, where ``frame`` is a warm
-        start's (the relative regularisation follows the rows')."""
+        ``race`` and ``refine_any_size``: see :func:`~gaussmix.multistart.fit_multistart`;
+        ``missing``: the rows hold missing values; ``data``: the rows' own frame, where
+        ``frame`` is a warm start's (the relative regularisation follows the rows')."""
         family = self._family()
         d = source.n_features
         k = self.n_components
@@ -537,8 +538,9 @@ class GaussianMixture(MixtureBase):
         running = None
         if self.batch_size is None:
             best, starts = fit_multistart(
-                source, strategy, frame, start, race=race, **stopping, **common
-            )
+                source, strategy, frame, start, race=race, refine_any_size=refine_any_size,
+                **stopping, **common,
+            )  # fmt: skip
         else:  # epochs stop at tol (no refinement: the batches' noise would hide it)
             best, starts, running = fit_minibatch(
                 source, strategy, frame, start, lambda p: stats_of(p, family, reg),

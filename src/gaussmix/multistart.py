@@ -185,6 +185,7 @@ def fit_multistart(
     refine: float | None = None,
     refine_iter: int = 0,
     race: bool | None = None,
+    refine_any_size: bool = False,
 ) -> tuple[EMState[P], list[float]]:
     """EM from ``n_init`` starts; return the retained run and each start's objective.
 
@@ -206,7 +207,8 @@ def fit_multistart(
     holds each start's log-likelihood when it was dropped (or finished).
     ``race=True`` races the starts whatever the size of the data (a sweep over many
     candidates, whose starts need not each converge), ``False`` runs every start to the end.
-    The winner of a race on small data is refined too.
+    The winner of a race on small data is refined too; ``refine_any_size`` refines on data
+    of any size (a sweep's chosen candidate, continued).
     ``callback`` receives a :class:`FitEvent` after every iteration's E-step.  ``previous``
     is the log-likelihood the first change is measured against (a warm start's last value).
     """
@@ -240,7 +242,7 @@ def fit_multistart(
         if ws is not None and not (ws.sum() > 0):
             rows_s = source
     phase = "short" if race else "full"
-    refining = refine is not None and n <= FULL_RUN_ROWS
+    refining = refine is not None and (n <= FULL_RUN_ROWS or refine_any_size)
     runs: list[EMState[P] | None] = []
     failure: DegenerateMixtureError | None = None
     rngs = [np.random.default_rng(rng.integers(2**63)) for _ in range(n_init)]

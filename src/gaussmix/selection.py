@@ -3,6 +3,8 @@ or ICL."""
 
 from __future__ import annotations
 
+import copy
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -10,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _validation as v
@@ -18,12 +20,13 @@ from .base import count_parameters
 from .covariance import CovarianceFamily, get_family
 from .covariance import covariance_types as resolve_covariance_types
 from .engine import Frame, single_threaded_blas
+from .engine.processes import in_worker, run_shared
 from .init import TreeSample, grow_tree
 from .mixture import GaussianMixture, SingularCovarianceWarning, singular_components
-from .multistart import FitCallback
+from .multistart import FULL_RUN_ROWS, FitCallback
 from .nested import duplicate, split, split_order
 from .params import Params
-from .sources import RowSource
+from .sources import ArrayRows, RowSource
 from .strategy import DegenerateMixtureError
 
 _COLUMNS = (
@@ -133,6 +136,7 @@ def select_model(
     callback: FitCallback | None = None,
     candidate_callback: Callable[[int, int, int, str], None] | None = None,
     shared: bool = True,
+    n_jobs: int | None = None,
     **params: Any,
 ) -> SelectionResult:
     """Fit every combination of ``n_components`` and ``covariance_types``; keep the best.
@@ -168,6 +172,14 @@ def select_model(
         Share one hierarchical tree and nested starts across the sweep (above); ``False``:
         every candidate is ``GaussianMixture(k, covariance_type=t, **params)`` fitted alone,
         the same fit as its own ``fit`` (the report replays the chosen one).
+    n_jobs : int, optional
+        Processes that sweep the models, this one included (each model's candidates in
+        one of them, in order of ``k``): the same table and models whatever their number,
+        up to rounding (the passes' threads).
+        ``None``: every core on data of more than :data:`PARALLEL_ROWS` rows, one
+        otherwise.  The sweep stays in this process where ``callback`` or
+        ``candidate_callback`` is given, ``random_state`` is not an integer or ``None`` (a
+        generator must be drawn from in order), or the rows are not an array in memory.
     **params
         Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ``noise``,
         ...).  With ``noise=True`` every candidate has a noise component, whose weight and
@@ -185,6 +197,11 @@ def select_model(
         :class:`~gaussmix.SingularCovarianceWarning`), are kept with their ``flag`` and never
         chosen either: their likelihood reflects the regularisation, not the data.
 
+        With ``tol=None`` (the default) on data of more than
+        :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows, where the candidates stop at the
+        tolerance, the chosen one is then refined (as ``tol=None`` refines fits of small
+        data), which only raises its log-likelihood: the choice cannot change.
+
     Raises
     ------
     ValueError
@@ -192,6 +209,10 @@ def select_model(
     """
     if criterion not in ("bic", "aic", "icl"):
         raise ValueError(f"criterion must be 'bic', 'aic' or 'icl'; got {criterion!r}.")
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1
+    ):
+        raise ValueError(f"n_jobs must be a positive integer or None; got {n_jobs!r}.")
     ks = sorted(set(_components(n_components)))
     types = resolve_covariance_types(covariance_types)
     # a nested start or a halved fallback would carry no noise component: fitted alone
@@ -204,14 +225,10 @@ def select_model(
     sw = v.check_sample_weight(sample_weight, n)
     n_eff = float(n if sw is None else sw.sum())
 
-    template = GaussianMixture(1, **params)
     noise = bool(params.get("noise", False))
+    template = GaussianMixture(1, **params)
     with single_threaded_blas():
-        source, frame_rows, frame_weights, missing_kind = template._fit_rows(X, sw)
-        missing = missing_kind == "observed"
-        # one frame per kind: per feature for the models a rescaled feature maps onto
-        # themselves, one shared scale for the others (see gaussmix.regularisation)
-        frames: dict[bool, Frame] = {}
+        prepared = _Prepared.of(template, X, sw)
         trees = None
         if (
             shared
@@ -219,67 +236,31 @@ def select_model(
             and template.labels_init is None
         ):
             seed = v.as_random_state(template.random_state).randint(np.iinfo(np.int32).max)
-            trees = [grow_tree(source, np.random.default_rng(seed))]
-        d = source.n_features
-        rows: list[dict[str, Any]] = []
-        models: list[GaussianMixture | None] = []
-        for cov in types:
-            family = get_family(cov)
-            kind = family.per_feature_equivariant
-            if kind not in frames:
-                frames[kind] = template._data_frame(
-                    source, frame_rows, frame_weights, missing_kind, kind
-                )
-            frame = frames[kind]
-            previous: tuple[int, GaussianMixture, float] | None = None
-            for k in ks:
-                if candidate_callback is not None:
-                    candidate_callback(len(rows), len(types) * len(ks), k, cov)
-                row: dict[str, Any] = dict.fromkeys(_COLUMNS)
-                row.update(n_components=k, covariance_type=cov, error=None, flag=None)
-                row["n_parameters"] = count_parameters(cov, k, d, noise)
-                model = GaussianMixture(k, covariance_type=cov, **params)
-                model._adopt_validation(template)
-                nested = shared and previous is not None and previous[0] == k - 1
-                start = time.perf_counter()
-                try:
-                    if k > n:
-                        raise ValueError(
-                            f"Expected n_samples >= n_components but got n_components = {k}, "
-                            f"n_samples = {n}. Decrease n_components or pass more rows."
-                        )
-                    extra: list[Params] = []
-                    if nested:
-                        assert previous is not None
-                        fitted = previous[1]._internal_params(frame)
-                        order = split_order(fitted, family)[:SWEEP_SPLITS]
-                        extra = [split(fitted, family, int(j)) for j in order]
-                    _fit_candidate(
-                        model, row, source, frame, trees, extra, callback, shared, missing
-                    )
-                except DegenerateMixtureError as exc:
-                    row["error"] = str(exc)
-                except ValueError as exc:
-                    if "n_samples >= n_components" not in str(exc):
-                        raise
-                    row["error"] = str(exc)
-                if row["error"] is None:
-                    ll, cost, _ = model._criterion_terms(X, sw)
-                    if nested and previous is not None and ll < previous[2]:
-                        # no fit above the k - 1 one: that one with a component halved
-                        model = _halved(previous[1], family, frame, source, params)
-                        ll, cost, _ = model._criterion_terms(X, sw)
-                        why = singular_components(cov, model.weights_, d, n_eff)
-                        row["flag"] = None if why is None else "singular covariance: " + why
-                    row["seconds"] = time.perf_counter() - start
-                    _fill(row, ll, cost, n_eff, model)
-                    previous = (k, model, ll)
-                    models.append(model)
-                else:
-                    row["seconds"] = time.perf_counter() - start
-                    previous = None
-                    models.append(None)
-                rows.append(row)
+            trees = [grow_tree(prepared.source, np.random.default_rng(seed))]
+    plan = _Plan(X, sw, params, ks, trees, shared, noise, n_eff)
+    jobs = _jobs(n_jobs, plan, prepared, len(types), callback, candidate_callback)
+    rows: list[dict[str, Any]] = []
+    models: list[GaussianMixture | None] = []
+    if jobs > 1:
+        # the costliest models first: the caller takes them, the workers the cheap ones
+        order = sorted(range(len(types)), key=lambda i: not get_family(types[i]).iterative)
+        swept = run_shared(_sweep_task, [(plan, types[i]) for i in order], jobs)
+        by_type = dict(zip(order, swept, strict=True))
+        for i in range(len(types)):
+            type_rows, type_models, caught = by_type[i]
+            for message, category, filename, lineno in caught:
+                warnings.warn_explicit(message, category, filename, lineno)
+            rows += type_rows
+            models += type_models
+    else:
+        with single_threaded_blas():
+            for cov in types:
+                type_rows, type_models = _sweep_type(
+                    plan, cov, prepared, callback, candidate_callback, len(rows),
+                    len(types) * len(ks),
+                )  # fmt: skip
+                rows += type_rows
+                models += type_models
 
     scores = [r[criterion] if r["error"] is None and not r["flag"] else np.inf for r in rows]
     if not np.isfinite(scores).any():
@@ -299,9 +280,237 @@ def select_model(
             "type), which is not chosen among others."
         )
     best = int(np.argmin(scores))
+    if shared and params.get("tol") is None and prepared.source.n_rows > FULL_RUN_ROWS:
+        with single_threaded_blas():
+            _refine_choice(rows, models, best, criterion, plan, prepared)
     model_best = models[best]
     assert model_best is not None
     return SelectionResult(rows, criterion, best, model_best, models)
+
+
+def _refine_choice(
+    rows: list[dict[str, Any]],
+    models: list[GaussianMixture | None],
+    best: int,
+    criterion: str,
+    plan: _Plan,
+    prepared: _Prepared,
+) -> None:
+    """Continue the chosen candidate until refined, as ``tol=None`` refines every fit of
+    small data (:class:`~gaussmix.em.ConvergenceMonitor`), where the sweep's fits stopped at
+    the tolerance; in place.
+
+    Refining only raises the chosen candidate's log-likelihood, so only lowers its BIC and
+    AIC and leaves the other rows as they were: the choice cannot change.  Under ICL (whose
+    classification cost may rise) the refined fit is kept only if its criterion is not
+    higher.  The model's larger candidates whose log-likelihood the refined fit now
+    exceeds become the fit before them with a component halved, as in the sweep, so the
+    log-likelihood still never decreases with ``k`` (each has more parameters than the
+    chosen one and the same log-likelihood: none is chosen instead).
+    """
+    model, row = models[best], rows[best]
+    assert model is not None
+    family = get_family(row["covariance_type"])
+    frame = prepared.frame(family)
+    start = time.perf_counter()
+    refined = copy.deepcopy(model)
+    refined.warm_start = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        refined._fit_prepared(
+            prepared.source, frame, None, missing=prepared.missing_kind == "observed",
+            refine_any_size=True,
+        )  # fmt: skip
+    refined.warm_start = model.warm_start
+    ll, cost, _ = refined._criterion_terms(plan.X, plan.sample_weight)
+    new = dict(row)
+    _fill(new, ll, cost, plan.n_eff, refined)
+    if not (ll >= row["log_likelihood"] and new[criterion] <= row[criterion]):
+        return
+    new["seconds"] = row["seconds"] + time.perf_counter() - start
+    # the continued run's iterations after the sweep's
+    refined.n_iter_ = model.n_iter_ + refined.n_iter_
+    refined.history_ = list(model.history_) + list(refined.history_)
+    rows[best], models[best] = new, refined
+    d = prepared.source.n_features
+    for i in range(best + 1, len(rows)):
+        before, after = models[i - 1], rows[i]
+        if (
+            after["covariance_type"] != row["covariance_type"]
+            or after["n_components"] != rows[i - 1]["n_components"] + 1
+            or after["error"] is not None
+            or before is None
+            or after["log_likelihood"] >= rows[i - 1]["log_likelihood"]
+        ):
+            break
+        halved = _halved(before, family, frame, prepared.source, plan.params)
+        ll, cost, _ = halved._criterion_terms(plan.X, plan.sample_weight)
+        why = singular_components(after["covariance_type"], halved.weights_, d, plan.n_eff)
+        after["flag"] = None if why is None else "singular covariance: " + why
+        _fill(after, ll, cost, plan.n_eff, halved)
+        models[i] = halved
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What every model's sweep shares (sent to the worker processes)."""
+
+    X: Any
+    sample_weight: NDArray[np.float64] | None
+    params: dict[str, Any]
+    ks: list[int]
+    trees: list[TreeSample] | None
+    shared: bool
+    noise: bool
+    n_eff: float
+
+
+@dataclass
+class _Prepared:
+    """The validated rows of a sweep and their frames (one per kind, made when first asked):
+    per feature for the models a rescaled feature maps onto themselves, one shared scale for
+    the others (see gaussmix.regularisation)."""
+
+    template: GaussianMixture
+    source: RowSource
+    frame_rows: NDArray[np.floating]
+    frame_weights: NDArray[np.float64] | None
+    missing_kind: Any
+    frames: dict[bool, Frame] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: GaussianMixture, X: Any, sw: NDArray[np.float64] | None) -> _Prepared:
+        return cls(template, *template._fit_rows(X, sw))
+
+    def frame(self, family: CovarianceFamily) -> Frame:
+        kind = family.per_feature_equivariant
+        if kind not in self.frames:
+            self.frames[kind] = self.template._data_frame(
+                self.source, self.frame_rows, self.frame_weights, self.missing_kind, kind
+            )
+        return self.frames[kind]
+
+
+#: data of more rows than this is swept across the cores by default (``n_jobs=None``): its
+#: candidates outweigh handing them to another process
+PARALLEL_ROWS = FULL_RUN_ROWS
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (fewer than the machine's in a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def _jobs(
+    n_jobs: int | None,
+    plan: _Plan,
+    prepared: _Prepared,
+    n_types: int,
+    callback: FitCallback | None,
+    candidate_callback: Callable[[int, int, int, str], None] | None,
+) -> int:
+    """How many processes sweep the models: 1 where the callbacks must see every fit in
+    order, a random state must be drawn from in order, or the rows are not in memory."""
+    if n_jobs is None:
+        n_jobs = 1 if prepared.source.n_rows <= PARALLEL_ROWS else _usable_cores()
+    source = prepared.source
+    in_memory = isinstance(source, ArrayRows) and type(source.X) is np.ndarray
+    random_state = plan.params.get("random_state")
+    seeded = random_state is None or isinstance(random_state, (int, np.integer))
+    if (
+        callback is not None
+        or candidate_callback is not None
+        or not in_memory
+        or not seeded
+        or in_worker()
+    ):
+        return 1
+    return max(1, min(n_jobs, n_types))
+
+
+def _sweep_task(
+    task: tuple[_Plan, str],
+) -> tuple[list[dict[str, Any]], list[GaussianMixture | None], list[tuple[Any, ...]]]:
+    """One model's sweep in a worker process: its rows, models and the warnings raised."""
+    plan, cov = task
+    with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
+        warnings.simplefilter("always")
+        prepared = _Prepared.of(GaussianMixture(1, **plan.params), plan.X, plan.sample_weight)
+        rows, models = _sweep_type(plan, cov, prepared, None, None, 0, 0)
+    return rows, models, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def _sweep_type(
+    plan: _Plan,
+    cov: str,
+    prepared: _Prepared,
+    callback: FitCallback | None,
+    candidate_callback: Callable[[int, int, int, str], None] | None,
+    offset: int,
+    total: int,
+) -> tuple[list[dict[str, Any]], list[GaussianMixture | None]]:
+    """The candidates of one covariance model, every ``k`` of the plan in order (a fit
+    starts from the ``k - 1`` one); ``offset`` and ``total`` number them for
+    ``candidate_callback``."""
+    family = get_family(cov)
+    frame = prepared.frame(family)
+    source = prepared.source
+    template = prepared.template
+    missing = prepared.missing_kind == "observed"
+    X, sw, params, shared = plan.X, plan.sample_weight, plan.params, plan.shared
+    n, d = source.n_rows, source.n_features
+    rows: list[dict[str, Any]] = []
+    models: list[GaussianMixture | None] = []
+    previous: tuple[int, GaussianMixture, float] | None = None
+    for k in plan.ks:
+        if candidate_callback is not None:
+            candidate_callback(offset + len(rows), total, k, cov)
+        row: dict[str, Any] = dict.fromkeys(_COLUMNS)
+        row.update(n_components=k, covariance_type=cov, error=None, flag=None)
+        row["n_parameters"] = count_parameters(cov, k, d, plan.noise)
+        model = GaussianMixture(k, covariance_type=cov, **params)
+        model._adopt_validation(template)
+        nested = shared and previous is not None and previous[0] == k - 1
+        start = time.perf_counter()
+        try:
+            if k > n:
+                raise ValueError(
+                    f"Expected n_samples >= n_components but got n_components = {k}, "
+                    f"n_samples = {n}. Decrease n_components or pass more rows."
+                )
+            extra: list[Params] = []
+            if nested:
+                assert previous is not None
+                fitted = previous[1]._internal_params(frame)
+                order = split_order(fitted, family)[:SWEEP_SPLITS]
+                extra = [split(fitted, family, int(j)) for j in order]
+            _fit_candidate(model, row, source, frame, plan.trees, extra, callback, shared, missing)
+        except DegenerateMixtureError as exc:
+            row["error"] = str(exc)
+        except ValueError as exc:
+            if "n_samples >= n_components" not in str(exc):
+                raise
+            row["error"] = str(exc)
+        if row["error"] is None:
+            ll, cost, _ = model._criterion_terms(X, sw)
+            if nested and previous is not None and ll < previous[2]:
+                # no fit above the k - 1 one: that one with a component halved
+                model = _halved(previous[1], family, frame, source, params)
+                ll, cost, _ = model._criterion_terms(X, sw)
+                why = singular_components(cov, model.weights_, d, plan.n_eff)
+                row["flag"] = None if why is None else "singular covariance: " + why
+            row["seconds"] = time.perf_counter() - start
+            _fill(row, ll, cost, plan.n_eff, model)
+            previous = (k, model, ll)
+            models.append(model)
+        else:
+            row["seconds"] = time.perf_counter() - start
+            previous = None
+            models.append(None)
+        rows.append(row)
+    return rows, models
 
 
 def _fit_candidate(

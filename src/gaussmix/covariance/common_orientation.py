@@ -15,6 +15,8 @@ import numpy as np
 from .._moments import FULL
 from ..stats import SuffStats
 from ._constrained import (
+    INNER_TOL,
+    MAX_INNER_ITER,
     geometric_mean,
     iterate,
     objective_of_volumes,
@@ -22,7 +24,7 @@ from ._constrained import (
     start_volumes,
     volumes,
 )
-from ._orientation import rotation_sweep
+from ._orientation import alternate, rotation_sweep
 from .base import Array, CovarianceFamily
 from .storage import DENSE
 
@@ -83,12 +85,21 @@ def _start_orientation(previous: Array | None, weighted: Array) -> Array:
 
 
 def _common_orientation(
-    scatter: Array, n: Array, previous: Array | None, equal_volume: bool
+    scatter: Array, n: Array, previous: Array | None, equal_volume: bool, use_compiled: bool = True
 ) -> Array:
     """``D diag(delta_k) Dᵀ`` minimising the objective: alternates the eigenvalues' closed
-    form given ``D`` with one sweep of rotations of ``D`` given the eigenvalues."""
+    form given ``D`` with one sweep of rotations of ``D`` given the eigenvalues (in the C
+    extension where it was built and ``use_compiled``)."""
     d = scatter.shape[-1]
     weighted = n[:, None, None] * scatter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D = _start_orientation(previous, weighted)
+    done = None
+    if use_compiled:
+        threshold = INNER_TOL * n.sum() * d
+        done = alternate(D, weighted, scatter, n, equal_volume, threshold, MAX_INNER_ITER)
+    if done is not None:
+        return np.asarray(np.einsum("ai,ki,bi->kab", done[0], done[1], done[0]))
 
     def eigenvalues(D: Array) -> tuple[Array, float]:
         # the diagonals of Dᵀ S_k D, the scatters' variances along the common axes
@@ -107,7 +118,6 @@ def _common_orientation(
         return (D, delta), value
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        D = _start_orientation(previous, weighted)
         D, delta = iterate(step, (D, eigenvalues(D)[0]), n.sum() * d)
     return np.asarray(np.einsum("ai,ki,bi->kab", D, delta, D))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,6 +15,11 @@ from numpy.typing import NDArray
 Array = NDArray[np.float64]
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+# a forked child has none of its parent's pool threads: it starts pools of its own
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def pool(workers: int) -> ThreadPoolExecutor:
@@ -74,9 +80,34 @@ def run_parallel(n_tasks: int, workers: int, task: Callable[[int, int], None]) -
 #: the machine's cores, read once (os.cpu_count() is not free, and a pass asks twice)
 _CORES = os.cpu_count() or 1
 
+_LIMIT = threading.local()
+_PROCESS_LIMIT: list[int] = []
+
 
 def default_threads() -> int:
-    return max(1, min(_CORES, 8))
+    """Worker threads of a pass: the cores, at most 8, or less where the process or the
+    calling thread is limited (:func:`set_process_limit`, :func:`limited`)."""
+    limit = getattr(_LIMIT, "value", None)
+    limits = [_CORES, 8, *_PROCESS_LIMIT, *([] if limit is None else [limit])]
+    return max(1, min(limits))
+
+
+def set_process_limit(workers: int) -> None:
+    """At most ``workers`` threads for every pass of this process (a worker process, one of
+    several sharing the cores)."""
+    _PROCESS_LIMIT[:] = [workers]
+
+
+@contextmanager
+def limited(workers: int) -> Iterator[None]:
+    """At most ``workers`` threads for the passes the calling thread runs in this block
+    (where other processes already share the cores)."""
+    before = getattr(_LIMIT, "value", None)
+    _LIMIT.value = workers if before is None else min(before, workers)
+    try:
+        yield
+    finally:
+        _LIMIT.value = before
 
 
 class Workspace:

@@ -1,0 +1,125 @@
+"""Worker processes for independent tasks whose work holds the interpreter: a process-wide
+pool, and the hand-out of tasks between it and the calling process.
+
+A model sweep's candidates spend most of their time in Python (small M-steps, the set-up of
+each pass), which threads cannot spread over the cores; processes can.  The calling process
+works too, so a pool that starts slowly (a fresh process imports numpy and gaussmix) costs no
+more than running the tasks in the caller: a task the pool has not started when the caller
+runs out of its own is taken back and run in the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from . import threads
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+#: tasks handed to each pool worker ahead of time: one running, one waiting, so that a
+#: worker is not idle while the caller runs a task of its own
+QUEUED_PER_WORKER = 2
+
+
+# a forked child has none of its parent's worker processes
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOLS.clear)
+
+
+def _initialise() -> None:
+    # each worker is one of the processes that share the cores: one thread per pass
+    threads.set_process_limit(1)
+
+
+def in_worker() -> bool:
+    """Whether multiprocessing started this process (a pool's worker, this module's or
+    another's), which starts no pool of its own: forked while its parent held
+    concurrent.futures' locks, it could wait on them forever."""
+    return multiprocessing.parent_process() is not None
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """The process-wide pool of ``workers`` worker processes (started on first use, with
+    Python's default start method)."""
+    with _POOLS_LOCK:
+        executor = _POOLS.get(workers)
+        if executor is None:
+            executor = _POOLS[workers] = ProcessPoolExecutor(
+                workers, multiprocessing.get_context(), initializer=_initialise
+            )
+        return executor
+
+
+def _forget(executor: ProcessPoolExecutor) -> None:
+    with _POOLS_LOCK:
+        for key, value in list(_POOLS.items()):
+            if value is executor:
+                del _POOLS[key]
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """``[function(item) for item in items]``, spread over the calling process and
+    ``workers - 1`` worker processes.
+
+    The caller takes the items from the front, the workers from the back (order the items
+    from the costliest: the pool's slow start then holds the cheap ones); a worker's task
+    not started when the caller has none left is run in the caller.  ``function`` and the
+    items must pickle (``function`` a module-level function).  A task's error is raised in
+    the caller; a worker lost (killed) is replaced by the caller running its task.  In a
+    process that multiprocessing started (another pool's worker) everything runs in the
+    caller.
+    """
+    n = len(items)
+    if workers <= 1 or n <= 1 or in_worker():
+        return [function(item) for item in items]
+    executor = pool(workers - 1)
+    results: dict[int, R] = {}
+    futures: dict[int, Future[R]] = {}
+    front, back = 0, n
+
+    def top_up() -> None:
+        nonlocal back
+        waiting = sum(not f.done() for f in futures.values())
+        while waiting < QUEUED_PER_WORKER * (workers - 1) and front < back:
+            back -= 1
+            try:
+                futures[back] = executor.submit(function, items[back])
+            except (BrokenProcessPool, RuntimeError):  # the pool is gone: the caller runs it
+                back += 1
+                return
+            waiting += 1
+
+    # the caller's own passes share the cores with the workers
+    with threads.limited(1):
+        while True:
+            top_up()
+            if front >= back:
+                break
+            results[front] = function(items[front])
+            front += 1
+        for i in sorted(futures, reverse=True):  # the most recently queued first
+            if futures[i].cancel():
+                results[i] = function(items[i])
+        for i, future in futures.items():
+            if i in results:
+                continue
+            try:
+                results[i] = future.result()
+            except BrokenProcessPool:
+                _forget(executor)
+                results[i] = function(items[i])
+    return [results[i] for i in range(n)]
+
+
+__all__ = ["QUEUED_PER_WORKER", "in_worker", "pool", "run_shared"]
