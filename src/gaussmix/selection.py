@@ -122,6 +122,10 @@ def _components(n_components: int | Iterable[int]) -> list[int]:
 #: ``n_init`` of each candidate of a sweep unless given: the sweep adds its shared tree's
 #: start and the splits of the previous fit, so fewer seedings do
 SWEEP_N_INIT = 4
+#: ``init_iter`` of each candidate of a sweep unless given: the race's winner after 20
+#: iterations, not a single fit's 10 (on the 20,000-row sweep of benchmarks/README.md, 10
+#: left 41 of the 126 candidates at a lower log-likelihood)
+SWEEP_INIT_ITER = 20
 #: components of the ``k - 1`` fit whose split starts the ``k`` fit (the largest first)
 SWEEP_SPLITS = 2
 
@@ -177,7 +181,8 @@ def select_model(
         one of them, in order of ``k``): the same table and models whatever their number,
         up to rounding (the passes' threads).
         ``None``: every core on data of more than :data:`PARALLEL_ROWS` rows, one
-        otherwise.  The sweep stays in this process where ``callback`` or
+        otherwise.  Other processes are forked, so on Linux only (elsewhere a worker would
+        first run the caller's script again).  The sweep stays in this process where ``callback`` or
         ``candidate_callback`` is given, ``random_state`` is not an integer or ``None`` (a
         generator must be drawn from in order), or the rows are not an array in memory.
     **params
@@ -185,7 +190,8 @@ def select_model(
         ...).  With ``noise=True`` every candidate has a noise component, whose weight and
         volume count as two more free parameters (mclust's count), and each is fitted
         alone (as with ``shared=False``).
-        ``n_init`` defaults to :data:`SWEEP_N_INIT` here (with ``shared``).
+        ``n_init`` and ``init_iter`` default to :data:`SWEEP_N_INIT` and
+        :data:`SWEEP_INIT_ITER` here (with ``shared``).
 
     Returns
     -------
@@ -218,7 +224,7 @@ def select_model(
     # a nested start or a halved fallback would carry no noise component: fitted alone
     shared = shared and not params.get("noise", False)
     if shared:
-        params = {"n_init": SWEEP_N_INIT, **params}
+        params = {"n_init": SWEEP_N_INIT, "init_iter": SWEEP_INIT_ITER, **params}
     # a data frame read as an array (the fits read its names)
     Xa, _ = v.precheck_X(X, allow_nan=params.get("missing", "marginalize") != "error")
     n = Xa.shape[0] if Xa.ndim == 2 else 0

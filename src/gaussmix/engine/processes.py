@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -48,16 +50,31 @@ def in_worker() -> bool:
     return multiprocessing.parent_process() is not None
 
 
+def available() -> bool:
+    """Whether worker processes can be forked here (Linux).  Started any other way (spawn,
+    forkserver: macOS's, Windows' and Python 3.14's defaults) a worker would first import
+    the caller's main script, running its top-level code again in every worker."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
 def pool(workers: int) -> ProcessPoolExecutor:
-    """The process-wide pool of ``workers`` worker processes (started on first use, with
-    Python's default start method)."""
+    """The process-wide pool of ``workers`` worker processes, forked (started on first use;
+    see :func:`available`)."""
     with _POOLS_LOCK:
         executor = _POOLS.get(workers)
         if executor is None:
             executor = _POOLS[workers] = ProcessPoolExecutor(
-                workers, multiprocessing.get_context(), initializer=_initialise
+                workers, multiprocessing.get_context("fork"), initializer=_initialise
             )
         return executor
+
+
+def _submit(executor: ProcessPoolExecutor, function: Callable[[T], R], item: T) -> Future[R]:
+    with warnings.catch_warnings():
+        # Python 3.12+ warns of any fork while threads run; the workers start no thread
+        # before they take a task (_initialise), and only after its fork do they run code
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        return executor.submit(function, item)
 
 
 def _forget(executor: ProcessPoolExecutor) -> None:
@@ -77,11 +94,11 @@ def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
     not started when the caller has none left is run in the caller.  ``function`` and the
     items must pickle (``function`` a module-level function).  A task's error is raised in
     the caller; a worker lost (killed) is replaced by the caller running its task.  In a
-    process that multiprocessing started (another pool's worker) everything runs in the
-    caller.
+    process that multiprocessing started (another pool's worker), and where workers cannot
+    be forked (:func:`available`), everything runs in the caller.
     """
     n = len(items)
-    if workers <= 1 or n <= 1 or in_worker():
+    if workers <= 1 or n <= 1 or in_worker() or not available():
         return [function(item) for item in items]
     executor = pool(workers - 1)
     results: dict[int, R] = {}
@@ -94,7 +111,7 @@ def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
         while waiting < QUEUED_PER_WORKER * (workers - 1) and front < back:
             back -= 1
             try:
-                futures[back] = executor.submit(function, items[back])
+                futures[back] = _submit(executor, function, items[back])
             except (BrokenProcessPool, RuntimeError):  # the pool is gone: the caller runs it
                 back += 1
                 return
@@ -122,4 +139,4 @@ def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
     return [results[i] for i in range(n)]
 
 
-__all__ = ["QUEUED_PER_WORKER", "in_worker", "pool", "run_shared"]
+__all__ = ["QUEUED_PER_WORKER", "available", "in_worker", "pool", "run_shared"]
