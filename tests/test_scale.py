@@ -26,7 +26,7 @@ from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
 
 import gaussmix
-from gaussmix import GaussianMixture
+from gaussmix import COVARIANCE_TYPES, GaussianMixture
 from gaussmix.covariance import MCLUST_MODELS, get_family
 from gaussmix.engine import Frame, gaussian_terms, mixture_pass, numpy_kernels
 from gaussmix.regularisation import RELATIVE_REG, internal_reg
@@ -540,3 +540,18 @@ def test_bayesian_fit_maps_with_the_features(data, model, s):
         rtol=1e-9, atol=1e-9,
     )  # fmt: skip
     assert (scaled.predict(data * s) == ref.predict(data)).all()
+
+
+@pytest.mark.parametrize("cov", COVARIANCE_TYPES)
+def test_subnormal_data_fits_with_finite_parameters(cov):
+    """Rows whose spread is subnormal (found by hypothesis in tests/test_properties.py):
+    the starts' distances count such a spread as 1 instead of inverting it into an
+    overflowing precision, and the fit's covariance stays at the regulariser's floor, the
+    smallest normal float64.  The mean is the rows' mean."""
+    X = np.zeros((8, 1))
+    X[0, 0] = 2.22507386e-309
+    gm = GaussianMixture(1, covariance_type=cov, random_state=0, max_iter=20).fit(X)
+    for attr in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.isfinite(getattr(gm, attr)).all(), attr
+    assert gm.means_[0, 0] == pytest.approx(X.mean(), rel=1e-6)
+    assert np.isfinite(gm.score_samples(X)).all()

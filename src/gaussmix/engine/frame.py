@@ -24,6 +24,11 @@ Missing = Literal["error", "observed"]
 FRAME_SAMPLE = 8_192
 
 
+#: variances below this (subnormal data the power-of-two scales cannot lift) give no
+#: spread: a precision ``1 / variance`` beyond it would overflow in its products
+_LEAST_VARIANCE = float(np.finfo(np.float64).tiny) ** 0.5
+
+
 @dataclass(frozen=True)
 class Frame:
     """The internal coordinate frame ``z = (x - centre) / scale``, feature by feature.
@@ -66,11 +71,12 @@ class Frame:
     def spread(self) -> Array | None:
         """Each feature's standard deviation in internal units, for distances between rows
         that no rescaling of a feature changes (a per-feature frame taken from data; zero
-        spreads count as 1); ``None`` where plain internal distances are meant (a common
-        frame, whose single scale already makes them equivariant)."""
+        spreads, and those whose inverse squares would overflow, count as 1); ``None`` where
+        plain internal distances are meant (a common frame, whose single scale already makes
+        them equivariant)."""
         if not self.per_feature or self.variance is None:
             return None
-        return np.where(self.variance > 0, np.sqrt(self.variance), 1.0)
+        return np.where(self.variance > _LEAST_VARIANCE, np.sqrt(self.variance), 1.0)
 
     def to_internal(self, x: NDArray[np.floating], out: Array | None = None) -> Array:
         """Map rows to the internal frame, in float64 (into ``out`` if given)."""
