@@ -17,7 +17,7 @@ from scipy import stats as sps
 from gaussmix.covariance import REGISTRY, CovarianceFamily
 from gaussmix.covariance.storage import DenseStorage
 from gaussmix.engine import Frame, mixture_pass, unit_terms
-from gaussmix.stats import SuffStats
+from gaussmix.stats import SuffStats, labelled_statistics
 
 FAMILIES = list(REGISTRY.values())
 IDS = list(REGISTRY)
@@ -152,6 +152,33 @@ def test_m_step_is_the_closed_form_maximum(family, rng):
         np.testing.assert_allclose(
             regularised - estimate, np.broadcast_to(0.5 * np.eye(d), (k, d, d)), atol=1e-12
         )
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hard_labels_statistics_equal_the_passes(family, weighted, rng):
+    """A start's statistics summed directly from hard labels (``labelled_statistics``) are the
+    pass's under the same labels as one-hot responsibilities, about the same references, with
+    a component left without rows and sample weights."""
+    X = rng.normal(size=(300, 4)) * [1.0, 3.0, 0.5, 2.0] + 5.0
+    labels = rng.integers(0, 4, size=300)
+    labels[labels == 2] = 3  # component 2 has no rows
+    sw = rng.uniform(0.1, 3.0, size=300) if weighted else None
+    ref = rng.normal(size=(4, 4)) + 5.0
+    frame = Frame(np.zeros(4), 1.0)
+    terms = unit_terms(family.moments, ref)
+    one_hot = np.eye(4)[labels]
+    by_pass = mixture_pass(X, terms, frame, given=lambda rows: one_hot[rows], sample_weight=sw)
+    assert by_pass.stats is not None
+    direct = labelled_statistics(X, labels, ref, family.moments, sw)
+    for name in ("ref", "N", "S1", "S2"):
+        np.testing.assert_allclose(
+            getattr(direct, name), getattr(by_pass.stats, name), rtol=1e-12, atol=1e-9,
+            err_msg=name,
+        )  # fmt: skip
+    assert direct.N[2] == 0.0
+    assert direct.weight == pytest.approx(by_pass.stats.weight, rel=1e-14)
+    assert direct.n_rows == by_pass.stats.n_rows == 300
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)

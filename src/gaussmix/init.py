@@ -56,7 +56,7 @@ from .engine import Frame, GivenResponsibilities, unit_terms
 from .hierarchy import TREE_ROWS, Tree, agglomerate, transform
 from .params import Params
 from .sources import ArraySource, RowSource
-from .stats import SuffStats
+from .stats import SuffStats, labelled_statistics
 from .strategy import DegenerateMixtureError, params_from_stats, reseed
 
 Array = NDArray[np.float64]
@@ -90,14 +90,26 @@ class Nearest:
 class Given:
     """Responsibilities (or hard labels) given for each slice of global rows; ``ref`` the
     points the statistics are taken about (and the missing values' conditional means, under
-    unit covariances in the features' standardised units, :meth:`Frame.spread`)."""
+    unit covariances in the features' standardised units, :meth:`Frame.spread`).
+    ``labels``: the hard labels of every row, where they are known whole."""
 
     responsibilities: GivenResponsibilities
     ref: Array
+    labels: NDArray[np.intp] | None = None
 
     def statistics(
         self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
     ) -> SuffStats:
+        if (
+            self.labels is not None
+            and isinstance(source, ArraySource)
+            and source.n_rows <= DIRECT_ROWS
+        ):
+            # a start's small sample under hard labels: summed directly, without the
+            # pass's densities (most of a pass's cost), where no value is missing
+            Z = frame.to_internal(source.X)
+            if np.isfinite(Z).all():
+                return labelled_statistics(Z, self.labels, self.ref, moments, source.sample_weight)
         # a row's missing values are lifted under these covariances: the features'
         # variances where the frame has them, so that the start maps with the features
         terms = unit_terms(moments, self.ref, frame.spread())
@@ -106,6 +118,16 @@ class Given:
         )
         assert result.stats is not None
         return result.stats
+
+
+#: hard labels' statistics of an in-memory sample of at most this many rows are summed
+#: directly (one internal copy of the rows); larger sources take a pass, in chunks
+DIRECT_ROWS = 65_536
+
+
+def _labelled_rows(labels: NDArray[np.intp], ref: Array) -> Given:
+    """Hard labels known for every row, as a :class:`Given` assignment."""
+    return Given(_labels(labels), ref, labels)
 
 
 #: a strategy's answer: the assignment and the rows to take the statistics of (None: all)
@@ -266,7 +288,7 @@ def _kmeans_plusplus_many(
     # EM runs that follow refine it on more rows)
     return [
         (
-            Given(_labels(labels[s]), samples[s][seeds[s]]),
+            _labelled_rows(labels[s], samples[s][seeds[s]]),
             None
             if rows is None
             else ArraySource(gathered[s], None if weights is None else weights[s]),
@@ -378,7 +400,7 @@ def partition_start(
     sums = np.stack([np.bincount(labels, weights=w * Z[:, f], minlength=k) for f in
                      range(Z.shape[1])], axis=1)  # fmt: skip
     ref = sums / np.where(counts > 0, counts, 1.0)[:, None]
-    return Given(_labels(labels), ref), ArraySource(np.asarray(rows), weights)
+    return _labelled_rows(labels, ref), ArraySource(np.asarray(rows), weights)
 
 
 def _hierarchical(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
@@ -412,8 +434,8 @@ def _labelled(source: RowSource, labels: NDArray[np.intp], frame: Frame, k: int)
     rows = np.flatnonzero(labels >= 0)
     ref = np.zeros((k, source.n_features))  # the frame's centre: rows are read only once
     if rows.size == labels.size:
-        return Given(_labels(labels), ref), None
-    return Given(_labels(labels[rows]), ref), source.subset(rows)
+        return _labelled_rows(labels, ref), None
+    return _labelled_rows(labels[rows], ref), source.subset(rows)
 
 
 def get_initializer(name: object) -> Strategy:

@@ -131,3 +131,33 @@ class SuffStats:
 
     def _safe_n(self) -> Array:
         return np.maximum(self.N, np.finfo(np.float64).tiny)
+
+
+def labelled_statistics(
+    Z: NDArray[np.floating],
+    labels: NDArray[np.intp],
+    ref: Array,
+    moments: MomentKind,
+    sample_weight: Array | None = None,
+) -> SuffStats:
+    """The statistics of finite internal rows ``Z`` (m, d) under hard labels (0 .. k - 1,
+    ``k = len(ref)``), about ``ref``: what a pass with those labels as its responsibilities
+    sums, without the pass's densities, which hard labels do not need (a start's).  The
+    log-likelihood is left at zero."""
+    k = ref.shape[0]
+    stats = SuffStats.zeros(moments, ref)
+    Z = np.asarray(Z, dtype=np.float64)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k + 1))
+    for j in range(k):
+        rows = order[bounds[j] : bounds[j + 1]]
+        if rows.size == 0:
+            continue
+        diff = Z[rows] - ref[j]
+        r = None if sample_weight is None else sample_weight[rows]
+        stats.N[j] = rows.size if r is None else r.sum()
+        stats.S1[j] = diff.sum(axis=0) if r is None else r @ diff
+        moments.add_component(stats.S2, j, moments.weighted_second(diff, r))
+    stats.weight = float(len(labels) if sample_weight is None else sample_weight.sum())
+    stats.n_rows = len(labels)
+    return stats
