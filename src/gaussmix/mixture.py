@@ -165,7 +165,7 @@ class GaussianMixture(MixtureBase):
         :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows (or with ``init_iter=None``) every
         start runs to convergence and the best is kept, so that more starts never give a
         lower log-likelihood.  On larger data, with ``init_iter`` set, the starts race in short
-        EM runs on a random subsample of ``X`` (one row in 25, at least 4,000 rows or 250 per
+        EM runs on a random subsample of ``X`` (one row in 50, at least 4,000 rows or 250 per
         component and at most 10,000 or 500 per component, when ``X`` is larger; see
         :func:`~gaussmix.multistart.race_sample_rows`): after each round the worse half is
         dropped, and the winner, after ``init_iter`` iterations, is continued on all rows.
