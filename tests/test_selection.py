@@ -14,7 +14,9 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
 from gaussmix import GaussianMixture, SingularCovarianceWarning, select_model
-from gaussmix.mixture import singular_components
+from gaussmix.covariance import get_family
+from gaussmix.mixture import regularised_components, singular_components
+from gaussmix.params import Params
 
 from ._data import make_blobs
 
@@ -66,6 +68,57 @@ def test_effective_rows_are_the_sum_of_the_sample_weights() -> None:
         GaussianMixture(1, random_state=0).fit(X, sample_weight=np.full(60, 2.0))
 
 
+def test_regularised_components_are_thin_where_the_mixture_is_not() -> None:
+    """A component whose variance in some direction is at most twice the regulariser's is
+    named, with that ratio; not where the whole mixture is that thin too (the data's own
+    degeneracy, which every candidate shares)."""
+    family = get_family("VVV")
+    reg = np.array([1e-6, 4e-6])
+    means = np.array([[0.0, 0.0], [5.0, 3.0]])
+    tied = np.diag([1.0, 6e-6])  # the second feature: 1.5 x its regulariser of 4e-6
+    line = np.array([[1.0, 1.0], [1.0, 1.0]]) + np.diag(reg)  # rows on x1 = x2
+    fine = np.diag([1.0, 2.0])
+    params = Params(np.array([0.5, 0.5]), means, np.stack([fine, tied]), np.zeros((2, 2, 2)))
+    assert regularised_components(family, params, reg) == (
+        "component 1 has 1.5 times the regulariser as the least variance of the covariance "
+        "(rows tied in a feature, or on a hyperplane)"
+    )
+    # the least variance of the line (direction (1, -1)) is sum(reg) / 2 over unit reg
+    on_line = Params(np.array([0.5, 0.5]), means, np.stack([fine, line]), np.zeros((2, 2, 2)))
+    assert "component 1 has" in str(regularised_components(family, on_line, reg))
+    assert regularised_components(family, Params(
+        np.array([0.5, 0.5]), means, np.stack([fine, 3.0 * np.diag(reg)]), np.zeros((2, 2, 2))
+    ), reg) is None  # fmt: skip
+    # every component (and the mixture) as thin in the second feature: the data are
+    flat = Params(
+        np.array([0.5, 0.5]), np.array([[0.0, 0.0], [5.0, 0.0]]),
+        np.stack([np.diag([1.0, 1e-6]), np.diag([2.0, 1.2e-6])]), np.zeros((2, 2, 2)),
+    )  # fmt: skip
+    assert regularised_components(family, flat, reg) is None
+
+
+def tied_rows() -> np.ndarray:
+    """Two clusters of 200 rows, and 12 rows sharing the value 9 of the second feature."""
+    rng = np.random.default_rng(3)
+    tied = np.column_stack([rng.normal(3.0, 1.0, 12), np.full(12, 9.0)])
+    shifted = rng.normal(size=(200, 2)) + np.array([6.0, 0.0])
+    return np.vstack([rng.normal(size=(200, 2)), shifted, tied])
+
+
+def test_a_component_on_tied_rows_warns() -> None:
+    """Two clusters and 12 rows sharing one value of the second feature: a 'diag' component
+    on them has the regulariser alone as its variance there."""
+    X = tied_rows()
+    means = np.array([[0.0, 0.0], [6.0, 0.0], [3.0, 9.0]])
+    with pytest.warns(SingularCovarianceWarning, match=r"times the regulariser as the least"):
+        GaussianMixture(3, covariance_type="diag", means_init=means).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant feature in all rows is the data's own
+        GaussianMixture(2, covariance_type="diag", random_state=0).fit(
+            np.column_stack([X[:400, 0], np.full(400, 2.0)])
+        )
+
+
 # --------------------------------------------------------------------------- selection
 
 
@@ -100,6 +153,22 @@ def test_singular_candidates_are_flagged_not_chosen() -> None:
     assert "effective rows for 4 features" in str(flags[singular[0]])
     assert result.best["flag"] is None
     assert result.best["n_components"] not in singular
+
+
+def test_candidates_on_tied_rows_are_flagged_not_chosen() -> None:
+    """12 rows sharing one value of a feature, beside two clusters: every candidate with a
+    component on them (a variance of only the regulariser in that feature, and a likelihood
+    as large as the regulariser is small) is flagged, and the choice is another."""
+    X = tied_rows()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = select_model(X, range(1, 5), ["diag", "spherical"], random_state=0)
+    flags = {(r["covariance_type"], r["n_components"]): r["flag"] for r in result.rows}
+    thin = [key for key, flag in flags.items() if flag and "times the regulariser" in flag]
+    assert ("diag", 3) in thin, flags
+    assert result.best["flag"] is None
+    by_bic = min(result.rows, key=lambda r: r["bic"])
+    assert by_bic["flag"] is not None  # unflagged, the spike would have won
 
 
 def test_every_candidate_flagged_is_an_error() -> None:

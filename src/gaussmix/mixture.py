@@ -41,7 +41,9 @@ class SingularCovarianceWarning(UserWarning):
     the covariance needs to be non-singular (``n_features + 1`` for ``'full'``, 2 for
     ``'diag'`` and ``'spherical'``, ``n_features + n_components`` in all for ``'tied'``,
     see :meth:`CovarianceFamily.rows_needed
-    <gaussmix.covariance.CovarianceFamily.rows_needed>`).
+    <gaussmix.covariance.CovarianceFamily.rows_needed>`), or its rows are tied in a feature
+    or lie on a hyperplane where the data as a whole do not: its variance in some direction
+    is at most twice the regulariser's (:func:`regularised_components`).
     Its density then reflects the regularisation, not the data.
     """
 
@@ -93,6 +95,46 @@ def singular_components(
             f"needs {needed:g})",
         )  # fmt: skip
     return None
+
+
+#: a component whose variance in some direction is at most this many times the
+#: regulariser's there has a covariance held up by it: its own rows add no more than the
+#: regulariser in that direction (tied in a feature, or on a hyperplane)
+REG_DOMINATED = 2.0
+
+
+def regularised_components(
+    family: CovarianceFamily, params: Params, reg: float | NDArray[np.float64]
+) -> str | None:
+    """Why a fit's covariances are held up by regularisation in some direction where the
+    mixture as a whole is not, or None: a component's least variance, in units of the
+    regulariser (``reg`` per feature or one value, as ``params``, in the internal frame), is
+    at most :data:`REG_DOMINATED`.  Such a component sits on rows tied in a feature or on a
+    hyperplane: its density is a spike the regulariser alone bounds (mclust, which does not
+    regularise, reports these fits as singular).  Where the whole mixture's covariance is
+    that thin too, the data themselves are degenerate there, which every candidate shares:
+    None.
+    """
+    k, d = params.means.shape
+    r = np.broadcast_to(np.asarray(reg, dtype=np.float64), (d,))
+    if not (r > 0).all():
+        return None
+    unit = 1.0 / np.sqrt(r)
+    dense = family.dense(params.covariances, k, d) * unit[:, None] * unit[None, :]
+    least = np.linalg.eigvalsh(dense)[:, 0]
+    bad = least <= REG_DOMINATED
+    if not bad.any():
+        return None
+    w = params.weights[:k] / params.weights[:k].sum()
+    centred = (params.means - w @ params.means) * unit
+    total = np.tensordot(w, dense, axes=1) + (centred * w[:, None]).T @ centred
+    if np.linalg.eigvalsh(total)[0] <= REG_DOMINATED:
+        return None
+    return _components_message(
+        np.flatnonzero(bad), [f"{x:.3g}" for x in least],
+        "times the regulariser as the least variance of the covariance (rows tied in a "
+        "feature, or on a hyperplane)",
+    )  # fmt: skip
 
 
 def _components_message(bad: NDArray[np.intp], values: list[str], what: str) -> str:
@@ -564,6 +606,8 @@ class GaussianMixture(MixtureBase):
         # a lazy source's weights are not read again for a warning: its rows count instead
         n_rows = float(weights.sum() if isinstance(weights, np.ndarray) else source.n_rows)
         why = singular_components(family.name, self.weights_, d, n_rows)
+        if why is None:
+            why = regularised_components(family, self._internal_params(frame), reg)
         if why is not None:
             warnings.warn(
                 f"{why}: the covariance is singular, held up only by reg_covar, and its "
@@ -687,4 +731,9 @@ def _noise_summary(params: Any, region: NoiseRegion | None) -> dict[str, Any]:
     return {"noise_weight": float(params.noise), "noise_region": region}
 
 
-__all__ = ["GaussianMixture", "SingularCovarianceWarning", "singular_components"]
+__all__ = [
+    "GaussianMixture",
+    "SingularCovarianceWarning",
+    "regularised_components",
+    "singular_components",
+]

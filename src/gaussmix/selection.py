@@ -22,10 +22,16 @@ from .covariance import covariance_types as resolve_covariance_types
 from .engine import Frame, single_threaded_blas
 from .engine.processes import in_worker, run_shared
 from .init import TreeSample, grow_tree
-from .mixture import GaussianMixture, SingularCovarianceWarning, singular_components
+from .mixture import (
+    GaussianMixture,
+    SingularCovarianceWarning,
+    regularised_components,
+    singular_components,
+)
 from .multistart import FULL_RUN_ROWS, FitCallback
 from .nested import duplicate, split, split_order
 from .params import Params
+from .regularisation import internal_reg
 from .sources import ArrayRows, RowSource
 from .strategy import DegenerateMixtureError
 
@@ -200,8 +206,11 @@ def select_model(
         the table with their ``error`` and never chosen.  Fitted candidates with more free
         parameters than rows (the sum of ``sample_weight``), or with a covariance held up only
         by ``reg_covar`` (a component with fewer effective rows than its covariance needs, see
-        :class:`~gaussmix.SingularCovarianceWarning`), are kept with their ``flag`` and never
-        chosen either: their likelihood reflects the regularisation, not the data.
+        :class:`~gaussmix.SingularCovarianceWarning`, or whose variance in some direction is
+        at most twice the regulariser's where the whole mixture's is not: rows tied in a
+        feature or on a hyperplane, :func:`~gaussmix.mixture.regularised_components`), are
+        kept with their ``flag`` and never chosen either: their likelihood reflects the
+        regularisation, not the data.
 
         With ``tol=None`` (the default) on data of more than
         :data:`~gaussmix.multistart.FULL_RUN_ROWS` rows, where the candidates stop at the
@@ -506,6 +515,10 @@ def _sweep_type(
                 model = _halved(previous[1], family, frame, source, params)
                 ll, cost, _ = model._criterion_terms(X, sw)
                 why = singular_components(cov, model.weights_, d, plan.n_eff)
+                row["flag"] = None if why is None else "singular covariance: " + why
+            if row["flag"] is None:
+                reg = internal_reg(model.reg_covar, frame, frame, source.dtype)
+                why = regularised_components(family, model._internal_params(frame), reg)
                 row["flag"] = None if why is None else "singular covariance: " + why
             row["seconds"] = time.perf_counter() - start
             _fill(row, ll, cost, plan.n_eff, model)
