@@ -190,10 +190,10 @@ class GaussianMixture(MixtureBase):
         the last digits that matter for BIC.
     reg_covar : 'auto' or float, default='auto'
         Regularisation added to the diagonal of each component's scatter before the M-step
-        (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-6
+        (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-8
         times each feature's variance in ``X`` (weighted, over its observed values) for the
         models that a rescaling of one feature maps onto themselves (VVV/'full', EEE/'tied',
-        the diagonal ones, VEE, EVV), 1e-6 times the features' mean variance for the others,
+        the diagonal ones, VEE, EVV), 1e-8 times the features' mean variance for the others,
         so that fits follow any rescaling of ``X`` (see :mod:`gaussmix.regularisation`; at
         least the smallest normal number of ``X``'s dtype, so that the fit stays
         representable where a variance is beyond the floating-point range).  A

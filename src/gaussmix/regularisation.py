@@ -23,7 +23,7 @@ Only at the end of the floating-point range does it stop scaling: it is at least
 smallest normal number of the data's dtype (``numpy.finfo(dtype).tiny``, about 2.2e-308 for
 float64), so that every fitted covariance, precision and factor stays representable.  That
 floor is reached where a feature's variance is below ``tiny / RELATIVE_REG`` (a standard
-deviation below about 1.5e-151 in float64), and where a constant feature's computed spread
+deviation below about 1.5e-150 in float64), and where a constant feature's computed spread
 is only the rounding of its mean.
 """
 
@@ -41,8 +41,12 @@ Array = NDArray[np.float64]
 #: the value of ``reg_covar`` meaning "relative to the data's variance"
 AUTO = "auto"
 
-#: ``reg_covar="auto"`` adds this fraction of the data's variances
-RELATIVE_REG = 1e-6
+#: ``reg_covar="auto"`` adds this fraction of the data's variances: small enough that the
+#: fits end where scikit-learn's absolute 1e-6 and mclust's none do (1e-6 of the variances
+#: cost up to 5e-5 nats per row against them on the benchmark data, see benchmarks/README.md,
+#: Default fit), large enough that a component on a few rows keeps a covariance whose
+#: condition, at most about 1 / RELATIVE_REG in each feature's units, factorises accurately
+RELATIVE_REG = 1e-8
 
 
 def is_relative(reg_covar: float | str) -> bool:

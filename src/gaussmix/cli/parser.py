@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reg-covar",
         type=_reg_covar,
         metavar="X",
-        help="added to the covariances' diagonal: 'auto' (1e-6 times each feature's "
+        help="added to the covariances' diagonal: 'auto' (1e-8 times each feature's "
         "variance, so that rescaling a column changes nothing) or an absolute variance, "
         f"scikit-learn's meaning (default: {defaults['reg_covar']})",
     )

@@ -353,7 +353,7 @@ def collapse(src: Source) -> Outcome:
     at, state = drawn
     gone = events[t]
     reg = GaussianMixture().reg_covar
-    # the variance it adds at least: 1e-6 of the smallest feature variance ("auto")
+    # the variance it adds at least: RELATIVE_REG of the smallest feature variance ("auto")
     least = float(reg) if not is_relative(reg) else RELATIVE_REG * float(X.var(axis=0).min())
     try:
         floor, floor_events = _run(X, start, reg)
