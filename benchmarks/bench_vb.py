@@ -3,8 +3,9 @@
 
 Both libraries fit the same data from the same start with the same (default) priors and
 ``tol=0``: gaussmix with ``means_init`` (every row starts in the component of its nearest
-given mean), scikit-learn through a subclass whose ``_initialize_parameters`` hands its own
-``_initialize`` those same one-hot responsibilities.  So both compute the same posterior
+given mean, measured in the features' standardised units), scikit-learn through a subclass
+whose ``_initialize_parameters`` hands its own ``_initialize`` those same one-hot
+responsibilities (the spreads read from gaussmix's fit).  So both compute the same posterior
 after every iteration, and the script checks that their lower bounds agree.
 
 The time per variational iteration is the median interval between successive iterations of
@@ -55,9 +56,10 @@ class SameStart(SkBayesian):
     """scikit-learn's Bayesian mixture started from the one-hot responsibilities of each
     row's nearest mean in ``start_means`` (gaussmix's ``means_init`` start)."""
 
-    def __init__(self, *, start_means: Any = None, **params: Any) -> None:
+    def __init__(self, *, start_means: Any = None, spread: Any = None, **params: Any) -> None:
         super().__init__(**params)
         self.start_means = start_means
+        self.spread = spread
         self.stamps: list[float] = []
 
     def _e_step(self, X: Any, xp: Any = None) -> Any:
@@ -65,9 +67,12 @@ class SameStart(SkBayesian):
         return super()._e_step(X)
 
     def _initialize_parameters(self, X: Any, random_state: Any, xp: Any = None) -> None:
-        means = np.asarray(self.start_means)
-        # |x - m|² up to the row's own |x|², which does not change the nearest mean
-        distance = (means * means).sum(axis=1) - 2.0 * X @ means.T
+        # nearest in the features' standardised units, as gaussmix assigns a means_init
+        # start (each feature divided by its spread in gaussmix's frame, where it has one)
+        unit = np.ones(X.shape[1]) if self.spread is None else 1.0 / np.asarray(self.spread)
+        means, Z = np.asarray(self.start_means) * unit, X * unit
+        # |z - m|² up to the row's own |z|², which does not change the nearest mean
+        distance = (means * means).sum(axis=1) - 2.0 * Z @ means.T
         self._initialize(X, np.eye(self.n_components)[distance.argmin(axis=1)])
 
 
@@ -95,9 +100,19 @@ def ours(X: Array, start: Array, max_iter: int, params: dict[str, Any]) -> tuple
     return per_iteration(stamps), model
 
 
-def theirs(X: Array, start: Array, max_iter: int, params: dict[str, Any]) -> tuple[float, Any]:
+def spread_of(model: Any) -> Array | None:
+    """The feature spreads (in the caller's units) by which gaussmix's fit measured the
+    distances of its ``means_init`` start, or None (one common scale: plain distances)."""
+    frame = model._prediction_frame()  # the fit's frame; private, read for this check only
+    spread = frame.spread()
+    return None if spread is None else np.asarray(spread * frame.scale)
+
+
+def theirs(
+    X: Array, start: Array, max_iter: int, params: dict[str, Any], spread: Array | None
+) -> tuple[float, Any]:
     """scikit-learn's seconds per iteration and its model."""
-    model = SameStart(start_means=start, max_iter=max_iter, **params).fit(X)
+    model = SameStart(start_means=start, spread=spread, max_iter=max_iter, **params).fit(X)
     # its last E-step, after the loop, gives fit_predict's labels
     return per_iteration(model.stamps[:-1]), model
 
@@ -109,12 +124,13 @@ def run(n: int, d: int, k: int, types: Sequence[str], iters: int, repeat: int) -
     for covariance_type in types:
         common: dict[str, Any] = dict(n_components=k, covariance_type=covariance_type, tol=0.0)
 
-        ours(X, start, 2, common)  # warm-up: imports, thread pools and page faults
-        theirs(X, start, 2, common)
+        _, warm = ours(X, start, 2, common)  # warm-up: imports, thread pools and page faults
+        spread = spread_of(warm)
+        theirs(X, start, 2, common, spread)
         gm_times, sk_times = [], []
         for _ in range(repeat):
             gm_t, gm = ours(X, start, iters + 1, common)
-            sk_t, sk = theirs(X, start, iters + 1, common)
+            sk_t, sk = theirs(X, start, iters + 1, common, spread)
             gm_times.append(gm_t)
             sk_times.append(sk_t)
         agree = float(
