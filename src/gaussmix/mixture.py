@@ -137,6 +137,20 @@ def regularised_components(
     )  # fmt: skip
 
 
+def singular_reason(
+    family: CovarianceFamily,
+    weights: ArrayLike,
+    n_rows: float,
+    params: Params,
+    reg: float | NDArray[np.float64],
+) -> str | None:
+    """Why a fit's covariances are held up only by regularisation, or None: a component of
+    too few effective rows (:func:`singular_components`), else one on tied rows
+    (:func:`regularised_components`; ``params`` and ``reg`` in the internal frame)."""
+    why = singular_components(family.name, weights, params.means.shape[1], n_rows)
+    return why if why is not None else regularised_components(family, params, reg)
+
+
 def _components_message(bad: NDArray[np.intp], values: list[str], what: str) -> str:
     """``"components 1, 2 have 3.1, 0.5 <what>"`` for the first few of ``bad``."""
     shown = [int(j) for j in bad[:5]]
@@ -605,9 +619,7 @@ class GaussianMixture(MixtureBase):
         weights = source.sample_weight
         # a lazy source's weights are not read again for a warning: its rows count instead
         n_rows = float(weights.sum() if isinstance(weights, np.ndarray) else source.n_rows)
-        why = singular_components(family.name, self.weights_, d, n_rows)
-        if why is None:
-            why = regularised_components(family, self._internal_params(frame), reg)
+        why = singular_reason(family, self.weights_, n_rows, self._internal_params(frame), reg)
         if why is not None:
             warnings.warn(
                 f"{why}: the covariance is singular, held up only by reg_covar, and its "
@@ -736,4 +748,5 @@ __all__ = [
     "SingularCovarianceWarning",
     "regularised_components",
     "singular_components",
+    "singular_reason",
 ]

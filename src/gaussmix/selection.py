@@ -25,8 +25,7 @@ from .init import TreeSample, grow_tree
 from .mixture import (
     GaussianMixture,
     SingularCovarianceWarning,
-    regularised_components,
-    singular_components,
+    singular_reason,
 )
 from .multistart import FULL_RUN_ROWS, FitCallback
 from .nested import duplicate, split, split_order
@@ -347,7 +346,6 @@ def _refine_choice(
     refined.n_iter_ = model.n_iter_ + refined.n_iter_
     refined.history_ = list(model.history_) + list(refined.history_)
     rows[best], models[best] = new, refined
-    d = prepared.source.n_features
     for i in range(best + 1, len(rows)):
         before, after = models[i - 1], rows[i]
         if (
@@ -360,8 +358,7 @@ def _refine_choice(
             break
         halved = _halved(before, family, frame, prepared.source, plan.params)
         ll, cost, _ = halved._criterion_terms(plan.X, plan.sample_weight)
-        why = singular_components(after["covariance_type"], halved.weights_, d, plan.n_eff)
-        after["flag"] = None if why is None else "singular covariance: " + why
+        after["flag"] = _singular_flag(halved, frame, prepared.source.dtype, plan.n_eff)
         _fill(after, ll, cost, plan.n_eff, halved)
         models[i] = halved
 
@@ -514,12 +511,7 @@ def _sweep_type(
                 # no fit above the k - 1 one: that one with a component halved
                 model = _halved(previous[1], family, frame, source, params)
                 ll, cost, _ = model._criterion_terms(X, sw)
-                why = singular_components(cov, model.weights_, d, plan.n_eff)
-                row["flag"] = None if why is None else "singular covariance: " + why
-            if row["flag"] is None:
-                reg = internal_reg(model.reg_covar, frame, frame, source.dtype)
-                why = regularised_components(family, model._internal_params(frame), reg)
-                row["flag"] = None if why is None else "singular covariance: " + why
+                row["flag"] = _singular_flag(model, frame, source.dtype, plan.n_eff)
             row["seconds"] = time.perf_counter() - start
             _fill(row, ll, cost, plan.n_eff, model)
             previous = (k, model, ll)
@@ -557,6 +549,15 @@ def _fit_candidate(
             row["flag"] = "singular covariance: " + str(w.message).split(":")[0]
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _singular_flag(model: GaussianMixture, frame: Frame, dtype: Any, n_eff: float) -> str | None:
+    """The flag of a candidate fitted in ``frame`` without a fit of its own (a halved
+    ``k - 1`` fit), as its fit's :class:`~gaussmix.SingularCovarianceWarning` would give."""
+    reg = internal_reg(model.reg_covar, frame, frame, dtype)
+    family = get_family(model.covariance_type)
+    why = singular_reason(family, model.weights_, n_eff, model._internal_params(frame), reg)
+    return None if why is None else "singular covariance: " + why
 
 
 def _halved(
