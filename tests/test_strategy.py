@@ -212,3 +212,69 @@ def test_strategy_contract(make, covariance_type, rng):
     history = np.asarray(state.monitor.history)
     assert history.size == 15
     assert np.all(np.diff(history) >= -1e-12 * np.abs(history[1:]))
+
+
+def test_a_race_ranks_a_start_with_a_spike_below_the_others(rng):
+    """Two rows repeated exactly are a spike that a component of a 'full' mixture can sit on:
+    its covariance shrinks to the regulariser, and its log-likelihood on the race's rows beats
+    any honest fit.  With two effective rows for three features it is thinner than a full
+    covariance allows (four), so the race prefers the other start, which splits the bulk."""
+    d = 3
+    X = np.vstack([rng.normal(size=(400, d)), np.full((2, d), 2.5)])
+    frame = Frame.from_data(X)
+    family = get_family("full")
+    strategy = MaximumLikelihood(family, internal_reg(1e-8, frame, frame))
+    Z = frame.to_internal(X)
+    cov = np.stack([np.cov(Z[:400].T)] * 2)
+    split = Z[:400, 0] > 0
+    healthy = np.stack([Z[:400][split].mean(0), Z[:400][~split].mean(0)])
+    spiked = np.stack([Z[:400].mean(0), Z[400]])
+    small = cov.copy()
+    small[1] *= 1e-3
+
+    def starts(rows: RowSource, rngs):
+        made = [
+            (np.array([0.5, 0.5]), healthy, cov),
+            (np.array([0.99, 0.01]), spiked, small),
+        ]
+        return [Params(w, m, c, family.precisions_cholesky(c)[0]) for w, m, c in made]
+
+    runs = {}
+    for order in ([0, 1], [1, 0]):
+
+        def ordered(rows: RowSource, rngs, order=order):
+            made = starts(rows, rngs)
+            return [made[i] for i in order]
+
+        best, scores = fit_multistart(
+            ArraySource(X), strategy, frame, ordered, n_components=2, n_init=2, init_iter=6,
+            max_iter=100, tol=1e-6, rng=np.random.default_rng(0), race=True,
+        )  # fmt: skip
+        runs[tuple(order)] = best, scores
+        # the spike scores higher on the rows, which is why its rank must not rest on that
+        assert scores[order.index(1)] > scores[order.index(0)] + 0.05
+        point = strategy.point_estimate(best.params)
+        assert (point.weights * X.shape[0]).min() >= d + 1
+        assert not strategy.thin(best.params, X.shape[0])
+
+
+def test_thin_counts_the_rows_each_family_needs():
+    """``thin`` compares a component's effective rows with ``rows_needed``: d + 1 for VVV,
+    2 for VII, and for EEE only the rows in all (d + k)."""
+    d, k = 4, 2
+    means = np.zeros((k, d))
+    for name, cov, fine, thin in [
+        ("VVV", np.stack([np.eye(d)] * k), 5.0, 4.9),
+        ("VII", np.ones(k), 2.0, 1.9),
+    ]:
+        family = get_family(name)
+        strategy = MaximumLikelihood(family, 1e-6)
+        params = Params(np.array([0.5, 0.5]), means, cov, family.precisions_cholesky(cov)[0])
+        assert not strategy.thin(params, 2 * fine)
+        assert strategy.thin(params, 2 * thin)
+    family = get_family("EEE")
+    strategy = MaximumLikelihood(family, 1e-6)
+    cov = np.eye(d)
+    params = Params(np.array([0.999, 0.001]), means, cov, family.precisions_cholesky(cov)[0])
+    assert not strategy.thin(params, d + k)
+    assert strategy.thin(params, d + k - 0.5)

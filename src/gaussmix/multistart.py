@@ -202,7 +202,9 @@ def fit_multistart(
     (:class:`~gaussmix.em.ConvergenceMonitor`).  Otherwise the starts race in short runs
     (short-run EM) — on a random subsample of ``short_run_rows`` rows (default
     :func:`race_sample_rows`) when ``source`` is larger: after
-    each round the worse half is dropped (successive halving, :func:`_race_schedule`), the
+    each round the worse half is dropped (successive halving, :func:`_race_schedule`; a start
+    with a component too thin for the subsample, :meth:`ModelStrategy.thin
+    <gaussmix.strategy.ModelStrategy.thin>`, ranks below every other), the
     last survivor has run ``init_iter`` iterations, and only it is continued on all rows;
     ``history`` (and ``max_iter``) then count the iterations on all rows only.  ``scores``
     holds each start's log-likelihood when it was dropped (or finished).
@@ -304,6 +306,13 @@ def fit_multistart(
         chosen = runs[max(candidates, key=lambda s: (_score(runs[s]), -s))]
         assert chosen is not None
         return chosen, [_score(r) for r in runs]
+    sw = rows_s.sample_weight
+    mass = float(rows_s.n_rows if sw is None else np.sum(sw))
+
+    def thin(s: int) -> bool:
+        state = runs[s]
+        return state is not None and strategy.thin(state.params, mass)
+
     for target in _race_schedule(n_init, min(init_iter or 1, max_iter)):
         for s in list(alive):
             advance(s, target, rows_s)
@@ -312,8 +321,10 @@ def fit_multistart(
         if not alive:
             assert failure is not None
             raise failure
-        # successive halving: the better half of the starts goes on to the next round
-        alive = sorted(alive, key=lambda s: -_score(runs[s]))[: max(1, -(-len(alive) // 2))]
+        # successive halving: the better half of the starts goes on to the next round, those
+        # with a component too thin for the subsample last (their spikes flatter them)
+        alive = sorted(alive, key=lambda s: (thin(s), -_score(runs[s])))
+        alive = alive[: max(1, -(-len(alive) // 2))]
     scores = [_score(r) for r in runs]
     best = runs[alive[0]]  # the schedule has at least one round, which raised if none was left
     assert best is not None

@@ -88,6 +88,19 @@ class ModelStrategy(ABC, Generic[P]):
     def start(self, params: Params) -> P:
         """The strategy's parameters for an initial point estimate."""
 
+    def thin(self, params: P, n_rows: float) -> bool:
+        """Whether a component of ``params``, fitted to rows of total weight ``n_rows``, has
+        fewer effective rows than its covariance needs to be non-singular
+        (:meth:`CovarianceFamily.rows_needed`).  Such a component is a spike that the
+        regulariser alone holds up: on a subsample it raises the log-likelihood without
+        fitting the data, so a race ranks these starts after the others."""
+        point = self.point_estimate(params)
+        k, d = point.means.shape
+        needed, each = self.family.rows_needed(k, d)
+        if each:
+            return bool((point.weights[:k] * n_rows < needed).any())
+        return n_rows < needed
+
 
 def params_from_stats(
     stats: SuffStats,

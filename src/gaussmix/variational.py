@@ -118,6 +118,11 @@ class VariationalBayes(ModelStrategy[Posterior]):
         weights = expected_weights(self.priors.process, params.concentration)
         return Params(weights, params.means, params.covariances, params.precisions_cholesky)
 
+    def thin(self, params: Posterior, n_rows: float) -> bool:
+        """Never: the priors hold every covariance up, and components the data leave empty
+        are the ones variational Bayes prunes."""
+        return False
+
     def start(self, params: Params) -> Posterior:
         if self.given is not None:
             return self.given
