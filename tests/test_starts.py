@@ -19,10 +19,21 @@ from gaussmix import GaussianMixture, select_model
 from gaussmix import init as gaussmix_init
 from gaussmix.covariance import MCLUST_MODELS, get_family
 from gaussmix.datasets import load_faithful
-from gaussmix.engine import Frame
+from gaussmix.engine import Frame, threads
 from gaussmix.init import AUTO_TREE_ROWS
-from gaussmix.multistart import FitEvent, race_sample_rows
+from gaussmix.multistart import (
+    REFINE_GAP,
+    REFINE_REACH,
+    FitEvent,
+    falls_short,
+    fit_multistart,
+    race_sample_rows,
+)
 from gaussmix.nested import duplicate, split, split_order
+from gaussmix.params import Params
+from gaussmix.regularisation import internal_reg
+from gaussmix.sources import ArraySource
+from gaussmix.strategy import MaximumLikelihood
 
 from ._data import make_blobs
 
@@ -202,6 +213,32 @@ def test_a_races_start_i_does_not_depend_on_n_init(rng: np.random.Generator) -> 
         assert firsts[0][i].log_likelihood == firsts[1][i].log_likelihood
 
 
+def test_a_race_on_several_threads_reports_as_one_after_another(
+    rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The starts of a race round run side by side where there are cores, and their events and
+    lines follow in start order: the same as when they run one after another (one thread)."""
+    X, _, _ = make_blobs(rng, n=12_000, d=3, k=4)
+    runs = []
+    for workers in (2, 1):
+        events: list[FitEvent] = []
+        with threads.limited(workers):
+            GaussianMixture(4, n_init=6, random_state=1, verbose=1).fit(X, callback=events.append)
+        runs.append((events, capsys.readouterr().out))
+    (parallel, said), (serial, said_serial) = runs
+    assert said == said_serial and "Start 5" in said
+    assert [(e.start, e.phase, e.iteration) for e in parallel] == [
+        (e.start, e.phase, e.iteration) for e in serial
+    ]
+    # the same runs, up to the rounding of the frame (its sums are chunked by thread count)
+    np.testing.assert_allclose(
+        [e.log_likelihood for e in parallel], [e.log_likelihood for e in serial], rtol=1e-12
+    )
+    for a, b in zip(parallel, serial, strict=True):
+        np.testing.assert_allclose(a.means, b.means, rtol=1e-12, atol=1e-12)
+    assert len({e.start for e in parallel if e.phase == "short"}) == 6
+
+
 def test_auto_grows_a_tree_on_small_data_not_on_a_races_subsample(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -222,3 +259,83 @@ def test_auto_grows_a_tree_on_small_data_not_on_a_races_subsample(
     assert grown == []
     GaussianMixture(3, random_state=0).fit(X[:AUTO_TREE_ROWS])
     assert grown == [1]
+
+
+# --------------------------------------------------------------------------- refinements
+
+
+def test_falls_short_extrapolates_a_geometric_sequence() -> None:
+    """A linearly converging sequence ``L - c r^t`` has Aitken's extrapolation ``L`` exactly:
+    the run falls short of ``best`` only where ``best`` is beyond both margins above it."""
+    limit, c, r = -2.0, 0.5, 0.9
+    history = [limit - c * r**t for t in range(40, 43)]
+    last = history[-1] - history[-2]
+    left = limit - history[-1]
+    reach = max(REFINE_GAP, REFINE_REACH * (last + left))
+    assert left == pytest.approx(last * r / (1 - r))
+    assert falls_short(history, history[-1] + reach * 1.01)
+    assert not falls_short(history, history[-1] + reach * 0.99)
+    assert not falls_short(history, -np.inf)
+    # changes that do not shrink, or too few values, give no rate: never short
+    assert not falls_short([-5.0, -4.9, -4.7], 10.0)
+    assert not falls_short([-5.0, -4.9], 10.0)
+    # no gain left: short of anything more than REFINE_GAP above it
+    assert falls_short([-5.0, -4.0, -4.0], -4.0 + 1.01 * REFINE_GAP)
+    assert not falls_short([-5.0, -4.0, -4.0], -4.0 + 0.99 * REFINE_GAP)
+
+
+def _three_clusters(separation: float) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.875]]) * separation
+    truth = rng.integers(0, 3, 900)
+    return centres[truth] + rng.normal(size=(900, 2)), truth
+
+
+def _refined_runs(X: np.ndarray, partitions: list[np.ndarray]) -> tuple[float, list[int]]:
+    """The refined default-style run over starts from ``partitions`` (small data: each to
+    convergence, refined): the retained log-likelihood and each start's iterations."""
+    frame = Frame.from_data(X)
+    Z = frame.to_internal(X)
+    family = get_family("full")
+
+    def start(labels: np.ndarray) -> Params:
+        w = np.bincount(labels, minlength=3) / labels.size
+        m = np.stack([Z[labels == j].mean(0) for j in range(3)])
+        c = np.stack([np.cov(Z[labels == j].T, bias=True) for j in range(3)])
+        return Params(w, m, c, family.precisions_cholesky(c)[0])
+
+    events: list[FitEvent] = []
+    best, _ = fit_multistart(
+        ArraySource(X), MaximumLikelihood(family, internal_reg(1e-8, frame, frame)), frame,
+        lambda rows, rngs: [start(p) for p in partitions], n_components=3,
+        n_init=len(partitions), init_iter=None, max_iter=100, tol=1e-3,
+        rng=np.random.default_rng(0), refine=1e-8, refine_iter=1000, callback=events.append,
+    )  # fmt: skip
+    return best.lower_bound, np.bincount([e.start for e in events]).tolist()
+
+
+def test_a_start_far_below_the_best_is_not_refined() -> None:
+    """Two components on one of three separated clusters is a poor optimum whose refinement
+    crawls (over a thousand iterations alone); after a refined start at the true partition
+    it stops within a few, and the retained fit is the true partition's."""
+    X, truth = _three_clusters(8.0)
+    poor = np.where(truth == 0, (X[:, 1] > np.median(X[truth == 0, 1])).astype(int), 2)
+    alone, (n_alone,) = _refined_runs(X, [poor])
+    good, (n_good,) = _refined_runs(X, [truth])
+    both, (n_first, n_second) = _refined_runs(X, [truth, poor])
+    assert alone < good - REFINE_GAP
+    assert n_alone > 100
+    assert n_second < 20
+    assert both == good and n_first == n_good
+
+
+def test_a_start_within_reach_of_the_best_is_refined() -> None:
+    """With overlapping clusters the same poor partition ends, after a long crawl, at the
+    best optimum: less than REFINE_GAP below it, it is refined until it reaches it."""
+    X, truth = _three_clusters(3.0)
+    poor = np.where(truth == 0, (X[:, 1] > np.median(X[truth == 0, 1])).astype(int), 2)
+    good, _ = _refined_runs(X, [truth])
+    alone, (n_alone,) = _refined_runs(X, [poor])
+    _, (_, n_second) = _refined_runs(X, [truth, poor])
+    assert alone == pytest.approx(good, abs=1e-8)
+    assert n_alone > 100 and n_second > 100

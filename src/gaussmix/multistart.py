@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from .em import ConvergenceMonitor, EMState, IterationCallback, run_em
-from .engine import Frame
+from .engine import Frame, threads
 from .params import Params
 from .sources import RowSource
 from .strategy import DegenerateMixtureError, ModelStrategy
@@ -158,6 +158,32 @@ def same_optimum(a: Params, b: Params) -> bool:
     )
 
 
+#: a refinement is abandoned once the run is more than this many nats per row (per unit of
+#: sample weight) below the best refined start ...
+REFINE_GAP = 0.1
+#: ... and more than this many times the gain left, as Aitken's extrapolation estimates it
+#: (with the last change): EM can crawl along a ridge and speed up again, which a linear
+#: extrapolation does not foresee, hence the wide margins
+REFINE_REACH = 10.0
+
+
+def falls_short(history: Sequence[float], best: float) -> bool:
+    """Whether a run converging linearly with these log-likelihoods (its last three values)
+    cannot reach ``best``: even :data:`REFINE_GAP`, or :data:`REFINE_REACH` times the gain
+    left by Aitken's extrapolation and the last change, would leave it below.  Never where
+    the changes do not shrink (no rate to extrapolate by)."""
+    if len(history) < 3 or not np.isfinite(best):
+        return False
+    last, before = history[-1] - history[-2], history[-2] - history[-3]
+    if last <= 0.0:  # no gain left
+        return history[-1] + REFINE_GAP < best
+    if before <= 0.0 or last >= before:
+        return False
+    rate = last / before
+    reach = max(REFINE_GAP, REFINE_REACH * (last + last * rate / (1.0 - rate)))
+    return history[-1] + reach < best
+
+
 def races(n_rows: int, n_init: int, init_iter: int | None) -> bool:
     """Whether a fit of ``n_rows`` rows races its starts in short runs (rather than running
     each to convergence): several starts, short runs asked for, and more than
@@ -216,10 +242,14 @@ def fit_multistart(
     is the log-likelihood the first change is measured against (a warm start's last value).
     """
 
-    def reporter(start: int, phase: str, rows: int) -> IterationCallback[P] | None:
-        if callback is None:
+    def reporter(
+        start: int, phase: str, rows: int, sink: FitCallback | None = None
+    ) -> IterationCallback[P] | None:
+        """The run's iteration callback: a :class:`FitEvent` to ``sink`` (default
+        ``callback``)."""
+        cb = callback if sink is None else sink
+        if cb is None:
             return None
-        cb = callback
 
         def report(iteration: int, params: P, ll: float) -> None:
             estimate = strategy.point_estimate(params)
@@ -258,28 +288,68 @@ def fit_multistart(
         runs.append(EMState(strategy.start(made), monitor))
 
     def advance(
-        s: int, target: int, rows: RowSource, until: Callable[[EMState[P]], bool] | None = None
-    ) -> None:
+        s: int,
+        target: int,
+        rows: RowSource,
+        until: Callable[[EMState[P]], bool] | None = None,
+        events: list[FitEvent] | None = None,
+        say: bool = True,
+    ) -> DegenerateMixtureError | None:
+        """Run start ``s`` to ``target`` iterations, its events to ``events`` if given (else
+        to ``callback``) and its line printed if ``say``; a start that failed is dropped and
+        its error returned."""
         state = runs[s]
         assert state is not None
         state.monitor.max_iter = target
-        report = reporter(s, phase, rows.n_rows)
+        report = reporter(s, phase, rows.n_rows, None if events is None else events.append)
         try:
             run_em(rows, state, strategy, frame, callback=report, until=until, **opts)
         except DegenerateMixtureError as exc:
-            nonlocal failure
-            runs[s], failure = None, exc
-            return
-        if verbose:
+            runs[s] = None
+            return exc
+        if verbose and say:
             print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+        return None
+
+    def run_round(starts: list[int], target: int) -> None:
+        """A round of the race: each of ``starts`` run to ``target`` iterations on the race's
+        rows.  The runs are independent: on several cores they run side by side, a pass
+        thread each (a pass of a subsample's few rows gains less from threads than separate
+        runs do); their events and lines then follow in start order, as one after another
+        would give them."""
+        nonlocal failure
+        workers = min(threads.default_threads(), len(starts))
+        if workers <= 1 or rows_s is source or verbose >= 2:
+            for s in starts:
+                failure = advance(s, target, rows_s) or failure
+            return
+        events: list[list[FitEvent]] = [[] for _ in starts]
+        errors: list[DegenerateMixtureError | None] = [None] * len(starts)
+
+        def task(t: int, i: int) -> None:
+            with threads.limited(1):
+                seen = None if callback is None else events[i]
+                errors[i] = advance(starts[i], target, rows_s, events=seen, say=False)
+
+        threads.run_parallel(len(starts), workers, task)
+        for s, seen, error in zip(starts, events, errors, strict=True):
+            for event in seen:
+                assert callback is not None  # events are kept only for it
+                callback(event)
+            failure = error or failure
+            state = runs[s]
+            if verbose and state is not None:
+                print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
 
     alive = [s for s, r in enumerate(runs) if r is not None]
     if not race:
         # every start to convergence, in order; refined, a start is left where it nears the
-        # optimum of an earlier one (which it would end at): that decision rests on the
-        # earlier starts alone, so a start added later never changes what they end at
+        # optimum of an earlier one (which it would end at), or where its refinement cannot
+        # reach the best earlier one's (falls_short): those decisions rest on the earlier
+        # starts alone, so a start added later never changes what they end at
         kept: list[int] = []
         optima: list[Params] = []
+        leader = -np.inf  # the best refined start's log-likelihood
 
         def repeats(state: EMState[P]) -> bool:
             if state.monitor.n_iter < 2 or not optima:
@@ -287,17 +357,21 @@ def fit_multistart(
             point = strategy.point_estimate(state.params)
             return any(same_optimum(point, optimum) for optimum in optima)
 
+        def left_behind(state: EMState[P]) -> bool:
+            return falls_short(state.monitor.history, leader) or repeats(state)
+
         for s in alive:
             state = runs[s]
             assert state is not None
-            advance(s, max_iter, source, repeats if refining else None)
+            failure = advance(s, max_iter, source, repeats if refining else None) or failure
             if not refining or runs[s] is None or not state.monitor.converged:
                 continue
             state.monitor.refine, state.monitor.refine_iter = refine, refine_iter
-            advance(s, max_iter, source, repeats)
-            if runs[s] is not None and not repeats(state):
+            failure = advance(s, max_iter, source, left_behind) or failure
+            if runs[s] is not None and not left_behind(state):
                 kept.append(s)
                 optima.append(strategy.point_estimate(state.params))
+                leader = max(leader, state.lower_bound)
         alive = [s for s, r in enumerate(runs) if r is not None]
         if not alive:
             assert failure is not None
@@ -314,10 +388,8 @@ def fit_multistart(
         return state is not None and strategy.thin(state.params, mass)
 
     for target in _race_schedule(n_init, min(init_iter or 1, max_iter)):
-        for s in list(alive):
-            advance(s, target, rows_s)
-            if runs[s] is None:
-                alive.remove(s)
+        run_round(alive, target)
+        alive = [s for s in alive if runs[s] is not None]
         if not alive:
             assert failure is not None
             raise failure
