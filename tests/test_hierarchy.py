@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from gaussmix.datasets import load_faithful
-from gaussmix.hierarchy import BETA, Tree, agglomerate, transform
+from gaussmix.hierarchy import BETA, Tree, agglomerate, compiled, transform
 
 
 def criterion(rows: np.ndarray, alpha: float) -> float:
@@ -57,6 +57,29 @@ def test_the_tree_is_the_brute_force_agglomeration(rng, m, d, use_compiled):
     tree = agglomerate(Z, use_compiled=use_compiled)
     assert [tuple(int(i) for i in pair) for pair in tree.merges] == brute_force(Z)
     assert tree.n_rows == m and tree.costs.shape == (m - 1,)
+
+
+@pytest.mark.skipif(not compiled(), reason="the compiled agglomeration was not built")
+def test_single_rows_joining_a_cluster_merge_as_in_numpy(rng):
+    """Rows scattered about a core join its cluster one at a time.  The compiled version takes
+    a single row's merge with a cluster of at least d rows from the cluster's factored scatter
+    (the determinant lemma); the tree is the numpy version's, merge for merge, with the same
+    costs to rounding."""
+    d = 3
+    core = rng.normal(size=(60, d))
+    away = rng.normal(size=(20, d))
+    away *= rng.uniform(3.0, 6.0, size=(20, 1)) / np.linalg.norm(away, axis=1, keepdims=True)
+    Z = np.vstack([core, away])
+    fast, reference = agglomerate(Z), agglomerate(Z, use_compiled=False)
+    np.testing.assert_array_equal(fast.merges, reference.merges)
+    np.testing.assert_allclose(fast.costs, reference.costs, rtol=1e-9, atol=1e-9)
+    sizes = dict.fromkeys(range(Z.shape[0]), 1)
+    joined = 0  # single rows merged into a cluster of d rows or more: the lemma's case
+    for a, b in fast.merges:
+        pair = sorted((sizes[int(a)], sizes[int(b)]))
+        joined += pair[0] == 1 and pair[1] >= d
+        sizes[int(a)] += sizes.pop(int(b))
+    assert joined > 10
 
 
 def test_faithful_gives_mclusts_tree_with_its_ties():

@@ -22,7 +22,10 @@ Cost, for ``m`` rows and ``d`` features: the ``m x m`` matrix of merge costs (``
 bytes: 32 MB at the default 2,000 rows), the ``m (m - 1) / 2`` costs of singleton pairs by
 one matrix product, and after each of the ``m - 1`` merges the costs of the merged cluster
 against every other, one determinant of a ``d x d`` matrix each for merges of more than
-``d`` rows: ``O(m² d³)`` in all.  :func:`agglomerate` runs in the C extension
+``d`` rows: ``O(m² d³)`` in all.  Against a single row the compiled version takes the
+determinant from the merged cluster's factored scatter (the matrix determinant lemma,
+``O(d²)``): rows without cluster structure merge in chains, one cluster taking in single
+rows, where the ``d³`` determinants would dominate.  :func:`agglomerate` runs in the C extension
 ``gaussmix._hierarchy`` where it was built (:func:`compiled`), in numpy otherwise (one array
 operation per merge over all clusters; the same merges, ties included, up to rounding).
 """
