@@ -338,4 +338,4 @@ def test_a_start_within_reach_of_the_best_is_refined() -> None:
     alone, (n_alone,) = _refined_runs(X, [poor])
     _, (_, n_second) = _refined_runs(X, [truth, poor])
     assert alone == pytest.approx(good, abs=1e-8)
-    assert n_alone > 100 and n_second > 100
+    assert n_alone > 50 and n_second > n_alone / 2  # refined most of the way, not abandoned

@@ -20,12 +20,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .engine import Frame
+from .relaxation import Overrelaxation
 from .sources import RowSource
 from .stats import SuffStats
 from .strategy import ModelStrategy
 
 Array = NDArray[np.float64]
 P = TypeVar("P")
+
+#: a refinement's stop made on over-relaxed steps is confirmed by this many of EM's own:
+#: the extrapolation of its rate rests on the last three values, and the first steps after
+#: longer ones still carry the faster modes those excited
+CONFIRM_STEPS = 8
 
 #: ``callback(iteration, params, objective)`` after an iteration's E-step, with the
 #: parameters that produced it
@@ -68,6 +74,12 @@ class ConvergenceMonitor:
     @property
     def n_iter(self) -> int:
         return len(self.history)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the run has used every iteration it may (refinement's included)."""
+        limit = self.max_iter + (self.refine_iter if self.converged and self.refine else 0)
+        return self.n_iter >= limit
 
     @property
     def done(self) -> bool:
@@ -126,19 +138,27 @@ def em_step(
     chunk_size: int | None = None,
     callback: IterationCallback[P] | None = None,
     combine: Callable[[SuffStats], SuffStats] | None = None,
-) -> float:
+    relax: Overrelaxation[P] | None = None,
+) -> float | None:
     """One EM iteration from ``state`` (updated in place); return its objective.
 
     The objective is that of the parameters the iteration started from (the E-step's).
     ``limit`` bounds the re-seeds of the whole run (``state.reseeds`` counts them).
     ``combine(stats)`` gives the statistics the M-step takes from the pass's (stepwise EM's
-    running average, :mod:`gaussmix.stepwise`); ``None``: the pass's own.
+    running average, :mod:`gaussmix.stepwise`); ``None``: the pass's own.  ``relax``: take
+    over-relaxed steps (:mod:`gaussmix.relaxation`); where the pass finds that the last one
+    lowered the objective, it is undone and None returned (no iteration).
     """
     terms = strategy.pass_terms(state.params)
     result = source.mixture_pass(terms, frame, chunk_size=chunk_size, **state.pass_options)
     state.pass_options = result.next_options
     assert result.stats is not None
     value = strategy.objective(result, state.params)
+    if relax is not None and state.monitor.history:
+        undone = relax.undo(value, state.monitor.history[-1])
+        if undone is not None:
+            state.params = undone
+            return None
     iteration = state.monitor.n_iter + 1
     if callback is not None:
         callback(iteration, state.params, value)
@@ -155,6 +175,11 @@ def em_step(
 
         params, fixed = strategy.repair(params, bad, candidates, limit - len(state.reseeds))
         state.reseeds.extend((iteration, j) for j in fixed)
+        if relax is not None:  # the statistics no longer lead to these parameters
+            relax.restart()
+            relax = None
+    if relax is not None:
+        params = relax.next_params(stats, params, state.params, strategy)
     state.params = params
     return value
 
@@ -198,16 +223,37 @@ def run_em(
         parameters that produced it.
     until : callable, optional
         ``until(state)`` after each iteration: True ends the run there.
+
+    Once the run has converged and refines (``monitor.refine``), its steps are over-relaxed
+    (:mod:`gaussmix.relaxation`): the log-likelihood it records still never decreases.  The
+    refinement's stop extrapolates EM's rate from the last three values, which longer steps
+    do not follow: it is confirmed by EM's own steps (relaxation resumes if they go on).
     """
     k = strategy.point_estimate(state.params).n_components
     limit = 2 * k + 5 if max_reseeds is None else max_reseeds
     monitor = state.monitor
     shown = time.perf_counter()
-    while not monitor.done:
+    relax: Overrelaxation[P] = Overrelaxation()
+    plain = 0  # the recorded iterations in a row of parameters from EM's own steps
+    hold = False  # EM's own steps, to confirm a stop the refinement made on longer ones
+    while not monitor.done or (hold and not monitor.exhausted):
+        refining = monitor.converged and monitor.refine is not None
+        relaxed = relax.took  # the parameters this pass evaluates came from a longer step
         value = em_step(
-            source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback
-        )
+            source, state, strategy, frame, limit=limit, chunk_size=chunk_size, callback=callback,
+            relax=relax if refining and not hold else None,
+        )  # fmt: skip
+        if value is None:  # a longer step undone: no iteration
+            continue
+        plain = 0 if relaxed else plain + 1
         done = monitor.report(value)
+        if hold and plain >= CONFIRM_STEPS:  # done says so on EM's own steps
+            hold = False
+        elif done and refining and plain < CONFIRM_STEPS and not monitor.exhausted:
+            hold, done = True, False
+            if relax.took and relax.fallback is not None:  # EM's step, not the longer one
+                state.params = relax.fallback
+            relax.restart()
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
             now = time.perf_counter()

@@ -201,7 +201,10 @@ class GaussianMixture(MixtureBase):
         start then goes on until its log-likelihood is that of the optimum it converges to
         within :data:`REFINE_TOL` per row (Aitken's estimate of what is left to gain; at most
         :data:`REFINE_ITER` more iterations), so that fits of small data are comparable to
-        the last digits that matter for BIC.
+        the last digits that matter for BIC.  The refinement takes over-relaxed steps
+        (:mod:`gaussmix.relaxation`), and a start stops refining where it nears an earlier
+        start's optimum or cannot reach the best earlier one's
+        (:func:`~gaussmix.multistart.falls_short`).
     reg_covar : 'auto' or float, default='auto'
         Regularisation added to the diagonal of each component's scatter before the M-step
         (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-8
@@ -224,7 +227,8 @@ class GaussianMixture(MixtureBase):
         EM runs on a random subsample of ``X`` (one row in 50, at least 4,000 rows or 250 per
         component and at most 10,000 or 500 per component, when ``X`` is larger; see
         :func:`~gaussmix.multistart.race_sample_rows`): after each round the worse half is
-        dropped, and the winner, after ``init_iter`` iterations, is continued on all rows.
+        dropped (a start with a component too thin for the subsample ranks last), and the
+        winner, after ``init_iter`` iterations, is continued on all rows.
     init_params : {'auto', 'hierarchical', 'k-means++', 'kmeans', 'random', \
 'random_from_data'}, default='auto'
         Initialisation strategy (see :mod:`gaussmix.init`).  ``'auto'``: on data of at most

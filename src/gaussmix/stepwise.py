@@ -162,6 +162,7 @@ def stepwise_update(
         source, state, strategy, frame, limit=limit, chunk_size=chunk_size,
         combine=running.combine(schedule),
     )  # fmt: skip
+    assert value is not None  # no over-relaxation here: every pass is an iteration
     if len(state.reseeds) > seeded:
         running.stats = restart(state.params)
     return value
