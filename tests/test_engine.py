@@ -517,6 +517,25 @@ def test_chunks_come_in_equal_rounds_over_the_workers(monkeypatch, workers):
         assert max(loads) <= n / workers + rounds
 
 
+def test_a_small_pass_is_not_split_over_threads(monkeypatch):
+    """A chunk is handed to another worker only where it carries SPLIT_WORK: Old Faithful's
+    272 rows, or 5,000 rows of 8 features and 4 components, are one chunk on 2 workers; the
+    buffers' bound still holds where the work is small but the rows many."""
+    from gaussmix import engine
+    from gaussmix.engine import threads
+    from gaussmix.engine.chunks import SPLIT_WORK
+
+    monkeypatch.setattr(threads, "default_threads", lambda: 2)
+    for d, k, n in [(2, 3, 272), (8, 4, 5000)]:
+        assert k * (d**2 + 32) * n < 2 * SPLIT_WORK
+        assert engine.auto_chunk_size(d, k, d + d * (d + 1) // 2 + 1, n) == n
+    # enough work for two: split as before
+    assert engine.auto_chunk_size(32, 16, 561, 4000, least=8192) == 2000
+    bound = engine.auto_chunk_size(1, 1, 3)
+    rows = engine.auto_chunk_size(1, 1, 3, 5 * bound)
+    assert rows <= bound and 5 * bound / rows <= 6
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("n", [50, 3 * 8192])  # all rows, and the strided sample
 def test_frame_refuses_rows_that_are_not_finite(bad, n, rng):
