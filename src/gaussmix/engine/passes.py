@@ -465,7 +465,9 @@ class _Accumulator:
             suff = SuffStats(prep.moments, ref, sums.total_n, sums.s1, s2)
             if self.fused_stats:  # about the means: chunks redone by numpy are shifted there
                 s2f = prep.moments.from_components(sums.f_s2)
-                suff = SuffStats(prep.moments, prep.means, sums.f_n, sums.f_s1, s2f) + suff
+                fused = SuffStats(prep.moments, prep.means, sums.f_n, sums.f_s1, s2f)
+                # no row went through numpy (the usual case): nothing to shift and add
+                suff = fused + suff if sums.total_n.any() else fused
             suff.log_likelihood, suff.weight, suff.n_rows = sums.loglik, sums.weight, n
             if prep.background is not None:  # every row's responsibilities sum to one
                 suff.background = sums.weight - float(suff.N.sum())
