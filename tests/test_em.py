@@ -397,6 +397,27 @@ def test_kmeans_plusplus_batch_labels_rows_by_their_nearest_seed(rng):
         np.testing.assert_array_equal(seeds[s], alone)
 
 
+def test_kmeans_plusplus_batch_in_groups_seeds_as_all_at_once(rng, monkeypatch):
+    """Samples seeded a few at a time (their working arrays within KMEANS_GROUP_BYTES) get
+    the seeds and labels they get all at once, weighted or not."""
+    from gaussmix import init
+
+    Z = rng.normal(size=(5, 300, 3)) + rng.integers(0, 6, size=(5, 300, 1))
+    w = rng.uniform(0.0, 1.0, size=(5, 300))
+    for weights in (None, w):
+        together = init.kmeans_plusplus_batch(
+            Z, 6, [np.random.default_rng(s) for s in range(5)], weights
+        )
+        # groups of two: 2 + 2 + 1
+        monkeypatch.setattr(init, "KMEANS_GROUP_BYTES", 2 * 8 * 300 * (3 + 2 + 1 + 5))
+        grouped = init.kmeans_plusplus_batch(
+            Z, 6, [np.random.default_rng(s) for s in range(5)], weights
+        )
+        monkeypatch.undo()
+        np.testing.assert_array_equal(grouped[0], together[0])
+        np.testing.assert_array_equal(grouped[1], together[1])
+
+
 def test_kmeans_plusplus_seeds_respect_weights_and_duplicates(rng):
     from gaussmix.init import kmeans_plusplus_seeds
 

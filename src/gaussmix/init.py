@@ -199,6 +199,13 @@ def kmeans_plusplus_seeds(
     return kmeans_plusplus_batch(Z[None], k, [rng], w)[0][0]
 
 
+#: the samples :func:`kmeans_plusplus_batch` seeds in the same array operations are as many
+#: as keep their working arrays (the rows' expansion, the candidates' distances) within about
+#: this many bytes: more share the per-operation overhead, fewer stay in the cache (16 samples
+#: of 3,200 rows in 32 features took 34 ms together, 18 ms four at a time)
+KMEANS_GROUP_BYTES = 4 * 2**20
+
+
 def kmeans_plusplus_batch(
     Z: Array, k: int, rngs: Sequence[np.random.Generator], sample_weight: Array | None = None
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -207,9 +214,31 @@ def kmeans_plusplus_batch(
     Returns the seeds (S, k) and each row's nearest seed (S, m), an index into its seeds
     (the distances to every seed are computed on the way; a tie goes to the earlier seed).
     Sample ``s`` draws from ``rngs[s]`` exactly as a single seeding would, so its seeds do
-    not depend on the other samples; all samples run in the same array operations (the
-    starts of a default fit seed together).  ``sample_weight`` is (S, m).
+    not depend on the other samples; samples run in the same array operations, in groups of
+    :data:`KMEANS_GROUP_BYTES` (the starts of a default fit seed together).
+    ``sample_weight`` is (S, m).
     """
+    S, n, d = Z.shape
+    trials = 2 + int(np.log(k))
+    group = max(1, KMEANS_GROUP_BYTES // (8 * n * (d + trials + 5)))
+    if S > group:
+        parts = [
+            _kmeans_plusplus_group(
+                Z[g : g + group],
+                k,
+                rngs[g : g + group],
+                None if sample_weight is None else sample_weight[g : g + group],
+            )
+            for g in range(0, S, group)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    return _kmeans_plusplus_group(Z, k, rngs, sample_weight)
+
+
+def _kmeans_plusplus_group(
+    Z: Array, k: int, rngs: Sequence[np.random.Generator], sample_weight: Array | None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """:func:`kmeans_plusplus_batch` for one group of samples, in the same operations."""
     S, n, d = Z.shape
     w = sample_weight
     sq = np.einsum("smd,smd->sm", Z, Z)
