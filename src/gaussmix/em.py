@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -36,6 +36,23 @@ CONFIRM_STEPS = 8
 #: ``callback(iteration, params, objective)`` after an iteration's E-step, with the
 #: parameters that produced it
 IterationCallback = Callable[[int, P, float], None]
+
+
+def gain_left(history: Sequence[float]) -> float | None:
+    """The log-likelihood a linearly converging run has left to gain, by Aitken's
+    extrapolation of its last three values: with the rate ``a`` of the last two changes, what
+    is left after a change ``c`` is ``c a / (1 - a)``.  0 where the last change gained
+    nothing (rounding, an inexact inner M-step); None where the changes do not shrink (no
+    rate to extrapolate by) or there are fewer than three values."""
+    if len(history) < 3:
+        return None
+    last, before = history[-1] - history[-2], history[-2] - history[-3]
+    if last <= 0.0:
+        return 0.0
+    if before <= 0.0 or last >= before:
+        return None
+    rate = last / before
+    return last * rate / (1.0 - rate)
 
 
 @dataclass
@@ -90,19 +107,14 @@ class ConvergenceMonitor:
         )
 
     def refined(self) -> bool:
-        """Whether the gain left, by Aitken's extrapolation, and the last change are below the
-        refinement's threshold (an EM sequence converges linearly: with the rate ``a`` of the
-        last two changes, what is left after a change ``c`` is ``c a / (1 - a)``)."""
+        """Whether the gain left (:func:`gain_left`) and the last change are below the
+        refinement's threshold."""
         if self.refine is None or self.n_iter < 3:
             return False
-        h, threshold = self.history, self.refine
-        last, before = h[-1] - h[-2], h[-2] - h[-3]
-        if last <= 0.0:  # no gain left (rounding, an inexact inner M-step)
-            return True
-        if last > threshold or before <= 0.0:
+        if self.history[-1] - self.history[-2] > self.refine:
             return False
-        rate = last / before
-        return rate < 1.0 and last * rate / (1.0 - rate) <= threshold
+        left = gain_left(self.history)
+        return left is not None and left <= self.refine
 
     def report(self, log_likelihood: float) -> bool:
         """Record one iteration's log-likelihood; return True once the run is done."""
@@ -251,9 +263,7 @@ def run_em(
             hold = False
         elif done and refining and plain < CONFIRM_STEPS and not monitor.exhausted:
             hold, done = True, False
-            if relax.took and relax.fallback is not None:  # EM's step, not the longer one
-                state.params = relax.fallback
-            relax.restart()
+            state.params = relax.retreat(state.params)
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
             now = time.perf_counter()

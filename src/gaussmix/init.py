@@ -201,8 +201,8 @@ def kmeans_plusplus_seeds(
 
 #: the samples :func:`kmeans_plusplus_batch` seeds in the same array operations are as many
 #: as keep their working arrays (the rows' expansion, the candidates' distances) within about
-#: this many bytes: more share the per-operation overhead, fewer stay in the cache (16 samples
-#: of 3,200 rows in 32 features took 34 ms together, 18 ms four at a time)
+#: this many bytes: more share the per-operation overhead, fewer stay in the cache; chosen by
+#: measurement, see benchmarks/README.md (Small data)
 KMEANS_GROUP_BYTES = 4 * 2**20
 
 

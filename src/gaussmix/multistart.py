@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from .em import ConvergenceMonitor, EMState, IterationCallback, run_em
+from .em import ConvergenceMonitor, EMState, IterationCallback, gain_left, run_em
 from .engine import Frame, threads
 from .params import Params
 from .sources import RowSource
@@ -170,17 +170,14 @@ REFINE_REACH = 10.0
 def falls_short(history: Sequence[float], best: float) -> bool:
     """Whether a run converging linearly with these log-likelihoods (its last three values)
     cannot reach ``best``: even :data:`REFINE_GAP`, or :data:`REFINE_REACH` times the gain
-    left by Aitken's extrapolation and the last change, would leave it below.  Never where
-    the changes do not shrink (no rate to extrapolate by)."""
-    if len(history) < 3 or not np.isfinite(best):
+    left by Aitken's extrapolation (:func:`~gaussmix.em.gain_left`) and the last change,
+    would leave it below.  Never where the changes do not shrink (no rate to extrapolate
+    by)."""
+    left = gain_left(history)
+    if left is None or not np.isfinite(best):
         return False
-    last, before = history[-1] - history[-2], history[-2] - history[-3]
-    if last <= 0.0:  # no gain left
-        return history[-1] + REFINE_GAP < best
-    if before <= 0.0 or last >= before:
-        return False
-    rate = last / before
-    reach = max(REFINE_GAP, REFINE_REACH * (last + last * rate / (1.0 - rate)))
+    last = history[-1] - history[-2]
+    reach = max(REFINE_GAP, REFINE_REACH * (last + left))
     return history[-1] + reach < best
 
 
@@ -307,9 +304,15 @@ def fit_multistart(
         except DegenerateMixtureError as exc:
             runs[s] = None
             return exc
-        if verbose and say:
-            print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+        if say:
+            tell(s)
         return None
+
+    def tell(s: int) -> None:
+        """Print start ``s``'s line where ``verbose`` asks (a start that failed has none)."""
+        state = runs[s]
+        if verbose and state is not None:
+            print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
 
     def run_round(starts: list[int], target: int) -> None:
         """A round of the race: each of ``starts`` run to ``target`` iterations on the race's
@@ -337,9 +340,7 @@ def fit_multistart(
                 assert callback is not None  # events are kept only for it
                 callback(event)
             failure = error or failure
-            state = runs[s]
-            if verbose and state is not None:
-                print(f"Start {s}: log-likelihood {state.lower_bound:.6f}", file=sys.stdout)
+            tell(s)
 
     alive = [s for s, r in enumerate(runs) if r is not None]
     if not race:

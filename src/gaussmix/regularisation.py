@@ -42,10 +42,10 @@ Array = NDArray[np.float64]
 AUTO = "auto"
 
 #: ``reg_covar="auto"`` adds this fraction of the data's variances: small enough that the
-#: fits end where scikit-learn's absolute 1e-6 and mclust's none do (1e-6 of the variances
-#: cost up to 5e-5 nats per row against them on the benchmark data, see benchmarks/README.md,
-#: Default fit), large enough that a component on a few rows keeps a covariance whose
-#: condition, at most about 1 / RELATIVE_REG in each feature's units, factorises accurately
+#: fits end where scikit-learn's absolute 1e-6 and mclust's none do (measured by fraction in
+#: benchmarks/README.md, Default fit), large enough that a component on a few rows keeps a
+#: covariance whose condition, at most about 1 / RELATIVE_REG in each feature's units,
+#: factorises accurately
 RELATIVE_REG = 1e-8
 
 

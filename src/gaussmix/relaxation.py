@@ -61,6 +61,14 @@ class Overrelaxation(Generic[P]):
     rejected: int = field(default=0)
     took: bool = False
 
+    def retreat(self, current: P) -> P:
+        """The parameters to take EM's own steps from instead of ``current``: EM's step where
+        ``current`` came from a longer one (its objective is not known yet); the next step
+        is EM's."""
+        params = self.fallback if self.took and self.fallback is not None else current
+        self.restart()
+        return params
+
     def restart(self) -> None:
         """Forget the anchor (EM's own steps are taken meanwhile): the next step is EM's."""
         self.anchor = self.fallback = self.fallback_stats = None
