@@ -885,6 +885,41 @@ def test_triangular_statistics_follow_their_formula(m, d, rng):
 
 
 @needs_kernels
+@pytest.mark.parametrize("d", [13, 16, 32, 41])
+def test_triangular_statistics_of_components_far_apart(d, rng):
+    """Above d = 12 a component with responsibilities in few rows of a super-block sums
+    those rows alone (its pairs, flushed when full and at the chunk's end), one with many
+    sums them all: the sums follow numpy's either way.  Components 0 and 1 lie far from
+    everything (their rows' other responsibilities underflow), 2 and 3 overlap; the first
+    rows all come from component 0, so that it takes both ways; zero weights as well."""
+    from gaussmix import _kernels
+
+    k, m = 4, 1500
+    inv_scale = 2.0 ** rng.integers(-2, 1, size=d).astype(float)
+    mu = rng.normal(size=(k, d))
+    mu[0] += 40.0
+    mu[1] -= 40.0
+    labels = np.concatenate([np.zeros(200, int), rng.integers(0, k, size=m - 200)])
+    x = (mu[labels] + rng.normal(size=(m, d))) / inv_scale
+    upper = np.triu(rng.normal(size=(k, d, d)) * 0.1) + np.eye(d)
+    base = rng.normal(size=k)
+    sw = rng.uniform(0.0, 2.0, size=m) * (rng.random(m) > 0.1)
+    diff = x[:, None, :] * inv_scale - mu
+    logp = base - 0.5 * (np.einsum("ika,kab->ikb", diff, upper) ** 2).sum(axis=2)
+    resp = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+    assert (resp[labels < 2] > 2.0**-80).sum(axis=1).max() == 1  # the far rows are hard
+    stats = [np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))]
+    sums = dict(zip(["nk", "s1", "s2"], stats, strict=True), sample_weight=sw)
+    assert _kernels.mixture_chunk(x, inv_scale, mu, upper, base, np.empty(m), **sums)
+    rw = resp * sw[:, None]
+    np.testing.assert_allclose(stats[0], rw.sum(axis=0), rtol=1e-12)
+    s1 = np.einsum("ik,ika->ka", rw, diff)
+    s2 = np.einsum("ik,ika,ikb->kab", rw, diff, diff)
+    np.testing.assert_allclose(stats[1], s1, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(stats[2], s2, rtol=1e-12, atol=1e-10)
+
+
+@needs_kernels
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d", [3, 4, 7, 8, 9, 16, 21])
 def test_rows_transposed_by_tiles(d, dtype, rng):

@@ -470,7 +470,7 @@ ATTR static inline void FN(_dgather)(Py_ssize_t d, Py_ssize_t k, const double *r
     if (g->n == cap) FN(_dflush)(d, k, mus, g, part);
 }
 /* tri statistics, features in the lanes: a tile of S2 (rows a0 to a0 + 3, V vectors of
-   columns from c0) is held in registers while the super-block's n rows stream past:
+   columns from c0) is held in registers while n rows stream past:
    S2[a, b] += E[s, a] D[s, b], E = r D the weighted differences (GEMM micro-kernel style) */
 ATTR static inline __attribute__((always_inline)) void FN(_tile)(
     const double *restrict D, const double *restrict E, Py_ssize_t dp, Py_ssize_t n,
@@ -488,67 +488,124 @@ ATTR static inline __attribute__((always_inline)) void FN(_tile)(
     for (int i = 0; i < 4; i++)
         for (int v = 0; v < V; v++) STOREV(S2 + (a0 + i) * dp + c0 + v * L, acc[i][v]);
 }
-/* tri statistics of the super-block's rows (sup->n of them), component by component: the
-   differences D = x - mu_j and E = r_j D (row-major, dp columns, zero-padded), then N, S1
-   and the upper triangle of S2 (by tiles of 4 rows, up to VMAX vectors wide) */
+/* tri statistics: the upper triangle of component j's S2 (by tiles of 4 rows, up to VMAX
+   vectors wide) from n differences D and weighted differences E */
+ATTR static void FN(_sums)(Py_ssize_t d, Py_ssize_t j, const double *restrict D,
+                           const double *restrict E, Py_ssize_t n, Super *restrict sup) {
+    const Py_ssize_t dp = sup->dp;
+    double *restrict S2 = sup->s2 + j * dp * dp;
+    for (Py_ssize_t a0 = 0; a0 < d; a0 += 4) {
+        Py_ssize_t c0 = a0 / L * L; /* the first vector holding column a0 */
+        for (; c0 + VMAX * L <= dp; c0 += VMAX * L) FN(_tile)(D, E, dp, n, a0, c0, VMAX, S2);
+        switch ((dp - c0) / L) {
+        case 3: FN(_tile)(D, E, dp, n, a0, c0, 3, S2); break;
+        case 2: FN(_tile)(D, E, dp, n, a0, c0, 2, S2); break;
+        case 1: FN(_tile)(D, E, dp, n, a0, c0, 1, S2); break;
+        }
+    }
+}
+/* tri statistics of component j's pairs (sup->cnt[j] of them): S1 (a vector of columns at a
+   time, in 4 registers: one would make the loop wait on each addition), then S2, the rows
+   beyond the pairs up to a multiple of 4 zeroed first */
+ATTR static void FN(_pflush)(Py_ssize_t d, Py_ssize_t j, Super *restrict sup) {
+    const Py_ssize_t dp = sup->dp, nv = dp / L, n0 = sup->cnt[j], n = (n0 + 3) / 4 * 4;
+    double *restrict D = sup->PD + j * sup->stride, *restrict E = sup->PE + j * sup->stride;
+    double *restrict s1 = sup->s1 + j * dp;
+    memset(D + n0 * dp, 0, (size_t)((n - n0) * dp) * sizeof(double));
+    memset(E + n0 * dp, 0, (size_t)((n - n0) * dp) * sizeof(double));
+    for (Py_ssize_t v = 0; v < nv; v++) {
+        VT acc[4] = {{0}};
+        acc[0] = LOADV(s1 + v * L);
+        for (Py_ssize_t s = 0; s < n; s += 4)
+            for (int q = 0; q < 4; q++) acc[q] += LOADV(E + (s + q) * dp + v * L);
+        acc[0] += acc[1] + (acc[2] + acc[3]);
+        STOREV(s1 + v * L, acc[0]);
+    }
+    FN(_sums)(d, j, D, E, n, sup);
+    sup->cnt[j] = 0;
+}
+/* tri statistics of the super-block's rows (sup->n of them), component by component.  A
+   component with a responsibility in most of the rows takes their differences D = x - mu_j
+   and E = r_j D all at once; one with a few (in many dimensions a row has one component's
+   responsibility and the others' underflow) adds those rows alone to its pairs, whose sums
+   are formed when it has cap of them: the work follows the pairs that add to the sums. */
 ATTR static void FN(_super)(Py_ssize_t d, Py_ssize_t k, Super *restrict sup) {
-    const Py_ssize_t dp = sup->dp, n = sup->n, nv = dp / L;
+    const Py_ssize_t dp = sup->dp, n = sup->n, nv = dp / L, cap = sup->cap;
     double *restrict D = sup->D, *restrict E = sup->E;
     for (Py_ssize_t j = 0; j < k; j++) {
         if (sup->only && !sup->only[j]) continue; /* whitened */
-        const double *restrict mu = sup->mu + j * dp, *restrict r = sup->r + j * sup->cap;
-        double *restrict s1 = sup->s1 + j * dp, *restrict S2 = sup->s2 + j * dp * dp;
-        /* a vector of columns at a time, its S1 sum in 4 registers (n is a multiple of R,
-           so of 4: one register would make the loop wait on each addition) */
-        for (Py_ssize_t v = 0; v < nv; v++) {
-            VT mv, acc[4] = {{0}};
-            mv = LOADV(mu + v * L);
-            acc[0] = LOADV(s1 + v * L);
-            for (Py_ssize_t s = 0; s < n; s += 4)
-                for (int q = 0; q < 4; q++) {
-                    VT t;
-                    t = LOADV(sup->x + (s + q) * dp + v * L);
-                    t -= mv;
-                    STOREV(D + (s + q) * dp + v * L, t);
-                    t *= r[s + q];
-                    STOREV(E + (s + q) * dp + v * L, t);
-                    acc[q] += t;
-                }
-            acc[0] += acc[1] + (acc[2] + acc[3]);
-            STOREV(s1 + v * L, acc[0]);
-        }
+        const double *restrict mu = sup->mu + j * dp, *restrict r = sup->r + j * cap;
         VT rsum = {0};
+        IT zeros = {0};
         for (Py_ssize_t s = 0; s < n; s += L) {
             VT t;
             t = LOADV(r + s);
             rsum += t;
+            zeros -= (IT)(t == 0.0); /* a comparison's lanes are -1 where true */
         }
         double nk = 0.0;
-        for (int l = 0; l < L; l++) nk += rsum[l];
+        Py_ssize_t kept = n;
+        for (int l = 0; l < L; l++) nk += rsum[l], kept -= zeros[l];
         sup->nk[j] += nk;
-        for (Py_ssize_t a0 = 0; a0 < d; a0 += 4) {
-            Py_ssize_t c0 = a0 / L * L; /* the first vector holding column a0 */
-            for (; c0 + VMAX * L <= dp; c0 += VMAX * L) FN(_tile)(D, E, dp, n, a0, c0, VMAX, S2);
-            switch ((dp - c0) / L) {
-            case 3: FN(_tile)(D, E, dp, n, a0, c0, 3, S2); break;
-            case 2: FN(_tile)(D, E, dp, n, a0, c0, 2, S2); break;
-            case 1: FN(_tile)(D, E, dp, n, a0, c0, 1, S2); break;
+        if (2 * kept > n) { /* all rows: a vector of columns at a time, S1 in 4 registers */
+            double *restrict s1 = sup->s1 + j * dp;
+            for (Py_ssize_t v = 0; v < nv; v++) {
+                VT mv, acc[4] = {{0}};
+                mv = LOADV(mu + v * L);
+                acc[0] = LOADV(s1 + v * L);
+                for (Py_ssize_t s = 0; s < n; s += 4)
+                    for (int q = 0; q < 4; q++) {
+                        VT t;
+                        t = LOADV(sup->x + (s + q) * dp + v * L);
+                        t -= mv;
+                        STOREV(D + (s + q) * dp + v * L, t);
+                        t *= r[s + q];
+                        STOREV(E + (s + q) * dp + v * L, t);
+                        acc[q] += t;
+                    }
+                acc[0] += acc[1] + (acc[2] + acc[3]);
+                STOREV(s1 + v * L, acc[0]);
+            }
+            FN(_sums)(d, j, D, E, n, sup);
+            continue;
+        }
+        double *restrict PD = sup->PD + j * sup->stride, *restrict PE = sup->PE + j * sup->stride;
+        Py_ssize_t m = sup->cnt[j];
+        for (Py_ssize_t s = 0; s < n && kept; s++) {
+            if (r[s] == 0.0) continue;
+            kept--;
+            for (Py_ssize_t v = 0; v < nv; v++) {
+                VT t;
+                t = LOADV(sup->x + s * dp + v * L);
+                t -= LOADV(mu + v * L);
+                STOREV(PD + m * dp + v * L, t);
+                t *= r[s];
+                STOREV(PE + m * dp + v * L, t);
+            }
+            if (++m == cap) {
+                sup->cnt[j] = m;
+                FN(_pflush)(d, j, sup);
+                m = 0;
             }
         }
+        sup->cnt[j] = m;
     }
     sup->n = 0;
 }
 /* tri statistics: a block's rows (row-major) and weighted responsibilities lpb (k, R) times
-   rw (R,) into the super-block, whose statistics are formed when it is full */
+   rw (R,) into the super-block, whose statistics are formed when it is full; a
+   responsibility (lpb times tot) below STATS_TINY is left out */
 ATTR static inline void FN(_gather)(Py_ssize_t d, Py_ssize_t k, const double *restrict xt,
-                                    const double *restrict lpb, const double *restrict rw,
-                                    Super *restrict sup) {
+                                    const double *restrict lpb, const double *restrict tot,
+                                    const double *restrict rw, Super *restrict sup) {
     enum { R = L * H };
     const Py_ssize_t dp = sup->dp, n = sup->n;
     for (int i = 0; i < R; i++)
         for (Py_ssize_t a = 0; a < d; a++) sup->x[(n + i) * dp + a] = xt[a * R + i];
     for (Py_ssize_t j = 0; j < k; j++)
-        for (int i = 0; i < R; i++) sup->r[j * sup->cap + n + i] = lpb[j * R + i] * rw[i];
+        for (int i = 0; i < R; i++)
+            sup->r[j * sup->cap + n + i] =
+                lpb[j * R + i] * tot[i] < STATS_TINY ? 0.0 : lpb[j * R + i] * rw[i];
     sup->n = n + R;
     if (sup->n == sup->cap) FN(_super)(d, k, sup);
 }
@@ -643,7 +700,7 @@ ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
 /* whitened statistics: a block's y_j (already in Z at the fill position, from the
    products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself into sr; lpb (k, R) the
    exponentials, tot (R,) the reciprocals of their sums and rw (R,) each row's weight times
-   that reciprocal.  Responsibilities r_ij below WHITENED_TINY are left out (their float32
+   that reciprocal.  Responsibilities r_ij below STATS_TINY are left out (their float32
    products would be subnormal, which some processors compute many times slower; what they
    leave out is below 2^-80 of each row's weight) */
 ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict lpb,
@@ -657,7 +714,7 @@ ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *r
         double r[R], nk = 0.0;
         float sr[R];
         for (int i = 0; i < R; i++)
-            r[i] = lpb[j * R + i] * tot[i] < WHITENED_TINY ? 0.0 : lpb[j * R + i] * rw[i];
+            r[i] = lpb[j * R + i] * tot[i] < STATS_TINY ? 0.0 : lpb[j * R + i] * rw[i];
         for (int i = 0; i < R; i++) nk += r[i];
         for (int i = 0; i < R; i++) sr[i] = (float)sqrt(r[i]);
         wh->nk[j] += nk;
@@ -914,7 +971,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                 rw[i] = i < w ? total[i] * (c->sw ? c->sw[b + i] : 1.0) : 0.0;
             if (c->wh) FN(_wgather)(d, k, lpb, total, rw, c->wh);
             if (sup) /* all components, or those whose statistics are not whitened */
-                FN(_gather)(d, k, xt, lpb, rw, sup);
+                FN(_gather)(d, k, xt, lpb, total, rw, sup);
             else if (g)
                 FN(_dgather)(d, k, c->mu, xt, lpb, rw, g, part);
         }
@@ -957,6 +1014,8 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
     /* and the float64 sums (of the components not whitened, if some are) */
     if (sup) { /* the super-block's sums into the outputs; S2's upper triangle mirrored */
         if (sup->n) FN(_super)(d, k, sup);
+        for (Py_ssize_t j = 0; j < k; j++)
+            if (sup->cnt[j]) FN(_pflush)(d, j, sup);
         const Py_ssize_t dp = sup->dp;
         for (Py_ssize_t j = 0; j < k; j++) {
             if (sup->only && !sup->only[j]) continue;

@@ -16,7 +16,10 @@
  * The GIL is released throughout, so the engine's worker threads run it in parallel.
  * EM's statistics are gathered in the same pass, about each component's mean; full ones
  * above d = 12 by a super-block of rows whose products with each component's S2 run as
- * register tiles with the features in the lanes (a GEMM micro-kernel's shape), diagonal
+ * register tiles with the features in the lanes (a GEMM micro-kernel's shape), a component's
+ * rows without a responsibility left out where they are most (so that the work follows the
+ * pairs of a row and a component that add to the sums, about one per row in many
+ * dimensions), diagonal
  * ones from gathered rows, per component and 4 features with the sums in registers
  * (spherical: S2 from the squared distances the log-densities computed).  Float32 input
  * may have the triangular products formed in float32 lanes (gaussmix/engine/planning.py decides), and then
@@ -50,9 +53,12 @@
    any k up to 10^5 or so */
 #define SKIP_LSE (-50.0)
 
-/* responsibilities below this are left out of the whitened float32 statistics (see
-   _wgather in _kernel_body.h) */
-#define WHITENED_TINY 0x1p-80
+/* responsibilities below this are left out of the statistics: what they leave out is below
+   2^-80 of each row's weight, far below the sums' rounding; in float32 their products would
+   be subnormal, which some processors compute many times slower, and in float64 leaving
+   them out lets the sums skip the pairs of a row and a component that add nothing (see
+   _gather and _wgather in _kernel_body.h) */
+#define STATS_TINY 0x1p-80
 
 /* lanes of the widest variant's vectors */
 #define L_MAX 8
@@ -159,13 +165,17 @@ static void pack_panels(const double *U, Py_ssize_t d, double *out) {
 
 /* The statistics of triangular factors gather a super-block of rows first (cap rows, a
    multiple of the block rows): their rows x (cap, dp), row-major and zero-padded to dp
-   columns, and weighted responsibilities r (k, cap); then per component the differences D
-   and E = r D (cap, dp) and the sums nk (k,), s1 (k, dp) and s2 (k, dp, dp) (upper
-   triangle, by tiles), with mu (k, dp) the padded means; if only is not NULL, for the
+   columns, and weighted responsibilities r (k, cap); then per component either the
+   differences D and E = r D (cap, dp) of all its rows, or, for a component with few
+   responsibilities among them, its pairs: the differences PD and weighted differences PE of
+   the rows with one (up to cap of them, stride doubles apart from one component to the
+   next), cnt[j] of them so far.  The sums are nk (k,), s1 (k, dp) and s2 (k, dp, dp)
+   (upper triangle, by tiles), with mu (k, dp) the padded means; if only is not NULL, for the
    components it flags alone (the others' statistics are whitened). */
 typedef struct {
-    Py_ssize_t dp, cap, n;
-    double *x, *r, *D, *E, *mu, *nk, *s1, *s2;
+    Py_ssize_t dp, cap, n, stride;
+    Py_ssize_t *cnt;
+    double *x, *r, *D, *E, *PD, *PE, *mu, *nk, *s1, *s2;
     const unsigned char *only;
 } Super;
 
@@ -339,8 +349,9 @@ static int view(Views *v, int i, PyObject *obj, const char *name, int ndim, cons
     return 0;
 }
 
-/* Rows of a super-block: a multiple of the block rows R, such that its differences and
-   weighted differences (2 cap dp doubles) take about 32 KiB of the first-level cache. */
+/* Rows of a super-block (and pairs gathered per component): a multiple of the block rows R,
+   such that its differences and weighted differences (2 cap dp doubles) take about 32 KiB
+   of the first-level cache. */
 static Py_ssize_t super_rows(Py_ssize_t dp, Py_ssize_t R) {
     Py_ssize_t cap = 2048 / dp / R * R;
     return cap < R ? R : cap > 8 * R ? 8 * R : cap;
@@ -367,25 +378,30 @@ static Py_ssize_t whitened_rows(Py_ssize_t dz, Py_ssize_t k, Py_ssize_t R) {
 
 /* Doubles of a super-block's buffers for k components (each a multiple of 8), and their
    places from base. */
-/* The buffers that one loop reads and writes together (x, D, E, r) are set 8 doubles (a
-   cache line) apart beyond their sizes: sizes of multiples of 4 KiB put them at the same
-   address modulo 4 KiB, where each store appears to the processor to alias the next
-   loads. */
+/* The buffers that one loop reads and writes together (x, D, E, r; x, PD, PE) are set 8
+   doubles (a cache line) apart beyond their sizes: sizes of multiples of 4 KiB put them at
+   the same address modulo 4 KiB, where each store appears to the processor to alias the
+   next loads. */
 enum { SKEW = 8 };
 static size_t super_size(const Super *sup, Py_ssize_t k) {
     const size_t dp = (size_t)sup->dp, cap = (size_t)sup->cap, kk = (size_t)(k + 7) / 8 * 8;
-    return 3 * (cap * dp + SKEW) + kk * cap + (size_t)k * dp * (2 + dp) + kk;
+    return (3 + 2 * (size_t)k) * (cap * dp + SKEW) + kk * cap + (size_t)k * dp * (2 + dp) +
+           2 * kk;
 }
 static void super_place(Super *sup, Py_ssize_t k, double *base) {
     const Py_ssize_t dp = sup->dp, cap = sup->cap, kk = (k + 7) / 8 * 8;
-    sup->x = base, base += cap * dp + SKEW;
-    sup->D = base, base += cap * dp + SKEW;
-    sup->E = base, base += cap * dp + SKEW;
+    sup->stride = cap * dp + SKEW;
+    sup->x = base, base += sup->stride;
+    sup->D = base, base += sup->stride;
+    sup->E = base, base += sup->stride;
+    sup->PD = base, base += k * sup->stride;
+    sup->PE = base, base += k * sup->stride;
     sup->r = base, base += kk * cap;
     sup->mu = base, base += k * dp;
     sup->s1 = base, base += k * dp;
     sup->s2 = base, base += k * dp * dp;
-    sup->nk = base;
+    sup->nk = base, base += kk;
+    sup->cnt = (Py_ssize_t *)base; /* doubles' room, zeroed */
 }
 
 /* Whether every component's diagonal factors are one value (c's factors as given). */
