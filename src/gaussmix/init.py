@@ -91,11 +91,14 @@ class Given:
     """Responsibilities (or hard labels) given for each slice of global rows; ``ref`` the
     points the statistics are taken about (and the missing values' conditional means, under
     unit covariances in the features' standardised units, :meth:`Frame.spread`).
-    ``labels``: the hard labels of every row, where they are known whole."""
+    ``labels``: the hard labels of every row, where they are known whole; ``internal``:
+    those rows in the internal frame, where the start has them already (their statistics
+    are then summed without a second copy)."""
 
     responsibilities: GivenResponsibilities
     ref: Array
     labels: NDArray[np.intp] | None = None
+    internal: Array | None = None
 
     def statistics(
         self, source: RowSource, moments: MomentKind, frame: Frame, chunk_size: int | None
@@ -107,7 +110,9 @@ class Given:
         ):
             # a start's small sample under hard labels: summed directly, without the
             # pass's densities (most of a pass's cost), where no value is missing
-            Z = frame.to_internal(source.X)
+            Z = self.internal
+            if Z is None or Z.shape[0] != source.n_rows:
+                Z = frame.to_internal(source.X)
             if np.isfinite(Z).all():
                 return labelled_statistics(Z, self.labels, self.ref, moments, source.sample_weight)
         # a row's missing values are lifted under these covariances: the features'
@@ -125,9 +130,10 @@ class Given:
 DIRECT_ROWS = 65_536
 
 
-def _labelled_rows(labels: NDArray[np.intp], ref: Array) -> Given:
-    """Hard labels known for every row, as a :class:`Given` assignment."""
-    return Given(_labels(labels), ref, labels)
+def _labelled_rows(labels: NDArray[np.intp], ref: Array, internal: Array | None = None) -> Given:
+    """Hard labels known for every row (``internal``: the rows in the internal frame, where
+    at hand), as a :class:`Given` assignment."""
+    return Given(_labels(labels), ref, labels, internal)
 
 
 #: a strategy's answer: the assignment and the rows to take the statistics of (None: all)
@@ -317,7 +323,7 @@ def _kmeans_plusplus_many(
     # EM runs that follow refine it on more rows)
     return [
         (
-            _labelled_rows(labels[s], samples[s][seeds[s]]),
+            _labelled_rows(labels[s], samples[s][seeds[s]], samples[s]),
             None
             if rows is None
             else ArraySource(gathered[s], None if weights is None else weights[s]),
@@ -429,7 +435,7 @@ def partition_start(
     sums = np.stack([np.bincount(labels, weights=w * Z[:, f], minlength=k) for f in
                      range(Z.shape[1])], axis=1)  # fmt: skip
     ref = sums / np.where(counts > 0, counts, 1.0)[:, None]
-    return _labelled_rows(labels, ref), ArraySource(np.asarray(rows), weights)
+    return _labelled_rows(labels, ref, Z), ArraySource(np.asarray(rows), weights)
 
 
 def _hierarchical(source: RowSource, frame: Frame, k: int, rng: np.random.Generator) -> Start:
