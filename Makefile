@@ -53,7 +53,7 @@ test: lint typecheck pytest
 # The full benchmark (tens of minutes on 2 cores); rewrites benchmarks/README.md's results.
 bench: $(VENV)/.installed-test
 	$(PIP) install --quiet -e '.[bench]'
-	$(PY) benchmarks/bench_em.py --configs all --sk-iters 3 --repeat 5 --float32 --write-readme
+	$(PY) benchmarks/bench_em.py --configs all --sk-iters 3 --repeat 5 --float32 --default-repeat 3 --write-readme
 	$(PY) benchmarks/bench_scaling.py --write-readme
 	$(PY) benchmarks/bench_paths.py --write-readme
 	$(PY) benchmarks/bench_frame.py --write-readme

@@ -16,10 +16,9 @@
  * The GIL is released throughout, so the engine's worker threads run it in parallel.
  * EM's statistics are gathered in the same pass, about each component's mean; full ones
  * above d = 12 by a super-block of rows whose products with each component's S2 run as
- * register tiles with the features in the lanes (a GEMM micro-kernel's shape), a component's
- * rows without a responsibility left out where they are most (so that the work follows the
- * pairs of a row and a component that add to the sums, about one per row in many
- * dimensions), diagonal
+ * register tiles with the features in the lanes (a GEMM micro-kernel's shape), over only the
+ * rows with a responsibility for a component that has few (in many dimensions a row has
+ * about one, so the work follows the pairs that add to the sums), diagonal
  * ones from gathered rows, per component and 4 features with the sums in registers
  * (spherical: S2 from the squared distances the log-densities computed).  Float32 input
  * may have the triangular products formed in float32 lanes (gaussmix/engine/planning.py decides), and then
