@@ -227,6 +227,42 @@ def scatter_error(new, ref):
 
 
 @needs_kernels
+@pytest.mark.parametrize("d", [5, 16, 32])
+def test_float32_statistics_of_components_far_apart(d, rng, monkeypatch):
+    """Whitened statistics gather, per component, only the rows with a responsibility for it
+    (moved up within each block): with components far apart (each row's other
+    responsibilities underflow) and the first rows all from one component, the M-step
+    follows the float64 statistics' as in test_float32_statistics_follow_float64."""
+    monkeypatch.setattr("gaussmix.engine.passes.FLOAT32_STATISTICS_MIN_FEATURES", 1)
+    k, n, cond = 4, 256 * d + 77, 30.0
+    weights, means, cov = random_full_model(rng, k, d, cond)
+    means = means + 100.0 * np.arange(k)[:, None]
+    labels = np.concatenate([np.zeros(300, int), rng.choice(k, size=n - 300, p=weights)])
+    X = np.empty((n, d))
+    for j in range(k):
+        rows = labels == j
+        X[rows] = rng.multivariate_normal(means[j], cov[j], size=int(rows.sum()))
+    family, frame, p = model("full", weights, means, cov)
+    X = X.astype(np.float32)
+    w = rng.uniform(0.0, 2.0, size=n) * (rng.random(n) > 0.1)
+    kw = {"stats": True, "sample_weight": w, "chunk_size": 1001, "n_threads": 2}
+    fast = mixture_pass(X, gaussian_terms(p, family), frame, resp=True, **kw)
+    ref = mixture_pass(X, gaussian_terms(p, family), frame, float32_statistics=False, **kw)
+    assert fast.float32_statistics and not ref.float32_statistics
+    assert ((fast.resp >= 2.0**-80).sum(axis=1) == 1).all()  # one component per row
+    np.testing.assert_allclose(fast.stats.N, ref.stats.N, rtol=1e-13)
+    reg = internal_reg(1e-6, frame, frame)
+    new32, bad32 = params_from_stats(fast.stats, family, reg)
+    new64, bad64 = params_from_stats(ref.stats, family, reg)
+    assert not bad32.any() and not bad64.any()
+    tol = 2.0**-24 * np.sqrt(cond)
+    for j in range(k):
+        li = np.linalg.inv(np.linalg.cholesky(new64.covariances[j]))
+        assert np.linalg.norm(li @ (new32.means[j] - new64.means[j])) < tol
+    assert scatter_error(new32.covariances, new64.covariances) < tol
+
+
+@needs_kernels
 @pytest.mark.parametrize("d", [1, 2, 5, 8, 13, 16, 17, 31, 32, 33, 40])
 @pytest.mark.parametrize("cond", [30.0, 1e6])
 def test_float32_statistics_follow_float64(d, cond, rng, monkeypatch):

@@ -664,45 +664,48 @@ ATTR static inline __attribute__((always_inline)) void FN(_wtile)(
         STOREV(s + L * e, t);
     }
 }
-/* whitened statistics of the gathered rows (wh->n of them), component by component: the
-   upper triangle of Z Z^T by tiles of 4 x VMAX rows of Z, and Z sr 4 rows at a time */
-ATTR static void FN(_wflush)(Py_ssize_t k, Whitened *restrict wh) {
+/* whitened statistics of component j's gathered rows (wh->fill[j] of them, padded with zero
+   rows to a multiple of 2 L): the upper triangle of Z Z^T by tiles of 4 x VMAX rows of Z,
+   and Z sr 4 rows at a time */
+ATTR static void FN(_wflush)(Py_ssize_t j, Whitened *restrict wh) {
     enum { B = VMAX, LF = 2 * L };
     typedef FN(_ft) FT;
-    const Py_ssize_t dz = wh->dz, cap = wh->cap, n = wh->n;
-    for (Py_ssize_t j = 0; j < k; j++) {
-        if (wh->skip && wh->skip[j]) continue; /* float64 statistics */
-        const float *z = wh->z + j * dz * cap, *sr = wh->sr + j * cap;
-        double *s = wh->s + j * wh->ntile * LF;
-        for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4)
-            for (Py_ssize_t b0 = a0; b0 < dz; b0 += B, s += LF) FN(_wtile)(z, cap, n, a0, b0, s);
-        for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4) {
-            FT acc[4];
-            for (int i = 0; i < 4; i++) {
-                const FT zero = {0};
-                acc[i] = zero;
-            }
-            for (Py_ssize_t t = 0; t < n; t += LF) {
-                const FT f = *(const FN(_uft) *)(sr + t);
-                for (int i = 0; i < 4; i++) acc[i] += *(const FN(_uft) *)(z + (a0 + i) * cap + t) * f;
-            }
-            for (int i = 0; i < 4; i++) {
-                float lane[LF];
-                *(FN(_uft) *)lane = acc[i];
-                double sum = 0.0;
-                for (int q = 0; q < LF; q++) sum += lane[q];
-                wh->s1[j * dz + a0 + i] += sum;
-            }
+    const Py_ssize_t dz = wh->dz, cap = wh->cap, n0 = wh->fill[j], n = (n0 + LF - 1) / LF * LF;
+    float *z = wh->z + j * dz * cap, *sr = wh->sr + j * cap;
+    for (Py_ssize_t a = 0; a < dz; a++) memset(z + a * cap + n0, 0, (size_t)(n - n0) * sizeof(float));
+    memset(sr + n0, 0, (size_t)(n - n0) * sizeof(float));
+    double *s = wh->s + j * wh->ntile * LF;
+    for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4)
+        for (Py_ssize_t b0 = a0; b0 < dz; b0 += B, s += LF) FN(_wtile)(z, cap, n, a0, b0, s);
+    for (Py_ssize_t a0 = 0; a0 < dz; a0 += 4) {
+        FT acc[4];
+        for (int i = 0; i < 4; i++) {
+            const FT zero = {0};
+            acc[i] = zero;
+        }
+        for (Py_ssize_t t = 0; t < n; t += LF) {
+            const FT f = *(const FN(_uft) *)(sr + t);
+            for (int i = 0; i < 4; i++) acc[i] += *(const FN(_uft) *)(z + (a0 + i) * cap + t) * f;
+        }
+        for (int i = 0; i < 4; i++) {
+            float lane[LF];
+            *(FN(_uft) *)lane = acc[i];
+            double sum = 0.0;
+            for (int q = 0; q < LF; q++) sum += lane[q];
+            wh->s1[j * dz + a0 + i] += sum;
         }
     }
-    wh->n = 0;
+    wh->fill[j] = 0;
 }
-/* whitened statistics: a block's y_j (already in Z at the fill position, from the
+/* whitened statistics: a block's y_j (already in Z at component j's fill position, from the
    products) times sqrt(r_ij w_i), and sqrt(r_ij w_i) itself into sr; lpb (k, R) the
    exponentials, tot (R,) the reciprocals of their sums and rw (R,) each row's weight times
    that reciprocal.  Responsibilities r_ij below STATS_TINY are left out (their float32
    products would be subnormal, which some processors compute many times slower; what they
-   leave out is below 2^-80 of each row's weight) */
+   leave out is below 2^-80 of each row's weight), and so are their rows: the rows kept move
+   up to the fill position, so that a component's sums run over the rows with a
+   responsibility for it (in many dimensions about one component's per row).  A component
+   without room for another block's rows has its sums formed. */
 ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *restrict lpb,
                                      const double *restrict tot, const double *restrict rw,
                                      Whitened *restrict wh) {
@@ -718,18 +721,27 @@ ATTR static inline void FN(_wgather)(Py_ssize_t d, Py_ssize_t k, const double *r
         for (int i = 0; i < R; i++) nk += r[i];
         for (int i = 0; i < R; i++) sr[i] = (float)sqrt(r[i]);
         wh->nk[j] += nk;
-        float *zj = wh->z + j * dz * cap + wh->n;
+        const Py_ssize_t fill = wh->fill[j];
+        float *zj = wh->z + j * dz * cap + fill, *srj = wh->sr + j * cap + fill;
         for (int h = 0; h < HF; h++) {
             const FT f = *(const FN(_uft) *)(sr + LF * h);
             for (Py_ssize_t a = 0; a < d; a++) {
                 FN(_uft) *p = (FN(_uft) *)(zj + a * cap + LF * h);
                 *p = *p * f;
             }
-            *(FN(_uft) *)(wh->sr + j * cap + wh->n + LF * h) = f;
+            *(FN(_uft) *)(srj + LF * h) = f;
         }
+        int kept = 0;
+        for (int i = 0; i < R; i++) {
+            if (r[i] == 0.0) continue;
+            if (kept != i) {
+                for (Py_ssize_t a = 0; a < d; a++) zj[a * cap + kept] = zj[a * cap + i];
+                srj[kept] = srj[i];
+            }
+            kept++;
+        }
+        if ((wh->fill[j] = fill + kept) + R > cap) FN(_wflush)(j, wh);
     }
-    wh->n += R;
-    if (wh->n == cap) FN(_wflush)(k, wh);
 }
 /* L consecutive values of a row from column a, float64 or float32, as a vector of doubles
    (through a pointer: a vector return value would change the baseline variant's ABI) */
@@ -842,7 +854,7 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                 if (c->u32)
                     FN(_tri32)(xt, d, c->mu + j * d, c->u32 + j * c->panel, c->base[j],
                                (float *)dt, lpb + j * R,
-                               c->wh ? c->wh->z + j * c->wh->dz * c->wh->cap + c->wh->n : NULL,
+                               c->wh ? c->wh->z + j * c->wh->dz * c->wh->cap + c->wh->fill[j] : NULL,
                                c->wh ? c->wh->cap : 0);
                 else
                     FN(_tri)(xt, d, c->mu + j * d, c->u + j * c->panel, c->base[j], dt,
@@ -994,7 +1006,8 @@ ATTR static int NAME(const Chunk *c, double *restrict xt, double *restrict lpb,
                     are S2 (mirrored), Z sr's rows below d S1 */
         Whitened *wh = c->wh;
         enum { B = VMAX, LF = 2 * L };
-        if (wh->n) FN(_wflush)(k, wh);
+        for (Py_ssize_t j = 0; j < k; j++)
+            if (wh->fill[j]) FN(_wflush)(j, wh);
         for (Py_ssize_t j = 0; j < k; j++) {
             if (wh->skip && wh->skip[j]) continue;
             c->nk[j] += wh->nk[j];

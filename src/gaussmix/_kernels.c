@@ -82,9 +82,10 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
 /* Whitened statistics (float32 input with float32 products and triangular factors; engine/whitened.py
    decides, and checks the result): each row's y_j = (z - mu_j) U_j, which the products form
    anyway, times sqrt(w r_j), is gathered feature-major: Z (k, dz, cap) floats, dz = d
-   rounded up to 4 (the rows beyond d zero), and sqrt(w r_j) itself in sr (k, cap).  When
-   cap rows are in, each component's upper triangle of Z Z^T (its S2 in y's coordinates) is
-   summed over them in float32 lanes, rows in the lanes, by tiles of 4 x VMAX rows of Z, and
+   rounded up to 4 (the rows beyond d zero), and sqrt(w r_j) itself in sr (k, cap), each
+   component's rows with a responsibility for it only (fill[j] of them).  When another
+   block's rows would not fit, the component's upper triangle of Z Z^T (its S2 in y's
+   coordinates) is summed over them in float32 lanes, rows in the lanes, by tiles of 4 x VMAX rows of Z, and
    added in float64 to s (k, ntile, 2 L); Z sr (its S1) to s1 (k, dz); nk (k,) sums w r_j
    in float64.  About y, the sums are well-conditioned (close to nk times the identity near a
    fit), and a float32 sum of at most cap / (2 L) + log2(2 L) terms per lane is accurate to
@@ -93,7 +94,8 @@ typedef unsigned long long v4u __attribute__((vector_size(32)));
    statistics are summed in float64 instead, about their means (Super or the partial sums),
    and the outputs get both, each component's from one. */
 typedef struct {
-    Py_ssize_t dz, cap, n, ntile;
+    Py_ssize_t dz, cap, ntile;
+    Py_ssize_t *fill; /* (k,) each component's rows gathered so far (see _wgather) */
     float *z, *sr;
     double *s, *s1, *nk;
     const unsigned char *skip;
@@ -456,7 +458,7 @@ static int run_chunk(Chunk *c, int products32, int stats32, const unsigned char 
         for (Py_ssize_t a0 = 0; a0 < wh.dz; a0 += 4) wh.ntile += (wh.dz - a0) / tile_rows;
         /* Z and sr (floats, in doubles' room), then s, s1 and nk */
         n_whitened = ((size_t)c->k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW +
-                     (size_t)c->k * (size_t)(wh.ntile * 4 * tile_rows + wh.dz) + (size_t)c->k;
+                     (size_t)c->k * (size_t)(wh.ntile * 4 * tile_rows + wh.dz) + 2 * (size_t)c->k;
     }
     /* the factors (triangular) or the transform as panels */
     const Py_ssize_t panel = panel_size(c->d);
@@ -509,6 +511,7 @@ static int run_chunk(Chunk *c, int products32, int stats32, const unsigned char 
         wh.s = base + ((size_t)c->k * (size_t)((wh.dz + 1) * wh.cap) + 1) / 2 + SKEW;
         wh.s1 = wh.s + c->k * wh.ntile * 4 * tile_rows;
         wh.nk = wh.s1 + c->k * wh.dz;
+        wh.fill = (Py_ssize_t *)(wh.nk + c->k); /* doubles' room, zeroed */
         wh.skip = f64c;
         c->wh = &wh;
     }
