@@ -268,3 +268,19 @@ def test_degenerate_covariances_are_flagged(family, rng):
     else:
         np.testing.assert_array_equal(reseeded[1], cov[2])
         np.testing.assert_array_equal(reseeded[[0, 2]], cov[[0, 2]])
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+def test_short_of_rows_follows_rows_needed(family):
+    """Components short of the rows their covariances need: each one against its own need
+    where the need is per component, all or none against the total otherwise."""
+    k, d = 3, 4
+    needed, each = family.rows_needed(k, d)
+    weights = np.array([0.5, 0.3, 0.2])
+    just = needed / 0.2 if each else needed  # the smallest component (or all) just enough
+    assert not family.short_of_rows(weights, d, just).any()
+    short = family.short_of_rows(weights, d, just * 0.99)
+    if each:
+        assert short.tolist() == [False, False, True]
+    else:
+        assert short.all()

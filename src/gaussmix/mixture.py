@@ -76,19 +76,17 @@ def singular_components(
         return None
     w = np.asarray(weights, dtype=np.float64)
     k = w.shape[0]
-    needed, each = get_family(covariance_type).rows_needed(k, n_features)
+    family = get_family(covariance_type)
+    needed, each = family.rows_needed(k, n_features)
+    bad = family.short_of_rows(w, n_features, n_rows)
+    rows = w * n_rows
     if not each:
-        if n_rows < needed:
+        if bad.any():
             return (
                 f"{n_rows:.4g} rows for {n_features} features and {k} components (a "
                 f"{covariance_type!r} covariance needs {needed:g})"
             )
-        rows = w * n_rows
-        bad = np.zeros(k, dtype=bool)
-    else:
-        rows = w * n_rows
-        bad = rows < needed * (1.0 - 1e-9)
-    if bad.any():
+    elif bad.any():
         return _components_message(
             np.flatnonzero(bad), [f"{r:.3g}" for r in rows], "effective rows for "
             f"{n_features} feature{'s' * (n_features > 1)} (a {covariance_type!r} covariance "

@@ -42,8 +42,8 @@ Array = NDArray[np.float64]
 AUTO = "auto"
 
 #: ``reg_covar="auto"`` adds this fraction of the data's variances: small enough that the
-#: fits end where scikit-learn's absolute 1e-6 and mclust's none do (measured by fraction in
-#: benchmarks/README.md, Default fit), large enough that a component on a few rows keeps a
+#: fits end where scikit-learn's absolute 1e-6 and mclust's none do (see benchmarks/README.md,
+#: Default fit), large enough that a component on a few rows keeps a
 #: covariance whose condition, at most about 1 / RELATIVE_REG in each feature's units,
 #: factorises accurately
 RELATIVE_REG = 1e-8

@@ -96,10 +96,7 @@ class ModelStrategy(ABC, Generic[P]):
         fitting the data, so a race ranks these starts after the others."""
         point = self.point_estimate(params)
         k, d = point.means.shape
-        needed, each = self.family.rows_needed(k, d)
-        if each:
-            return bool((point.weights[:k] * n_rows < needed).any())
-        return n_rows < needed
+        return bool(self.family.short_of_rows(point.weights[:k], d, n_rows).any())
 
 
 def params_from_stats(

@@ -74,6 +74,17 @@ class CovarianceFamily(ABC):
             return 2, True
         return (d + k if m[2] != "I" else k + 1), False
 
+    def short_of_rows(self, weights: Array, n_features: int, n_rows: float) -> NDArray[np.bool_]:
+        """Which components of mixture ``weights``, fitted to rows of total weight
+        ``n_rows``, have fewer effective rows than their covariances need
+        (:meth:`rows_needed`; a relative 1e-9 short of it is enough, for the rounding of the
+        weights): where the need is in all, every component or none."""
+        w = np.asarray(weights, dtype=np.float64)
+        needed, each = self.rows_needed(w.shape[0], n_features)
+        if each:
+            return np.asarray(w * n_rows < needed * (1.0 - 1e-9))
+        return np.full(w.shape[0], n_rows < needed)
+
     @abstractmethod
     def n_parameters(self, n_components: int, n_features: int) -> int:
         """Number of free covariance parameters, as mclust counts them (``nVarParams``)."""
