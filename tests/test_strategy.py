@@ -204,6 +204,10 @@ def test_strategy_contract(make, covariance_type, rng):
     state = EMState(params, ConvergenceMonitor(tol=0.0, max_iter=15))
     value = em_step(ArraySource(X), state, strategy, frame, limit=10)
     assert np.isfinite(value)
+    # EM's fixed point is claimed only where the M-step gave back what it started from
+    assert not strategy.unchanged(state.params, params) and not state.monitor.settled
+    if isinstance(strategy, MaximumLikelihood | NoiseMaximumLikelihood):
+        assert strategy.unchanged(state.params, state.params)
     result = ArraySource(X).mixture_pass(strategy.pass_terms(state.params), frame)
     new, bad = strategy.m_step(result.stats, state.params)
     assert bad.shape == (k,) and bad.dtype == bool

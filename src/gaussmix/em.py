@@ -78,6 +78,8 @@ class ConvergenceMonitor:
         log-likelihood, which scaling the data does not change); ``None``: stop at ``tol``.
     refine_iter : int
         Iterations the refinement may add to ``max_iter``.
+    settled : bool
+        EM reached a fixed point (:meth:`settle`): converged, refined and done.
     """
 
     tol: float
@@ -87,6 +89,7 @@ class ConvergenceMonitor:
     converged: bool = False
     refine: float | None = None
     refine_iter: int = 0
+    settled: bool = False
 
     @property
     def n_iter(self) -> int:
@@ -100,6 +103,8 @@ class ConvergenceMonitor:
 
     @property
     def done(self) -> bool:
+        if self.settled:
+            return True
         if not self.converged:
             return self.n_iter >= self.max_iter
         return (
@@ -115,6 +120,14 @@ class ConvergenceMonitor:
             return False
         left = gain_left(self.history)
         return left is not None and left <= self.refine
+
+    def settle(self) -> None:
+        """The last M-step gave back the parameters it started from: the next
+        log-likelihood would equal the last to rounding, so the run has converged and
+        refinement has nothing left to gain.  Not with ``tol=0``, which asks for every
+        iteration."""
+        if self.tol > 0:
+            self.converged = self.settled = True
 
     def report(self, log_likelihood: float) -> bool:
         """Record one iteration's log-likelihood; return True once the run is done."""
@@ -159,7 +172,9 @@ def em_step(
     ``combine(stats)`` gives the statistics the M-step takes from the pass's (stepwise EM's
     running average, :mod:`gaussmix.stepwise`); ``None``: the pass's own.  ``relax``: take
     over-relaxed steps (:mod:`gaussmix.relaxation`); where the pass finds that the last one
-    lowered the objective, it is undone and None returned (no iteration).
+    lowered the objective, it is undone and None returned (no iteration).  Where the M-step
+    gives back the parameters it started from (:meth:`ModelStrategy.unchanged`), the monitor
+    is told that EM is at a fixed point (:meth:`ConvergenceMonitor.settle`).
     """
     terms = strategy.pass_terms(state.params)
     result = source.mixture_pass(terms, frame, chunk_size=chunk_size, **state.pass_options)
@@ -190,6 +205,8 @@ def em_step(
         if relax is not None:  # the statistics no longer lead to these parameters
             relax.restart()
             relax = None
+    elif combine is None and strategy.unchanged(params, state.params):
+        state.monitor.settle()  # on a running average of statistics it would not be EM's
     if relax is not None:
         params = relax.next_params(stats, params, state.params, strategy)
     state.params = params
@@ -262,8 +279,9 @@ def run_em(
         if hold and plain >= CONFIRM_STEPS:  # done says so on EM's own steps
             hold = False
         elif done and refining and plain < CONFIRM_STEPS and not monitor.exhausted:
-            hold, done = True, False
-            state.params = relax.retreat(state.params)
+            if not monitor.settled:  # a fixed point needs no confirming
+                hold, done = True, False
+                state.params = relax.retreat(state.params)
         if verbose >= 2 and monitor.n_iter % verbose_interval == 0:
             change = value - (monitor.history[-2] if monitor.n_iter > 1 else monitor.previous)
             now = time.perf_counter()

@@ -202,7 +202,11 @@ class GaussianMixture(MixtureBase):
         the last digits that matter for BIC.  The refinement takes over-relaxed steps
         (:mod:`gaussmix.relaxation`), and a start stops refining where it nears an earlier
         start's optimum or cannot reach the best earlier one's
-        (:func:`~gaussmix.multistart.falls_short`).
+        (:func:`~gaussmix.multistart.falls_short`).  With any ``tol > 0``, EM also stops
+        where an M-step gives back the parameters it started from (to
+        :data:`~gaussmix.strategy.FIXED_POINT` of their scale): the next log-likelihood
+        would equal the last, so the run ends one iteration before scikit-learn's would
+        (clusters far apart, whose responsibilities are all 0 or 1).
     reg_covar : 'auto' or float, default='auto'
         Regularisation added to the diagonal of each component's scatter before the M-step
         (for 'full', 'tied', 'diag' and 'spherical': to the covariances).  ``'auto'``: 1e-8

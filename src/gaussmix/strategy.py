@@ -34,6 +34,11 @@ P = TypeVar("P")
 #: a component whose share of the total weight falls below this is considered collapsed
 COLLAPSE_SHARE = 1e-10
 
+#: the M-step's parameters differ from those it started from by at most this, relative to
+#: their scale (:func:`unchanged`): EM is at a fixed point, its next log-likelihood the
+#: same to rounding
+FIXED_POINT = 1e-12
+
 #: ``candidates(n)``: ``n`` rows (internal frame) the current model explains worst, worst
 #: first; it costs a pass, so a strategy calls it only when it re-seeds
 Candidates = Callable[[int], Array]
@@ -88,6 +93,13 @@ class ModelStrategy(ABC, Generic[P]):
     def start(self, params: Params) -> P:
         """The strategy's parameters for an initial point estimate."""
 
+    def unchanged(self, new: P, old: P) -> bool:
+        """Whether the M-step gave back ``new`` parameters equal to the ``old`` ones it
+        started from (to :data:`FIXED_POINT`): EM is at a fixed point, and another iteration
+        would only confirm it.  False where the strategy cannot tell, and the run goes on
+        until its objective stops changing."""
+        return False
+
     def thin(self, params: P, n_rows: float) -> bool:
         """Whether a component of ``params``, fitted to rows of total weight ``n_rows``, has
         fewer effective rows than its covariance needs to be non-singular
@@ -119,6 +131,22 @@ def params_from_stats(
     bad = np.broadcast_to(bad_cov, (k,)) | (nk <= COLLAPSE_SHARE * total)
     bad |= ~np.isfinite(means).all(axis=1)
     return Params(weights, means, covariances, chol), bad
+
+
+def unchanged(new: Params, old: Params, family: CovarianceFamily) -> bool:
+    """Whether two point estimates agree to :data:`FIXED_POINT`: the weights absolutely,
+    each feature of the means relative to its standard deviation (averaged over the
+    components), each component's covariance relative to its largest entry."""
+    if not np.allclose(new.weights, old.weights, rtol=0.0, atol=FIXED_POINT):
+        return False
+    d = old.means.shape[1]
+    spread = np.sqrt(family.feature_variances(old.covariances, d))
+    if not (np.abs(new.means - old.means) <= FIXED_POINT * spread).all():
+        return False
+    rows = old.covariances.shape[0] if old.covariances.ndim else 1
+    before = old.covariances.reshape(rows, -1)
+    scale = np.abs(before).max(axis=1, keepdims=True)
+    return bool((np.abs(new.covariances.reshape(rows, -1) - before) <= FIXED_POINT * scale).all())
 
 
 def reseed(
@@ -194,6 +222,9 @@ class MaximumLikelihood(ModelStrategy[Params]):
         assert result.stats is not None
         return result.stats.mean_log_likelihood()
 
+    def unchanged(self, new: Params, old: Params) -> bool:
+        return unchanged(new, old, self.family)
+
     def repair(
         self, params: Params, bad: NDArray[np.bool_], candidates: Candidates, budget: int
     ) -> tuple[Params, list[int]]:
@@ -210,9 +241,11 @@ class MaximumLikelihood(ModelStrategy[Params]):
 
 __all__ = [
     "COLLAPSE_SHARE",
+    "FIXED_POINT",
     "DegenerateMixtureError",
     "MaximumLikelihood",
     "ModelStrategy",
     "params_from_stats",
     "reseed",
+    "unchanged",
 ]

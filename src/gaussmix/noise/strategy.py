@@ -22,7 +22,15 @@ from ..covariance import CovarianceFamily
 from ..engine import PassResult, PassTerms, gaussian_terms
 from ..params import Params
 from ..stats import SuffStats
-from ..strategy import Candidates, ModelStrategy, degenerate_error, params_from_stats, reseed
+from ..strategy import (
+    FIXED_POINT,
+    Candidates,
+    ModelStrategy,
+    degenerate_error,
+    params_from_stats,
+    reseed,
+    unchanged,
+)
 from .background import UniformBackground
 from .region import NoiseRegion
 
@@ -99,6 +107,11 @@ class NoiseMaximumLikelihood(ModelStrategy[NoisyParams]):
     def objective(self, result: PassResult, params: NoisyParams) -> float:
         assert result.stats is not None
         return result.stats.mean_log_likelihood()
+
+    def unchanged(self, new: NoisyParams, old: NoisyParams) -> bool:
+        return abs(new.noise - old.noise) <= FIXED_POINT and unchanged(
+            new.gaussian, old.gaussian, self.family
+        )
 
     def repair(
         self, params: NoisyParams, bad: NDArray[np.bool_], candidates: Candidates, budget: int
