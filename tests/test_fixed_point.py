@@ -17,7 +17,7 @@ from gaussmix import GaussianMixture
 from gaussmix.covariance import REGISTRY, get_family
 from gaussmix.em import ConvergenceMonitor
 from gaussmix.params import Params
-from gaussmix.strategy import FIXED_POINT, unchanged
+from gaussmix.strategy import FIXED_POINT, params_unchanged
 from tests._data import make_blobs
 
 
@@ -35,7 +35,7 @@ def fitted(X: np.ndarray, covariance_type: str) -> Params:
 
 def moved(params: Params, what: str, index: tuple[int, ...], by: float) -> Params:
     """``params`` with one entry of ``what`` changed by ``by`` times the scale that
-    :func:`unchanged` measures it in (a weight absolutely, a mean entry in its feature's
+    :func:`params_unchanged` measures it in (a weight absolutely, a mean entry in its feature's
     spread, a covariance entry in its component's largest one)."""
     copy = params.copy()
     array = getattr(copy, what)
@@ -62,9 +62,9 @@ def test_unchanged_is_relative_to_each_parameters_scale(rng, what):
     small = int(np.argmin(np.linalg.det(params.covariances)))
     index = {"weights": (small,), "means": (small, 1), "covariances": (small, 1, 1)}[what]
     family = get_family("full")
-    assert unchanged(params, params.copy(), family)
-    assert unchanged(moved(params, what, index, FIXED_POINT / 100), params, family)
-    assert not unchanged(moved(params, what, index, FIXED_POINT * 100), params, family)
+    assert params_unchanged(params, params.copy(), family)
+    assert params_unchanged(moved(params, what, index, FIXED_POINT / 100), params, family)
+    assert not params_unchanged(moved(params, what, index, FIXED_POINT * 100), params, family)
 
 
 @pytest.mark.parametrize("covariance_type", sorted(REGISTRY))
@@ -74,8 +74,8 @@ def test_unchanged_reads_every_familys_covariances(rng, covariance_type):
     params = fitted(apart(rng, n=600), covariance_type)
     family = get_family(covariance_type)
     index = (0,) * params.covariances.ndim
-    assert unchanged(moved(params, "covariances", index, FIXED_POINT / 100), params, family)
-    assert not unchanged(moved(params, "covariances", index, 1e-9), params, family)
+    assert params_unchanged(moved(params, "covariances", index, FIXED_POINT / 100), params, family)
+    assert not params_unchanged(moved(params, "covariances", index, 1e-9), params, family)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical", "EEI", "EEV"])

@@ -28,8 +28,8 @@ from ..strategy import (
     ModelStrategy,
     degenerate_error,
     params_from_stats,
+    params_unchanged,
     reseed,
-    unchanged,
 )
 from .background import UniformBackground
 from .region import NoiseRegion
@@ -109,7 +109,7 @@ class NoiseMaximumLikelihood(ModelStrategy[NoisyParams]):
         return result.stats.mean_log_likelihood()
 
     def unchanged(self, new: NoisyParams, old: NoisyParams) -> bool:
-        return abs(new.noise - old.noise) <= FIXED_POINT and unchanged(
+        return abs(new.noise - old.noise) <= FIXED_POINT and params_unchanged(
             new.gaussian, old.gaussian, self.family
         )
 
