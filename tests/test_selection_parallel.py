@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from gaussmix import select_model
+from gaussmix import select_model, selection
 from gaussmix.engine import threads
 from gaussmix.engine.processes import run_shared
 
@@ -37,6 +37,16 @@ def test_run_shared_keeps_the_order_and_uses_another_process():
     assert [item for item, _ in out] == list(range(12))
     assert {pid for _, pid in out} - {os.getpid()}  # a worker took some
     assert run_shared(_pid_of, [5], 2) == [(5, os.getpid())]  # one task: the caller's
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_shared_tells_each_result_once_as_it_is_in_hand(workers):
+    told: list[tuple[int, tuple[int, int]]] = []
+    out = run_shared(_pid_of, list(range(12)), workers, lambda i, r: told.append((i, r)))
+    assert sorted(told) == list(enumerate(out))
+    assert told[0][0] == 0  # the caller's first task, told before any other
+    if workers == 1:
+        assert told == list(enumerate(out))
 
 
 def test_run_shared_raises_a_tasks_error_in_the_caller():
@@ -67,6 +77,34 @@ def test_a_sweep_across_processes_is_the_sweep_in_one(rng, shared):
         np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-9, atol=1e-12)
     assert two.best_index == one.best_index
     assert two.best_model.predict(X).tolist() == one.best_model.predict(X).tolist()
+
+
+def test_a_candidate_callback_follows_a_sweep_across_processes(rng, monkeypatch):
+    """The callback no longer keeps the sweep in one process: it is told of every
+    candidate once, numbered in the order they come back, a model's candidates together."""
+    X = make_blobs(rng, n=400, d=3, k=3)[0]
+    types = ["VVV", "EVE", "VEI", "EII"]
+    processes: list[int] = []
+    jobs = selection._jobs
+
+    def recorded(*args):
+        processes.append(jobs(*args))
+        return processes[-1]
+
+    monkeypatch.setattr(selection, "_jobs", recorded)
+    seen: list[tuple[int, int, int, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = select_model(X, range(1, 4), types, random_state=0, n_init=2, n_jobs=2,
+                              candidate_callback=lambda *a: seen.append(a))  # fmt: skip
+    assert processes == [2]
+    assert [i for i, *_ in seen] == list(range(12)) and {t for _, t, _, _ in seen} == {12}
+    assert sorted((c, k) for *_, k, c in seen) == sorted(
+        (r["covariance_type"], r["n_components"]) for r in result.rows
+    )
+    for first in range(0, 12, 3):
+        block = seen[first : first + 3]
+        assert len({c for *_, c in block}) == 1 and [k for *_, k, _ in block] == [1, 2, 3]
 
 
 def test_a_generator_as_random_state_sweeps_in_one_process(rng):

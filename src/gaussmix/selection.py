@@ -176,7 +176,8 @@ def select_model(
     candidate_callback : callable, optional
         Called before each candidate is fitted, as ``candidate_callback(i, n_candidates,
         n_components, covariance_type)`` with ``i`` from 0 (a progress bar's "candidate i
-        of N").
+        of N").  In a sweep across processes (``n_jobs``), once a model's candidates are
+        all fitted, for each of them, in the order the models finish.
     shared : bool, default=True
         Share one hierarchical tree and nested starts across the sweep (above); ``False``:
         every candidate is ``GaussianMixture(k, covariance_type=t, **params)`` fitted alone,
@@ -187,9 +188,10 @@ def select_model(
         up to rounding (the passes' threads).
         ``None``: every core on data of more than :data:`PARALLEL_ROWS` rows, one
         otherwise.  Other processes are forked, so on Linux only (elsewhere a worker would
-        first run the caller's script again).  The sweep stays in this process where ``callback`` or
-        ``candidate_callback`` is given, ``random_state`` is not an integer or ``None`` (a
-        generator must be drawn from in order), or the rows are not an array in memory.
+        first run the caller's script again).  The sweep stays in this process where ``callback``
+        is given (it sees every iteration as it happens), ``random_state`` is not an
+        integer or ``None`` (a generator must be drawn from in order), or the rows are not an
+        array in memory.
     **params
         Passed to every :class:`GaussianMixture` (``random_state``, ``n_init``, ``noise``,
         ...).  With ``noise=True`` every candidate has a noise component, whose weight and
@@ -252,13 +254,25 @@ def select_model(
             seed = v.as_random_state(template.random_state).randint(np.iinfo(np.int32).max)
             trees = [grow_tree(prepared.source, np.random.default_rng(seed))]
     plan = _Plan(X, sw, params, ks, trees, shared, noise, n_eff)
-    jobs = _jobs(n_jobs, plan, prepared, len(types), callback, candidate_callback)
+    jobs = _jobs(n_jobs, plan, prepared, len(types), callback)
     rows: list[dict[str, Any]] = []
     models: list[GaussianMixture | None] = []
     if jobs > 1:
         # the costliest models first: the caller takes them, the workers the cheap ones
         order = sorted(range(len(types)), key=lambda i: not get_family(types[i]).iterative)
-        swept = run_shared(_sweep_task, [(plan, types[i]) for i in order], jobs)
+        counted, total = 0, len(types) * len(ks)
+
+        def arrived(_: int, swept: tuple[list[dict[str, Any]], Any, Any]) -> None:
+            nonlocal counted
+            assert candidate_callback is not None
+            for row in swept[0]:
+                candidate_callback(counted, total, row["n_components"], row["covariance_type"])
+                counted += 1
+
+        tasks = [(plan, types[i]) for i in order]
+        swept = run_shared(
+            _sweep_task, tasks, jobs, None if candidate_callback is None else arrived
+        )
         by_type = dict(zip(order, swept, strict=True))
         for i in range(len(types)):
             type_rows, type_models, caught = by_type[i]
@@ -421,23 +435,17 @@ def _jobs(
     prepared: _Prepared,
     n_types: int,
     callback: FitCallback | None,
-    candidate_callback: Callable[[int, int, int, str], None] | None,
 ) -> int:
-    """How many processes sweep the models: 1 where the callbacks must see every fit in
-    order, a random state must be drawn from in order, or the rows are not in memory."""
+    """How many processes sweep the models: 1 where the fit callback must see every
+    iteration as it happens, a random state must be drawn from in order, or the rows are
+    not in memory."""
     if n_jobs is None:
         n_jobs = 1 if prepared.source.n_rows <= PARALLEL_ROWS else _usable_cores()
     source = prepared.source
     in_memory = isinstance(source, ArrayRows) and type(source.X) is np.ndarray
     random_state = plan.params.get("random_state")
     seeded = random_state is None or isinstance(random_state, (int, np.integer))
-    if (
-        callback is not None
-        or candidate_callback is not None
-        or not in_memory
-        or not seeded
-        or in_worker()
-    ):
+    if callback is not None or not in_memory or not seeded or in_worker():
         return 1
     return max(1, min(n_jobs, n_types))
 

@@ -67,15 +67,15 @@ def _candidates(args: argparse.Namespace) -> int:
 def _select(X: NDArray[np.floating], args: argparse.Namespace, progress: Progress) -> Any:
     from ..selection import select_model
 
-    shown = progress.bar is not None
+    # the bar counts candidates only: a callback of every EM iteration would keep the
+    # sweep in one process
     return select_model(
         X,
         args.components,
         args.covariance,
         criterion=getattr(args, "criterion", "bic"),
         **_estimator_params(args),
-        callback=progress if shown else None,
-        candidate_callback=progress.candidate if shown else None,
+        candidate_callback=progress.candidate if progress.bar is not None else None,
     )
 
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class Progress:
-    """A tqdm progress bar on standard error fed by the fit callback.
+    """A tqdm progress bar on standard error: a fit's EM iterations (the fit callback) or a
+    selection's candidates (:meth:`candidate`, its ``candidate_callback``).
 
     Shown only when standard error is a terminal, ``--quiet`` is not given and the fit runs
     longer than about a second.
@@ -68,8 +69,7 @@ class Progress:
             f"log-lik {event.log_likelihood:.5g}",
             refresh=False,
         )
-        # an EM iteration; with candidates, only a refresh (at most every mininterval)
-        self.bar.update(1 if self.candidates is None else 0)
+        self.bar.update(1)  # an EM iteration
 
     def write(self, line: str) -> None:
         """Print a line on standard error without garbling the bar."""

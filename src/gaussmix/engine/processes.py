@@ -16,7 +16,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -85,9 +85,18 @@ def _forget(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+def run_shared(
+    function: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    done: Callable[[int, R], None] | None = None,
+) -> list[R]:
     """``[function(item) for item in items]``, spread over the calling process and
     ``workers - 1`` worker processes.
+
+    ``done(i, result)`` is called in the calling thread once for each item, as its result
+    is in hand: the caller's own as each ends, a worker's when the caller next looks
+    (between its own tasks, then as the last ones finish), e.g. for a progress bar.
 
     The caller takes the items from the front, the workers from the back (order the items
     from the costliest: the pool's slow start then holds the cheap ones); a worker's task
@@ -98,12 +107,30 @@ def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
     be forked (:func:`available`), everything runs in the caller.
     """
     n = len(items)
-    if workers <= 1 or n <= 1 or in_worker() or not available():
-        return [function(item) for item in items]
-    executor = pool(workers - 1)
     results: dict[int, R] = {}
+
+    def own(i: int) -> None:
+        results[i] = function(items[i])
+        if done is not None:
+            done(i, results[i])
+
+    if workers <= 1 or n <= 1 or in_worker() or not available():
+        for i in range(n):
+            own(i)
+        return [results[i] for i in range(n)]
+    executor = pool(workers - 1)
     futures: dict[int, Future[R]] = {}
     front, back = 0, n
+
+    def collect(i: int) -> None:
+        """A worker's result (its task again in the caller where the pool broke)."""
+        try:
+            results[i] = futures[i].result()
+        except BrokenProcessPool:
+            _forget(executor)
+            results[i] = function(items[i])
+        if done is not None:
+            done(i, results[i])
 
     def top_up() -> None:
         nonlocal back
@@ -120,22 +147,19 @@ def run_shared(function: Callable[[T], R], items: Sequence[T], workers: int) -> 
     # the caller's own passes share the cores with the workers
     with threads.limited(1):
         while True:
+            for i in [i for i, f in futures.items() if f.done() and i not in results]:
+                collect(i)
             top_up()
             if front >= back:
                 break
-            results[front] = function(items[front])
+            own(front)
             front += 1
         for i in sorted(futures, reverse=True):  # the most recently queued first
-            if futures[i].cancel():
-                results[i] = function(items[i])
-        for i, future in futures.items():
-            if i in results:
-                continue
-            try:
-                results[i] = future.result()
-            except BrokenProcessPool:
-                _forget(executor)
-                results[i] = function(items[i])
+            if i not in results and futures[i].cancel():
+                own(i)
+        left = {futures[i]: i for i in futures if i not in results}
+        for future in as_completed(left):
+            collect(left[future])
     return [results[i] for i in range(n)]
 
 
