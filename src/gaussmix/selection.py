@@ -262,10 +262,10 @@ def select_model(
         order = sorted(range(len(types)), key=lambda i: not get_family(types[i]).iterative)
         counted, total = 0, len(types) * len(ks)
 
-        def arrived(_: int, swept: tuple[list[dict[str, Any]], Any, Any]) -> None:
+        def arrived(_: int, model: tuple[list[dict[str, Any]], Any, Any]) -> None:
             nonlocal counted
             assert candidate_callback is not None
-            for row in swept[0]:
+            for row in model[0]:  # the model's table rows
                 candidate_callback(counted, total, row["n_components"], row["covariance_type"])
                 counted += 1
 
