@@ -130,6 +130,13 @@ def test_factor_and_dense_round_trips(family, rng):
     np.testing.assert_allclose(
         family.moments.log_det(factors), -0.5 * np.linalg.slogdet(dense)[1], rtol=1e-10
     )
+    # the quadratic form m_jᵀ P_j m_j from the factors, against the inverse covariances
+    m = rng.normal(size=(k, d))
+    np.testing.assert_allclose(
+        family.moments.quadratic(factors, m),
+        np.einsum("ka,kab,kb->k", m, inverse, m),
+        rtol=1e-9,
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=IDS)

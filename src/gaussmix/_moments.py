@@ -77,6 +77,11 @@ class MomentKind(ABC):
     def matvec(self, precision: Array, m: Array) -> Array:
         """``P_j m_j`` for every component, shape (k, d)."""
 
+    @abstractmethod
+    def quadratic(self, factors: Array, m: Array) -> Array:
+        """``m_jᵀ P_j m_j`` for every component, shape (k,), from the factors (without
+        forming the precisions)."""
+
     def expanded_second(self, phi: Array, rw: Array, acc: Array, d: int) -> Array:
         """A chunk's packed second moments, given ``acc = phi @ rwᵀ`` (n_cols, k)."""
         return acc[d:]
@@ -210,6 +215,10 @@ class FullMoments(MomentKind):
     def matvec(self, precision: Array, m: Array) -> Array:
         return np.einsum("kab,kb->ka", precision, m)
 
+    def quadratic(self, factors: Array, m: Array) -> Array:
+        y = np.einsum("kab,ka->kb", factors, m)  # U_jᵀ m_j, as P_j = U_j U_jᵀ
+        return np.einsum("kb,kb->k", y, y)
+
     def unpack(self, packed: Array, d: int) -> Array:
         rows, cols, _ = _triu(d)
         out = np.empty((packed.shape[1], d, d))
@@ -264,6 +273,10 @@ class DiagMoments(MomentKind):
 
     def matvec(self, precision: Array, m: Array) -> Array:
         return precision * m
+
+    def quadratic(self, factors: Array, m: Array) -> Array:
+        y = factors * m
+        return np.einsum("kd,kd->k", y, y)
 
     def unpack(self, packed: Array, d: int) -> Array:
         return np.ascontiguousarray(packed.T)

@@ -3,6 +3,7 @@ serves each component, and their operands."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -66,9 +67,7 @@ class Prepared:
         self.factors = np.ascontiguousarray(terms.factors)
         self.means = terms.means
         self.weights = terms.weights
-        precision = self.moments.precision(self.factors)
-        pm = self.moments.matvec(precision, terms.means)
-        risk = np.einsum("kd,kd->k", pm, terms.means)
+        risk = self.moments.quadratic(self.factors, terms.means)
         # log-density constant in the caller's units: includes the Jacobian of the frame
         self.base = terms.constant - frame.log_scale
         # Student-t components: the kernels form the Gaussian exponent -|(z - m_j) U_j|²/2
@@ -96,18 +95,8 @@ class Prepared:
         )
         self.n_cols = 0
         if self.expanded.size:
-            e = self.expanded
-            # features [z, q(z), 1]: the constant row adds each component's log-density
-            # constant within the GEMM, and in the M-step it sums the responsibilities
+            # features [z, q(z), 1] (their weights: :attr:`WT`)
             self.n_cols = d + self.moments.n_quad(d) + 1
-            W = np.vstack(
-                [
-                    pm[e].T,
-                    self.moments.quad_weights(precision[e]),
-                    self.exponent_base[e] - 0.5 * risk[e],
-                ]
-            )
-            self.WT = np.ascontiguousarray(W.T)
             self.centre = np.ascontiguousarray(frame.centre, dtype=np.float64)
             self.centre_col = self.centre[:, None]
             self.inv_scale_col = self.inv_scale[:, None]
@@ -138,3 +127,22 @@ class Prepared:
                 and self.fused_factors.ndim == 3
                 and np.all(np.linalg.cond(self.fused_factors) <= FLOAT32_PRODUCTS_COND)
             )
+
+    @cached_property
+    def WT(self) -> Array:
+        """The expanded kernel's GEMM weights, (expanded components, n_cols), formed on
+        first use: a fused pass needs them only for a chunk it hands back to numpy.  Against
+        the features ``[z, q(z), 1]``: ``P_j m_j``, the quadratic form's weights, and the
+        log-density constant, whose row in the M-step sums the responsibilities."""
+        e = self.expanded
+        precision = self.moments.precision(self.factors)
+        pm = self.moments.matvec(precision, self.means)
+        risk = np.einsum("kd,kd->k", pm, self.means)
+        W = np.vstack(
+            [
+                pm[e].T,
+                self.moments.quad_weights(precision[e]),
+                self.exponent_base[e] - 0.5 * risk[e],
+            ]
+        )
+        return np.ascontiguousarray(W.T)
