@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import ConvergenceWarning
@@ -49,8 +50,17 @@ def test_probabilities_sum_to_one_and_scores_are_finite(data):
     np.testing.assert_array_equal(gm.predict(X), proba.argmax(axis=1))
 
 
+def _mirrored() -> np.ndarray:
+    """Identical rows and two outliers that a swap of the first two features exchanges:
+    from two equal starts, two optima of one log-likelihood (found by this test)."""
+    X = np.full((48, 3), 489.0)
+    X[2, 0] = X[16, 1] = 0.0
+    return X
+
+
 @SETTINGS
 @given(datasets(), st.randoms(use_true_random=False))
+@example(data=(_mirrored(), 2, "full"), rnd=random.Random(1))  # its order picks the other
 def test_row_permutation_does_not_change_the_fit(data, rnd):
     X, k, cov = data
     # a deterministic start (means_init) so that only the row order differs
@@ -61,6 +71,14 @@ def test_row_permutation_does_not_change_the_fit(data, rnd):
     # Only the order of floating-point sums differs; with duplicated rows a component can
     # shrink to reg_covar (condition ~1e11 here), which amplifies that rounding to ~1e-6.
     scale = max(1.0, float(np.abs(X).max()))
-    np.testing.assert_allclose(a.weights_, b.weights_, atol=1e-5)
-    np.testing.assert_allclose(a.means_, b.means_, atol=1e-5 * scale)
-    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(b.score(X), a.score(X), rtol=1e-6, atol=1e-6)
+    same = np.allclose(a.weights_, b.weights_, atol=1e-5) and np.allclose(
+        a.means_, b.means_, atol=1e-5 * scale
+    )
+    densities_a, densities_b = a.score_samples(X), b.score_samples(X)
+    if not same:
+        # two optima of the same log-likelihood, mirror images (identical rows and two
+        # outliers that a swap of features exchanges, from two equal starts): the order of
+        # the sums picks one, and the rows' densities are the same ones, exchanged
+        densities_a, densities_b = np.sort(densities_a), np.sort(densities_b)
+    np.testing.assert_allclose(densities_a, densities_b, rtol=1e-4, atol=1e-4)
