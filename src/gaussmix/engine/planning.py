@@ -137,6 +137,8 @@ class Prepared:
         e = self.expanded
         precision = self.moments.precision(self.factors)
         pm = self.moments.matvec(precision, self.means)
+        # mᵀPm from the P m of the GEMM's first rows (not :meth:`MomentKind.quadratic`):
+        # the terms that cancel near the mean then carry the same rounding
         risk = np.einsum("kd,kd->k", pm, self.means)
         W = np.vstack(
             [
